@@ -1,0 +1,211 @@
+"""Plain-data (JSON-ready) forms of the entities, and back.
+
+Used by the SQL adapter (JSON columns), the HTTP API and the CLI's ``--json``; the
+entities themselves know nothing of serialization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from elyune_core.entities import (
+    ActionItem,
+    ActionItems,
+    AnalysisContent,
+    AnalysisKind,
+    KeyPoint,
+    KeyPoints,
+    MediaInfo,
+    Segment,
+    Sentiment,
+    SentimentLabel,
+    SpeakerSentiment,
+    Summary,
+    Word,
+)
+
+JSON = dict[str, Any]
+
+
+def media_to_dict(media: MediaInfo) -> JSON:
+    """Plain form of *media*."""
+    return {
+        "duration": media.duration,
+        "format_name": media.format_name,
+        "has_video": media.has_video,
+        "has_audio": media.has_audio,
+        "video_codec": media.video_codec,
+        "audio_codec": media.audio_codec,
+        "width": media.width,
+        "height": media.height,
+        "fps": media.fps,
+        "sample_rate": media.sample_rate,
+        "channels": media.channels,
+        "size": media.size,
+    }
+
+
+def media_from_dict(data: Mapping[str, Any]) -> MediaInfo:
+    """Inverse of :func:`media_to_dict`."""
+    return MediaInfo(
+        duration=float(data["duration"]),
+        format_name=str(data.get("format_name") or ""),
+        has_video=bool(data.get("has_video")),
+        has_audio=bool(data.get("has_audio")),
+        video_codec=data.get("video_codec"),
+        audio_codec=data.get("audio_codec"),
+        width=data.get("width"),
+        height=data.get("height"),
+        fps=data.get("fps"),
+        sample_rate=data.get("sample_rate"),
+        channels=data.get("channels"),
+        size=data.get("size"),
+    )
+
+
+def segment_to_dict(segment: Segment) -> JSON:
+    """Plain form of *segment*."""
+    return {
+        "id": segment.id,
+        "start": segment.start,
+        "end": segment.end,
+        "speaker": segment.speaker,
+        "text": segment.text,
+        "confidence": segment.confidence,
+    }
+
+
+def segment_from_dict(data: Mapping[str, Any]) -> Segment:
+    """Inverse of :func:`segment_to_dict`."""
+    return Segment(
+        id=int(data["id"]),
+        start=float(data["start"]),
+        end=float(data["end"]),
+        text=str(data["text"]),
+        speaker=None if data.get("speaker") is None else str(data["speaker"]),
+        confidence=data.get("confidence"),
+    )
+
+
+def words_to_rows(words: tuple[Word, ...]) -> list[list[Any]]:
+    """Compact rows ``[text, start, end, confidence, speaker, punctuated]`` of *words*."""
+    return [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in words]
+
+
+def words_from_rows(rows: list[list[Any]]) -> tuple[Word, ...]:
+    """Inverse of :func:`words_to_rows`."""
+    return tuple(
+        Word(
+            text=r[0],
+            start=r[1],
+            end=r[2],
+            confidence=r[3],
+            speaker=r[4],
+            punctuated=r[5] if len(r) > 5 else None,
+        )
+        for r in rows
+    )
+
+
+def word_to_dict(word: Word) -> JSON:
+    """Plain form of *word*."""
+    return {
+        "word": word.text,
+        "punctuated_word": word.punctuated or word.text,
+        "start": word.start,
+        "end": word.end,
+        "confidence": word.confidence,
+        "speaker": word.speaker,
+    }
+
+
+def content_to_dict(content: AnalysisContent) -> JSON:
+    """Plain form of an analysis' content."""
+    if isinstance(content, Summary):
+        return {"title": content.title, "text": content.text}
+    if isinstance(content, ActionItems):
+        return {
+            "items": [
+                {
+                    "text": i.text,
+                    "timestamp": i.timestamp,
+                    "segment_id": i.segment_id,
+                    "speaker": i.speaker,
+                    "owner": i.owner,
+                    "due": i.due,
+                }
+                for i in content.items
+            ]
+        }
+    if isinstance(content, KeyPoints):
+        return {
+            "items": [
+                {"text": p.text, "timestamp": p.timestamp, "segment_id": p.segment_id}
+                for p in content.items
+            ]
+        }
+    return {
+        "label": content.label.value,
+        "score": content.score,
+        "explanation": content.explanation,
+        "speakers": [
+            {"speaker": s.speaker, "label": s.label.value, "score": s.score}
+            for s in content.speakers
+        ],
+    }
+
+
+def content_from_dict(kind: AnalysisKind, data: Mapping[str, Any]) -> AnalysisContent:
+    """Inverse of :func:`content_to_dict` for an analysis of *kind*."""
+    if kind is AnalysisKind.SUMMARY:
+        return Summary(title=str(data["title"]), text=str(data["text"]))
+    if kind is AnalysisKind.ACTION_ITEMS:
+        return ActionItems(
+            tuple(
+                ActionItem(
+                    text=str(i["text"]),
+                    timestamp=i.get("timestamp"),
+                    segment_id=i.get("segment_id"),
+                    speaker=i.get("speaker"),
+                    owner=i.get("owner"),
+                    due=i.get("due"),
+                )
+                for i in data.get("items", [])
+            )
+        )
+    if kind is AnalysisKind.KEY_POINTS:
+        return KeyPoints(
+            tuple(
+                KeyPoint(
+                    text=str(p["text"]),
+                    timestamp=p.get("timestamp"),
+                    segment_id=p.get("segment_id"),
+                )
+                for p in data.get("items", [])
+            )
+        )
+    return Sentiment(
+        label=SentimentLabel(data["label"]),
+        score=float(data["score"]),
+        explanation=str(data.get("explanation", "")),
+        speakers=tuple(
+            SpeakerSentiment(
+                speaker=str(s["speaker"]), label=SentimentLabel(s["label"]), score=float(s["score"])
+            )
+            for s in data.get("speakers", [])
+        ),
+    )
+
+
+__all__ = [
+    "content_from_dict",
+    "content_to_dict",
+    "media_from_dict",
+    "media_to_dict",
+    "segment_from_dict",
+    "segment_to_dict",
+    "word_to_dict",
+    "words_from_rows",
+    "words_to_rows",
+]

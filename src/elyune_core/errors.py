@@ -1,0 +1,195 @@
+"""Errors of the Elyune core.
+
+Every error the core raises derives from :class:`ElyuneError`. Entry points (HTTP, CLI,
+workers) map these classes to status codes, exit codes and step failures without importing
+any adapter::
+
+    ElyuneError
+    ├── NotFoundError
+    │   ├── RecordingNotFoundError
+    │   ├── JobNotFoundError
+    │   ├── UserNotFoundError
+    │   ├── TranscriptNotFoundError
+    │   ├── WebhookNotFoundError
+    │   └── ObjectNotFoundError
+    ├── InvalidInputError
+    │   ├── InvalidKeyError
+    │   └── UploadIncompleteError
+    ├── ConflictError
+    ├── AuthenticationError
+    │   ├── InvalidCredentialsError
+    │   └── InvalidTokenError
+    ├── RateLimitedError
+    ├── ServiceUnavailableError            (transient)
+    │   ├── ObjectStoreUnavailableError
+    │   ├── RepositoryUnavailableError
+    │   └── QueueUnavailableError
+    └── StepError
+        ├── InvalidMediaError               (permanent)
+        ├── MediaProcessingError
+        ├── TranscriptionFailedError
+        └── AnalysisFailedError
+
+``transient`` tells the pipeline whether a failed step may succeed when tried again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ElyuneError(Exception):
+    """Base class of every error raised by Elyune."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, transient: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if transient is not None:
+            self.transient = transient
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(ElyuneError):
+    """Something asked for does not exist, or is not the caller's to see."""
+
+
+class RecordingNotFoundError(NotFoundError):
+    """No recording with this id is visible to the caller."""
+
+
+class JobNotFoundError(NotFoundError):
+    """No processing job with this id exists."""
+
+
+class UserNotFoundError(NotFoundError):
+    """No user with this id or name exists."""
+
+
+class TranscriptNotFoundError(NotFoundError):
+    """The recording has no transcript (yet)."""
+
+
+class WebhookNotFoundError(NotFoundError):
+    """No webhook endpoint with this id belongs to the caller."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No stored object under this key."""
+
+
+class InvalidInputError(ElyuneError):
+    """Input that breaks a rule; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors: Mapping[str, str | list[str]] | str, field: str = "detail") -> None:
+        if isinstance(errors, str):
+            errors = {field: errors}
+        self.errors: dict[str, list[str]] = {
+            name: [msg] if isinstance(msg, str) else list(msg) for name, msg in errors.items()
+        }
+        first = next(iter(self.errors.items()))
+        super().__init__(f"{first[0]}: {first[1][0]}" if first[0] != "detail" else first[1][0])
+
+
+class InvalidKeyError(InvalidInputError):
+    """An object key that is malformed or escapes its prefix."""
+
+
+class UploadIncompleteError(InvalidInputError):
+    """The uploaded object is missing or does not match what was declared."""
+
+
+class ConflictError(ElyuneError):
+    """The request conflicts with the current state (a taken user name, say)."""
+
+
+class AuthenticationError(ElyuneError):
+    """Credentials or a token were refused."""
+
+
+class InvalidCredentialsError(AuthenticationError):
+    """User name or password is wrong, or the user is inactive."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """A token is malformed, expired, revoked, of the wrong type or wrongly signed."""
+
+
+class RateLimitedError(ElyuneError):
+    """Too many requests; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(ElyuneError):
+    """A backing service cannot be reached right now."""
+
+    transient = True
+
+
+class ObjectStoreUnavailableError(ServiceUnavailableError):
+    """The object store cannot be reached or refused the operation."""
+
+
+class RepositoryUnavailableError(ServiceUnavailableError):
+    """The database cannot be reached."""
+
+
+class QueueUnavailableError(ServiceUnavailableError):
+    """The job queue cannot be reached."""
+
+
+class StepError(ElyuneError):
+    """A processing step failed; the message is shown to the recording's owner."""
+
+
+class InvalidMediaError(StepError):
+    """The file is not media Elyune can read: empty, truncated or not audio/video."""
+
+    transient = False
+
+
+class MediaProcessingError(StepError):
+    """FFmpeg failed or timed out while converting a readable file."""
+
+
+class TranscriptionFailedError(StepError):
+    """The speech-to-text engine failed."""
+
+
+class AnalysisFailedError(StepError):
+    """The analysis engine failed or returned output that does not fit the transcript."""
+
+
+__all__ = [
+    "AnalysisFailedError",
+    "AuthenticationError",
+    "ConflictError",
+    "ElyuneError",
+    "InvalidCredentialsError",
+    "InvalidInputError",
+    "InvalidKeyError",
+    "InvalidMediaError",
+    "InvalidTokenError",
+    "JobNotFoundError",
+    "MediaProcessingError",
+    "NotFoundError",
+    "ObjectNotFoundError",
+    "ObjectStoreUnavailableError",
+    "QueueUnavailableError",
+    "RateLimitedError",
+    "RecordingNotFoundError",
+    "RepositoryUnavailableError",
+    "ServiceUnavailableError",
+    "StepError",
+    "TranscriptNotFoundError",
+    "TranscriptionFailedError",
+    "UploadIncompleteError",
+    "UserNotFoundError",
+    "WebhookNotFoundError",
+]

@@ -1,0 +1,105 @@
+"""Object keys of a recording's files, and the rules every key must follow.
+
+Keys are built here, never from user input: ``recordings/<owner>/<recording>/<name>``.
+:func:`check_key` refuses anything that could escape a prefix or a local folder.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from elyune_core.entities import FileKind
+from elyune_core.errors import InvalidKeyError
+from elyune_core.ids import RecordingId, UserId
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
+_ALLOWED_SOURCE_EXTENSIONS = frozenset(
+    {".webm", ".mp4", ".mkv", ".mov", ".m4a", ".ogg", ".opus", ".wav", ".mp3", ".flac"}
+)
+
+OUTPUT_NAMES = {
+    FileKind.VIDEO: ("video.mp4", "video/mp4"),
+    FileKind.AUDIO: ("audio.wav", "audio/wav"),
+    FileKind.THUMBNAIL: ("thumbnail.jpg", "image/jpeg"),
+}
+
+
+def check_key(key: str) -> str:
+    """Return *key* if it is a safe relative key, else raise ``InvalidKeyError``.
+
+    A safe key is 1 to 1024 characters of ``/``-separated segments, each starting with a
+    letter or digit and made of letters, digits, ``.``, ``_`` and ``-``; so no ``..``,
+    no empty segment, no leading ``/`` and no backslash.
+    """
+    if not isinstance(key, str) or not 0 < len(key) <= 1024:
+        raise InvalidKeyError({"s3_key": "Key must be 1 to 1024 characters."})
+    parts = key.split("/")
+    if any(not _SEGMENT.match(part) or part in {".", ".."} for part in parts):
+        raise InvalidKeyError({"s3_key": f"Key {key!r} is not a valid object key."})
+    return key
+
+
+def recording_prefix(owner_id: UserId, recording_id: RecordingId) -> str:
+    """The prefix under which every object of a recording lives (ends with ``/``)."""
+    return f"{check_key(f'recordings/{owner_id}/{recording_id}')}/"
+
+
+def source_key(owner_id: UserId, recording_id: RecordingId, filename: str) -> str:
+    """Key of the uploaded source file, keeping only a known extension of *filename*."""
+    extension = source_extension(filename)
+    return check_key(f"{recording_prefix(owner_id, recording_id)}source{extension}")
+
+
+def source_extension(filename: str) -> str:
+    """The lower-case extension of *filename* if it is a media extension, else ``.webm``."""
+    dot = filename.rfind(".")
+    extension = filename[dot:].lower() if dot >= 0 else ""
+    if _EXTENSION.match(extension) and extension in _ALLOWED_SOURCE_EXTENSIONS:
+        return extension
+    return ".webm"
+
+
+def output_key(owner_id: UserId, recording_id: RecordingId, kind: FileKind) -> str:
+    """Key of a produced file (video, audio or thumbnail) of a recording."""
+    name, _ = OUTPUT_NAMES[kind]
+    return check_key(f"{recording_prefix(owner_id, recording_id)}{name}")
+
+
+def is_under(key: str, prefix: str) -> bool:
+    """Whether the valid *key* lies under *prefix*."""
+    check_key(key)
+    return key.startswith(prefix) and len(key) > len(prefix)
+
+
+def sanitize_filename(filename: str, default: str = "recording.webm") -> str:
+    """Make a user-supplied file name safe to show and to offer as a download name.
+
+    Keeps letters (any script), digits, spaces and ``._-()``; drops path parts and
+    control characters; trims to 200 characters.
+    """
+    name = unicodedata.normalize("NFC", filename or "").replace("\\", "/").split("/")[-1]
+    cleaned = "".join(
+        ch for ch in name if (ch.isalnum() or ch in " ._-()") and unicodedata.category(ch)[0] != "C"
+    )
+    cleaned = re.sub(r"\s+", " ", cleaned).strip(" .")
+    if not cleaned:
+        return default
+    if len(cleaned) > 200:
+        dot = cleaned.rfind(".")
+        ext = cleaned[dot:] if 0 < len(cleaned) - dot <= 9 else ""
+        cleaned = cleaned[: 200 - len(ext)] + ext
+    return cleaned
+
+
+__all__ = [
+    "OUTPUT_NAMES",
+    "check_key",
+    "is_under",
+    "output_key",
+    "recording_prefix",
+    "sanitize_filename",
+    "source_extension",
+    "source_key",
+]

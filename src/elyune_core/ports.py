@@ -1,0 +1,492 @@
+"""Ports: what the core needs from the outside world, as ``typing.Protocol`` classes.
+
+Adapters in ``elyune_adapters`` implement them (and list the port as a base class so
+mypy checks them where they are defined). Ports speak domain types only: keys, paths of
+local scratch files, entities; never an SDK's types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+
+from elyune_core.entities import (
+    Analysis,
+    AnalysisContent,
+    AnalysisKind,
+    ImageInfo,
+    Job,
+    JobStatus,
+    MediaInfo,
+    Recording,
+    RecordingStatus,
+    Segment,
+    StepName,
+    Transcript,
+    User,
+    Word,
+)
+from elyune_core.ids import JobId, RecordingId, UserId
+
+# --------------------------------------------------------------------------- basics
+
+
+class Clock(Protocol):
+    """Source of the current time (timezone-aware, UTC)."""
+
+    def now(self) -> datetime:
+        """Return the current time."""
+        ...
+
+
+class IdSource(Protocol):
+    """Source of new unique ids."""
+
+    def new_id(self) -> str:
+        """Return a new id, unique across processes."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Hashes and checks passwords with a memory-hard KDF."""
+
+    def hash(self, password: str) -> str:
+        """Return a self-describing hash of *password*."""
+        ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether *password* matches *password_hash*."""
+        ...
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@attrs.frozen
+class ObjectInfo:
+    """Metadata of a stored object."""
+
+    key: str
+    size: int
+    content_type: str | None = None
+    etag: str | None = None
+    modified_at: datetime | None = None
+
+
+@attrs.frozen
+class PresignedPost:
+    """A browser form upload: POST ``fields`` plus the file to ``url``."""
+
+    url: str
+    fields: Mapping[str, str]
+
+
+@attrs.frozen
+class DeletedObjects:
+    """What a prefix delete removed."""
+
+    count: int
+    bytes: int
+
+
+class ObjectStore(Protocol):
+    """Stores the files of recordings under keys like ``recordings/<owner>/<id>/source.webm``.
+
+    Keys are validated by :func:`elyune_core.keys.check_key`; a key that escapes its
+    prefix raises ``InvalidKeyError``. Unreachable stores raise
+    ``ObjectStoreUnavailableError``; missing objects ``ObjectNotFoundError``.
+    """
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        """Store the local file at *path* under *key* (streamed, never all in memory)."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        """Store *data* under *key*."""
+        ...
+
+    async def stat(self, key: str) -> ObjectInfo:
+        """Return the metadata of *key*."""
+        ...
+
+    def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """Give a local, read-only file with the object's bytes for the ``async with`` body."""
+        ...
+
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """Yield the object's bytes in chunks."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> DeletedObjects:
+        """Delete every object under *prefix*."""
+        ...
+
+    async def presign_get(
+        self, key: str, expires: timedelta, download_name: str | None = None
+    ) -> str:
+        """Return a URL that downloads *key* until *expires* has passed."""
+        ...
+
+    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
+        """Return a URL that accepts one PUT of at most *size* bytes to *key*."""
+        ...
+
+    async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
+        """Return a form upload whose policy limits the body to *max_size* bytes."""
+        ...
+
+    async def check(self) -> None:
+        """Raise ``ObjectStoreUnavailableError`` unless the store answers."""
+        ...
+
+
+class Workspace(Protocol):
+    """Scratch space on local disk for one step."""
+
+    def scratch(self, label: str) -> AbstractAsyncContextManager[Path]:
+        """Give an empty directory that is removed, with its contents, on exit."""
+        ...
+
+
+# --------------------------------------------------------------------------- engines
+
+ProgressCallback = Callable[[float], Awaitable[None]]
+
+
+class Transcoder(Protocol):
+    """Reads and converts media files on local disk."""
+
+    async def probe(self, source: Path) -> MediaInfo:
+        """Return streams, codecs and the decoded duration of *source*.
+
+        Raises ``InvalidMediaError`` for an empty, truncated or non-media file.
+        """
+        ...
+
+    async def transcode(
+        self,
+        source: Path,
+        target: Path,
+        media: MediaInfo,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Write an H.264/AAC MP4 (``+faststart``) of *source* to *target*."""
+        ...
+
+    async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
+        """Write the audio of *source* as 16 kHz mono PCM WAV to *target*."""
+        ...
+
+    async def thumbnail(self, source: Path, target: Path, media: MediaInfo) -> ImageInfo:
+        """Write a JPEG poster frame of *source* to *target* and return its size."""
+        ...
+
+
+@attrs.frozen
+class TranscriptionRequest:
+    """Audio to transcribe: a 16 kHz mono WAV on local disk."""
+
+    recording_id: RecordingId
+    audio: Path
+    language: str | None = None
+    duration: float | None = None
+
+
+@attrs.frozen
+class TranscriptionResult:
+    """What a ``Transcriber`` recognised."""
+
+    text: str
+    language: str | None
+    segments: tuple[Segment, ...]
+    words: tuple[Word, ...]
+    engine: str
+    language_confidence: float | None = None
+    duration: float | None = None
+    speaker_count: int | None = None
+    request_id: str | None = None
+    audio_seconds: float | None = None
+
+
+class Transcriber(Protocol):
+    """Speech to text with timestamps (and speakers, where the engine knows them)."""
+
+    name: str
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        """Transcribe the audio of *request*.
+
+        Raises ``TranscriptionFailedError`` (``transient`` when worth retrying).
+        """
+        ...
+
+
+@attrs.frozen
+class AnalysisRequest:
+    """A transcript to analyse, with what the analyses should know about it."""
+
+    transcript: Transcript
+    kinds: tuple[AnalysisKind, ...]
+    speaker_names: Mapping[str, str] = attrs.field(factory=dict)
+    title: str = ""
+    duration: float | None = None
+
+
+@attrs.frozen
+class AnalysisOutcome:
+    """The result of one kind: ``content`` or a readable ``error``."""
+
+    kind: AnalysisKind
+    content: AnalysisContent | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class Analyzer(Protocol):
+    """Turns a transcript into summary, action items, key points and sentiment."""
+
+    name: str
+
+    async def analyze(self, request: AnalysisRequest) -> Mapping[AnalysisKind, AnalysisOutcome]:
+        """Return one outcome per requested kind.
+
+        Raises ``AnalysisFailedError`` when the whole call failed (``transient`` when
+        worth retrying).
+        """
+        ...
+
+
+# --------------------------------------------------------------------------- persistence
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing and the total number of matches."""
+
+    items: tuple[T, ...]
+    total: int
+
+
+@attrs.frozen
+class RecordingQuery:
+    """Filters of a recording listing, newest first."""
+
+    owner_id: UserId | None = None
+    status: RecordingStatus | None = None
+    search: str | None = None
+    offset: int = 0
+    limit: int = 20
+    created_before: datetime | None = None
+
+
+class UserRepository(Protocol):
+    """Users."""
+
+    async def add(self, user: User) -> None:
+        """Insert *user*; a taken user name raises ``ConflictError``."""
+        ...
+
+    async def get(self, user_id: UserId) -> User:
+        """Return the user or raise ``UserNotFoundError``."""
+        ...
+
+    async def get_by_username(self, username: str) -> User | None:
+        """Return the user called *username*, if any."""
+        ...
+
+    async def list(self) -> Sequence[User]:
+        """Every user, by name."""
+        ...
+
+    async def save(self, user: User) -> None:
+        """Update *user*."""
+        ...
+
+
+class RecordingRepository(Protocol):
+    """Recordings with their stored files."""
+
+    async def add(self, recording: Recording) -> None:
+        """Insert *recording*."""
+        ...
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        """Return the recording; with *owner_id*, only if that user owns it.
+
+        Raises ``RecordingNotFoundError`` otherwise (another user's recording is
+        indistinguishable from a missing one).
+        """
+        ...
+
+    async def list(self, query: RecordingQuery) -> Page[Recording]:
+        """Recordings matching *query*, newest first."""
+        ...
+
+    async def save(self, recording: Recording) -> None:
+        """Update *recording* and its files."""
+        ...
+
+    async def delete(self, recording_id: RecordingId) -> None:
+        """Delete the recording and every row that belongs to it."""
+        ...
+
+
+class JobRepository(Protocol):
+    """Processing jobs and their steps.
+
+    ``lock`` serialises writers of one job: between ``lock`` and the end of the unit of
+    work no other unit of work can change that job, so claims are atomic.
+    """
+
+    async def add(self, job: Job) -> None:
+        """Insert *job* with its steps."""
+        ...
+
+    async def get(self, job_id: JobId) -> Job:
+        """Return the job or raise ``JobNotFoundError``."""
+        ...
+
+    async def lock(self, job_id: JobId) -> Job:
+        """Lock the job for this unit of work and return its current state."""
+        ...
+
+    async def for_recording(self, recording_id: RecordingId) -> Job | None:
+        """The job of *recording_id*, if it has one."""
+        ...
+
+    async def save(self, job: Job) -> None:
+        """Update the job and its steps."""
+        ...
+
+    async def list(self, status: JobStatus | None = None, limit: int = 50) -> Sequence[Job]:
+        """Jobs, newest first, optionally of one status."""
+        ...
+
+    async def unfinished(self, limit: int = 500) -> Sequence[Job]:
+        """Jobs that are pending or running (for the reconciler)."""
+        ...
+
+
+class TranscriptRepository(Protocol):
+    """One transcript per recording."""
+
+    async def get(self, recording_id: RecordingId) -> Transcript | None:
+        """The transcript of *recording_id*, if any."""
+        ...
+
+    async def save(self, transcript: Transcript) -> None:
+        """Store *transcript*, replacing an earlier one of the same recording."""
+        ...
+
+
+class AnalysisRepository(Protocol):
+    """Analyses, one per recording and kind."""
+
+    async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
+        """The analyses of *recording_id*."""
+        ...
+
+    async def save(self, analysis: Analysis) -> None:
+        """Store *analysis*, replacing an earlier one of the same recording and kind."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """A transaction over the repositories; rolled back unless ``commit`` was called."""
+
+    users: UserRepository
+    recordings: RecordingRepository
+    jobs: JobRepository
+    transcripts: TranscriptRepository
+    analyses: AnalysisRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Make the changes of this unit of work durable."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --------------------------------------------------------------------------- work and events
+
+
+class JobQueue(Protocol):
+    """Hands steps of jobs to workers (in-process, or taskiq over Redis)."""
+
+    async def enqueue(self, job_id: JobId, step: StepName) -> None:
+        """Ask a worker to run *step* of *job_id*; delivery may repeat."""
+        ...
+
+
+@attrs.frozen
+class RecordingEvent:
+    """Something that happened to a recording, for live progress and webhooks.
+
+    ``type`` is one of ``recording.uploaded``, ``step.updated``, ``transcript.ready``,
+    ``analysis.ready``, ``processing.completed``, ``processing.failed``.
+    """
+
+    type: str
+    recording_id: RecordingId
+    owner_id: UserId
+    occurred_at: datetime
+    data: Mapping[str, object] = attrs.field(factory=dict)
+
+
+class EventPublisher(Protocol):
+    """Publishes recording events; never raises for a subscriber's failure."""
+
+    async def publish(self, event: RecordingEvent) -> None:
+        """Publish *event*."""
+        ...
+
+
+__all__ = [
+    "AnalysisOutcome",
+    "AnalysisRepository",
+    "AnalysisRequest",
+    "Analyzer",
+    "Clock",
+    "DeletedObjects",
+    "EventPublisher",
+    "IdSource",
+    "JobQueue",
+    "JobRepository",
+    "ObjectInfo",
+    "ObjectStore",
+    "Page",
+    "PasswordHasher",
+    "PresignedPost",
+    "ProgressCallback",
+    "RecordingEvent",
+    "RecordingQuery",
+    "RecordingRepository",
+    "Transcoder",
+    "Transcriber",
+    "TranscriptRepository",
+    "TranscriptionRequest",
+    "TranscriptionResult",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "Workspace",
+]

@@ -1,0 +1,95 @@
+"""Add a recording from a local file (the CLI's ``elyune process``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from elyune_core.entities import Recording, RecordingStatus
+from elyune_core.ids import RecordingId, UserId
+from elyune_core.keys import sanitize_filename, source_key
+from elyune_core.ports import (
+    Clock,
+    EventPublisher,
+    IdSource,
+    ObjectStore,
+    RecordingEvent,
+    UnitOfWorkFactory,
+)
+
+
+@attrs.frozen
+class ImportRecordingInput:
+    """A local media file and what to call it."""
+
+    owner_id: UserId
+    path: Path
+    title: str | None = None
+    language: str | None = None
+
+
+@attrs.frozen
+class ImportRecordingResult:
+    """The new recording."""
+
+    recording: Recording
+
+
+class ImportRecording:
+    """Copy a local file into the object store as a new, uploaded recording.
+
+    Rules: the file name is sanitised and only a known media extension is kept in the
+    key; the title defaults to the file name without its extension. The caller starts
+    processing (``StartProcessing``).
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        events: EventPublisher,
+        clock: Clock,
+        ids: IdSource,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._events = events
+        self._clock = clock
+        self._ids = ids
+
+    async def execute(self, data: ImportRecordingInput) -> ImportRecordingResult:
+        """Store *data.path* and create its recording."""
+        recording_id = RecordingId(self._ids.new_id())
+        filename = sanitize_filename(data.path.name)
+        key = source_key(data.owner_id, recording_id, filename)
+        now = self._clock.now()
+        title = data.title or filename.rsplit(".", 1)[0] or "Recording"
+        draft = Recording(
+            id=recording_id,
+            owner_id=data.owner_id,
+            title=title[:200],
+            filename=filename,
+            source_key=key,
+            status=RecordingStatus.AWAITING_UPLOAD,
+            created_at=now,
+            updated_at=now,
+            language=data.language,
+        )
+        info = await self._store.put_file(key, data.path, "application/octet-stream")
+        recording = draft.mark_uploaded(info.size, self._clock.now())
+        recording = attrs.evolve(recording, file_size=info.size)
+        async with self._uow() as uow:
+            await uow.recordings.add(recording)
+            await uow.commit()
+        await self._events.publish(
+            RecordingEvent(
+                type="recording.uploaded",
+                recording_id=recording.id,
+                owner_id=recording.owner_id,
+                occurred_at=recording.updated_at,
+                data={"size": info.size, "filename": filename},
+            )
+        )
+        return ImportRecordingResult(recording)

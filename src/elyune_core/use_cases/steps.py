@@ -1,0 +1,296 @@
+"""What each pipeline step does, through the ports (used by :mod:`run_step`).
+
+A handler reads the recording's stored files, runs an engine and writes its outputs to
+the object store under fixed keys, so running it twice has the same effect as once. Rows
+(files, transcript, analyses) are not written here: the handler returns them in a
+:class:`StepResult`, and ``RunStep`` stores them in the same transaction that marks the
+step succeeded, so a step that ran twice still leaves exactly one transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from elyune_core.entities import (
+    Analysis,
+    AnalysisKind,
+    AnalysisStatus,
+    FileKind,
+    MediaInfo,
+    Recording,
+    StepName,
+    StoredFile,
+    Transcript,
+)
+from elyune_core.errors import InvalidMediaError, StepError
+from elyune_core.keys import OUTPUT_NAMES, output_key
+from elyune_core.ports import (
+    AnalysisRequest,
+    Analyzer,
+    Clock,
+    ObjectStore,
+    ProgressCallback,
+    Transcoder,
+    Transcriber,
+    TranscriptionRequest,
+    UnitOfWorkFactory,
+    Workspace,
+)
+
+NO_AUDIO = "the recording has no audio track"
+NO_VIDEO = "the recording has no video track"
+NO_SPEECH = "no speech was detected"
+
+
+@attrs.frozen
+class StepResult:
+    """What a step produced, stored by ``RunStep`` when it marks the step done.
+
+    ``skip`` maps steps to skip (with everything downstream) to a reason. A ``failure``
+    fails the step after the rest of the result is stored.
+    """
+
+    output: Mapping[str, object] = attrs.field(factory=dict)
+    media: MediaInfo | None = None
+    files: tuple[StoredFile, ...] = ()
+    transcript: Transcript | None = None
+    analyses: tuple[Analysis, ...] = ()
+    skip: Mapping[StepName, str] = attrs.field(factory=dict)
+    failure: str | None = None
+
+
+T = TypeVar("T")
+
+Handler = Callable[[Recording, ProgressCallback], Awaitable[StepResult]]
+
+
+class StepHandlers:
+    """The six step handlers, bound to the ports they use."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        workspace: Workspace,
+        transcoder: Transcoder,
+        transcriber: Transcriber,
+        analyzer: Analyzer,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._workspace = workspace
+        self._transcoder = transcoder
+        self._transcriber = transcriber
+        self._analyzer = analyzer
+        self._clock = clock
+
+    def for_step(self, name: StepName) -> Handler:
+        """Return the handler of step *name*."""
+        return {
+            StepName.PROBE: self.probe,
+            StepName.TRANSCODE: self.transcode,
+            StepName.EXTRACT_AUDIO: self.extract_audio,
+            StepName.THUMBNAIL: self.thumbnail,
+            StepName.TRANSCRIBE: self.transcribe,
+            StepName.ANALYZE: self.analyze,
+        }[name]
+
+    async def probe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
+        """Read streams, codecs and the true duration of the source."""
+        async with self._store.local_copy(recording.source_key) as source:
+            media = await self._transcoder.probe(source)
+        if not media.has_audio and not media.has_video:
+            raise InvalidMediaError("the file has neither an audio nor a video track")
+        skip: dict[StepName, str] = {}
+        if not media.has_audio:
+            skip[StepName.EXTRACT_AUDIO] = NO_AUDIO
+        if not media.has_video:
+            skip[StepName.THUMBNAIL] = NO_VIDEO
+        output = {
+            "duration": round(media.duration, 3),
+            "format": media.format_name,
+            "video_codec": media.video_codec,
+            "audio_codec": media.audio_codec,
+            "width": media.width,
+            "height": media.height,
+        }
+        return StepResult(output=output, media=media, skip=skip)
+
+    async def transcode(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
+        """Convert the source to an H.264/AAC MP4."""
+        media = _media(recording)
+        stored, _ = await self._produce(
+            recording,
+            FileKind.VIDEO,
+            lambda src, dst: self._transcoder.transcode(src, dst, media, on_progress),
+        )
+        return StepResult(output={"size": stored.size, "key": stored.key}, files=(stored,))
+
+    async def extract_audio(
+        self, recording: Recording, on_progress: ProgressCallback
+    ) -> StepResult:
+        """Extract 16 kHz mono WAV audio from the source (not from the MP4)."""
+        media = _media(recording)
+        stored, _ = await self._produce(
+            recording,
+            FileKind.AUDIO,
+            lambda src, dst: self._transcoder.extract_audio(src, dst, media),
+        )
+        return StepResult(output={"size": stored.size, "key": stored.key}, files=(stored,))
+
+    async def thumbnail(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
+        """Make a JPEG poster frame."""
+        media = _media(recording)
+        stored, image = await self._produce(
+            recording,
+            FileKind.THUMBNAIL,
+            lambda src, dst: self._transcoder.thumbnail(src, dst, media),
+        )
+        stored = attrs.evolve(stored, width=image.width, height=image.height)
+        return StepResult(
+            output={"size": stored.size, "width": image.width, "height": image.height},
+            files=(stored,),
+        )
+
+    async def transcribe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
+        """Transcribe the extracted audio; an empty transcript skips the analyses."""
+        audio = recording.file(FileKind.AUDIO)
+        if audio is None:
+            raise StepError("the extracted audio is missing; retry the job")
+        async with self._store.local_copy(audio.key) as path:
+            result = await self._transcriber.transcribe(
+                TranscriptionRequest(
+                    recording_id=recording.id,
+                    audio=path,
+                    language=recording.language,
+                    duration=recording.duration,
+                )
+            )
+        now = self._clock.now()
+        transcript = Transcript(
+            recording_id=recording.id,
+            text=result.text,
+            language=result.language,
+            segments=result.segments,
+            words=result.words,
+            engine=result.engine,
+            created_at=now,
+            language_confidence=result.language_confidence,
+            duration=result.duration if result.duration is not None else recording.duration,
+            speaker_count=result.speaker_count,
+            request_id=result.request_id,
+            audio_seconds=result.audio_seconds,
+        )
+        output: dict[str, object] = {
+            "engine": result.engine,
+            "language": result.language,
+            "segments": len(result.segments),
+            "words": len(result.words),
+        }
+        if transcript.is_empty:
+            skipped = tuple(
+                Analysis(
+                    recording_id=recording.id,
+                    kind=kind,
+                    status=AnalysisStatus.SKIPPED,
+                    engine=self._analyzer.name,
+                    created_at=now,
+                    updated_at=now,
+                    error=NO_SPEECH,
+                )
+                for kind in AnalysisKind
+            )
+            return StepResult(
+                output=output,
+                transcript=transcript,
+                analyses=skipped,
+                skip={StepName.ANALYZE: NO_SPEECH},
+            )
+        return StepResult(output=output, transcript=transcript)
+
+    async def analyze(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
+        """Run the analyses that have not succeeded yet; each is stored on its own."""
+        async with self._uow() as uow:
+            transcript = await uow.transcripts.get(recording.id)
+            existing = {a.kind: a for a in await uow.analyses.list(recording.id)}
+        if transcript is None:
+            raise StepError("the transcript is missing; retry the job")
+        kinds = tuple(
+            k
+            for k in AnalysisKind
+            if k not in existing or existing[k].status is not AnalysisStatus.SUCCEEDED
+        )
+        if not kinds:
+            return StepResult(output={"analysed": []})
+        outcomes = await self._analyzer.analyze(
+            AnalysisRequest(
+                transcript=transcript,
+                kinds=kinds,
+                speaker_names=dict(recording.speaker_names),
+                title=recording.title,
+                duration=recording.duration,
+            )
+        )
+        now = self._clock.now()
+        analyses: list[Analysis] = []
+        errors: list[str] = []
+        for kind in kinds:
+            outcome = outcomes.get(kind)
+            error = (
+                "the analysis engine returned nothing for it"
+                if outcome is None
+                else outcome.error
+                if outcome.content is None
+                else None
+            )
+            earlier = existing.get(kind)
+            analyses.append(
+                Analysis(
+                    recording_id=recording.id,
+                    kind=kind,
+                    status=AnalysisStatus.FAILED if error else AnalysisStatus.SUCCEEDED,
+                    engine=self._analyzer.name,
+                    created_at=earlier.created_at if earlier else now,
+                    updated_at=now,
+                    content=None if outcome is None else outcome.content,
+                    error=error,
+                    input_tokens=None if outcome is None else outcome.input_tokens,
+                    output_tokens=None if outcome is None else outcome.output_tokens,
+                )
+            )
+            if error:
+                errors.append(f"{kind.value.replace('_', ' ')}: {error}")
+        return StepResult(
+            output={"analysed": [k.value for k in kinds], "failed": len(errors)},
+            analyses=tuple(analyses),
+            failure="; ".join(errors) or None,
+        )
+
+    async def _produce(
+        self,
+        recording: Recording,
+        kind: FileKind,
+        make: Callable[[Path, Path], Awaitable[T]],
+    ) -> tuple[StoredFile, T]:
+        key = output_key(recording.owner_id, recording.id, kind)
+        name, content_type = OUTPUT_NAMES[kind]
+        async with (
+            self._store.local_copy(recording.source_key) as source,
+            self._workspace.scratch(kind.value) as scratch,
+        ):
+            target = scratch / name
+            made = await make(source, target)
+            info = await self._store.put_file(key, target, content_type)
+        return StoredFile(kind=kind, key=key, size=info.size, content_type=content_type), made
+
+
+def _media(recording: Recording) -> MediaInfo:
+    if recording.media is None:
+        raise StepError("the file was not probed; retry the job")
+    return recording.media

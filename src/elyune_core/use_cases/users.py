@@ -1,0 +1,128 @@
+"""Create users, set their passwords, and the local user of the CLI."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from elyune_core.entities import User
+from elyune_core.errors import ConflictError, InvalidInputError, UserNotFoundError
+from elyune_core.ids import UserId
+from elyune_core.ports import Clock, IdSource, PasswordHasher, UnitOfWorkFactory
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
+MIN_PASSWORD_LENGTH = 8
+# A hash no password matches: for accounts that never log in (the CLI's local user).
+UNUSABLE_PASSWORD = "!"  # noqa: S105 - not a secret, a marker
+
+
+def check_username(username: str) -> str:
+    """Return *username* if valid (1 to 150 of letters, digits and ``_.@+-``)."""
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise InvalidInputError(
+            {"username": "Use 1 to 150 letters, digits and the characters _ . @ + -."}
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    """Return *password* if it is long enough."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError({"password": f"Use at least {MIN_PASSWORD_LENGTH} characters."})
+    if len(password) > 1024:
+        raise InvalidInputError({"password": "Use at most 1024 characters."})
+    return password
+
+
+@attrs.frozen
+class CreateUserInput:
+    """A new user's name and password (``None`` for an account that cannot log in)."""
+
+    username: str
+    password: str | None
+
+
+class CreateUser:
+    """Create a user. Rules: names are unique; passwords have at least 8 characters and
+    are stored only as a memory-hard hash."""
+
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock, ids: IdSource
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._ids = ids
+
+    async def execute(self, data: CreateUserInput) -> User:
+        """Create and return the user."""
+        check_username(data.username)
+        password_hash = (
+            UNUSABLE_PASSWORD
+            if data.password is None
+            else self._hasher.hash(check_password(data.password))
+        )
+        user = User(
+            id=UserId(self._ids.new_id()),
+            username=data.username,
+            password_hash=password_hash,
+            created_at=self._clock.now(),
+        )
+        async with self._uow() as uow:
+            if await uow.users.get_by_username(data.username) is not None:
+                raise ConflictError(f"A user called {data.username!r} already exists.")
+            await uow.users.add(user)
+            await uow.commit()
+        return user
+
+
+class EnsureUser:
+    """Return the user called *username*, creating it (unable to log in) if missing."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, create: CreateUser) -> None:
+        self._uow = uow
+        self._create = create
+
+    async def execute(self, username: str) -> User:
+        """Return the user, creating it when needed."""
+        async with self._uow() as uow:
+            user = await uow.users.get_by_username(username)
+        if user is not None:
+            return user
+        try:
+            return await self._create.execute(CreateUserInput(username, None))
+        except ConflictError:  # created concurrently
+            async with self._uow() as uow:
+                found = await uow.users.get_by_username(username)
+            if found is None:
+                raise
+            return found
+
+
+@attrs.frozen
+class SetPasswordInput:
+    """A user and a new password."""
+
+    username: str
+    password: str
+
+
+class SetPassword:
+    """Set a user's password (at least 8 characters)."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher) -> None:
+        self._uow = uow
+        self._hasher = hasher
+
+    async def execute(self, data: SetPasswordInput) -> User:
+        """Store the new password's hash."""
+        password_hash = self._hasher.hash(check_password(data.password))
+        async with self._uow() as uow:
+            user = await uow.users.get_by_username(data.username)
+            if user is None:
+                raise UserNotFoundError(f"No user called {data.username!r}.")
+            user = user.with_password_hash(password_hash)
+            await uow.users.save(user)
+            await uow.commit()
+        return user
