@@ -1,0 +1,58 @@
+# Elyune: `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+SAMPLE := src/elyune_cli/data/sample-meeting.webm
+
+.PHONY: demo test install install-dev lint format typecheck contracts pytest bench clean serve
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## demo: process the bundled sample meeting with the embedded engines
+demo: install
+	$(BIN)/elyune process $(SAMPLE)
+
+## test: lint, format check, type checks, import contracts, tests with coverage
+test: install-dev lint typecheck contracts pytest
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: install-dev
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+contracts:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/python -m pytest -q --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+## serve: run the API on the embedded defaults
+serve: install
+	$(BIN)/elyune serve
+
+## bench: run the benchmark scripts and rewrite docs/benchmarks.md
+bench: install-dev
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .elyune .mypy_cache .ruff_cache .pytest_cache .coverage

@@ -1,0 +1,443 @@
+"""Speech to text with Deepgram's pre-recorded API (deepgram-sdk 7, ``AsyncDeepgramClient``).
+
+The extracted WAV is streamed from local disk as the request body (never a URL: Deepgram
+cannot always reach a private object store) with diarization, smart formatting,
+punctuation, utterances and paragraphs. Without a language, Deepgram detects it and the
+detected language and its confidence are kept.
+
+Failures are translated at this boundary into ``TranscriptionFailedError``:
+
+* 429 and 5xx (and 408, and lost connections) are retried with exponential backoff,
+  honouring ``Retry-After``; when the attempts run out the error is *transient*.
+* 401/403: "Deepgram rejected the API key", permanent, at once.
+* 400 and other 4xx: permanent, with Deepgram's own message.
+* A timeout: transient, not retried here (the pipeline decides when to try again).
+* A response without the fields asked for: permanent, naming what is missing.
+
+The SDK's own retries are off so that only this policy applies. The API key never
+appears in log records or exception messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
+from deepgram.core.api_error import ApiError
+from deepgram.core.parse_error import ParsingError
+
+from elyune_core.entities import Segment, Word
+from elyune_core.errors import TranscriptionFailedError
+from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_SIZE = 1 << 20
+_RETRY_STATUSES = frozenset({408, 429})
+_KEY_REJECTED = "Deepgram rejected the API key"
+
+
+class DeepgramResponseError(Exception):
+    """Deepgram's answer lacks a field the transcript needs (internal to this module)."""
+
+
+class DeepgramTranscriber(Transcriber):
+    """A ``Transcriber`` backed by Deepgram's pre-recorded ``/v1/listen`` endpoint.
+
+    *api_key* authenticates every request; *model* is the Deepgram model (``nova-3``).
+    *environment* (a ``DeepgramClientEnvironment``) or *base_url* (an ``http(s)://`` URL
+    used for REST calls) point the client somewhere other than Deepgram's production
+    endpoints, e.g. a local fake server. *timeout* bounds each network wait, in seconds.
+    Failed requests worth retrying are tried *max_attempts* times in all, waiting
+    *backoff_base* × 2ⁿ seconds (or what ``Retry-After`` asks, up to *max_retry_delay*;
+    a longer wait is left to the pipeline).
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = "nova-3",
+        *,
+        environment: DeepgramClientEnvironment | None = None,
+        base_url: str | None = None,
+        timeout: float = 600.0,
+        max_attempts: int = 3,
+        backoff_base: float = 2.0,
+        max_retry_delay: float = 60.0,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Deepgram API key is required")
+        if environment is not None and base_url is not None:
+            raise ValueError("give either environment or base_url, not both")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._api_key = api_key
+        self.model = model
+        self.name = f"deepgram:{model}"
+        self._environment = environment or _environment_for(base_url)
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._max_retry_delay = max_retry_delay
+
+    def __repr__(self) -> str:
+        return f"DeepgramTranscriber(model={self.model!r}, base={self._environment.base!r})"
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        """Transcribe the WAV of *request* with speakers, words and (detected) language.
+
+        Raises ``TranscriptionFailedError``; ``transient`` tells whether a later attempt
+        may succeed.
+        """
+        size = await _file_size(request.audio)
+        attempt = 1
+        while True:
+            try:
+                response = await self._send(request, size)
+            except ApiError as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    self._fail(request, exc, attempt)
+                logger.warning(
+                    "Deepgram answered %s for recording %s (attempt %d of %d); "
+                    "retrying in %.2f s",
+                    exc.status_code,
+                    request.recording_id,
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                )
+            except ParsingError as exc:
+                raise TranscriptionFailedError(
+                    "Deepgram returned a transcription in an unexpected shape", transient=False
+                ) from exc
+            except httpx.TimeoutException as exc:
+                logger.warning(
+                    "Deepgram timed out after %.1f s for recording %s",
+                    self._timeout,
+                    request.recording_id,
+                )
+                raise TranscriptionFailedError(
+                    f"Deepgram did not answer within {self._timeout:g} s", transient=True
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempt >= self._max_attempts:
+                    raise TranscriptionFailedError(
+                        f"Deepgram could not be reached ({type(exc).__name__})", transient=True
+                    ) from exc
+                delay = self._backoff(attempt)
+                logger.warning(
+                    "Deepgram could not be reached for recording %s (%s, attempt %d of %d); "
+                    "retrying in %.2f s",
+                    request.recording_id,
+                    type(exc).__name__,
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                )
+            else:
+                try:
+                    result = _to_result(response, request, self.name)
+                except DeepgramResponseError as exc:
+                    logger.error(
+                        "Deepgram's answer for recording %s is incomplete: %s",
+                        request.recording_id,
+                        exc,
+                    )
+                    raise TranscriptionFailedError(
+                        f"Deepgram returned an incomplete transcription: {exc}", transient=False
+                    ) from exc
+                logger.info(
+                    "Deepgram transcribed recording %s: %d segments, language %s, request %s",
+                    request.recording_id,
+                    len(result.segments),
+                    result.language,
+                    result.request_id,
+                )
+                return result
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    # ------------------------------------------------------------------ internals
+
+    async def _send(self, request: TranscriptionRequest, size: int) -> Any:
+        async with httpx.AsyncClient(timeout=self._timeout) as http:
+            client = AsyncDeepgramClient(
+                api_key=self._api_key,
+                environment=self._environment,
+                timeout=self._timeout,
+                max_retries=0,
+                httpx_client=http,
+            )
+            language: dict[str, Any] = (
+                {"language": request.language}
+                if request.language
+                else {"detect_language": True}
+            )
+            return await client.listen.v1.media.transcribe_file(
+                request=_read_chunks(request.audio),
+                model=self.model,
+                diarize=True,
+                smart_format=True,
+                punctuate=True,
+                utterances=True,
+                paragraphs=True,
+                request_options={"additional_headers": {"Content-Length": str(size)}},
+                **language,
+            )
+
+    def _backoff(self, attempt: int) -> float:
+        return float(self._backoff_base * 2 ** (attempt - 1))
+
+    def _retry_delay(self, exc: ApiError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to give up now."""
+        status = exc.status_code or 0
+        if not (status in _RETRY_STATUSES or status >= 500) or attempt >= self._max_attempts:
+            return None
+        after = _retry_after(exc.headers or {})
+        delay = self._backoff(attempt) if after is None else after
+        return delay if delay <= self._max_retry_delay else None
+
+    def _fail(self, request: TranscriptionRequest, exc: ApiError, attempt: int) -> NoReturn:
+        status = exc.status_code or 0
+        detail = _redact(_error_message(exc.body), self._api_key)
+        logger.warning(
+            "Deepgram failed recording %s with %s after %d attempt(s): %s",
+            request.recording_id,
+            status,
+            attempt,
+            detail,
+        )
+        if status in (401, 403):
+            raise TranscriptionFailedError(_KEY_REJECTED, transient=False) from exc
+        if status in _RETRY_STATUSES or status >= 500:
+            raise TranscriptionFailedError(
+                f"Deepgram is unavailable ({status}) after {attempt} attempt(s): {detail}",
+                transient=True,
+            ) from exc
+        if 200 <= status < 300:
+            raise TranscriptionFailedError(
+                "Deepgram returned a response that is not JSON", transient=False
+            ) from exc
+        raise TranscriptionFailedError(
+            f"Deepgram refused the audio ({status}): {detail}", transient=False
+        ) from exc
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _environment_for(base_url: str | None) -> DeepgramClientEnvironment:
+    if base_url is None:
+        return DeepgramClientEnvironment.PRODUCTION
+    base = base_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise ValueError("base_url must be an http:// or https:// URL")
+    socket = "ws" + base.removeprefix("http")
+    return DeepgramClientEnvironment(base=base, production=socket, agent=socket, agent_rest=base)
+
+
+async def _file_size(path: Path) -> int:
+    try:
+        stat = await asyncio.to_thread(path.stat)
+    except OSError as exc:
+        raise TranscriptionFailedError(
+            f"The audio file to transcribe cannot be read: {exc.strerror}", transient=False
+        ) from exc
+    if stat.st_size == 0:
+        raise TranscriptionFailedError("The audio file to transcribe is empty", transient=False)
+    return stat.st_size
+
+
+async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
+    """Yield the bytes of *path* in chunks, reading off the event loop."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK_SIZE):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _error_message(body: Any) -> str:
+    if isinstance(body, Mapping):
+        for key in ("err_msg", "message", "details", "error", "reason"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return "no error message"
+    if isinstance(body, str | bytes):
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        return text.strip()[:300] or "no error message"
+    return "no error message"
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "[REDACTED]") if secret else text
+
+
+# --------------------------------------------------------------------------- response mapping
+
+
+def _field(obj: Any, name: str) -> Any:
+    """*name* of an SDK model or a plain mapping; ``None`` when absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _required(obj: Any, path: str) -> Any:
+    value = obj
+    for name in path.split("."):
+        value = _field(value, name)
+        if value is None:
+            raise DeepgramResponseError(f"missing {path}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if value is None:
+        raise DeepgramResponseError(f"missing {where}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DeepgramResponseError(f"{where} is not a number")
+    return float(value)
+
+
+def _optional_number(value: Any, where: str) -> float | None:
+    return None if value is None else _number(value, where)
+
+
+def _text(value: Any, where: str) -> str:
+    if value is None:
+        raise DeepgramResponseError(f"missing {where}")
+    if not isinstance(value, str):
+        raise DeepgramResponseError(f"{where} is not text")
+    return value
+
+
+def _sequence(value: Any, where: str) -> Sequence[Any]:
+    if value is None:
+        raise DeepgramResponseError(f"missing {where}")
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise DeepgramResponseError(f"{where} is not a list")
+    return value
+
+
+def _speaker(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DeepgramResponseError(f"{where} is not a speaker number")
+    return str(value)
+
+
+def _to_result(response: Any, request: TranscriptionRequest, engine: str) -> TranscriptionResult:
+    """Map Deepgram's answer to a ``TranscriptionResult``; raise on missing fields."""
+    metadata = _required(response, "metadata")
+    results = _required(response, "results")
+    request_id = _text(_field(metadata, "request_id"), "metadata.request_id")
+    billed = _number(_field(metadata, "duration"), "metadata.duration")
+    channels = _sequence(_field(results, "channels"), "results.channels")
+    if not channels:
+        raise DeepgramResponseError("results.channels is empty")
+    channel = channels[0]
+    alternatives = _sequence(_field(channel, "alternatives"), "results.channels[0].alternatives")
+    if not alternatives:
+        raise DeepgramResponseError("results.channels[0].alternatives is empty")
+    best = alternatives[0]
+    where = "results.channels[0].alternatives[0]"
+    text = _text(_field(best, "transcript"), f"{where}.transcript")
+
+    words: list[Word] = []
+    for i, item in enumerate(_sequence(_field(best, "words"), f"{where}.words")):
+        at = f"{where}.words[{i}]"
+        punctuated = _field(item, "punctuated_word")
+        words.append(
+            Word(
+                text=_text(_field(item, "word"), f"{at}.word"),
+                start=_number(_field(item, "start"), f"{at}.start"),
+                end=_number(_field(item, "end"), f"{at}.end"),
+                confidence=_optional_number(_field(item, "confidence"), f"{at}.confidence"),
+                speaker=_speaker(_field(item, "speaker"), f"{at}.speaker"),
+                punctuated=punctuated if isinstance(punctuated, str) else None,
+            )
+        )
+
+    segments: list[Segment] = []
+    utterances = _sequence(_field(results, "utterances"), "results.utterances")
+    for i, item in enumerate(utterances):
+        at = f"results.utterances[{i}]"
+        segments.append(
+            Segment(
+                id=i,
+                start=_number(_field(item, "start"), f"{at}.start"),
+                end=_number(_field(item, "end"), f"{at}.end"),
+                text=_text(_field(item, "transcript"), f"{at}.transcript").strip(),
+                speaker=_speaker(_field(item, "speaker"), f"{at}.speaker"),
+                confidence=_optional_number(_field(item, "confidence"), f"{at}.confidence"),
+            )
+        )
+
+    speakers = {s.speaker for s in segments if s.speaker is not None} | {
+        w.speaker for w in words if w.speaker is not None
+    }
+    language, confidence = _language(channel, best, request)
+    return TranscriptionResult(
+        text=text.strip(),
+        language=language,
+        segments=tuple(segments),
+        words=tuple(words),
+        engine=engine,
+        language_confidence=confidence,
+        duration=billed,
+        speaker_count=len(speakers) or None,
+        request_id=request_id,
+        audio_seconds=billed,
+    )
+
+
+def _language(
+    channel: Any, best: Any, request: TranscriptionRequest
+) -> tuple[str | None, float | None]:
+    detected = _field(channel, "detected_language")
+    if isinstance(detected, str) and detected:
+        confidence = _optional_number(
+            _field(channel, "language_confidence"), "results.channels[0].language_confidence"
+        )
+        return detected, confidence
+    languages = _field(best, "languages")
+    if isinstance(languages, Sequence) and languages and isinstance(languages[0], str):
+        return languages[0], None
+    if request.language and request.language != "multi":
+        return request.language, None
+    return None, None
+
+
+__all__ = ["DeepgramTranscriber"]

@@ -1,0 +1,281 @@
+"""The composition root: the one place that picks an adapter for each port.
+
+Entry points (the HTTP app, the CLI, the worker) build a :class:`Container` from
+:class:`~elyune_adapters.settings.Settings`, call ``await container.init_resources()``,
+resolve the use cases they need (``await container.run_step()``) and call
+``await container.shutdown_resources()`` at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from elyune_core.entities import StepName
+from elyune_core.ids import JobId
+from elyune_core.ports import Analyzer, JobQueue, ObjectStore, Transcoder, Transcriber
+from elyune_core.use_cases import (
+    CreateUser,
+    EnsureUser,
+    GetRecording,
+    ImportRecording,
+    ListRecordings,
+    PipelinePolicy,
+    Reconcile,
+    RerunAnalysis,
+    RetryJob,
+    RunStep,
+    RunStepInput,
+    SetPassword,
+    StartProcessing,
+    StepHandlers,
+)
+from elyune_adapters.events import InMemoryEventHub
+from elyune_adapters.queue.inprocess import InProcessJobQueue
+from elyune_adapters.settings import Settings
+from elyune_adapters.sql.engine import create_engine, upgrade
+from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
+from elyune_adapters.storage.signing import UrlSigner
+from elyune_adapters.system import (
+    Argon2PasswordHasher,
+    SystemClock,
+    TempWorkspace,
+    UuidIdSource,
+)
+
+logger = logging.getLogger("elyune")
+
+
+def worker_name() -> str:
+    """A name for this process, unique across machines: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def master_secret(settings: Settings) -> bytes:
+    """``JWT_SECRET_KEY``, or a random secret kept in the data folder (embedded mode)."""
+    if settings.http.jwt_secret_key:
+        return settings.http.jwt_secret_key.encode()
+    path = settings.data_dir / "secret.key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A key for one *purpose* derived from the master secret (tokens, URLs, ...)."""
+    return hmac.new(secret, f"elyune:{purpose}".encode(), hashlib.sha256).digest()
+
+
+async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database)
+    try:
+        if settings.database.is_sqlite:
+            await upgrade(engine)  # the embedded database migrates itself on first start
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine)
+
+
+async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[ObjectStore]:
+    storage = settings.storage
+    if storage.kind == "minio":
+        from elyune_adapters.storage.minio import MinioObjectStore
+
+        store = MinioObjectStore.from_settings(storage, cors_origins=settings.http.cors_origins)
+        await store.ensure_bucket()
+        yield store
+        return
+    from elyune_adapters.storage.local import LocalObjectStore
+
+    storage.root.mkdir(parents=True, exist_ok=True)
+    yield LocalObjectStore(
+        storage.root, UrlSigner(derive_key(secret, "storage"), settings.http.public_url)
+    )
+
+
+def _transcoder(settings: Settings) -> Transcoder:
+    from elyune_adapters.media.ffmpeg import FfmpegTranscoder
+
+    processing = settings.processing
+    return FfmpegTranscoder(
+        processing.ffmpeg_path,
+        timeout=processing.ffmpeg_timeout,
+        threads=processing.ffmpeg_threads,
+    )
+
+
+def _transcriber(settings: Settings) -> Transcriber:
+    config = settings.transcriber
+    if config.kind == "deepgram":
+        from elyune_adapters.asr.deepgram import DeepgramTranscriber
+
+        assert config.deepgram_api_key is not None
+        return DeepgramTranscriber(
+            api_key=config.deepgram_api_key,
+            model=config.deepgram_model,
+            base_url=config.deepgram_url,
+            timeout=config.timeout,
+        )
+    from elyune_adapters.asr.whisper import WhisperTranscriber
+
+    return WhisperTranscriber(
+        config.whisper_model,
+        models_dir=settings.data_dir / "models",
+        compute_type=config.whisper_compute_type,
+        cpu_threads=config.whisper_threads,
+        diarize=config.whisper_diarize,
+    )
+
+
+def _analyzer(settings: Settings) -> Analyzer:
+    config = settings.analyzer
+    if config.kind == "gemini":
+        from elyune_adapters.analysis.gemini import GeminiAnalyzer
+
+        assert config.gemini_api_key is not None
+        return GeminiAnalyzer(
+            api_key=config.gemini_api_key,
+            model=config.gemini_model,
+            base_url=config.gemini_url,
+            token_budget=config.token_budget,
+            timeout=config.timeout,
+        )
+    from elyune_adapters.analysis.local import LocalAnalyzer
+
+    return LocalAnalyzer()
+
+
+async def _job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+    if settings.queue.kind == "redis":
+        from elyune_adapters.queue.taskiq import TaskiqJobQueue
+
+        queue = TaskiqJobQueue(settings.queue)
+        await queue.start()
+        try:
+            yield queue
+        finally:
+            await queue.close()
+        return
+    inprocess = InProcessJobQueue(settings.queue.concurrency)
+    try:
+        yield inprocess
+    finally:
+        await inprocess.close()
+
+
+async def _attach_runner(
+    queue: JobQueue, run_step: Callable[[], Awaitable[RunStep]], worker: str
+) -> AsyncIterator[None]:
+    """Let the in-process queue run steps with ``RunStep`` (no-op for other queues)."""
+    if isinstance(queue, InProcessJobQueue):
+
+        async def run(job_id: JobId, step: StepName) -> object:
+            use_case = await run_step()
+            return await use_case.execute(RunStepInput(job_id, step, worker))
+
+        queue.attach(run)
+    yield None
+
+
+def _policy(settings: Settings) -> PipelinePolicy:
+    processing = settings.processing
+    return PipelinePolicy(
+        max_attempts=processing.max_attempts,
+        backoff_base=processing.backoff_base,
+        lease_seconds=processing.lease_seconds,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    """Every adapter and use case of Elyune, chosen from the settings."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    worker = providers.Singleton(worker_name)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidIdSource)
+    hasher = providers.Singleton(Argon2PasswordHasher)
+    secret = providers.Singleton(master_secret, settings)
+    events = providers.Singleton(InMemoryEventHub)
+
+    engine = providers.Resource(_engine, settings)
+    uow = providers.Singleton(_uow_factory, engine)
+    object_store = providers.Resource(_object_store, settings, secret)
+    workspace = providers.Singleton(
+        TempWorkspace, providers.Callable(lambda s: s.data_dir / "tmp", settings)
+    )
+    transcoder = providers.Singleton(_transcoder, settings)
+    transcriber = providers.Singleton(_transcriber, settings)
+    analyzer = providers.Singleton(_analyzer, settings)
+    job_queue = providers.Resource(_job_queue, settings)
+    policy = providers.Singleton(_policy, settings)
+
+    step_handlers = providers.Factory(
+        StepHandlers,
+        uow=uow,
+        store=object_store,
+        workspace=workspace,
+        transcoder=transcoder,
+        transcriber=transcriber,
+        analyzer=analyzer,
+        clock=clock,
+    )
+    run_step = providers.Factory(
+        RunStep,
+        uow=uow,
+        handlers=step_handlers,
+        queue=job_queue,
+        events=events,
+        clock=clock,
+        policy=policy,
+    )
+    queue_runner = providers.Resource(_attach_runner, job_queue, run_step.provider, worker)
+
+    start_processing = providers.Factory(
+        StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
+    )
+    import_recording = providers.Factory(
+        ImportRecording, uow=uow, store=object_store, events=events, clock=clock, ids=ids
+    )
+    get_recording = providers.Factory(GetRecording, uow=uow)
+    list_recordings = providers.Factory(ListRecordings, uow=uow)
+    retry_job = providers.Factory(RetryJob, uow=uow, queue=job_queue, clock=clock)
+    rerun_analysis = providers.Factory(RerunAnalysis, uow=uow, queue=job_queue, clock=clock)
+    reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
+    create_user = providers.Factory(CreateUser, uow=uow, hasher=hasher, clock=clock, ids=ids)
+    ensure_user = providers.Factory(EnsureUser, uow=uow, create=create_user)
+    set_password = providers.Factory(SetPassword, uow=uow, hasher=hasher)
+
+
+def create_container(settings: Settings, **overrides: Any) -> Container:
+    """A container for *settings*; *overrides* replace providers by name (tests, fakes)."""
+    container = Container(settings=settings)
+    for name, value in overrides.items():
+        getattr(container, name).override(
+            value if isinstance(value, providers.Provider) else providers.Object(value)
+        )
+    return container
+
+
+__all__ = ["Container", "create_container", "derive_key", "master_secret", "worker_name"]

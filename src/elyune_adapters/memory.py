@@ -1,0 +1,575 @@
+"""In-memory fakes of every port, for tests and for trying the core as a library.
+
+They behave like the real adapters where it matters (a unit of work commits or rolls
+back; job locks serialise writers; keys are checked) and record what was asked of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+import attrs
+
+from elyune_core.entities import (
+    ActionItem,
+    ActionItems,
+    Analysis,
+    AnalysisKind,
+    ImageInfo,
+    Job,
+    JobStatus,
+    KeyPoint,
+    KeyPoints,
+    MediaInfo,
+    Recording,
+    Segment,
+    Sentiment,
+    SentimentLabel,
+    StepName,
+    Summary,
+    Transcript,
+    User,
+    Word,
+)
+from elyune_core.errors import (
+    ConflictError,
+    ElyuneError,
+    InvalidMediaError,
+    JobNotFoundError,
+    ObjectNotFoundError,
+    RecordingNotFoundError,
+    UserNotFoundError,
+)
+from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.keys import check_key
+from elyune_core.ports import (
+    AnalysisOutcome,
+    AnalysisRepository,
+    AnalysisRequest,
+    Analyzer,
+    Clock,
+    DeletedObjects,
+    EventPublisher,
+    IdSource,
+    JobQueue,
+    JobRepository,
+    ObjectInfo,
+    ObjectStore,
+    Page,
+    PasswordHasher,
+    PresignedPost,
+    ProgressCallback,
+    RecordingEvent,
+    RecordingQuery,
+    RecordingRepository,
+    Transcoder,
+    Transcriber,
+    TranscriptionRequest,
+    TranscriptionResult,
+    TranscriptRepository,
+    UnitOfWork,
+    UserRepository,
+)
+
+# --------------------------------------------------------------------------- basics
+
+
+class FixedClock(Clock):
+    """A clock that only moves when told to (``advance``)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.current += timedelta(seconds=seconds)
+
+
+class SequentialIds(IdSource):
+    """Ids ``id-1``, ``id-2``, ..."""
+
+    def __init__(self, prefix: str = "id") -> None:
+        self._counter = itertools.count(1)
+        self._prefix = prefix
+
+    def new_id(self) -> str:
+        return f"{self._prefix}-{next(self._counter)}"
+
+
+class PlainPasswordHasher(PasswordHasher):
+    """A reversible 'hash' for tests only: fast and obviously fake."""
+
+    def hash(self, password: str) -> str:
+        return f"plain${password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash == f"plain${password}"
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+@attrs.define
+class InMemoryState:
+    """The 'database' shared by the in-memory units of work."""
+
+    users: dict[UserId, User] = attrs.field(factory=dict)
+    recordings: dict[RecordingId, Recording] = attrs.field(factory=dict)
+    jobs: dict[JobId, Job] = attrs.field(factory=dict)
+    transcripts: dict[RecordingId, Transcript] = attrs.field(factory=dict)
+    analyses: dict[tuple[RecordingId, AnalysisKind], Analysis] = attrs.field(factory=dict)
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    commits: int = 0
+
+
+class _Users(UserRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def add(self, user: User) -> None:
+        if any(u.username == user.username for u in self._s.users.values()):
+            raise ConflictError(f"A user called {user.username!r} already exists.")
+        self._s.users[user.id] = user
+
+    async def get(self, user_id: UserId) -> User:
+        try:
+            return self._s.users[user_id]
+        except KeyError:
+            raise UserNotFoundError("No such user.") from None
+
+    async def get_by_username(self, username: str) -> User | None:
+        return next((u for u in self._s.users.values() if u.username == username), None)
+
+    async def list(self) -> Sequence[User]:
+        return sorted(self._s.users.values(), key=lambda u: u.username)
+
+    async def save(self, user: User) -> None:
+        self._s.users[user.id] = user
+
+
+class _Recordings(RecordingRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def add(self, recording: Recording) -> None:
+        self._s.recordings[recording.id] = recording
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        found = self._s.recordings.get(recording_id)
+        if found is None or (owner_id is not None and found.owner_id != owner_id):
+            raise RecordingNotFoundError("Not found.")
+        return found
+
+    async def list(self, query: RecordingQuery) -> Page[Recording]:
+        items = [
+            r
+            for r in self._s.recordings.values()
+            if (query.owner_id is None or r.owner_id == query.owner_id)
+            and (query.status is None or r.status is query.status)
+            and (not query.search or query.search.lower() in r.title.lower())
+            and (query.created_before is None or r.created_at < query.created_before)
+        ]
+        items.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return Page(tuple(items[query.offset : query.offset + query.limit]), len(items))
+
+    async def save(self, recording: Recording) -> None:
+        self._s.recordings[recording.id] = recording
+
+    async def delete(self, recording_id: RecordingId) -> None:
+        self._s.recordings.pop(recording_id, None)
+        self._s.transcripts.pop(recording_id, None)
+        for key in [k for k in self._s.analyses if k[0] == recording_id]:
+            del self._s.analyses[key]
+        for job_id in [j.id for j in self._s.jobs.values() if j.recording_id == recording_id]:
+            del self._s.jobs[job_id]
+
+
+class _Jobs(JobRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def add(self, job: Job) -> None:
+        if any(j.recording_id == job.recording_id for j in self._s.jobs.values()):
+            raise ConflictError("The recording already has a processing job.")
+        self._s.jobs[job.id] = job
+
+    async def get(self, job_id: JobId) -> Job:
+        try:
+            return self._s.jobs[job_id]
+        except KeyError:
+            raise JobNotFoundError(f"No job {job_id}.") from None
+
+    async def lock(self, job_id: JobId) -> Job:
+        return await self.get(job_id)  # the unit of work holds the global lock
+
+    async def for_recording(self, recording_id: RecordingId) -> Job | None:
+        return next((j for j in self._s.jobs.values() if j.recording_id == recording_id), None)
+
+    async def save(self, job: Job) -> None:
+        self._s.jobs[job.id] = job
+
+    async def list(self, status: JobStatus | None = None, limit: int = 50) -> Sequence[Job]:
+        jobs = [j for j in self._s.jobs.values() if status is None or j.status is status]
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
+
+    async def unfinished(self, limit: int = 500) -> Sequence[Job]:
+        pending = (JobStatus.PENDING, JobStatus.RUNNING)
+        return [j for j in self._s.jobs.values() if j.status in pending][:limit]
+
+
+class _Transcripts(TranscriptRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def get(self, recording_id: RecordingId) -> Transcript | None:
+        return self._s.transcripts.get(recording_id)
+
+    async def save(self, transcript: Transcript) -> None:
+        self._s.transcripts[transcript.recording_id] = transcript
+
+
+class _Analyses(AnalysisRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
+        order = list(AnalysisKind)
+        found = [a for (rid, _), a in self._s.analyses.items() if rid == recording_id]
+        return sorted(found, key=lambda a: order.index(a.kind))
+
+    async def save(self, analysis: Analysis) -> None:
+        self._s.analyses[(analysis.recording_id, analysis.kind)] = analysis
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """A transaction over an :class:`InMemoryState`: works on a copy, applied on commit.
+
+    One unit of work runs at a time (a global lock), which is stricter than the SQL
+    adapter's per-job lock and just as correct.
+    """
+
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+        self._work: InMemoryState | None = None
+
+    async def __aenter__(self) -> InMemoryUnitOfWork:
+        await self._state.lock.acquire()
+        self._work = InMemoryState(
+            users=dict(self._state.users),
+            recordings=dict(self._state.recordings),
+            jobs=dict(self._state.jobs),
+            transcripts=dict(self._state.transcripts),
+            analyses=dict(self._state.analyses),
+        )
+        self.users = _Users(self._work)
+        self.recordings = _Recordings(self._work)
+        self.jobs = _Jobs(self._work)
+        self.transcripts = _Transcripts(self._work)
+        self.analyses = _Analyses(self._work)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._work = None
+        self._state.lock.release()
+
+    async def commit(self) -> None:
+        assert self._work is not None, "commit() outside of 'async with'"
+        for name in ("users", "recordings", "jobs", "transcripts", "analyses"):
+            setattr(self._state, name, copy.copy(getattr(self._work, name)))
+        self._state.commits += 1
+
+
+def in_memory_uow(state: InMemoryState) -> Callable[[], InMemoryUnitOfWork]:
+    """A unit-of-work factory over *state*."""
+    return lambda: InMemoryUnitOfWork(state)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class InMemoryObjectStore(ObjectStore):
+    """Objects in a dict; ``local_copy`` writes a temporary file."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(f"No such file: {path}") from exc
+        return await self.put_bytes(key, data, content_type)
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        self.objects[check_key(key)] = (data, content_type)
+        return ObjectInfo(key=key, size=len(data), content_type=content_type)
+
+    async def stat(self, key: str) -> ObjectInfo:
+        data, ctype = self._get(key)
+        return ObjectInfo(key=key, size=len(data), content_type=ctype)
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        data, _ = self._get(key)
+        with tempfile.TemporaryDirectory(prefix="elyune-fake-") as folder:
+            path = Path(folder) / key.rsplit("/", 1)[-1]
+            path.write_bytes(data)
+            yield path
+
+    async def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        data, _ = self._get(key)
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    async def delete_prefix(self, prefix: str) -> DeletedObjects:
+        check_key(prefix.rstrip("/"))
+        doomed = [k for k in self.objects if k.startswith(prefix)]
+        size = sum(len(self.objects[k][0]) for k in doomed)
+        for key in doomed:
+            del self.objects[key]
+        return DeletedObjects(len(doomed), size)
+
+    async def presign_get(
+        self, key: str, expires: timedelta, download_name: str | None = None
+    ) -> str:
+        return f"memory://get/{check_key(key)}?expires={int(expires.total_seconds())}"
+
+    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
+        return f"memory://put/{check_key(key)}?size={size}"
+
+    async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
+        return PresignedPost(url="memory://post/", fields={"key": check_key(key)})
+
+    async def check(self) -> None:
+        return None
+
+    def _get(self, key: str) -> tuple[bytes, str]:
+        try:
+            return self.objects[check_key(key)]
+        except KeyError:
+            raise ObjectNotFoundError(f"No object {key}.") from None
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class FakeTranscoder(Transcoder):
+    """Pretends to convert: sources starting with ``b"MEDIA"`` are valid media.
+
+    ``media`` is what ``probe`` returns; ``fail`` maps a method name to errors raised
+    on successive calls (then it succeeds); ``calls`` records method names.
+    """
+
+    def __init__(self, media: MediaInfo | None = None) -> None:
+        self.media = media or MediaInfo(
+            duration=30.0,
+            format_name="matroska,webm",
+            has_video=True,
+            has_audio=True,
+            video_codec="vp9",
+            audio_codec="opus",
+            width=1280,
+            height=720,
+        )
+        self.fail: dict[str, list[ElyuneError]] = {}
+        self.calls: list[str] = []
+        self.gate: asyncio.Event | None = None
+
+    async def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.gate is not None and name == "transcode":
+            await self.gate.wait()
+        errors = self.fail.get(name)
+        if errors:
+            raise errors.pop(0)
+
+    async def probe(self, source: Path) -> MediaInfo:
+        await self._call("probe")
+        if not source.read_bytes().startswith(b"MEDIA"):
+            raise InvalidMediaError("the file is not a video or audio file")
+        return self.media
+
+    async def transcode(
+        self,
+        source: Path,
+        target: Path,
+        media: MediaInfo,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        await self._call("transcode")
+        if on_progress is not None:
+            await on_progress(0.5)
+        target.write_bytes(b"MP4" + source.read_bytes())
+
+    async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
+        await self._call("extract_audio")
+        target.write_bytes(b"RIFF" + source.read_bytes()[:16])
+
+    async def thumbnail(self, source: Path, target: Path, media: MediaInfo) -> ImageInfo:
+        await self._call("thumbnail")
+        target.write_bytes(b"\xff\xd8JPEG")
+        return ImageInfo(width=640, height=360)
+
+
+def sample_transcript_result(engine: str = "fake") -> TranscriptionResult:
+    """A short two-speaker meeting, as a transcriber would return it."""
+    lines = [
+        ("0", 0.0, 4.0, "Welcome everyone, the launch went really well."),
+        ("1", 4.5, 9.0, "Great. I will send the release notes by Friday."),
+        ("0", 9.5, 14.0, "Bob, can you review the onboarding guide tomorrow?"),
+    ]
+    segments = tuple(
+        Segment(id=i, start=s, end=e, text=text, speaker=spk, confidence=0.9)
+        for i, (spk, s, e, text) in enumerate(lines)
+    )
+    words: list[Word] = []
+    for segment in segments:
+        tokens = segment.text.split()
+        step = (segment.end - segment.start) / len(tokens)
+        for n, token in enumerate(tokens):
+            start = segment.start + n * step
+            words.append(
+                Word(
+                    text=token.strip(".,?").lower(),
+                    start=round(start, 3),
+                    end=round(start + step, 3),
+                    confidence=0.9,
+                    speaker=segment.speaker,
+                    punctuated=token,
+                )
+            )
+    return TranscriptionResult(
+        text=" ".join(s.text for s in segments),
+        language="en",
+        segments=segments,
+        words=tuple(words),
+        engine=engine,
+        language_confidence=0.99,
+        duration=14.0,
+        speaker_count=2,
+    )
+
+
+class FakeTranscriber(Transcriber):
+    """Returns ``result`` (a canned meeting by default) and records the requests."""
+
+    name = "fake"
+
+    def __init__(self, result: TranscriptionResult | None = None) -> None:
+        self.result = result or sample_transcript_result()
+        self.requests: list[TranscriptionRequest] = []
+        self.fail: list[ElyuneError] = []
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        self.requests.append(request)
+        if self.fail:
+            raise self.fail.pop(0)
+        return self.result
+
+
+class FakeAnalyzer(Analyzer):
+    """Builds simple analyses from the transcript; ``broken`` kinds fail."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.requests: list[AnalysisRequest] = []
+        self.broken: set[AnalysisKind] = set()
+
+    async def analyze(self, request: AnalysisRequest) -> Mapping[AnalysisKind, AnalysisOutcome]:
+        self.requests.append(request)
+        transcript = request.transcript
+        first = transcript.segments[0] if transcript.segments else None
+        contents = {
+            AnalysisKind.SUMMARY: Summary(title="Meeting", text=transcript.text[:200]),
+            AnalysisKind.ACTION_ITEMS: ActionItems(
+                tuple(
+                    ActionItem(text=s.text, timestamp=s.start, segment_id=s.id, speaker=s.speaker)
+                    for s in transcript.segments
+                    if " will " in f" {s.text} " or "can you" in s.text.lower()
+                )
+            ),
+            AnalysisKind.KEY_POINTS: KeyPoints(
+                ()
+                if first is None
+                else (KeyPoint(text=first.text, timestamp=first.start, segment_id=first.id),)
+            ),
+            AnalysisKind.SENTIMENT: Sentiment(label=SentimentLabel.POSITIVE, score=0.5),
+        }
+        return {
+            kind: AnalysisOutcome(kind=kind, error="broken on purpose")
+            if kind in self.broken
+            else AnalysisOutcome(kind=kind, content=contents[kind], input_tokens=10)
+            for kind in request.kinds
+        }
+
+
+# --------------------------------------------------------------------------- work and events
+
+
+class RecordingJobQueue(JobQueue):
+    """Records enqueued steps; with a *runner*, runs them as tasks (like in-process)."""
+
+    def __init__(self, runner: Callable[[JobId, StepName], Awaitable[object]] | None = None):
+        self.enqueued: list[tuple[JobId, StepName]] = []
+        self.runner = runner
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    async def enqueue(self, job_id: JobId, step: StepName) -> None:
+        self.enqueued.append((job_id, step))
+        if self.runner is not None:
+            task: asyncio.Task[object] = asyncio.ensure_future(self.runner(job_id, step))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def join(self) -> None:
+        """Wait for every step run so far (and those they enqueue)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+
+class EventLog(EventPublisher):
+    """Keeps every published event."""
+
+    def __init__(self) -> None:
+        self.events: list[RecordingEvent] = []
+
+    async def publish(self, event: RecordingEvent) -> None:
+        self.events.append(event)
+
+    def types(self) -> list[str]:
+        """The event types, in order."""
+        return [e.type for e in self.events]
+
+
+__all__ = [
+    "EventLog",
+    "FakeAnalyzer",
+    "FakeTranscoder",
+    "FakeTranscriber",
+    "FixedClock",
+    "InMemoryObjectStore",
+    "InMemoryState",
+    "InMemoryUnitOfWork",
+    "PlainPasswordHasher",
+    "RecordingJobQueue",
+    "SequentialIds",
+    "in_memory_uow",
+    "sample_transcript_result",
+]

@@ -1,0 +1,409 @@
+"""Settings from the environment: frozen attrs sections and one :func:`load_settings`.
+
+With nothing set every section has a working embedded default: SQLite and a local object
+store under the data folder (``./.elyune``), jobs in-process, faster-whisper and the
+local analyzer. Naming a production service (``POSTGRES_HOST``, ``MINIO_ENDPOINT``, a
+broker URL, an API key) makes its other settings required: a missing or malformed one
+fails here, at start-up, with a message naming the variable. Variable names follow the
+earlier Django design (see ``.env.example``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+import attrs
+
+from elyune_core.errors import ElyuneError
+
+
+class SettingsError(ElyuneError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@attrs.frozen
+class DatabaseSettings:
+    """Where rows live: a SQLAlchemy async URL and the pool size."""
+
+    url: str
+    pool_size: int = 5
+    max_overflow: int = 10
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is a SQLite file."""
+        return self.url.startswith("sqlite")
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked, safe to print."""
+        parts = urlsplit(self.url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+        return self.url
+
+
+@attrs.frozen
+class StorageSettings:
+    """Where files live: a local folder (embedded) or a MinIO/S3 bucket."""
+
+    kind: Literal["local", "minio"]
+    root: Path
+    endpoint: str | None = None
+    access_key: str | None = attrs.field(default=None, repr=False)
+    secret_key: str | None = attrs.field(default=None, repr=False)
+    bucket: str = "media"
+    secure: bool = False
+    region: str | None = None
+    public_endpoint: str | None = None
+
+
+@attrs.frozen
+class QueueSettings:
+    """How steps reach workers: in-process, or taskiq over Redis."""
+
+    kind: Literal["inprocess", "redis"]
+    url: str | None = None
+    concurrency: int = 2
+    reconcile_seconds: float = 30.0
+
+
+@attrs.frozen
+class ProcessingSettings:
+    """FFmpeg and the retry policy of the pipeline."""
+
+    ffmpeg_path: str | None = None
+    ffmpeg_timeout: float = 1800.0
+    ffmpeg_threads: int = 0
+    max_attempts: int = 3
+    backoff_base: float = 2.0
+    lease_seconds: float = 60.0
+
+
+@attrs.frozen
+class TranscriberSettings:
+    """Speech to text: faster-whisper (embedded) or Deepgram."""
+
+    kind: Literal["whisper", "deepgram"]
+    whisper_model: str = "base"
+    whisper_threads: int = 2
+    whisper_compute_type: str = "int8"
+    whisper_diarize: bool = True
+    deepgram_api_key: str | None = attrs.field(default=None, repr=False)
+    deepgram_model: str = "nova-3"
+    deepgram_url: str | None = None
+    timeout: float = 600.0
+
+
+@attrs.frozen
+class AnalyzerSettings:
+    """Analyses: the local extractive engine or Google Gemini."""
+
+    kind: Literal["local", "gemini"]
+    gemini_api_key: str | None = attrs.field(default=None, repr=False)
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_url: str | None = None
+    token_budget: int = 200_000
+    timeout: float = 300.0
+
+
+@attrs.frozen
+class HttpSettings:
+    """The REST API: address, public URL, tokens, uploads, CORS, webhooks."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    jwt_secret_key: str | None = attrs.field(default=None, repr=False)
+    jwt_algorithm: str = "HS256"
+    access_token_minutes: float = 60.0
+    refresh_token_days: float = 7.0
+    max_upload_mb: int = 2048
+    upload_url_seconds: int = 3600
+    cors_origins: tuple[str, ...] = ()
+    webhook_allow_private: bool = False
+    rate_limit_per_minute: int = 20
+
+
+@attrs.frozen
+class Settings:
+    """Every setting of Elyune."""
+
+    data_dir: Path
+    database: DatabaseSettings
+    storage: StorageSettings
+    queue: QueueSettings
+    processing: ProcessingSettings
+    transcriber: TranscriberSettings
+    analyzer: AnalyzerSettings
+    http: HttpSettings
+    cli_user: str = "local"
+    log_level: str = "INFO"
+
+    @property
+    def mode(self) -> str:
+        """``embedded`` when nothing external is configured, else ``production``."""
+        external = (
+            not self.database.is_sqlite
+            or self.storage.kind != "local"
+            or self.queue.kind != "inprocess"
+        )
+        return "production" if external else "embedded"
+
+
+class _Env:
+    """Typed reads of environment variables, failing with the variable's name."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._env = environ
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()
+
+    def required(self, name: str, because: str) -> str:
+        value = self.str(name)
+        if value is None:
+            raise SettingsError(f"{name} is required when {because}.")
+        return value
+
+    def int(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {raw!r}.") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise SettingsError(f"{name} must be at least {minimum}{upper}, not {value}.")
+        return value
+
+    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {raw!r}.") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false, not {raw!r}.")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = (self.str(name) or default).lower()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from *environ* (default: ``os.environ``).
+
+    Raises ``SettingsError`` naming the variable that is missing or malformed.
+    """
+    env = _Env(os.environ if environ is None else environ)
+    data_dir = Path(env.str("ELYUNE_DATA_DIR", ".elyune") or ".elyune").expanduser().absolute()
+    return Settings(
+        data_dir=data_dir,
+        database=_database(env, data_dir),
+        storage=_storage(env, data_dir),
+        queue=_queue(env),
+        processing=ProcessingSettings(
+            ffmpeg_path=env.str("FFMPEG_PATH"),
+            ffmpeg_timeout=env.float("FFMPEG_TIMEOUT", 1800.0, minimum=1.0),
+            ffmpeg_threads=env.int("FFMPEG_THREADS", 0, maximum=64),
+            max_attempts=env.int("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+            backoff_base=env.float("RETRY_BACKOFF_SECONDS", 2.0),
+            lease_seconds=env.float("STEP_LEASE_SECONDS", 60.0, minimum=3.0),
+        ),
+        transcriber=_transcriber(env),
+        analyzer=_analyzer(env),
+        http=_http(env),
+        cli_user=env.str("ELYUNE_CLI_USER", "local") or "local",
+        log_level=env.choice(
+            "LOG_LEVEL", ("debug", "info", "warning", "error"), "info"
+        ).upper(),
+    )
+
+
+def _database(env: _Env, data_dir: Path) -> DatabaseSettings:
+    pool = env.int("DB_POOL_SIZE", 5, minimum=1, maximum=200)
+    overflow = env.int("DB_MAX_OVERFLOW", 10, maximum=500)
+    url = env.str("DATABASE_URL")
+    if url is None and env.str("POSTGRES_HOST") is not None:
+        because = "POSTGRES_HOST is set"
+        host = env.required("POSTGRES_HOST", because)
+        port = env.int("POSTGRES_PORT", 5432, minimum=1, maximum=65535)
+        name = env.required("POSTGRES_DB", because)
+        user = env.required("POSTGRES_USER", because)
+        password = env.str("POSTGRES_PASSWORD", "") or ""
+        auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+        url = f"postgresql+asyncpg://{auth}@{host}:{port}/{quote(name, safe='')}"
+    if url is None:
+        url = f"sqlite+aiosqlite:///{data_dir / 'elyune.sqlite3'}"
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://."
+        )
+    return DatabaseSettings(url=url, pool_size=pool, max_overflow=overflow)
+
+
+def _storage(env: _Env, data_dir: Path) -> StorageSettings:
+    endpoint = env.str("MINIO_ENDPOINT")
+    root = Path(env.str("ELYUNE_STORAGE_DIR") or data_dir / "objects")
+    if endpoint is None:
+        return StorageSettings(kind="local", root=root)
+    because = "MINIO_ENDPOINT is set"
+    secure = env.bool("MINIO_SECURE", endpoint.startswith("https://"))
+    endpoint = endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
+    if not endpoint or "/" in endpoint:
+        raise SettingsError("MINIO_ENDPOINT must be host:port, like minio:9000.")
+    public = env.str("AWS_S3_ENDPOINT_URL")
+    if public is not None and not public.startswith(("http://", "https://")):
+        raise SettingsError("AWS_S3_ENDPOINT_URL must be an http:// or https:// URL.")
+    bucket = env.str("MINIO_BUCKET_NAME", "media") or "media"
+    if not 3 <= len(bucket) <= 63 or not bucket.replace("-", "").replace(".", "").isalnum():
+        raise SettingsError("MINIO_BUCKET_NAME must be a valid bucket name (3-63 chars).")
+    return StorageSettings(
+        kind="minio",
+        root=root,
+        endpoint=endpoint,
+        access_key=env.required("MINIO_ACCESS_KEY", because),
+        secret_key=env.required("MINIO_SECRET_KEY", because),
+        bucket=bucket.lower(),
+        secure=secure,
+        region=env.str("MINIO_REGION"),
+        public_endpoint=public,
+    )
+
+
+def _queue(env: _Env) -> QueueSettings:
+    url = env.str("REDIS_URL") or env.str("CELERY_BROKER_URL")
+    concurrency = env.int("WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
+    reconcile = env.float("RECONCILE_SECONDS", 30.0, minimum=1.0)
+    if url is None:
+        return QueueSettings(kind="inprocess", concurrency=max(concurrency, 4))
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("REDIS_URL must be a redis:// or rediss:// URL.")
+    return QueueSettings(
+        kind="redis", url=url, concurrency=concurrency, reconcile_seconds=reconcile
+    )
+
+
+def _transcriber(env: _Env) -> TranscriberSettings:
+    key = env.str("DEEPGRAM_API_KEY")
+    kind = env.choice("TRANSCRIBER", ("whisper", "deepgram"), "deepgram" if key else "whisper")
+    if kind == "deepgram" and key is None:
+        raise SettingsError("DEEPGRAM_API_KEY is required when TRANSCRIBER=deepgram.")
+    url = env.str("DEEPGRAM_BASE_URL")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise SettingsError("DEEPGRAM_BASE_URL must be an http:// or https:// URL.")
+    return TranscriberSettings(
+        kind="deepgram" if kind == "deepgram" else "whisper",
+        whisper_model=env.str("WHISPER_MODEL", "base") or "base",
+        whisper_threads=env.int("WHISPER_THREADS", 2, minimum=1, maximum=64),
+        whisper_compute_type=env.str("WHISPER_COMPUTE_TYPE", "int8") or "int8",
+        whisper_diarize=env.bool("WHISPER_DIARIZE", True),
+        deepgram_api_key=key,
+        deepgram_model=env.str("DEEPGRAM_MODEL", "nova-3") or "nova-3",
+        deepgram_url=url,
+        timeout=env.float("TRANSCRIBE_TIMEOUT", 600.0, minimum=1.0),
+    )
+
+
+def _analyzer(env: _Env) -> AnalyzerSettings:
+    key = env.str("GEMINI_API_KEY")
+    kind = env.choice("ANALYZER", ("local", "gemini"), "gemini" if key else "local")
+    if kind == "gemini" and key is None:
+        raise SettingsError("GEMINI_API_KEY is required when ANALYZER=gemini.")
+    url = env.str("GEMINI_BASE_URL")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise SettingsError("GEMINI_BASE_URL must be an http:// or https:// URL.")
+    return AnalyzerSettings(
+        kind="gemini" if kind == "gemini" else "local",
+        gemini_api_key=key,
+        gemini_model=env.str("GEMINI_MODEL", "gemini-2.5-flash") or "gemini-2.5-flash",
+        gemini_url=url,
+        token_budget=env.int("GEMINI_TOKEN_BUDGET", 200_000, minimum=1000),
+        timeout=env.float("ANALYZE_TIMEOUT", 300.0, minimum=1.0),
+    )
+
+
+def _http(env: _Env) -> HttpSettings:
+    algorithm = env.choice("JWT_ALGORITHM", ("hs256", "hs384", "hs512"), "hs256").upper()
+    secret = env.str("JWT_SECRET_KEY")
+    if secret is not None and len(secret) < 32:
+        raise SettingsError("JWT_SECRET_KEY must be at least 32 characters long.")
+    port = env.int("PORT", 8000, minimum=0, maximum=65535)
+    host = env.str("HOST", "127.0.0.1") or "127.0.0.1"
+    public = (env.str("ELYUNE_PUBLIC_URL") or f"http://{_url_host(host)}:{port}").rstrip("/")
+    if not public.startswith(("http://", "https://")):
+        raise SettingsError("ELYUNE_PUBLIC_URL must be an http:// or https:// URL.")
+    origins = tuple(
+        o.strip().rstrip("/")
+        for o in (env.str("CORS_ALLOWED_ORIGINS", "") or "").split(",")
+        if o.strip()
+    )
+    for origin in origins:
+        if not origin.startswith(("http://", "https://", "chrome-extension://")):
+            raise SettingsError(
+                "CORS_ALLOWED_ORIGINS must list origins like chrome-extension://<id> or "
+                f"https://app.example.com, not {origin!r}."
+            )
+    return HttpSettings(
+        host=host,
+        port=port,
+        public_url=public,
+        jwt_secret_key=secret,
+        jwt_algorithm=algorithm,
+        access_token_minutes=env.float("ACCESS_TOKEN_LIFETIME_MINUTES", 60.0, minimum=1.0),
+        refresh_token_days=env.float("REFRESH_TOKEN_LIFETIME_DAYS", 7.0, minimum=0.01),
+        max_upload_mb=env.int("MAX_UPLOAD_SIZE_MB", 2048, minimum=1, maximum=1_000_000),
+        upload_url_seconds=env.int("UPLOAD_URL_EXPIRES_SECONDS", 3600, minimum=1, maximum=604800),
+        cors_origins=origins,
+        webhook_allow_private=env.bool("WEBHOOK_ALLOW_PRIVATE", False),
+        rate_limit_per_minute=env.int("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
+    )
+
+
+def _url_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - only to build a display URL
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+__all__ = [
+    "AnalyzerSettings",
+    "DatabaseSettings",
+    "HttpSettings",
+    "ProcessingSettings",
+    "QueueSettings",
+    "Settings",
+    "SettingsError",
+    "StorageSettings",
+    "TranscriberSettings",
+    "load_settings",
+]

@@ -1,0 +1,100 @@
+"""Engines and schema migrations (Alembic), for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from elyune_core.errors import RepositoryUnavailableError
+from elyune_adapters.settings import DatabaseSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine for *settings*.
+
+    SQLite gets WAL, enforced foreign keys, a 30 s busy timeout and ``BEGIN IMMEDIATE``
+    transactions (so concurrent writers queue instead of failing). PostgreSQL gets a
+    pool of ``pool_size`` connections that are checked before use, so the API recovers
+    by itself when the server drops connections.
+    """
+    if settings.is_sqlite:
+        path = settings.url.split("///", 1)[1] if "///" in settings.url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(settings.url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration, pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate the database to *revision* (the newest by default)."""
+
+    def run(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        raise RepositoryUnavailableError(f"Could not migrate the database: {exc}") from exc
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or ``None`` for an empty one."""
+
+    def read(conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(read)
+    except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        raise RepositoryUnavailableError(f"Could not read the database: {exc}") from exc
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

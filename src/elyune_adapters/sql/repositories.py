@@ -1,0 +1,604 @@
+"""SQL repositories: SQLAlchemy Core statements and row <-> entity conversion.
+
+Every statement is portable SQL (SQLite and PostgreSQL). Rows are converted to entities
+in small functions; no ORM mapping of the core's classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from elyune_core.codec import (
+    content_from_dict,
+    content_to_dict,
+    media_from_dict,
+    media_to_dict,
+    words_from_rows,
+    words_to_rows,
+)
+from elyune_core.entities import (
+    Analysis,
+    AnalysisKind,
+    AnalysisStatus,
+    FileKind,
+    Job,
+    JobStatus,
+    Recording,
+    RecordingStatus,
+    Segment,
+    Step,
+    StepName,
+    StepStatus,
+    StoredFile,
+    Transcript,
+    User,
+)
+from elyune_core.errors import (
+    ConflictError,
+    JobNotFoundError,
+    RecordingNotFoundError,
+    UserNotFoundError,
+)
+from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.ports import (
+    AnalysisRepository,
+    JobRepository,
+    Page,
+    RecordingQuery,
+    RecordingRepository,
+    TranscriptRepository,
+    UserRepository,
+)
+from elyune_adapters.sql import tables as t
+
+_STEP_ORDER = {name: index for index, name in enumerate(StepName)}
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _user(row: RowMapping) -> User:
+    return User(
+        id=UserId(row["id"]),
+        username=row["username"],
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+        is_active=bool(row["is_active"]),
+    )
+
+
+class SqlUserRepository(UserRepository):
+    """Users in the ``users`` table."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, user: User) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.users).values(
+                        id=user.id,
+                        username=user.username,
+                        password_hash=user.password_hash,
+                        is_active=user.is_active,
+                        created_at=user.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"A user called {user.username!r} already exists.") from exc
+
+    async def get(self, user_id: UserId) -> User:
+        row = (
+            (await self._conn.execute(select(t.users).where(t.users.c.id == user_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise UserNotFoundError("No such user.")
+        return _user(row)
+
+    async def get_by_username(self, username: str) -> User | None:
+        row = (
+            (await self._conn.execute(select(t.users).where(t.users.c.username == username)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _user(row)
+
+    async def list(self) -> Sequence[User]:
+        rows = (await self._conn.execute(select(t.users).order_by(t.users.c.username))).mappings()
+        return [_user(r) for r in rows]
+
+    async def save(self, user: User) -> None:
+        await self._conn.execute(
+            update(t.users)
+            .where(t.users.c.id == user.id)
+            .values(password_hash=user.password_hash, is_active=user.is_active)
+        )
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
+    media = row["media"]
+    return Recording(
+        id=RecordingId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        title=row["title"],
+        filename=row["filename"],
+        source_key=row["source_key"],
+        status=RecordingStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        file_size=row["file_size"],
+        description=row["description"] or "",
+        quality=row["quality"],
+        fps=row["fps"],
+        has_system_audio=bool(row["has_system_audio"]),
+        has_microphone=bool(row["has_microphone"]),
+        language=row["language"],
+        media=None if media is None else media_from_dict(media),
+        files=tuple(files),
+        error=row["error"],
+        speaker_names=dict(row["speaker_names"] or {}),
+    )
+
+
+def _recording_values(recording: Recording) -> dict[str, Any]:
+    return {
+        "owner_id": recording.owner_id,
+        "title": recording.title,
+        "description": recording.description,
+        "filename": recording.filename,
+        "source_key": recording.source_key,
+        "status": recording.status.value,
+        "file_size": recording.file_size,
+        "quality": recording.quality,
+        "fps": recording.fps,
+        "has_system_audio": recording.has_system_audio,
+        "has_microphone": recording.has_microphone,
+        "language": recording.language,
+        "media": None if recording.media is None else media_to_dict(recording.media),
+        "error": recording.error,
+        "speaker_names": dict(recording.speaker_names),
+        "created_at": recording.created_at,
+        "updated_at": recording.updated_at,
+    }
+
+
+def _stored_file(row: RowMapping) -> StoredFile:
+    return StoredFile(
+        kind=FileKind(row["kind"]),
+        key=row["key"],
+        size=row["size"],
+        content_type=row["content_type"],
+        width=row["width"],
+        height=row["height"],
+    )
+
+
+class SqlRecordingRepository(RecordingRepository):
+    """Recordings in ``recordings``, their files in ``recording_files``."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, recording: Recording) -> None:
+        await self._conn.execute(
+            insert(t.recordings).values(id=recording.id, **_recording_values(recording))
+        )
+        await self._write_files(recording)
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        query = select(t.recordings).where(t.recordings.c.id == recording_id)
+        if owner_id is not None:
+            query = query.where(t.recordings.c.owner_id == owner_id)
+        row = (await self._conn.execute(query)).mappings().first()
+        if row is None:
+            raise RecordingNotFoundError("Not found.")
+        files = await self._files([recording_id])
+        return _recording(row, files.get(recording_id, []))
+
+    async def list(self, query: RecordingQuery) -> Page[Recording]:
+        conditions = []
+        if query.owner_id is not None:
+            conditions.append(t.recordings.c.owner_id == query.owner_id)
+        if query.status is not None:
+            conditions.append(t.recordings.c.status == query.status.value)
+        if query.created_before is not None:
+            conditions.append(t.recordings.c.created_at < query.created_before)
+        if query.search:
+            pattern = "%" + _escape_like(query.search.lower()) + "%"
+            conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
+        where = and_(True, *conditions)
+        total = (
+            await self._conn.execute(
+                select(func.count()).select_from(t.recordings).where(where)
+            )
+        ).scalar_one()
+        rows = (
+            (
+                await self._conn.execute(
+                    select(t.recordings)
+                    .where(where)
+                    .order_by(t.recordings.c.created_at.desc(), t.recordings.c.id.desc())
+                    .offset(query.offset)
+                    .limit(query.limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        files = await self._files([RecordingId(r["id"]) for r in rows])
+        items = tuple(_recording(r, files.get(RecordingId(r["id"]), [])) for r in rows)
+        return Page(items=items, total=int(total))
+
+    async def save(self, recording: Recording) -> None:
+        await self._conn.execute(
+            update(t.recordings)
+            .where(t.recordings.c.id == recording.id)
+            .values(**_recording_values(recording))
+        )
+        await self._write_files(recording)
+
+    async def delete(self, recording_id: RecordingId) -> None:
+        # Child rows go explicitly too, so a SQLite connection without foreign keys
+        # enforced still leaves nothing behind.
+        for table in (t.analyses, t.transcript_segments, t.transcripts, t.recording_files):
+            await self._conn.execute(delete(table).where(table.c.recording_id == recording_id))
+        job_ids = select(t.jobs.c.id).where(t.jobs.c.recording_id == recording_id)
+        await self._conn.execute(delete(t.job_steps).where(t.job_steps.c.job_id.in_(job_ids)))
+        await self._conn.execute(delete(t.jobs).where(t.jobs.c.recording_id == recording_id))
+        await self._conn.execute(delete(t.recordings).where(t.recordings.c.id == recording_id))
+
+    async def _files(self, ids: Sequence[RecordingId]) -> dict[RecordingId, list[StoredFile]]:
+        if not ids:
+            return {}
+        rows = (
+            await self._conn.execute(
+                select(t.recording_files).where(t.recording_files.c.recording_id.in_(ids))
+            )
+        ).mappings()
+        found: dict[RecordingId, list[StoredFile]] = {}
+        for row in rows:
+            found.setdefault(RecordingId(row["recording_id"]), []).append(_stored_file(row))
+        order = list(FileKind)
+        for files in found.values():
+            files.sort(key=lambda f: order.index(f.kind))
+        return found
+
+    async def _write_files(self, recording: Recording) -> None:
+        await self._conn.execute(
+            delete(t.recording_files).where(t.recording_files.c.recording_id == recording.id)
+        )
+        if recording.files:
+            await self._conn.execute(
+                insert(t.recording_files),
+                [
+                    {
+                        "recording_id": recording.id,
+                        "kind": f.kind.value,
+                        "key": f.key,
+                        "size": f.size,
+                        "content_type": f.content_type,
+                        "width": f.width,
+                        "height": f.height,
+                    }
+                    for f in recording.files
+                ],
+            )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _step(row: RowMapping) -> Step:
+    return Step(
+        name=StepName(row["name"]),
+        status=StepStatus(row["status"]),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        output=dict(row["output"] or {}),
+        worker=row["worker"],
+        lease_expires_at=row["lease_expires_at"],
+        progress=row["progress"],
+    )
+
+
+def _step_values(step: Step) -> dict[str, Any]:
+    return {
+        "status": step.status.value,
+        "attempts": step.attempts,
+        "started_at": step.started_at,
+        "finished_at": step.finished_at,
+        "error": step.error,
+        "output": dict(step.output),
+        "worker": step.worker,
+        "lease_expires_at": step.lease_expires_at,
+        "progress": step.progress,
+    }
+
+
+def _job(row: RowMapping, steps: Sequence[Step]) -> Job:
+    return Job(
+        id=JobId(row["id"]),
+        recording_id=RecordingId(row["recording_id"]),
+        created_at=row["created_at"],
+        steps=tuple(sorted(steps, key=lambda s: _STEP_ORDER[s.name])),
+        status=JobStatus(row["status"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+    )
+
+
+class SqlJobRepository(JobRepository):
+    """Jobs in ``jobs``, steps in ``job_steps``; ``lock`` takes the job row's write lock."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, job: Job) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.jobs).values(
+                        id=job.id,
+                        recording_id=job.recording_id,
+                        status=job.status.value,
+                        error=job.error,
+                        created_at=job.created_at,
+                        started_at=job.started_at,
+                        finished_at=job.finished_at,
+                        version=0,
+                    )
+                )
+                await self._conn.execute(
+                    insert(t.job_steps),
+                    [
+                        {
+                            "job_id": job.id,
+                            "name": s.name.value,
+                            "position": _STEP_ORDER[s.name],
+                            **_step_values(s),
+                        }
+                        for s in job.steps
+                    ],
+                )
+        except IntegrityError as exc:
+            raise ConflictError("The recording already has a processing job.") from exc
+
+    async def get(self, job_id: JobId) -> Job:
+        jobs = await self._load(select(t.jobs).where(t.jobs.c.id == job_id))
+        if not jobs:
+            raise JobNotFoundError(f"No job {job_id}.")
+        return jobs[0]
+
+    async def lock(self, job_id: JobId) -> Job:
+        # An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, so
+        # whoever locks first finishes its read-modify-write before the next one reads.
+        result = await self._conn.execute(
+            update(t.jobs).where(t.jobs.c.id == job_id).values(version=t.jobs.c.version + 1)
+        )
+        if result.rowcount == 0:
+            raise JobNotFoundError(f"No job {job_id}.")
+        return await self.get(job_id)
+
+    async def for_recording(self, recording_id: RecordingId) -> Job | None:
+        jobs = await self._load(select(t.jobs).where(t.jobs.c.recording_id == recording_id))
+        return jobs[0] if jobs else None
+
+    async def save(self, job: Job) -> None:
+        await self._conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job.id)
+            .values(
+                status=job.status.value,
+                error=job.error,
+                started_at=job.started_at,
+                finished_at=job.finished_at,
+            )
+        )
+        for step in job.steps:
+            await self._conn.execute(
+                update(t.job_steps)
+                .where(and_(t.job_steps.c.job_id == job.id, t.job_steps.c.name == step.name.value))
+                .values(**_step_values(step))
+            )
+
+    async def list(self, status: JobStatus | None = None, limit: int = 50) -> Sequence[Job]:
+        query = select(t.jobs).order_by(t.jobs.c.created_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(t.jobs.c.status == status.value)
+        return await self._load(query)
+
+    async def unfinished(self, limit: int = 500) -> Sequence[Job]:
+        query = (
+            select(t.jobs)
+            .where(
+                or_(
+                    t.jobs.c.status == JobStatus.PENDING.value,
+                    t.jobs.c.status == JobStatus.RUNNING.value,
+                )
+            )
+            .order_by(t.jobs.c.created_at)
+            .limit(limit)
+        )
+        return await self._load(query)
+
+    async def _load(self, query: Select[Any]) -> list[Job]:
+        rows = (await self._conn.execute(query)).mappings().all()
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        steps: dict[str, list[Step]] = {}
+        for row in (
+            await self._conn.execute(select(t.job_steps).where(t.job_steps.c.job_id.in_(ids)))
+        ).mappings():
+            steps.setdefault(row["job_id"], []).append(_step(row))
+        return [_job(r, steps.get(r["id"], [])) for r in rows]
+
+
+# --------------------------------------------------------------------------- transcripts
+
+
+class SqlTranscriptRepository(TranscriptRepository):
+    """Transcripts in ``transcripts`` (words as compact JSON), segments in their own table."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, recording_id: RecordingId) -> Transcript | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(t.transcripts).where(t.transcripts.c.recording_id == recording_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        segments = (
+            await self._conn.execute(
+                select(t.transcript_segments)
+                .where(t.transcript_segments.c.recording_id == recording_id)
+                .order_by(t.transcript_segments.c.idx)
+            )
+        ).mappings()
+        return Transcript(
+            recording_id=recording_id,
+            text=row["text"],
+            language=row["language"],
+            segments=tuple(
+                Segment(
+                    id=s["idx"],
+                    start=s["start"],
+                    end=s["end"],
+                    text=s["text"],
+                    speaker=s["speaker"],
+                    confidence=s["confidence"],
+                )
+                for s in segments
+            ),
+            words=words_from_rows(row["words"] or []),
+            engine=row["engine"],
+            created_at=row["created_at"],
+            language_confidence=row["language_confidence"],
+            duration=row["duration"],
+            speaker_count=row["speaker_count"],
+            request_id=row["request_id"],
+            audio_seconds=row["audio_seconds"],
+        )
+
+    async def save(self, transcript: Transcript) -> None:
+        rid = transcript.recording_id
+        await self._conn.execute(
+            delete(t.transcript_segments).where(t.transcript_segments.c.recording_id == rid)
+        )
+        await self._conn.execute(delete(t.transcripts).where(t.transcripts.c.recording_id == rid))
+        await self._conn.execute(
+            insert(t.transcripts).values(
+                recording_id=rid,
+                text=transcript.text,
+                language=transcript.language,
+                language_confidence=transcript.language_confidence,
+                engine=transcript.engine,
+                duration=transcript.duration,
+                speaker_count=transcript.speaker_count,
+                request_id=transcript.request_id,
+                audio_seconds=transcript.audio_seconds,
+                words=words_to_rows(transcript.words),
+                created_at=transcript.created_at,
+            )
+        )
+        if transcript.segments:
+            await self._conn.execute(
+                insert(t.transcript_segments),
+                [
+                    {
+                        "recording_id": rid,
+                        "idx": s.id,
+                        "start": s.start,
+                        "end": s.end,
+                        "speaker": s.speaker,
+                        "text": s.text,
+                        "confidence": s.confidence,
+                    }
+                    for s in transcript.segments
+                ],
+            )
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def _analysis(row: RowMapping) -> Analysis:
+    kind = AnalysisKind(row["kind"])
+    content: Mapping[str, Any] | None = row["content"]
+    return Analysis(
+        recording_id=RecordingId(row["recording_id"]),
+        kind=kind,
+        status=AnalysisStatus(row["status"]),
+        engine=row["engine"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        content=None if content is None else content_from_dict(kind, content),
+        error=row["error"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+    )
+
+
+class SqlAnalysisRepository(AnalysisRepository):
+    """Analyses in ``analyses``, one row per recording and kind."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
+        rows = (
+            await self._conn.execute(
+                select(t.analyses).where(t.analyses.c.recording_id == recording_id)
+            )
+        ).mappings()
+        order = list(AnalysisKind)
+        return sorted((_analysis(r) for r in rows), key=lambda a: order.index(a.kind))
+
+    async def save(self, analysis: Analysis) -> None:
+        values = {
+            "status": analysis.status.value,
+            "engine": analysis.engine,
+            "content": None if analysis.content is None else content_to_dict(analysis.content),
+            "error": analysis.error,
+            "input_tokens": analysis.input_tokens,
+            "output_tokens": analysis.output_tokens,
+            "created_at": analysis.created_at,
+            "updated_at": analysis.updated_at,
+        }
+        where = and_(
+            t.analyses.c.recording_id == analysis.recording_id,
+            t.analyses.c.kind == analysis.kind.value,
+        )
+        result = await self._conn.execute(update(t.analyses).where(where).values(**values))
+        if result.rowcount == 0:
+            await self._conn.execute(
+                insert(t.analyses).values(
+                    recording_id=analysis.recording_id, kind=analysis.kind.value, **values
+                )
+            )

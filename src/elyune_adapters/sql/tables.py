@@ -1,0 +1,206 @@
+"""SQLAlchemy Core tables (portable: the same DDL runs on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = String(36)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("filename", String(255), nullable=False),
+    Column("source_key", String(1024), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("file_size", BigInteger, nullable=False, default=0),
+    Column("quality", String(20)),
+    Column("fps", Integer),
+    Column("has_system_audio", Boolean, nullable=False, default=False),
+    Column("has_microphone", Boolean, nullable=False, default=False),
+    Column("language", String(20)),
+    Column("media", JSON),
+    Column("error", Text),
+    Column("speaker_names", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_recordings_owner_created", "owner_id", "created_at"),
+    Index("ix_recordings_status", "status"),
+    Index("ix_recordings_created", "created_at"),
+)
+
+recording_files = Table(
+    "recording_files",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(20), primary_key=True),
+    Column("key", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("status", String(20), nullable=False),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_jobs_status", "status"),
+)
+
+job_steps = Table(
+    "job_steps",
+    metadata,
+    Column("job_id", ID, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(30), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("output", JSON, nullable=False),
+    Column("worker", String(200)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("progress", Float),
+    Index("ix_job_steps_status_lease", "status", "lease_expires_at"),
+)
+
+transcripts = Table(
+    "transcripts",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("text", Text, nullable=False),
+    Column("language", String(20)),
+    Column("language_confidence", Float),
+    Column("engine", String(100), nullable=False),
+    Column("duration", Float),
+    Column("speaker_count", Integer),
+    Column("request_id", String(200)),
+    Column("audio_seconds", Float),
+    Column("words", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+transcript_segments = Table(
+    "transcript_segments",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("transcripts.recording_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("idx", Integer, primary_key=True),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("speaker", String(50)),
+    Column("text", Text, nullable=False),
+    Column("confidence", Float),
+)
+
+analyses = Table(
+    "analyses",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(30), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("engine", String(100), nullable=False),
+    Column("content", JSON),
+    Column("error", Text),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

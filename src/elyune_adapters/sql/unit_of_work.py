@@ -1,0 +1,95 @@
+"""The SQL unit of work: one connection and transaction per ``async with``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from elyune_core.errors import ConflictError, RepositoryUnavailableError
+from elyune_core.ports import UnitOfWork
+from elyune_adapters.sql.repositories import (
+    SqlAnalysisRepository,
+    SqlJobRepository,
+    SqlRecordingRepository,
+    SqlTranscriptRepository,
+    SqlUserRepository,
+)
+
+UNAVAILABLE = "The database is unavailable right now; try again in a moment."
+
+
+def translate_db_error(exc: BaseException) -> Exception | None:
+    """The core error for a database failure *exc*, or ``None`` if it is not one."""
+    if isinstance(exc, IntegrityError):
+        return ConflictError("The change conflicts with existing data.")
+    if isinstance(exc, SQLAlchemyError | OSError | ConnectionError):
+        return RepositoryUnavailableError(UNAVAILABLE)
+    return None
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Opens a connection and a transaction on enter; rolls back unless committed.
+
+    Database failures inside the block come out as ``RepositoryUnavailableError`` (or
+    ``ConflictError`` for integrity violations), never as SQLAlchemy's exceptions.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        try:
+            conn = await self._engine.connect()
+        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+            raise RepositoryUnavailableError(UNAVAILABLE) from exc
+        try:
+            await conn.begin()
+        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+            await _close_quietly(conn)
+            raise RepositoryUnavailableError(UNAVAILABLE) from exc
+        self._conn = conn
+        self.users = SqlUserRepository(conn)
+        self.recordings = SqlRecordingRepository(conn)
+        self.jobs = SqlJobRepository(conn)
+        self.transcripts = SqlTranscriptRepository(conn)
+        self.analyses = SqlAnalysisRepository(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await _close_quietly(conn)
+        if exc is not None:
+            translated = translate_db_error(exc)
+            if translated is not None:
+                raise translated from exc
+
+    async def commit(self) -> None:
+        assert self._conn is not None, "commit() outside of 'async with'"
+        try:
+            await self._conn.commit()
+        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+            translated = translate_db_error(exc)
+            assert translated is not None
+            raise translated from exc
+
+
+async def _close_quietly(conn: AsyncConnection) -> None:
+    try:
+        if conn.in_transaction():
+            await conn.rollback()
+    except (DBAPIError, SQLAlchemyError, OSError, ConnectionError):
+        pass
+    finally:
+        try:
+            await conn.close()
+        except (SQLAlchemyError, OSError, ConnectionError):
+            pass

@@ -1,0 +1,208 @@
+"""The embedded object store: files under a local folder, keys mapped to paths safely."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import mimetypes
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from elyune_core.errors import ObjectNotFoundError, ObjectStoreUnavailableError
+from elyune_core.keys import check_key
+from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
+from elyune_adapters.storage.signing import UrlSigner
+
+
+class LocalObjectStore(ObjectStore):
+    """Stores objects as files under *root*; presigned URLs point at the API.
+
+    Keys are checked by ``check_key`` and the resolved path must stay inside *root*, so
+    no key reaches outside it. Writes go to a temporary file that is renamed into
+    place, so a reader never sees half an object.
+    """
+
+    def __init__(self, root: Path, signer: UrlSigner) -> None:
+        self._root = root.absolute()
+        self._signer = signer
+
+    @property
+    def root(self) -> Path:
+        """The folder holding the objects."""
+        return self._root
+
+    def path_of(self, key: str) -> Path:
+        """The local path of *key* (which must be a valid key)."""
+        check_key(key)
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root.resolve()):
+            raise ObjectNotFoundError("No such object.")
+        return path
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        target = self.path_of(key)
+
+        def copy() -> int:
+            with path.open("rb") as src:
+                return self._write_atomic(target, src)
+
+        try:
+            size = await asyncio.to_thread(copy)
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(f"No such file: {path}") from exc
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not store {key}: {exc.strerror}") from exc
+        return ObjectInfo(key=key, size=size, content_type=content_type)
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        target = self.path_of(key)
+
+        def write() -> int:
+            return self._write_atomic(target, io.BytesIO(data))
+
+        try:
+            size = await asyncio.to_thread(write)
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not store {key}: {exc.strerror}") from exc
+        return ObjectInfo(key=key, size=size, content_type=content_type)
+
+    def open_writer(self, key: str) -> AtomicWriter:
+        """A writer for streaming an upload into *key* (used by the embedded API)."""
+        return AtomicWriter(self.path_of(key))
+
+    async def stat(self, key: str) -> ObjectInfo:
+        path = self.path_of(key)
+        try:
+            st = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"No object {key}.") from None
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not read {key}: {exc.strerror}") from exc
+        if not path.is_file():
+            raise ObjectNotFoundError(f"No object {key}.")
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            content_type=mimetypes.guess_type(path.name)[0],
+            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+            modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
+        )
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        path = self.path_of(key)
+        if not path.is_file():
+            raise ObjectNotFoundError(f"No object {key}.")
+        yield path  # already local: no copy
+
+    async def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        path = self.path_of(key)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"No object {key}.") from None
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+        finally:
+            handle.close()
+
+    async def delete_prefix(self, prefix: str) -> DeletedObjects:
+        folder = self.path_of(prefix.rstrip("/"))
+
+        def remove() -> DeletedObjects:
+            if not folder.exists():
+                return DeletedObjects(0, 0)
+            if folder.is_file():
+                size = folder.stat().st_size
+                folder.unlink()
+                return DeletedObjects(1, size)
+            count = size = 0
+            for item in folder.rglob("*"):
+                if item.is_file():
+                    count += 1
+                    size += item.stat().st_size
+            shutil.rmtree(folder)
+            return DeletedObjects(count, size)
+
+        try:
+            return await asyncio.to_thread(remove)
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not delete {prefix}: {exc}") from exc
+
+    async def presign_get(
+        self, key: str, expires: timedelta, download_name: str | None = None
+    ) -> str:
+        return self._signer.url(
+            "get", key, expires.total_seconds(), filename=download_name or ""
+        )
+
+    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
+        return self._signer.url("put", key, expires.total_seconds(), size=size)
+
+    async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
+        url, fields = self._signer.post_form(key, expires.total_seconds(), max_size)
+        return PresignedPost(url=url, fields=fields)
+
+    async def check(self) -> None:
+        def probe() -> None:
+            self._root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self._root, prefix=".check-"):
+                pass
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(
+                f"The storage folder {self._root} is not writable: {exc.strerror}"
+            ) from exc
+
+    @staticmethod
+    def _write_atomic(target: Path, source: BinaryIO) -> int:
+        writer = AtomicWriter(target)
+        try:
+            while chunk := source.read(1 << 20):
+                writer.write(chunk)
+            return writer.commit()
+        finally:
+            writer.abort()
+
+
+class AtomicWriter:
+    """Writes a file next to *target* and renames it into place on ``commit``."""
+
+    def __init__(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        self._file = os.fdopen(fd, "wb")
+        self._temp = Path(name)
+        self._target = target
+        self.size = 0
+        self._done = False
+
+    def write(self, chunk: bytes) -> None:
+        """Append *chunk*."""
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> int:
+        """Flush, fsync and move the file into place; return its size."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._temp, self._target)
+        self._done = True
+        return self.size
+
+    def abort(self) -> None:
+        """Drop the temporary file unless committed."""
+        if not self._done:
+            self._file.close()
+            self._temp.unlink(missing_ok=True)
+            self._done = True

@@ -1,0 +1,80 @@
+"""The step graph: what may run, what is skipped, how a job's status follows its steps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from elyune_core import JobId, JobStatus, RecordingId, StepName, StepStatus
+from elyune_core.pipeline import (
+    dependents,
+    derive_status,
+    new_job,
+    progress,
+    ready_steps,
+    skip_with_dependents,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _job():
+    return new_job(JobId("j"), RecordingId("r"), NOW)
+
+
+def _succeed(job, *names):
+    for name in names:
+        job = job.with_step(job.step(name).claim("w", NOW, NOW).succeed(NOW, {}))
+    return job
+
+
+def test_only_probe_is_ready_at_first():
+    assert ready_steps(_job(), NOW) == (StepName.PROBE,)
+
+
+def test_after_probe_the_three_branches_are_ready_together():
+    job = _succeed(_job(), StepName.PROBE)
+    assert ready_steps(job, NOW) == (
+        StepName.TRANSCODE,
+        StepName.EXTRACT_AUDIO,
+        StepName.THUMBNAIL,
+    )
+
+
+def test_transcribe_waits_for_audio_only_not_for_transcode():
+    job = _succeed(_job(), StepName.PROBE, StepName.EXTRACT_AUDIO)
+    assert StepName.TRANSCRIBE in ready_steps(job, NOW)
+    assert job.step(StepName.TRANSCODE).status is StepStatus.PENDING
+
+
+def test_skipping_audio_skips_transcribe_and_analyze():
+    assert dependents(StepName.EXTRACT_AUDIO) == (StepName.TRANSCRIBE, StepName.ANALYZE)
+    job = skip_with_dependents(_succeed(_job(), StepName.PROBE), StepName.EXTRACT_AUDIO, "x", NOW)
+    skipped = [s.name for s in job.steps if s.status is StepStatus.SKIPPED]
+    assert skipped == [StepName.EXTRACT_AUDIO, StepName.TRANSCRIBE, StepName.ANALYZE]
+
+
+def test_job_succeeds_when_every_step_succeeded_or_skipped():
+    job = _succeed(_job(), *StepName)
+    job = derive_status(job, NOW)
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.finished_at == NOW
+    assert progress(job) == 100.0
+
+
+def test_job_fails_only_once_nothing_else_can_run():
+    job = _succeed(_job(), StepName.PROBE)
+    job = job.with_step(job.step(StepName.TRANSCODE).claim("w", NOW, NOW).fail(NOW, "boom"))
+    assert derive_status(job, NOW).status is JobStatus.RUNNING  # audio branch can still run
+    job = _succeed(job, StepName.EXTRACT_AUDIO, StepName.THUMBNAIL, StepName.TRANSCRIBE)
+    job = _succeed(job, StepName.ANALYZE)
+    done = derive_status(job, NOW)
+    assert done.status is JobStatus.FAILED
+    assert done.error == "Converting to MP4 failed: boom"
+
+
+def test_running_step_with_expired_lease_is_ready_again():
+    job = _succeed(_job(), StepName.PROBE)
+    lease = NOW + timedelta(seconds=30)
+    job = job.with_step(job.step(StepName.TRANSCODE).claim("w", NOW, lease))
+    assert StepName.TRANSCODE not in ready_steps(job, NOW)
+    assert StepName.TRANSCODE in ready_steps(job, lease + timedelta(seconds=1))
