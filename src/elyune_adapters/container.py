@@ -15,12 +15,23 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from elyune_adapters.events import InMemoryEventHub
+from elyune_adapters.queue.inprocess import InProcessJobQueue
+from elyune_adapters.settings import Settings
+from elyune_adapters.sql.engine import create_engine, upgrade
+from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
+from elyune_adapters.storage.signing import UrlSigner
+from elyune_adapters.system import (
+    Argon2PasswordHasher,
+    SystemClock,
+    TempWorkspace,
+    UuidIdSource,
+)
 from elyune_core.entities import StepName
 from elyune_core.ids import JobId
 from elyune_core.ports import Analyzer, JobQueue, ObjectStore, Transcoder, Transcriber
@@ -39,18 +50,6 @@ from elyune_core.use_cases import (
     SetPassword,
     StartProcessing,
     StepHandlers,
-)
-from elyune_adapters.events import InMemoryEventHub
-from elyune_adapters.queue.inprocess import InProcessJobQueue
-from elyune_adapters.settings import Settings
-from elyune_adapters.sql.engine import create_engine, upgrade
-from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
-from elyune_adapters.storage.signing import UrlSigner
-from elyune_adapters.system import (
-    Argon2PasswordHasher,
-    SystemClock,
-    TempWorkspace,
-    UuidIdSource,
 )
 
 logger = logging.getLogger("elyune")

@@ -22,6 +22,7 @@ from elyune_core.entities import (
     ActionItem,
     ActionItems,
     Analysis,
+    AnalysisContent,
     AnalysisKind,
     ImageInfo,
     Job,
@@ -496,7 +497,7 @@ class FakeAnalyzer(Analyzer):
         self.requests.append(request)
         transcript = request.transcript
         first = transcript.segments[0] if transcript.segments else None
-        contents = {
+        contents: dict[AnalysisKind, AnalysisContent] = {
             AnalysisKind.SUMMARY: Summary(title="Meeting", text=transcript.text[:200]),
             AnalysisKind.ACTION_ITEMS: ActionItems(
                 tuple(

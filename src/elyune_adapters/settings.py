@@ -162,20 +162,20 @@ class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._env = environ
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str, default: str | None = None) -> str | None:
         value = self._env.get(name)
         if value is None or value.strip() == "":
             return default
         return value.strip()
 
     def required(self, name: str, because: str) -> str:
-        value = self.str(name)
+        value = self.text(name)
         if value is None:
             raise SettingsError(f"{name} is required when {because}.")
         return value
 
-    def int(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-        raw = self.str(name)
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -187,8 +187,8 @@ class _Env:
             raise SettingsError(f"{name} must be at least {minimum}{upper}, not {value}.")
         return value
 
-    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
-        raw = self.str(name)
+    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -199,8 +199,8 @@ class _Env:
             raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
-        raw = self.str(name)
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
         if raw is None:
             return default
         lowered = raw.lower()
@@ -211,7 +211,7 @@ class _Env:
         raise SettingsError(f"{name} must be true or false, not {raw!r}.")
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = (self.str(name) or default).lower()
+        value = (self.text(name) or default).lower()
         if value not in choices:
             raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
         return value
@@ -223,41 +223,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     Raises ``SettingsError`` naming the variable that is missing or malformed.
     """
     env = _Env(os.environ if environ is None else environ)
-    data_dir = Path(env.str("ELYUNE_DATA_DIR", ".elyune") or ".elyune").expanduser().absolute()
+    data_dir = Path(env.text("ELYUNE_DATA_DIR", ".elyune") or ".elyune").expanduser().absolute()
     return Settings(
         data_dir=data_dir,
         database=_database(env, data_dir),
         storage=_storage(env, data_dir),
         queue=_queue(env),
         processing=ProcessingSettings(
-            ffmpeg_path=env.str("FFMPEG_PATH"),
-            ffmpeg_timeout=env.float("FFMPEG_TIMEOUT", 1800.0, minimum=1.0),
-            ffmpeg_threads=env.int("FFMPEG_THREADS", 0, maximum=64),
-            max_attempts=env.int("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
-            backoff_base=env.float("RETRY_BACKOFF_SECONDS", 2.0),
-            lease_seconds=env.float("STEP_LEASE_SECONDS", 60.0, minimum=3.0),
+            ffmpeg_path=env.text("FFMPEG_PATH"),
+            ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=1.0),
+            ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
+            max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+            backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
+            lease_seconds=env.number("STEP_LEASE_SECONDS", 60.0, minimum=3.0),
         ),
         transcriber=_transcriber(env),
         analyzer=_analyzer(env),
         http=_http(env),
-        cli_user=env.str("ELYUNE_CLI_USER", "local") or "local",
-        log_level=env.choice(
-            "LOG_LEVEL", ("debug", "info", "warning", "error"), "info"
-        ).upper(),
+        cli_user=env.text("ELYUNE_CLI_USER", "local") or "local",
+        log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper(),
     )
 
 
 def _database(env: _Env, data_dir: Path) -> DatabaseSettings:
-    pool = env.int("DB_POOL_SIZE", 5, minimum=1, maximum=200)
-    overflow = env.int("DB_MAX_OVERFLOW", 10, maximum=500)
-    url = env.str("DATABASE_URL")
-    if url is None and env.str("POSTGRES_HOST") is not None:
+    pool = env.integer("DB_POOL_SIZE", 5, minimum=1, maximum=200)
+    overflow = env.integer("DB_MAX_OVERFLOW", 10, maximum=500)
+    url = env.text("DATABASE_URL")
+    if url is None and env.text("POSTGRES_HOST") is not None:
         because = "POSTGRES_HOST is set"
         host = env.required("POSTGRES_HOST", because)
-        port = env.int("POSTGRES_PORT", 5432, minimum=1, maximum=65535)
+        port = env.integer("POSTGRES_PORT", 5432, minimum=1, maximum=65535)
         name = env.required("POSTGRES_DB", because)
         user = env.required("POSTGRES_USER", because)
-        password = env.str("POSTGRES_PASSWORD", "") or ""
+        password = env.text("POSTGRES_PASSWORD", "") or ""
         auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
         url = f"postgresql+asyncpg://{auth}@{host}:{port}/{quote(name, safe='')}"
     if url is None:
@@ -272,19 +270,19 @@ def _database(env: _Env, data_dir: Path) -> DatabaseSettings:
 
 
 def _storage(env: _Env, data_dir: Path) -> StorageSettings:
-    endpoint = env.str("MINIO_ENDPOINT")
-    root = Path(env.str("ELYUNE_STORAGE_DIR") or data_dir / "objects")
+    endpoint = env.text("MINIO_ENDPOINT")
+    root = Path(env.text("ELYUNE_STORAGE_DIR") or data_dir / "objects")
     if endpoint is None:
         return StorageSettings(kind="local", root=root)
     because = "MINIO_ENDPOINT is set"
-    secure = env.bool("MINIO_SECURE", endpoint.startswith("https://"))
+    secure = env.flag("MINIO_SECURE", endpoint.startswith("https://"))
     endpoint = endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
     if not endpoint or "/" in endpoint:
         raise SettingsError("MINIO_ENDPOINT must be host:port, like minio:9000.")
-    public = env.str("AWS_S3_ENDPOINT_URL")
+    public = env.text("AWS_S3_ENDPOINT_URL")
     if public is not None and not public.startswith(("http://", "https://")):
         raise SettingsError("AWS_S3_ENDPOINT_URL must be an http:// or https:// URL.")
-    bucket = env.str("MINIO_BUCKET_NAME", "media") or "media"
+    bucket = env.text("MINIO_BUCKET_NAME", "media") or "media"
     if not 3 <= len(bucket) <= 63 or not bucket.replace("-", "").replace(".", "").isalnum():
         raise SettingsError("MINIO_BUCKET_NAME must be a valid bucket name (3-63 chars).")
     return StorageSettings(
@@ -295,15 +293,15 @@ def _storage(env: _Env, data_dir: Path) -> StorageSettings:
         secret_key=env.required("MINIO_SECRET_KEY", because),
         bucket=bucket.lower(),
         secure=secure,
-        region=env.str("MINIO_REGION"),
+        region=env.text("MINIO_REGION"),
         public_endpoint=public,
     )
 
 
 def _queue(env: _Env) -> QueueSettings:
-    url = env.str("REDIS_URL") or env.str("CELERY_BROKER_URL")
-    concurrency = env.int("WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
-    reconcile = env.float("RECONCILE_SECONDS", 30.0, minimum=1.0)
+    url = env.text("REDIS_URL") or env.text("CELERY_BROKER_URL")
+    concurrency = env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
+    reconcile = env.number("RECONCILE_SECONDS", 30.0, minimum=1.0)
     if url is None:
         return QueueSettings(kind="inprocess", concurrency=max(concurrency, 4))
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -314,57 +312,57 @@ def _queue(env: _Env) -> QueueSettings:
 
 
 def _transcriber(env: _Env) -> TranscriberSettings:
-    key = env.str("DEEPGRAM_API_KEY")
+    key = env.text("DEEPGRAM_API_KEY")
     kind = env.choice("TRANSCRIBER", ("whisper", "deepgram"), "deepgram" if key else "whisper")
     if kind == "deepgram" and key is None:
         raise SettingsError("DEEPGRAM_API_KEY is required when TRANSCRIBER=deepgram.")
-    url = env.str("DEEPGRAM_BASE_URL")
+    url = env.text("DEEPGRAM_BASE_URL")
     if url is not None and not url.startswith(("http://", "https://")):
         raise SettingsError("DEEPGRAM_BASE_URL must be an http:// or https:// URL.")
     return TranscriberSettings(
         kind="deepgram" if kind == "deepgram" else "whisper",
-        whisper_model=env.str("WHISPER_MODEL", "base") or "base",
-        whisper_threads=env.int("WHISPER_THREADS", 2, minimum=1, maximum=64),
-        whisper_compute_type=env.str("WHISPER_COMPUTE_TYPE", "int8") or "int8",
-        whisper_diarize=env.bool("WHISPER_DIARIZE", True),
+        whisper_model=env.text("WHISPER_MODEL", "base") or "base",
+        whisper_threads=env.integer("WHISPER_THREADS", 2, minimum=1, maximum=64),
+        whisper_compute_type=env.text("WHISPER_COMPUTE_TYPE", "int8") or "int8",
+        whisper_diarize=env.flag("WHISPER_DIARIZE", True),
         deepgram_api_key=key,
-        deepgram_model=env.str("DEEPGRAM_MODEL", "nova-3") or "nova-3",
+        deepgram_model=env.text("DEEPGRAM_MODEL", "nova-3") or "nova-3",
         deepgram_url=url,
-        timeout=env.float("TRANSCRIBE_TIMEOUT", 600.0, minimum=1.0),
+        timeout=env.number("TRANSCRIBE_TIMEOUT", 600.0, minimum=1.0),
     )
 
 
 def _analyzer(env: _Env) -> AnalyzerSettings:
-    key = env.str("GEMINI_API_KEY")
+    key = env.text("GEMINI_API_KEY")
     kind = env.choice("ANALYZER", ("local", "gemini"), "gemini" if key else "local")
     if kind == "gemini" and key is None:
         raise SettingsError("GEMINI_API_KEY is required when ANALYZER=gemini.")
-    url = env.str("GEMINI_BASE_URL")
+    url = env.text("GEMINI_BASE_URL")
     if url is not None and not url.startswith(("http://", "https://")):
         raise SettingsError("GEMINI_BASE_URL must be an http:// or https:// URL.")
     return AnalyzerSettings(
         kind="gemini" if kind == "gemini" else "local",
         gemini_api_key=key,
-        gemini_model=env.str("GEMINI_MODEL", "gemini-2.5-flash") or "gemini-2.5-flash",
+        gemini_model=env.text("GEMINI_MODEL", "gemini-2.5-flash") or "gemini-2.5-flash",
         gemini_url=url,
-        token_budget=env.int("GEMINI_TOKEN_BUDGET", 200_000, minimum=1000),
-        timeout=env.float("ANALYZE_TIMEOUT", 300.0, minimum=1.0),
+        token_budget=env.integer("GEMINI_TOKEN_BUDGET", 200_000, minimum=1000),
+        timeout=env.number("ANALYZE_TIMEOUT", 300.0, minimum=1.0),
     )
 
 
 def _http(env: _Env) -> HttpSettings:
     algorithm = env.choice("JWT_ALGORITHM", ("hs256", "hs384", "hs512"), "hs256").upper()
-    secret = env.str("JWT_SECRET_KEY")
+    secret = env.text("JWT_SECRET_KEY")
     if secret is not None and len(secret) < 32:
         raise SettingsError("JWT_SECRET_KEY must be at least 32 characters long.")
-    port = env.int("PORT", 8000, minimum=0, maximum=65535)
-    host = env.str("HOST", "127.0.0.1") or "127.0.0.1"
-    public = (env.str("ELYUNE_PUBLIC_URL") or f"http://{_url_host(host)}:{port}").rstrip("/")
+    port = env.integer("PORT", 8000, minimum=0, maximum=65535)
+    host = env.text("HOST", "127.0.0.1") or "127.0.0.1"
+    public = (env.text("ELYUNE_PUBLIC_URL") or f"http://{_url_host(host)}:{port}").rstrip("/")
     if not public.startswith(("http://", "https://")):
         raise SettingsError("ELYUNE_PUBLIC_URL must be an http:// or https:// URL.")
     origins = tuple(
         o.strip().rstrip("/")
-        for o in (env.str("CORS_ALLOWED_ORIGINS", "") or "").split(",")
+        for o in (env.text("CORS_ALLOWED_ORIGINS", "") or "").split(",")
         if o.strip()
     )
     for origin in origins:
@@ -379,13 +377,15 @@ def _http(env: _Env) -> HttpSettings:
         public_url=public,
         jwt_secret_key=secret,
         jwt_algorithm=algorithm,
-        access_token_minutes=env.float("ACCESS_TOKEN_LIFETIME_MINUTES", 60.0, minimum=1.0),
-        refresh_token_days=env.float("REFRESH_TOKEN_LIFETIME_DAYS", 7.0, minimum=0.01),
-        max_upload_mb=env.int("MAX_UPLOAD_SIZE_MB", 2048, minimum=1, maximum=1_000_000),
-        upload_url_seconds=env.int("UPLOAD_URL_EXPIRES_SECONDS", 3600, minimum=1, maximum=604800),
+        access_token_minutes=env.number("ACCESS_TOKEN_LIFETIME_MINUTES", 60.0, minimum=1.0),
+        refresh_token_days=env.number("REFRESH_TOKEN_LIFETIME_DAYS", 7.0, minimum=0.01),
+        max_upload_mb=env.integer("MAX_UPLOAD_SIZE_MB", 2048, minimum=1, maximum=1_000_000),
+        upload_url_seconds=env.integer(
+            "UPLOAD_URL_EXPIRES_SECONDS", 3600, minimum=1, maximum=604800
+        ),
         cors_origins=origins,
-        webhook_allow_private=env.bool("WEBHOOK_ALLOW_PRIVATE", False),
-        rate_limit_per_minute=env.int("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
+        webhook_allow_private=env.flag("WEBHOOK_ALLOW_PRIVATE", False),
+        rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
     )
 
 

@@ -34,13 +34,8 @@ class UuidIdSource(IdSource):
 class Argon2PasswordHasher(PasswordHasher):
     """Argon2id with argon2-cffi's recommended (memory-hard) parameters."""
 
-    def __init__(self, time_cost: int | None = None, memory_cost: int | None = None) -> None:
-        kwargs = {}
-        if time_cost is not None:
-            kwargs["time_cost"] = time_cost
-        if memory_cost is not None:
-            kwargs["memory_cost"] = memory_cost
-        self._hasher = _Argon2(**kwargs)
+    def __init__(self, time_cost: int = 3, memory_cost: int = 65536) -> None:
+        self._hasher = _Argon2(time_cost=time_cost, memory_cost=memory_cost)
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

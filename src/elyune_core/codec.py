@@ -7,23 +7,31 @@ entities themselves know nothing of serialization.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
+    Analysis,
     AnalysisContent,
     AnalysisKind,
+    Job,
     KeyPoint,
     KeyPoints,
     MediaInfo,
+    Recording,
     Segment,
     Sentiment,
     SentimentLabel,
     SpeakerSentiment,
+    Step,
+    StoredFile,
     Summary,
+    Transcript,
     Word,
 )
+from elyune_core.pipeline import STEP_TITLES, progress
 
 JSON = dict[str, Any]
 
@@ -198,13 +206,136 @@ def content_from_dict(kind: AnalysisKind, data: Mapping[str, Any]) -> AnalysisCo
     )
 
 
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def file_to_dict(stored: StoredFile) -> JSON:
+    """Plain form of a stored file (without any URL)."""
+    return {
+        "kind": stored.kind.value,
+        "key": stored.key,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "width": stored.width,
+        "height": stored.height,
+    }
+
+
+def recording_to_dict(recording: Recording) -> JSON:
+    """Plain form of *recording* (files without URLs)."""
+    return {
+        "id": recording.id,
+        "title": recording.title,
+        "description": recording.description,
+        "filename": recording.filename,
+        "status": recording.status.value,
+        "error": recording.error,
+        "file_size": recording.file_size,
+        "quality": recording.quality,
+        "fps": recording.fps,
+        "has_system_audio": recording.has_system_audio,
+        "has_microphone": recording.has_microphone,
+        "language": recording.language,
+        "duration": recording.duration,
+        "media": None if recording.media is None else media_to_dict(recording.media),
+        "speaker_names": dict(recording.speaker_names),
+        "s3_key": recording.source_key,
+        "files": [file_to_dict(f) for f in recording.files],
+        "created_at": _time(recording.created_at),
+        "updated_at": _time(recording.updated_at),
+    }
+
+
+def step_to_dict(step: Step) -> JSON:
+    """Plain form of a job step."""
+    return {
+        "name": step.name.value,
+        "title": STEP_TITLES[step.name],
+        "status": step.status.value,
+        "attempts": step.attempts,
+        "progress": None if step.progress is None else round(step.progress * 100, 1),
+        "started_at": _time(step.started_at),
+        "finished_at": _time(step.finished_at),
+        "duration": None if step.duration is None else round(step.duration, 3),
+        "error": step.error,
+        "worker": step.worker,
+        "output": dict(step.output),
+    }
+
+
+def job_to_dict(job: Job) -> JSON:
+    """Plain form of a job with its steps and overall progress."""
+    return {
+        "id": job.id,
+        "recording_id": job.recording_id,
+        "status": job.status.value,
+        "progress": progress(job),
+        "error": job.error,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "steps": [step_to_dict(s) for s in job.steps],
+    }
+
+
+def transcript_to_dict(
+    transcript: Transcript, speaker_names: Mapping[str, str] | None = None, words: bool = True
+) -> JSON:
+    """Plain form of *transcript*, speakers named from *speaker_names*."""
+    names = dict(speaker_names or {})
+
+    def name(label: str | None) -> str | None:
+        return None if label is None else names.get(label) or f"Speaker {label}"
+
+    body: JSON = {
+        "text": transcript.text,
+        "language": transcript.language,
+        "language_confidence": transcript.language_confidence,
+        "engine": transcript.engine,
+        "duration": transcript.duration,
+        "speaker_count": transcript.speaker_count,
+        "speakers": [{"label": s, "name": name(s)} for s in transcript.speakers],
+        "request_id": transcript.request_id,
+        "audio_seconds": transcript.audio_seconds,
+        "created_at": _time(transcript.created_at),
+        "segments": [
+            {**segment_to_dict(s), "speaker_name": name(s.speaker)} for s in transcript.segments
+        ],
+    }
+    if words:
+        body["words"] = [word_to_dict(w) for w in transcript.words]
+    return body
+
+
+def analysis_to_dict(analysis: Analysis) -> JSON:
+    """Plain form of one analysis."""
+    return {
+        "kind": analysis.kind.value,
+        "status": analysis.status.value,
+        "engine": analysis.engine,
+        "content": None if analysis.content is None else content_to_dict(analysis.content),
+        "error": analysis.error,
+        "input_tokens": analysis.input_tokens,
+        "output_tokens": analysis.output_tokens,
+        "created_at": _time(analysis.created_at),
+        "updated_at": _time(analysis.updated_at),
+    }
+
+
 __all__ = [
+    "analysis_to_dict",
     "content_from_dict",
     "content_to_dict",
+    "file_to_dict",
+    "job_to_dict",
     "media_from_dict",
     "media_to_dict",
+    "recording_to_dict",
     "segment_from_dict",
     "segment_to_dict",
+    "step_to_dict",
+    "transcript_to_dict",
     "word_to_dict",
     "words_from_rows",
     "words_to_rows",

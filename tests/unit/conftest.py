@@ -50,7 +50,7 @@ class Core:
     tmp: Path
     policy: PipelinePolicy
 
-    def uow(self):  # noqa: ANN201
+    def uow(self):
         return in_memory_uow(self.state)
 
     def run_step(self, worker: str = "w1") -> RunStep:
@@ -77,7 +77,7 @@ class Core:
             rand=lambda: 0.0,
         )
 
-    async def add_recording(self, content: bytes = b"MEDIA data", name: str = "talk.webm"):  # noqa: ANN201
+    async def add_recording(self, content: bytes = b"MEDIA data", name: str = "talk.webm"):
         path = self.tmp / name
         path.write_bytes(content)
         use_case = ImportRecording(
@@ -86,7 +86,7 @@ class Core:
         result = await use_case.execute(ImportRecordingInput(UserId("u1"), path))
         return result.recording
 
-    async def process(self, content: bytes = b"MEDIA data"):  # noqa: ANN201
+    async def process(self, content: bytes = b"MEDIA data"):
         """Import a recording and run its whole job; return the recording id and job id."""
         recording = await self.add_recording(content)
         start = StartProcessing(uow=self.uow(), queue=self.queue, clock=self.clock, ids=self.ids)
@@ -113,7 +113,7 @@ def core(tmp_path: Path) -> Core:
         policy=PipelinePolicy(max_attempts=3, backoff_base=2.0, jitter=0.25, lease_seconds=60),
     )
 
-    async def runner(job_id, step):  # noqa: ANN001, ANN202
+    async def runner(job_id, step):
         return await c.run_step().execute(RunStepInput(job_id, step, "w1"))
 
     c.queue.runner = runner

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from elyune_core.errors import RepositoryUnavailableError
 from elyune_adapters.settings import DatabaseSettings
+from elyune_core.errors import RepositoryUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -6,6 +6,7 @@ in small functions; no ORM mapping of the core's classes.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from elyune_adapters.sql import tables as t
 from elyune_core.codec import (
     content_from_dict,
     content_to_dict,
@@ -55,7 +57,6 @@ from elyune_core.ports import (
     TranscriptRepository,
     UserRepository,
 )
-from elyune_adapters.sql import tables as t
 
 _STEP_ORDER = {name: index for index, name in enumerate(StepName)}
 
@@ -220,9 +221,7 @@ class SqlRecordingRepository(RecordingRepository):
             conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
         where = and_(True, *conditions)
         total = (
-            await self._conn.execute(
-                select(func.count()).select_from(t.recordings).where(where)
-            )
+            await self._conn.execute(select(func.count()).select_from(t.recordings).where(where))
         ).scalar_one()
         rows = (
             (
@@ -259,7 +258,9 @@ class SqlRecordingRepository(RecordingRepository):
         await self._conn.execute(delete(t.jobs).where(t.jobs.c.recording_id == recording_id))
         await self._conn.execute(delete(t.recordings).where(t.recordings.c.id == recording_id))
 
-    async def _files(self, ids: Sequence[RecordingId]) -> dict[RecordingId, list[StoredFile]]:
+    async def _files(
+        self, ids: Sequence[RecordingId]
+    ) -> dict[RecordingId, builtins.list[StoredFile]]:
         if not ids:
             return {}
         rows = (
@@ -267,7 +268,7 @@ class SqlRecordingRepository(RecordingRepository):
                 select(t.recording_files).where(t.recording_files.c.recording_id.in_(ids))
             )
         ).mappings()
-        found: dict[RecordingId, list[StoredFile]] = {}
+        found: dict[RecordingId, builtins.list[StoredFile]] = {}
         for row in rows:
             found.setdefault(RecordingId(row["recording_id"]), []).append(_stored_file(row))
         order = list(FileKind)
@@ -440,7 +441,7 @@ class SqlJobRepository(JobRepository):
         )
         return await self._load(query)
 
-    async def _load(self, query: Select[Any]) -> list[Job]:
+    async def _load(self, query: Select[Any]) -> Sequence[Job]:
         rows = (await self._conn.execute(query)).mappings().all()
         if not rows:
             return []

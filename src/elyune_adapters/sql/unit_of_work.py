@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from elyune_core.errors import ConflictError, RepositoryUnavailableError
-from elyune_core.ports import UnitOfWork
 from elyune_adapters.sql.repositories import (
     SqlAnalysisRepository,
     SqlJobRepository,
@@ -16,6 +15,8 @@ from elyune_adapters.sql.repositories import (
     SqlTranscriptRepository,
     SqlUserRepository,
 )
+from elyune_core.errors import ConflictError, RepositoryUnavailableError
+from elyune_core.ports import UnitOfWork
 
 UNAVAILABLE = "The database is unavailable right now; try again in a moment."
 
@@ -89,7 +90,5 @@ async def _close_quietly(conn: AsyncConnection) -> None:
     except (DBAPIError, SQLAlchemyError, OSError, ConnectionError):
         pass
     finally:
-        try:
+        with contextlib.suppress(SQLAlchemyError, OSError, ConnectionError):
             await conn.close()
-        except (SQLAlchemyError, OSError, ConnectionError):
-            pass

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from elyune_adapters.storage.signing import UrlSigner
 from elyune_core.errors import ObjectNotFoundError, ObjectStoreUnavailableError
 from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
-from elyune_adapters.storage.signing import UrlSigner
 
 
 class LocalObjectStore(ObjectStore):
@@ -139,9 +139,7 @@ class LocalObjectStore(ObjectStore):
     async def presign_get(
         self, key: str, expires: timedelta, download_name: str | None = None
     ) -> str:
-        return self._signer.url(
-            "get", key, expires.total_seconds(), filename=download_name or ""
-        )
+        return self._signer.url("get", key, expires.total_seconds(), filename=download_name or "")
 
     async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
         return self._signer.url("put", key, expires.total_seconds(), size=size)
