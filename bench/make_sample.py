@@ -25,13 +25,14 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.media import SAMPLE, SAMPLE_SCRIPT  # noqa: E402
-
-import imageio_ffmpeg  # noqa: E402
+from tests.support.media import SAMPLE, SAMPLE_DURATION, SAMPLE_SCRIPT  # noqa: E402
 
 #: espeak-ng settings per speaker: voice+variant, pitch (0-99), words per minute.
 VOICES: dict[str, dict[str, str]] = {
@@ -51,8 +52,11 @@ def speak(speaker: str, text: str, target: Path) -> None:
     """Write *text* in *speaker*'s voice to the WAV file *target*."""
     settings = VOICES[speaker]
     subprocess.run(
-        ["espeak-ng", "-v", settings["voice"], "-p", settings["pitch"], "-s", settings["speed"]]
-        + ["-w", str(target), text],
+        [
+            "espeak-ng",
+            *("-v", settings["voice"], "-p", settings["pitch"], "-s", settings["speed"]),
+            *("-w", str(target), text),
+        ],
         check=True,
     )
 
@@ -98,7 +102,9 @@ def build_filter(workdir: Path, turns: list[tuple[str, float, float]]) -> str:
     if Path(FONT).exists() and Path(FONT_BOLD).exists():
         texts = {
             "title": "Weekly release meeting",
-            "agenda": "1. Launch results\n\n2. Release notes\n\n3. Onboarding guide\n\n4. Login bug",
+            "agenda": "\n\n".join(
+                ("1. Launch results", "2. Release notes", "3. Onboarding guide", "4. Login bug")
+            ),
         }
         for key, value in texts.items():
             (workdir / f"{key}.txt").write_text(value)
@@ -154,6 +160,12 @@ def build_webm(speech: Path, turns: list[tuple[str, float, float]], output: Path
         "-ac",
         "1",
         "-shortest",
+        "-fflags",
+        "+bitexact",
+        "-flags:v",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
         "-cluster_time_limit",
         "5000",
         "-f",
@@ -167,7 +179,7 @@ def build_webm(speech: Path, turns: list[tuple[str, float, float]], output: Path
     partial.replace(output)
 
 
-def describe(path: Path) -> dict[str, object]:
+def describe(path: Path) -> dict[str, Any]:
     """Return size, header duration, decoded duration and codecs of *path* (PyAV)."""
     import av
 
@@ -216,7 +228,12 @@ def main() -> None:
         build_webm(speech, turns, args.output)
         for speaker, start, end in turns:
             print(f"{start:6.2f}-{end:6.2f}  {speaker}")
-        print(json.dumps(describe(args.output), indent=2))
+        info = describe(args.output)
+        print(json.dumps(info, indent=2))
+        if abs(float(info["decoded_duration"]) - SAMPLE_DURATION) > 0.05:
+            print(
+                f"note: set SAMPLE_DURATION = {info['decoded_duration']} in tests/support/media.py"
+            )
         if args.check:
             print("tiny.en heard:", check_transcript(args.output))
 

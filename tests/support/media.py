@@ -35,7 +35,10 @@ SAMPLE_SCRIPT: tuple[tuple[str, str], ...] = (
         "I will send the release notes to the marketing team by Friday. "
         "Bob, can you update the onboarding guide tomorrow?",
     ),
-    ("Bob", "Yes, I will update the onboarding guide tomorrow. I will also fix the login bug by Wednesday."),
+    (
+        "Bob",
+        "Yes, I will update the onboarding guide tomorrow. I will also fix the login bug by Wednesday.",
+    ),
     ("Alice", "Perfect. I am very pleased with our progress. Thank you, Bob."),
     ("Bob", "Thank you, Alice. Have a wonderful day."),
 )
@@ -43,8 +46,9 @@ SAMPLE_SCRIPT: tuple[tuple[str, str], ...] = (
 #: Speakers of ``SAMPLE_SCRIPT``, in order of first appearance.
 SAMPLE_SPEAKERS: tuple[str, ...] = ("Alice", "Bob")
 
-#: Length of ``SAMPLE`` in seconds, as written by ``bench/make_sample.py`` (±0.1 s).
-SAMPLE_DURATION = 0.0  # set below from make_sample's output
+#: Length of ``SAMPLE`` in seconds (end of its last packet); ``bench/make_sample.py``
+#: prints the new value when the script or the voices change.
+SAMPLE_DURATION = 50.137
 
 
 def sample_text() -> str:
@@ -54,7 +58,7 @@ def sample_text() -> str:
 
 def ffmpeg_exe() -> str:
     """Return the path of the ffmpeg binary the tests use."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def _run_ffmpeg(args: list[str], target: Path, *, streamed: bool) -> Path:
@@ -104,7 +108,12 @@ def make_webm(
     target = Path(directory) / (name or f"test-{suffix}-{seconds:g}s.webm")
     args: list[str] = []
     if video:
-        args += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}"]
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",
+        ]
     if audio:
         source = (
             f"sine=frequency=440:sample_rate=48000:duration={seconds}"

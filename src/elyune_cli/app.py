@@ -1,0 +1,422 @@
+"""The ``elyune`` command (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+
+from elyune_adapters.container import Container
+from elyune_cli import render
+from elyune_cli.runtime import console, err_console, fail, run, state
+from elyune_core import (
+    GetRecordingInput,
+    ImportRecordingInput,
+    JobId,
+    JobStatus,
+    ListRecordingsInput,
+    RecordingDetails,
+    RecordingId,
+    RecordingNotFoundError,
+    RecordingStatus,
+    RetryJobInput,
+    StartProcessingInput,
+    TranscriptFormat,
+    TranscriptNotFoundError,
+    export,
+)
+from elyune_core.codec import (
+    analysis_to_dict,
+    job_to_dict,
+    recording_to_dict,
+    transcript_to_dict,
+)
+from elyune_core.ports import RecordingEvent
+from elyune_core.use_cases import CreateUserInput, SetPasswordInput
+
+app = typer.Typer(
+    name="elyune",
+    help="Turn screen recordings into video, a timestamped transcript and analyses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+recordings_app = typer.Typer(help="List, show and export recordings.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Inspect and retry processing jobs.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage the users who can log in to the API.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(recordings_app, name="recordings")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show progress logs.")] = False,
+) -> None:
+    state.debug = debug
+    state.verbose = verbose
+
+
+def main() -> None:
+    """Entry point of the ``elyune`` script."""
+    app()
+
+
+# --------------------------------------------------------------------------- process
+
+
+@app.command()
+def process(
+    file: Annotated[Path, typer.Argument(help="A WebM (or other audio/video) file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    title: Annotated[str | None, typer.Option(help="Title of the recording.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Spoken language (e.g. en, de); detected if omitted.")
+    ] = None,
+) -> None:
+    """Process FILE: convert, transcribe and analyse it, then print the results."""
+    if not file.exists():
+        fail(f"{file}: no such file.", 2)
+    if not file.is_file():
+        fail(f"{file}: not a file.", 2)
+
+    async def work(container: Container) -> RecordingDetails:
+        config = container.settings()
+        user = await (await container.ensure_user()).execute(config.cli_user)
+        imported = await (await container.import_recording()).execute(
+            ImportRecordingInput(user.id, file.absolute(), title=title, language=language)
+        )
+        recording_id = imported.recording.id
+        async with container.events().subscribe(recording_id) as events:
+            started = await (await container.start_processing()).execute(
+                StartProcessingInput(recording_id)
+            )
+            await _follow(container, started.job_id, events, quiet=as_json)
+        return await (await container.get_recording()).execute(GetRecordingInput(recording_id))
+
+    result = run(work, start=True)
+    _print_details(result, as_json)
+    if result.recording.status is RecordingStatus.FAILED:
+        raise typer.Exit(1)
+
+
+async def _follow(
+    container: Container,
+    job_id: JobId,
+    events: asyncio.Queue[RecordingEvent],
+    *,
+    quiet: bool,
+) -> None:
+    """Show the job's steps until it ends (also when steps run in other processes)."""
+    uow = await container.uow()
+
+    async def load() -> Any:
+        async with uow() as tx:
+            return await tx.jobs.get(job_id)
+
+    seen: dict[str, str] = {}
+    live = Live(console=err_console, auto_refresh=False, transient=False)
+    use_live = err_console.is_terminal and not quiet
+    if use_live:
+        live.start()
+    try:
+        while True:
+            job = await load()
+            if use_live:
+                live.update(render.steps_table(job), refresh=True)
+            elif not quiet:
+                for step in job.steps:
+                    if (
+                        seen.get(step.name.value) != step.status.value
+                        and step.status.value != "pending"
+                    ):
+                        seen[step.name.value] = step.status.value
+                        err_console.print(render.step_line(job, step.name.value), highlight=False)
+            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+                break
+            try:
+                await asyncio.wait_for(events.get(), timeout=0.5)
+            except TimeoutError:
+                pass
+    finally:
+        if use_live:
+            live.stop()
+    queue = await container.job_queue()
+    join = getattr(queue, "join", None)
+    if join is not None:
+        await join()  # let the last commits and events land before shutting down
+
+
+def _details_dict(data: RecordingDetails) -> dict[str, Any]:
+    names = data.recording.speaker_names
+    return {
+        **recording_to_dict(data.recording),
+        "job": None if data.job is None else job_to_dict(data.job),
+        "transcript": None
+        if data.transcript is None
+        else transcript_to_dict(data.transcript, names),
+        "analyses": [analysis_to_dict(a) for a in data.analyses],
+    }
+
+
+def _print_details(data: RecordingDetails, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(_details_dict(data), ensure_ascii=False, indent=2) + "\n")
+    else:
+        render.details(console, data)
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+@recordings_app.command("list")
+def recordings_list(
+    status: Annotated[RecordingStatus | None, typer.Option(help="Only this status.")] = None,
+    search: Annotated[str | None, typer.Option(help="Words in the title.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List recordings, newest first."""
+
+    async def work(container: Container) -> Any:
+        return await (await container.list_recordings()).execute(
+            ListRecordingsInput(
+                status=status, search=search, offset=(page - 1) * limit, limit=limit
+            )
+        )
+
+    result = run(work)
+    if as_json:
+        body = {"count": result.total, "results": [recording_to_dict(r) for r in result.items]}
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    else:
+        console.print(render.recordings_table(result.items, result.total))
+
+
+@recordings_app.command("show")
+def recordings_show(
+    recording_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a recording with its steps, transcript and analyses."""
+
+    async def work(container: Container) -> RecordingDetails:
+        return await (await container.get_recording()).execute(
+            GetRecordingInput(RecordingId(recording_id))
+        )
+
+    data = run(work)
+    if as_json:
+        _print_details(data, True)
+        return
+    render.details(console, data)
+    if data.job is not None:
+        console.print(render.steps_table(data.job))
+
+
+@recordings_app.command("export")
+def recordings_export(
+    recording_id: Annotated[str, typer.Argument(metavar="ID")],
+    fmt: Annotated[TranscriptFormat, typer.Option("--format", "-f")] = TranscriptFormat.SRT,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Export the transcript of a recording as SRT, WebVTT, text or JSON."""
+
+    async def work(container: Container) -> str:
+        data = await (await container.get_recording()).execute(
+            GetRecordingInput(RecordingId(recording_id))
+        )
+        if data.transcript is None:
+            raise TranscriptNotFoundError("The recording has no transcript (yet).")
+        return export(data.transcript, fmt, data.recording.speaker_names)
+
+    text = run(work)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", 1)
+    err_console.print(f"Wrote {output}")
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    recording_id: Annotated[str, typer.Argument(metavar="ID", help="Recording (or job) id.")],
+) -> None:
+    """Re-run only the failed steps of a recording's job, and wait for them."""
+
+    async def work(container: Container) -> RecordingDetails:
+        rid = await _recording_id(container, recording_id)
+        async with container.events().subscribe(rid) as events:
+            result = await (await container.retry_job()).execute(RetryJobInput(rid))
+            err_console.print(f"Retrying: {', '.join(result.reset)}")
+            await _follow(container, result.job_id, events, quiet=False)
+        return await (await container.get_recording()).execute(GetRecordingInput(rid))
+
+    data = run(work, start=True)
+    console.print(render.header(data.recording))
+    if data.recording.status is RecordingStatus.FAILED:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[JobStatus | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List processing jobs, newest first."""
+
+    async def work(container: Container) -> Any:
+        async with (await container.uow())() as uow:
+            return await uow.jobs.list(status, limit)
+
+    jobs = run(work)
+    if as_json:
+        sys.stdout.write(json.dumps([job_to_dict(j) for j in jobs], indent=2) + "\n")
+    else:
+        console.print(render.jobs_table(jobs))
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job (or recording) id.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a job's steps: status, attempts, timings, errors and which worker ran them."""
+
+    async def work(container: Container) -> Any:
+        rid = await _recording_id(container, job_id)
+        async with (await container.uow())() as uow:
+            return await uow.jobs.for_recording(rid)
+
+    job = run(work)
+    if job is None:
+        fail("the recording has no job yet.", 3)
+    if as_json:
+        sys.stdout.write(json.dumps(job_to_dict(job), indent=2) + "\n")
+        return
+    console.print(render.steps_table(job))
+    for step in job.steps:
+        if step.worker:
+            console.print(f"  {step.name.value}: worker {step.worker}", style="dim")
+
+
+async def _recording_id(container: Container, some_id: str) -> RecordingId:
+    """The recording id for *some_id*, which may be a recording's or a job's id."""
+    async with (await container.uow())() as uow:
+        try:
+            return (await uow.recordings.get(RecordingId(some_id))).id
+        except RecordingNotFoundError:
+            pass
+        try:
+            return (await uow.jobs.get(JobId(some_id))).recording_id
+        except Exception:
+            raise RecordingNotFoundError(f"No recording or job with id {some_id}.") from None
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _read_password(from_stdin: bool, confirm: bool = True) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input.", 2)
+        return password
+    if not sys.stdin.isatty():
+        fail("no terminal to ask for a password; use --password-stdin.", 2)
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(metavar="NAME")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create a user who can log in to the API (password prompted, or from stdin)."""
+    password = _read_password(password_stdin)
+
+    async def work(container: Container) -> Any:
+        return await (await container.create_user()).execute(CreateUserInput(username, password))
+
+    user = run(work)
+    console.print(f"Created user {user.username} ({user.id})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+
+    async def work(container: Container) -> Any:
+        async with (await container.uow())() as uow:
+            return await uow.users.list()
+
+    users = run(work)
+    for user in users:
+        flag = "" if user.is_active else " (inactive)"
+        console.print(f"{user.username}\t{user.id}\t{user.created_at:%Y-%m-%d}{flag}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument(metavar="NAME")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Set a user's password."""
+    password = _read_password(password_stdin)
+
+    async def work(container: Container) -> Any:
+        return await (await container.set_password()).execute(SetPasswordInput(username, password))
+
+    run(work)
+    console.print(f"Password of {username} changed.")
+
+
+# --------------------------------------------------------------------------- database
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    from elyune_adapters.sql.engine import current_revision, upgrade
+
+    async def work(container: Container) -> Any:
+        engine = await container.engine()
+        await upgrade(engine)
+        return await current_revision(engine)
+
+    revision = run(work)
+    console.print(f"Database at revision {revision}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the newest one."""
+    from elyune_adapters.sql.engine import current_revision, head_revision
+
+    async def work(container: Container) -> Any:
+        return await current_revision(await container.engine())
+
+    revision = run(work)
+    head = head_revision()
+    note = "up to date" if revision == head else f"newest is {head}"
+    console.print(f"{revision or 'empty'} ({note})")

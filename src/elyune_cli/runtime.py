@@ -1,0 +1,110 @@
+"""How a CLI command runs: settings, the container's life, and errors as one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from elyune_adapters.container import Container, create_container
+from elyune_adapters.settings import Settings, SettingsError, load_settings
+from elyune_core.errors import ElyuneError, InvalidInputError, NotFoundError
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    """Options shared by every command (set by the app's callback)."""
+
+    debug: bool = False
+    verbose: bool = False
+
+
+state = State()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print *message* as one line on stderr and exit with *code*."""
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    """The settings from the environment, or a clear exit when they are wrong."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+@contextlib.asynccontextmanager
+async def open_container(config: Settings, *, start: bool = True) -> AsyncIterator[Container]:
+    """A container, shut down on exit; with *start*, every resource is started first
+    (needed to run steps in this process), else resources start on first use."""
+    container = create_container(config)
+    if start:
+        await container.init_resources()
+    try:
+        yield container
+    finally:
+        await container.shutdown_resources()
+
+
+def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
+    """Run *work* with a container; errors become a message and an exit code.
+
+    *start* starts every resource first (the in-process queue needs it to run steps).
+
+    Exit codes: 1 for a failure, 2 for bad settings or input, 3 for something not
+    found, 130 when interrupted. ``--debug`` shows the traceback instead.
+    """
+    config = settings()
+    _configure_logging(config)
+
+    async def main() -> T:
+        async with open_container(config, start=start) as container:
+            return await work(container)
+
+    try:
+        return asyncio.run(main())
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        raise typer.Exit(130) from None
+    except NotFoundError as exc:
+        if state.debug:
+            raise
+        fail(str(exc), 3)
+    except (InvalidInputError, SettingsError) as exc:
+        if state.debug:
+            raise
+        fail(str(exc), 2)
+    except ElyuneError as exc:
+        if state.debug:
+            raise
+        fail(str(exc), 1)
+    except Exception as exc:  # the entry point: never a traceback without --debug
+        if state.debug:
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+def _configure_logging(config: Settings) -> None:
+    level = logging.DEBUG if state.debug else logging.INFO if state.verbose else logging.WARNING
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("faster_whisper", "httpx", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

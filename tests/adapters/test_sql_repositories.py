@@ -1,0 +1,252 @@
+"""One repository contract suite, run against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from elyune_adapters.memory import sample_transcript_result
+from elyune_adapters.settings import DatabaseSettings
+from elyune_adapters.sql.engine import create_engine, current_revision, head_revision, upgrade
+from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
+from elyune_core import (
+    ActionItem,
+    ActionItems,
+    Analysis,
+    AnalysisKind,
+    AnalysisStatus,
+    ConflictError,
+    FileKind,
+    JobId,
+    MediaInfo,
+    Recording,
+    RecordingId,
+    RecordingNotFoundError,
+    RecordingStatus,
+    Sentiment,
+    SentimentLabel,
+    SpeakerSentiment,
+    StepName,
+    StepStatus,
+    StoredFile,
+    Transcript,
+    User,
+    UserId,
+    new_job,
+)
+from elyune_core.ports import RecordingQuery
+from tests.conftest import reset_schema
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def uow_factory(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        await reset_schema(url)
+    engine = create_engine(DatabaseSettings(url=url))
+    await upgrade(engine)
+    assert await current_revision(engine) == head_revision()
+    yield lambda: SqlUnitOfWork(engine)
+    await engine.dispose()
+
+
+def _user(n: int = 1) -> User:
+    return User(UserId(f"user-{n}"), f"person{n}", "hash", NOW)
+
+
+def _recording(n: int, owner: str = "user-1", created: datetime = NOW, **kw) -> Recording:
+    return Recording(
+        id=RecordingId(f"rec-{n:05d}"),
+        owner_id=UserId(owner),
+        title=kw.pop("title", f"Weekly sync {n}"),
+        filename="talk.webm",
+        source_key=f"recordings/{owner}/rec-{n:05d}/source.webm",
+        status=kw.pop("status", RecordingStatus.AWAITING_UPLOAD),
+        created_at=created,
+        updated_at=created,
+        **kw,
+    )
+
+
+async def _seed(uow_factory, *recordings, users=(1,)):
+    async with uow_factory() as uow:
+        for n in users:
+            await uow.users.add(_user(n))
+        for recording in recordings:
+            await uow.recordings.add(recording)
+        await uow.commit()
+
+
+async def test_a_recording_round_trips_with_its_files_and_media(uow_factory):
+    media = MediaInfo(duration=42.5, format_name="webm", has_video=True, has_audio=True, width=1280)
+    recording = _recording(
+        1,
+        media=media,
+        files=(StoredFile(FileKind.THUMBNAIL, "k/t.jpg", 10, "image/jpeg", 640, 360),),
+        speaker_names={"0": "Zoë"},
+        language="de",
+    )
+    await _seed(uow_factory, recording)
+    async with uow_factory() as uow:
+        loaded = await uow.recordings.get(recording.id)
+    assert loaded == recording
+    assert loaded.created_at.tzinfo is not None
+
+
+async def test_another_users_recording_is_not_found(uow_factory):
+    await _seed(uow_factory, _recording(1), users=(1, 2))
+    async with uow_factory() as uow:
+        with pytest.raises(RecordingNotFoundError):
+            await uow.recordings.get(RecordingId("rec-00001"), UserId("user-2"))
+        assert (await uow.recordings.get(RecordingId("rec-00001"), UserId("user-1"))).id
+
+
+async def test_listing_is_newest_first_filtered_searched_and_paged(uow_factory):
+    recs = [
+        _recording(n, created=NOW + timedelta(minutes=n), title=f"Sprint {n} 100%_done")
+        for n in range(1, 8)
+    ]
+    recs.append(_recording(99, owner="user-2"))
+    recs[2] = attrs.evolve(recs[2], status=RecordingStatus.READY)
+    await _seed(uow_factory, *recs, users=(1, 2))
+    async with uow_factory() as uow:
+        page = await uow.recordings.list(RecordingQuery(owner_id=UserId("user-1"), limit=3))
+        assert page.total == 7
+        assert [r.id for r in page.items] == ["rec-00007", "rec-00006", "rec-00005"]
+        second = await uow.recordings.list(
+            RecordingQuery(owner_id=UserId("user-1"), offset=3, limit=3)
+        )
+        assert [r.id for r in second.items] == ["rec-00004", "rec-00003", "rec-00002"]
+        ready = await uow.recordings.list(
+            RecordingQuery(owner_id=UserId("user-1"), status=RecordingStatus.READY)
+        )
+        assert [r.id for r in ready.items] == ["rec-00003"]
+        found = await uow.recordings.list(
+            RecordingQuery(owner_id=UserId("user-1"), search="SPRINT 4")
+        )
+        assert [r.id for r in found.items] == ["rec-00004"]
+        literal = await uow.recordings.list(RecordingQuery(search="0%_d"))
+        assert literal.total == 7  # % and _ are matched literally
+        nothing = await uow.recordings.list(RecordingQuery(search="x%"))
+        assert nothing.total == 0
+
+
+async def test_rolled_back_unless_committed(uow_factory):
+    async with uow_factory() as uow:
+        await uow.users.add(_user())
+    async with uow_factory() as uow:
+        assert await uow.users.get_by_username("person1") is None
+
+
+async def test_usernames_are_unique(uow_factory):
+    await _seed(uow_factory)
+    async with uow_factory() as uow:
+        with pytest.raises(ConflictError):
+            await uow.users.add(attrs.evolve(_user(), id=UserId("other")))
+
+
+async def test_jobs_steps_transcripts_and_analyses_round_trip(uow_factory):
+    recording = _recording(1, status=RecordingStatus.UPLOADED)
+    await _seed(uow_factory, recording)
+    job = new_job(JobId("job-1"), recording.id, NOW)
+    step = job.step(StepName.PROBE).claim("w1", NOW, NOW + timedelta(seconds=60))
+    job = job.with_step(step.succeed(NOW, {"duration": 1.5, "codecs": ["vp9"]}))
+    result = sample_transcript_result()
+    transcript = Transcript(
+        recording_id=recording.id,
+        text=result.text,
+        language="en",
+        segments=result.segments,
+        words=result.words,
+        engine="fake",
+        created_at=NOW,
+        speaker_count=2,
+    )
+    analyses = [
+        Analysis(
+            recording.id,
+            AnalysisKind.ACTION_ITEMS,
+            AnalysisStatus.SUCCEEDED,
+            "local",
+            NOW,
+            NOW,
+            content=ActionItems((ActionItem("Send notes", 4.5, 1, "1", "Bob", "Friday"),)),
+        ),
+        Analysis(
+            recording.id,
+            AnalysisKind.SENTIMENT,
+            AnalysisStatus.SUCCEEDED,
+            "local",
+            NOW,
+            NOW,
+            content=Sentiment(
+                SentimentLabel.POSITIVE, 0.6, (SpeakerSentiment("0", SentimentLabel.MIXED, 0.1),)
+            ),
+        ),
+    ]
+    async with uow_factory() as uow:
+        await uow.jobs.add(job)
+        await uow.transcripts.save(transcript)
+        await uow.transcripts.save(transcript)  # saving twice replaces
+        for analysis in analyses:
+            await uow.analyses.save(analysis)
+        await uow.analyses.save(analyses[0])
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.jobs.get(job.id) == job
+        assert await uow.jobs.for_recording(recording.id) == job
+        assert await uow.transcripts.get(recording.id) == transcript
+        assert list(await uow.analyses.list(recording.id)) == analyses
+        with pytest.raises(ConflictError):
+            await uow.jobs.add(attrs.evolve(job, id=JobId("job-2")))
+
+
+async def test_deleting_a_recording_removes_all_its_rows(uow_factory):
+    recording = _recording(1, status=RecordingStatus.UPLOADED)
+    await _seed(uow_factory, recording, _recording(2))
+    result = sample_transcript_result()
+    async with uow_factory() as uow:
+        await uow.jobs.add(new_job(JobId("job-1"), recording.id, NOW))
+        await uow.transcripts.save(
+            Transcript(recording.id, result.text, "en", result.segments, result.words, "f", NOW)
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.recordings.delete(recording.id)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.jobs.for_recording(recording.id) is None
+        assert await uow.transcripts.get(recording.id) is None
+        assert (await uow.recordings.list(RecordingQuery())).total == 1
+
+
+async def test_job_lock_serialises_concurrent_claims(uow_factory):
+    """Two workers racing for one step: exactly one claims it."""
+    recording = _recording(1, status=RecordingStatus.UPLOADED)
+    await _seed(uow_factory, recording)
+    async with uow_factory() as uow:
+        await uow.jobs.add(new_job(JobId("job-1"), recording.id, NOW))
+        await uow.commit()
+
+    async def claim(worker: str) -> bool:
+        async with uow_factory() as uow:
+            job = await uow.jobs.lock(JobId("job-1"))
+            step = job.step(StepName.PROBE)
+            if step.status is not StepStatus.PENDING:
+                return False
+            await asyncio.sleep(0.05)  # widen the race window
+            await uow.jobs.save(job.with_step(step.claim(worker, NOW, NOW)))
+            await uow.commit()
+            return True
+
+    results = await asyncio.gather(*(claim(f"w{i}") for i in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    async with uow_factory() as uow:
+        assert (await uow.jobs.get(JobId("job-1"))).step(StepName.PROBE).attempts == 1
