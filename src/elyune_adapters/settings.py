@@ -231,7 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue=_queue(env),
         processing=ProcessingSettings(
             ffmpeg_path=env.text("FFMPEG_PATH"),
-            ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=1.0),
+            ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=0.01),
             ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
             max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
             backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -142,10 +143,8 @@ async def _follow(
                         err_console.print(render.step_line(job, step.name.value), highlight=False)
             if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(events.get(), timeout=0.5)
-            except TimeoutError:
-                pass
     finally:
         if use_live:
             live.stop()

@@ -73,16 +73,19 @@ def is_under(key: str, prefix: str) -> bool:
     return key.startswith(prefix) and len(key) > len(prefix)
 
 
+def _keep(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return (ch.isalnum() or ch in " ._-()" or category == "Pd") and category[0] != "C"
+
+
 def sanitize_filename(filename: str, default: str = "recording.webm") -> str:
     """Make a user-supplied file name safe to show and to offer as a download name.
 
-    Keeps letters (any script), digits, spaces and ``._-()``; drops path parts and
+    Keeps letters (any script), digits, spaces, dashes and ``._()``; drops path parts and
     control characters; trims to 200 characters.
     """
     name = unicodedata.normalize("NFC", filename or "").replace("\\", "/").split("/")[-1]
-    cleaned = "".join(
-        ch for ch in name if (ch.isalnum() or ch in " ._-()") and unicodedata.category(ch)[0] != "C"
-    )
+    cleaned = "".join(ch for ch in name if _keep(ch))
     cleaned = re.sub(r"\s+", " ", cleaned).strip(" .")
     if not cleaned:
         return default
