@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from elyune_adapters.events import InMemoryEventHub
 from elyune_adapters.queue.inprocess import InProcessJobQueue
 from elyune_adapters.settings import Settings
-from elyune_adapters.sql.engine import create_engine, upgrade
+from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
 from elyune_adapters.storage.signing import UrlSigner
 from elyune_adapters.system import (
@@ -220,6 +220,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings)
     uow = providers.Singleton(_uow_factory, engine)
+    schema = providers.Factory(SqlSchema, engine)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(
         TempWorkspace, providers.Callable(lambda s: s.data_dir / "tmp", settings)

@@ -396,12 +396,9 @@ def users_set_password(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
-    from elyune_adapters.sql.engine import current_revision, upgrade
 
     async def work(container: Container) -> Any:
-        engine = await container.engine()
-        await upgrade(engine)
-        return await current_revision(engine)
+        return await (await container.schema()).upgrade()
 
     revision = run(work)
     console.print(f"Database at revision {revision}.")
@@ -410,12 +407,11 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's schema revision and the newest one."""
-    from elyune_adapters.sql.engine import current_revision, head_revision
 
     async def work(container: Container) -> Any:
-        return await current_revision(await container.engine())
+        schema = await container.schema()
+        return await schema.current(), schema.head()
 
-    revision = run(work)
-    head = head_revision()
+    revision, head = run(work)
     note = "up to date" if revision == head else f"newest is {head}"
     console.print(f"{revision or 'empty'} ({note})")

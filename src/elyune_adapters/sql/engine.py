@@ -98,3 +98,24 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+class SqlSchema:
+    """Schema migrations of one engine, for ``elyune db`` and start-up checks."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def upgrade(self) -> str | None:
+        """Migrate to the newest revision and return it."""
+        await upgrade(self._engine)
+        return await current_revision(self._engine)
+
+    async def current(self) -> str | None:
+        """The database's revision (``None`` when empty)."""
+        return await current_revision(self._engine)
+
+    @staticmethod
+    def head() -> str | None:
+        """The newest revision the code knows."""
+        return head_revision()
