@@ -29,7 +29,7 @@ RECORDING = RecordingId("rec-1")
 async def fake(aiohttp_server: Any) -> AsyncIterator[FakeDeepgram]:
     server_fake = FakeDeepgram()
     server = await aiohttp_server(server_fake.app)
-    server_fake.base_url = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
+    server_fake.base_url = str(server.make_url("")).rstrip("/")
     yield server_fake
     server_fake.release()
 
@@ -63,7 +63,7 @@ def transcriber(fake: FakeDeepgram, **options: Any) -> DeepgramTranscriber:
     options.setdefault("timeout", 5.0)
     return DeepgramTranscriber(
         API_KEY,
-        environment=environment(fake.base_url),  # type: ignore[attr-defined]
+        environment=environment(fake.base_url),
         **options,
     )
 
@@ -181,7 +181,7 @@ async def test_a_base_url_points_every_endpoint_at_one_server(
 ) -> None:
     """``base_url`` is enough to aim the SDK at another server (as the settings give it)."""
     fake.enqueue(ok(listen_response()))
-    adapter = DeepgramTranscriber(API_KEY, base_url=fake.base_url + "/")  # type: ignore[attr-defined]
+    adapter = DeepgramTranscriber(API_KEY, base_url=fake.base_url + "/")
 
     result = await adapter.transcribe(request(audio))
 
@@ -205,12 +205,12 @@ async def test_a_rejected_key_fails_at_once(fake: FakeDeepgram, audio: Path, sta
     assert len(fake.requests) == 1
 
 
-async def test_a_bad_request_fails_with_deepgrams_message(
-    fake: FakeDeepgram, audio: Path
-) -> None:
+async def test_a_bad_request_fails_with_deepgrams_message(fake: FakeDeepgram, audio: Path) -> None:
     """A 400 is permanent and carries Deepgram's own explanation."""
     fake.enqueue(
-        deepgram_error(400, "Bad Request", "Bad Request: failed to process audio: corrupt or unsupported data")
+        deepgram_error(
+            400, "Bad Request", "Bad Request: failed to process audio: corrupt or unsupported data"
+        )
     )
 
     with pytest.raises(TranscriptionFailedError) as caught:
@@ -250,9 +250,7 @@ async def test_retries_a_server_error(fake: FakeDeepgram, audio: Path) -> None:
 
 async def test_gives_up_after_max_attempts_as_transient(fake: FakeDeepgram, audio: Path) -> None:
     """Server errors that persist end as a transient failure after ``max_attempts`` tries."""
-    fake.enqueue(
-        deepgram_error(503, "SERVICE_UNAVAILABLE", "try later") for _ in range(3)
-    )
+    fake.enqueue(deepgram_error(503, "SERVICE_UNAVAILABLE", "try later") for _ in range(3))
 
     with pytest.raises(TranscriptionFailedError) as caught:
         await transcriber(fake, max_attempts=3).transcribe(request(audio))
@@ -266,7 +264,9 @@ async def test_a_retry_after_beyond_the_limit_is_left_to_the_pipeline(
     fake: FakeDeepgram, audio: Path
 ) -> None:
     """A ``Retry-After`` longer than ``max_retry_delay`` is not slept through here."""
-    fake.enqueue(deepgram_error(429, "TOO_MANY_REQUESTS", "slow down", headers={"Retry-After": "3600"}))
+    fake.enqueue(
+        deepgram_error(429, "TOO_MANY_REQUESTS", "slow down", headers={"Retry-After": "3600"})
+    )
 
     with pytest.raises(TranscriptionFailedError) as caught:
         await transcriber(fake, max_retry_delay=5.0).transcribe(request(audio))

@@ -10,6 +10,7 @@ treats as success, so a test that sends more requests than it scripted fails lou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -69,6 +70,7 @@ class FakeApiServer:
     """Base of the fakes: records requests and replays scripted responses in order."""
 
     def __init__(self) -> None:
+        self.base_url = ""  # set by whoever serves the app, e.g. a test fixture
         self.requests: list[RecordedRequest] = []
         self._script: deque[Scripted] = deque()
         self._released = asyncio.Event()
@@ -112,10 +114,8 @@ class FakeApiServer:
         item = self._script.popleft()
         scripted = item if isinstance(item, ScriptedResponse) else item(recorded)
         if scripted.delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._released.wait(), scripted.delay)
-            except TimeoutError:
-                pass
         if isinstance(scripted.body, str | bytes):
             raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
             return web.Response(

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import httpx
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
@@ -107,8 +107,7 @@ class DeepgramTranscriber(Transcriber):
                 if delay is None:
                     self._fail(request, exc, attempt)
                 logger.warning(
-                    "Deepgram answered %s for recording %s (attempt %d of %d); "
-                    "retrying in %.2f s",
+                    "Deepgram answered %s for recording %s (attempt %d of %d); retrying in %.2f s",
                     exc.status_code,
                     request.recording_id,
                     attempt,
@@ -178,21 +177,23 @@ class DeepgramTranscriber(Transcriber):
                 httpx_client=http,
             )
             language: dict[str, Any] = (
-                {"language": request.language}
-                if request.language
-                else {"detect_language": True}
+                {"language": request.language} if request.language else {"detect_language": True}
             )
-            return await client.listen.v1.media.transcribe_file(
-                request=_read_chunks(request.audio),
-                model=self.model,
-                diarize=True,
-                smart_format=True,
-                punctuate=True,
-                utterances=True,
-                paragraphs=True,
-                request_options={"additional_headers": {"Content-Length": str(size)}},
-                **language,
-            )
+            handle = await asyncio.to_thread(request.audio.open, "rb")
+            try:
+                return await client.listen.v1.media.transcribe_file(
+                    request=_read_chunks(handle),
+                    model=self.model,
+                    diarize=True,
+                    smart_format=True,
+                    punctuate=True,
+                    utterances=True,
+                    paragraphs=True,
+                    request_options={"additional_headers": {"Content-Length": str(size)}},
+                    **language,
+                )
+            finally:
+                await asyncio.to_thread(handle.close)
 
     def _backoff(self, attempt: int) -> float:
         return float(self._backoff_base * 2 ** (attempt - 1))
@@ -257,14 +258,10 @@ async def _file_size(path: Path) -> int:
     return stat.st_size
 
 
-async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
-    """Yield the bytes of *path* in chunks, reading off the event loop."""
-    handle = await asyncio.to_thread(path.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, _CHUNK_SIZE):
-            yield chunk
-    finally:
-        await asyncio.to_thread(handle.close)
+async def _read_chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    """Yield the rest of the open file *handle* in chunks, reading off the event loop."""
+    while chunk := await asyncio.to_thread(handle.read, _CHUNK_SIZE):
+        yield chunk
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
