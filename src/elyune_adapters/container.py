@@ -15,16 +15,19 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from elyune_adapters.auth.jwt import JwtTokenService
 from elyune_adapters.events import InMemoryEventHub
 from elyune_adapters.queue.inprocess import InProcessJobQueue
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
+from elyune_adapters.storage.local import LocalObjectStore, LocalUploadReceiver
 from elyune_adapters.storage.signing import UrlSigner
 from elyune_adapters.system import (
     Argon2PasswordHasher,
@@ -32,17 +35,40 @@ from elyune_adapters.system import (
     TempWorkspace,
     UuidIdSource,
 )
-from elyune_core.entities import StepName
+from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
+from elyune_core.entities import StepName, WebhookEvent
 from elyune_core.ids import JobId
-from elyune_core.ports import Analyzer, JobQueue, ObjectStore, Transcoder, Transcriber
+from elyune_core.ports import (
+    Analyzer,
+    JobQueue,
+    ObjectStore,
+    RecordingEvent,
+    Transcoder,
+    Transcriber,
+    UrlGuard,
+)
 from elyune_core.use_cases import (
+    Authenticate,
+    CleanupRecordings,
+    CompleteUpload,
     CreateUser,
+    CreateWebhook,
+    DeleteRecording,
+    DeleteWebhook,
+    DeliverWebhooks,
     EnsureUser,
     GetRecording,
     ImportRecording,
+    ListDeliveries,
     ListRecordings,
+    ListWebhooks,
+    Login,
     PipelinePolicy,
+    QueueWebhookDeliveries,
     Reconcile,
+    RefreshTokens,
+    RenameSpeakers,
+    RequestUpload,
     RerunAnalysis,
     RetryJob,
     RunStep,
@@ -50,9 +76,13 @@ from elyune_core.use_cases import (
     SetPassword,
     StartProcessing,
     StepHandlers,
+    UpdateRecording,
+    UploadPolicy,
 )
 
 logger = logging.getLogger("elyune")
+
+WEBHOOK_EVENTS = frozenset(e.value for e in WebhookEvent)
 
 
 def worker_name() -> str:
@@ -105,8 +135,6 @@ async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[Obje
         await store.ensure_bucket()
         yield store
         return
-    from elyune_adapters.storage.local import LocalObjectStore
-
     storage.root.mkdir(parents=True, exist_ok=True)
     yield LocalObjectStore(
         storage.root, UrlSigner(derive_key(secret, "storage"), settings.http.public_url)
@@ -197,6 +225,50 @@ async def _attach_runner(
     yield None
 
 
+def _tokens(settings: Settings, secret: bytes) -> JwtTokenService:
+    http = settings.http
+    key = http.jwt_secret_key.encode() if http.jwt_secret_key else derive_key(secret, "jwt")
+    return JwtTokenService(
+        key,
+        algorithm=http.jwt_algorithm,
+        access_ttl=timedelta(minutes=http.access_token_minutes),
+        refresh_ttl=timedelta(days=http.refresh_token_days),
+    )
+
+
+def _upload_policy(settings: Settings) -> UploadPolicy:
+    return UploadPolicy(
+        max_bytes=settings.http.max_upload_mb * 1024 * 1024,
+        url_expires=timedelta(seconds=settings.http.upload_url_seconds),
+    )
+
+
+async def _webhook_sender(guard: UrlGuard) -> AsyncIterator[AiohttpWebhookSender]:
+    sender = AiohttpWebhookSender(guard)
+    try:
+        yield sender
+    finally:
+        await sender.close()
+
+
+async def _webhook_listener(
+    events: InMemoryEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
+) -> AsyncIterator[None]:
+    """Turn this process's recording events into webhook deliveries."""
+
+    async def listener(event: RecordingEvent) -> None:
+        if event.type in WEBHOOK_EVENTS:
+            await (await queue_deliveries()).execute(event)
+
+    events.add_listener(listener)
+    yield None
+
+
+def _upload_receiver(store: ObjectStore) -> LocalUploadReceiver | None:
+    """The embedded API receives uploads itself; with S3 the browser talks to S3."""
+    return LocalUploadReceiver(store) if isinstance(store, LocalObjectStore) else None
+
+
 def _policy(settings: Settings) -> PipelinePolicy:
     processing = settings.processing
     return PipelinePolicy(
@@ -231,6 +303,15 @@ class Container(containers.DeclarativeContainer):
     job_queue = providers.Resource(_job_queue, settings)
     policy = providers.Singleton(_policy, settings)
 
+    tokens = providers.Singleton(_tokens, settings, secret)
+    upload_policy = providers.Singleton(_upload_policy, settings)
+    upload_receiver = providers.Singleton(_upload_receiver, object_store)
+    url_guard = providers.Singleton(
+        NetworkUrlGuard,
+        allow_private=providers.Callable(lambda s: s.http.webhook_allow_private, settings),
+    )
+    webhook_sender = providers.Resource(_webhook_sender, url_guard)
+
     step_handlers = providers.Factory(
         StepHandlers,
         uow=uow,
@@ -258,7 +339,7 @@ class Container(containers.DeclarativeContainer):
     import_recording = providers.Factory(
         ImportRecording, uow=uow, store=object_store, events=events, clock=clock, ids=ids
     )
-    get_recording = providers.Factory(GetRecording, uow=uow)
+    get_recording = providers.Factory(GetRecording, uow=uow, store=object_store)
     list_recordings = providers.Factory(ListRecordings, uow=uow)
     retry_job = providers.Factory(RetryJob, uow=uow, queue=job_queue, clock=clock)
     rerun_analysis = providers.Factory(RerunAnalysis, uow=uow, queue=job_queue, clock=clock)
@@ -266,6 +347,37 @@ class Container(containers.DeclarativeContainer):
     create_user = providers.Factory(CreateUser, uow=uow, hasher=hasher, clock=clock, ids=ids)
     ensure_user = providers.Factory(EnsureUser, uow=uow, create=create_user)
     set_password = providers.Factory(SetPassword, uow=uow, hasher=hasher)
+
+    login = providers.Factory(Login, uow=uow, hasher=hasher, tokens=tokens, clock=clock)
+    refresh_tokens = providers.Factory(RefreshTokens, uow=uow, tokens=tokens, clock=clock)
+    authenticate = providers.Factory(Authenticate, uow=uow, tokens=tokens, clock=clock)
+    request_upload = providers.Factory(
+        RequestUpload, uow=uow, store=object_store, clock=clock, ids=ids, policy=upload_policy
+    )
+    complete_upload = providers.Factory(
+        CompleteUpload,
+        uow=uow,
+        store=object_store,
+        events=events,
+        clock=clock,
+        start=start_processing,
+    )
+    update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock)
+    rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
+    delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
+    cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
+
+    create_webhook = providers.Factory(
+        CreateWebhook, uow=uow, guard=url_guard, clock=clock, ids=ids
+    )
+    list_webhooks = providers.Factory(ListWebhooks, uow=uow)
+    delete_webhook = providers.Factory(DeleteWebhook, uow=uow)
+    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
+    queue_deliveries = providers.Factory(QueueWebhookDeliveries, uow=uow, clock=clock, ids=ids)
+    deliver_webhooks = providers.Factory(
+        DeliverWebhooks, uow=uow, sender=webhook_sender, clock=clock
+    )
+    webhook_listener = providers.Resource(_webhook_listener, events, queue_deliveries.provider)
 
 
 def create_container(settings: Settings, **overrides: Any) -> Container:

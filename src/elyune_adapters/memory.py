@@ -24,6 +24,7 @@ from elyune_core.entities import (
     Analysis,
     AnalysisContent,
     AnalysisKind,
+    DeliveryStatus,
     ImageInfo,
     Job,
     JobStatus,
@@ -38,6 +39,9 @@ from elyune_core.entities import (
     Summary,
     Transcript,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
     Word,
 )
 from elyune_core.errors import (
@@ -48,8 +52,9 @@ from elyune_core.errors import (
     ObjectNotFoundError,
     RecordingNotFoundError,
     UserNotFoundError,
+    WebhookNotFoundError,
 )
-from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
 from elyune_core.keys import check_key
 from elyune_core.ports import (
     AnalysisOutcome,
@@ -71,6 +76,7 @@ from elyune_core.ports import (
     RecordingEvent,
     RecordingQuery,
     RecordingRepository,
+    TokenRepository,
     Transcoder,
     Transcriber,
     TranscriptionRequest,
@@ -78,6 +84,7 @@ from elyune_core.ports import (
     TranscriptRepository,
     UnitOfWork,
     UserRepository,
+    WebhookRepository,
 )
 
 # --------------------------------------------------------------------------- basics
@@ -130,6 +137,9 @@ class InMemoryState:
     jobs: dict[JobId, Job] = attrs.field(factory=dict)
     transcripts: dict[RecordingId, Transcript] = attrs.field(factory=dict)
     analyses: dict[tuple[RecordingId, AnalysisKind], Analysis] = attrs.field(factory=dict)
+    used_tokens: dict[str, datetime] = attrs.field(factory=dict)
+    webhooks: dict[WebhookId, WebhookEndpoint] = attrs.field(factory=dict)
+    deliveries: dict[DeliveryId, WebhookDelivery] = attrs.field(factory=dict)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     commits: int = 0
 
@@ -253,6 +263,70 @@ class _Analyses(AnalysisRepository):
         self._s.analyses[(analysis.recording_id, analysis.kind)] = analysis
 
 
+class _Tokens(TokenRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def use(self, jti: str, user_id: UserId, expires_at: datetime) -> bool:
+        if jti in self._s.used_tokens:
+            return False
+        self._s.used_tokens[jti] = expires_at
+        return True
+
+
+class _Webhooks(WebhookRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        self._s.webhooks[endpoint.id] = endpoint
+
+    async def get(self, webhook_id: WebhookId, owner_id: UserId) -> WebhookEndpoint:
+        found = self._s.webhooks.get(webhook_id)
+        if found is None or found.owner_id != owner_id:
+            raise WebhookNotFoundError("Not found.")
+        return found
+
+    async def list(self, owner_id: UserId) -> Sequence[WebhookEndpoint]:
+        mine = [w for w in self._s.webhooks.values() if w.owner_id == owner_id]
+        return sorted(mine, key=lambda w: (w.created_at, w.id))
+
+    async def delete(self, webhook_id: WebhookId) -> None:
+        self._s.webhooks.pop(webhook_id, None)
+        for key in [k for k, d in self._s.deliveries.items() if d.endpoint_id == webhook_id]:
+            del self._s.deliveries[key]
+
+    async def subscribed(self, owner_id: UserId, event: WebhookEvent) -> Sequence[WebhookEndpoint]:
+        return [w for w in await self.list(owner_id) if w.is_active and event in w.events]
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> None:
+        self._s.deliveries[delivery.id] = delivery
+
+    async def save_delivery(self, delivery: WebhookDelivery) -> None:
+        self._s.deliveries[delivery.id] = delivery
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int = 50
+    ) -> Sequence[WebhookDelivery]:
+        due = [
+            d
+            for d in self._s.deliveries.values()
+            if d.status is DeliveryStatus.PENDING
+            and d.next_attempt_at is not None
+            and d.next_attempt_at <= now
+        ]
+        claimed = sorted(due, key=lambda d: d.next_attempt_at or now)[:limit]
+        for delivery in claimed:
+            self._s.deliveries[delivery.id] = attrs.evolve(delivery, next_attempt_at=lease_until)
+        return claimed
+
+    async def deliveries(
+        self, webhook_id: WebhookId, limit: int = 100
+    ) -> Sequence[WebhookDelivery]:
+        found = [d for d in self._s.deliveries.values() if d.endpoint_id == webhook_id]
+        return sorted(found, key=lambda d: d.created_at, reverse=True)[:limit]
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an :class:`InMemoryState`: works on a copy, applied on commit.
 
@@ -272,12 +346,17 @@ class InMemoryUnitOfWork(UnitOfWork):
             jobs=dict(self._state.jobs),
             transcripts=dict(self._state.transcripts),
             analyses=dict(self._state.analyses),
+            used_tokens=dict(self._state.used_tokens),
+            webhooks=dict(self._state.webhooks),
+            deliveries=dict(self._state.deliveries),
         )
         self.users = _Users(self._work)
         self.recordings = _Recordings(self._work)
         self.jobs = _Jobs(self._work)
         self.transcripts = _Transcripts(self._work)
         self.analyses = _Analyses(self._work)
+        self.tokens = _Tokens(self._work)
+        self.webhooks = _Webhooks(self._work)
         return self
 
     async def __aexit__(
@@ -291,7 +370,8 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         assert self._work is not None, "commit() outside of 'async with'"
-        for name in ("users", "recordings", "jobs", "transcripts", "analyses"):
+        names = ("users", "recordings", "jobs", "transcripts", "analyses")
+        for name in (*names, "used_tokens", "webhooks", "deliveries"):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
         self._state.commits += 1
 

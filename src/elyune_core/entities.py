@@ -14,7 +14,7 @@ from typing import TypeAlias
 
 import attrs
 
-from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
 
 # --------------------------------------------------------------------------- users
 
@@ -145,7 +145,7 @@ class Recording:
 
     def mark_uploaded(self, size: int, now: datetime) -> Recording:
         """The source object is stored with *size* bytes."""
-        source = StoredFile(FileKind.SOURCE, self.source_key, size, _content_type(self.filename))
+        source = StoredFile(FileKind.SOURCE, self.source_key, size, content_type_for(self.filename))
         return attrs.evolve(
             self.with_file(source, now), status=RecordingStatus.UPLOADED, error=None
         )
@@ -198,7 +198,8 @@ class Recording:
         return self.speaker_names.get(label) or f"Speaker {label}"
 
 
-def _content_type(filename: str) -> str:
+def content_type_for(filename: str) -> str:
+    """The media type of a recording's file, from its extension."""
     lower = filename.lower()
     for suffix, ctype in (
         (".webm", "video/webm"),
@@ -557,6 +558,84 @@ class Analysis:
     output_tokens: int | None = None
 
 
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEvent(StrEnum):
+    """Events a webhook endpoint can subscribe to."""
+
+    RECORDING_UPLOADED = "recording.uploaded"
+    TRANSCRIPT_READY = "transcript.ready"
+    ANALYSIS_READY = "analysis.ready"
+    PROCESSING_COMPLETED = "processing.completed"
+    PROCESSING_FAILED = "processing.failed"
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """A URL of a user's that receives signed JSON deliveries of the chosen events."""
+
+    id: WebhookId
+    owner_id: UserId
+    url: str
+    events: tuple[WebhookEvent, ...]
+    secret: str = attrs.field(repr=False)
+    created_at: datetime
+    description: str = ""
+    is_active: bool = True
+
+
+class DeliveryStatus(StrEnum):
+    """Status of one webhook delivery."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class DeliveryAttempt:
+    """One HTTP attempt of a delivery: the response status or the error."""
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@attrs.frozen
+class WebhookDelivery:
+    """One event sent (or to be sent) to one endpoint, with every attempt."""
+
+    id: DeliveryId
+    endpoint_id: WebhookId
+    owner_id: UserId
+    event: WebhookEvent
+    payload: Mapping[str, object]
+    created_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: tuple[DeliveryAttempt, ...] = ()
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    def record(self, attempt: DeliveryAttempt, retry_at: datetime | None) -> WebhookDelivery:
+        """Add *attempt*; a 2xx succeeds, else retry at *retry_at* or fail for good."""
+        ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+        if ok:
+            status, next_at, delivered = DeliveryStatus.SUCCEEDED, None, attempt.at
+        elif retry_at is not None:
+            status, next_at, delivered = DeliveryStatus.PENDING, retry_at, None
+        else:
+            status, next_at, delivered = DeliveryStatus.FAILED, None, None
+        return attrs.evolve(
+            self,
+            attempts=(*self.attempts, attempt),
+            status=status,
+            next_attempt_at=next_at,
+            delivered_at=delivered,
+        )
+
+
 __all__ = [
     "ActionItem",
     "ActionItems",
@@ -564,6 +643,8 @@ __all__ = [
     "AnalysisContent",
     "AnalysisKind",
     "AnalysisStatus",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "FileKind",
     "ImageInfo",
     "Job",
@@ -584,5 +665,9 @@ __all__ = [
     "Summary",
     "Transcript",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Word",
+    "content_type_for",
 ]

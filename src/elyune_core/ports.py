@@ -30,9 +30,12 @@ from elyune_core.entities import (
     StepName,
     Transcript,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
     Word,
 )
-from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.ids import JobId, RecordingId, UserId, WebhookId
 
 # --------------------------------------------------------------------------- basics
 
@@ -400,6 +403,59 @@ class AnalysisRepository(Protocol):
         ...
 
 
+class TokenRepository(Protocol):
+    """Remembers refresh tokens that were used, so each works once."""
+
+    async def use(self, jti: str, user_id: UserId, expires_at: datetime) -> bool:
+        """Mark token *jti* used; ``False`` if it was used before."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    """Webhook endpoints and their deliveries."""
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        """Insert *endpoint*."""
+        ...
+
+    async def get(self, webhook_id: WebhookId, owner_id: UserId) -> WebhookEndpoint:
+        """The owner's endpoint, or ``WebhookNotFoundError``."""
+        ...
+
+    async def list(self, owner_id: UserId) -> Sequence[WebhookEndpoint]:
+        """The owner's endpoints, oldest first."""
+        ...
+
+    async def delete(self, webhook_id: WebhookId) -> None:
+        """Delete the endpoint and its deliveries."""
+        ...
+
+    async def subscribed(self, owner_id: UserId, event: WebhookEvent) -> Sequence[WebhookEndpoint]:
+        """The owner's active endpoints that want *event*."""
+        ...
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> None:
+        """Insert *delivery*."""
+        ...
+
+    async def save_delivery(self, delivery: WebhookDelivery) -> None:
+        """Update *delivery* (status, attempts, next attempt)."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int = 50
+    ) -> Sequence[WebhookDelivery]:
+        """Pending deliveries due at *now*, oldest first; each is pushed back to
+        *lease_until* so that no other sender takes it while this one sends it."""
+        ...
+
+    async def deliveries(
+        self, webhook_id: WebhookId, limit: int = 100
+    ) -> Sequence[WebhookDelivery]:
+        """The endpoint's deliveries, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over the repositories; rolled back unless ``commit`` was called."""
 
@@ -408,6 +464,8 @@ class UnitOfWork(Protocol):
     jobs: JobRepository
     transcripts: TranscriptRepository
     analyses: AnalysisRepository
+    tokens: TokenRepository
+    webhooks: WebhookRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -424,6 +482,63 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@attrs.frozen
+class TokenPair:
+    """An access token and a refresh token."""
+
+    access: str = attrs.field(repr=False)
+    refresh: str = attrs.field(repr=False)
+    access_expires_in: int
+    refresh_expires_in: int
+
+
+@attrs.frozen
+class TokenClaims:
+    """What a verified token says."""
+
+    user_id: UserId
+    jti: str
+    type: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenService(Protocol):
+    """Issues and verifies signed tokens (JWT)."""
+
+    def issue(self, user_id: UserId, now: datetime) -> TokenPair:
+        """A new access and refresh token for *user_id*."""
+        ...
+
+    def verify(self, token: str, expected_type: str, now: datetime) -> TokenClaims:
+        """The claims of *token*; ``InvalidTokenError`` unless it is valid, unexpired and
+        of *expected_type* (``access`` or ``refresh``)."""
+        ...
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookSender(Protocol):
+    """Sends one webhook HTTP request."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST *body* to *url* and return the status code; raise ``ServiceUnavailableError``
+        for network failures and timeouts."""
+        ...
+
+
+class UrlGuard(Protocol):
+    """Decides whether a webhook URL may be called (no loopback or private addresses)."""
+
+    async def check(self, url: str) -> None:
+        """Raise ``InvalidInputError`` (field ``url``) if *url* may not be called."""
+        ...
 
 
 # --------------------------------------------------------------------------- work and events
@@ -480,6 +595,10 @@ __all__ = [
     "RecordingEvent",
     "RecordingQuery",
     "RecordingRepository",
+    "TokenClaims",
+    "TokenPair",
+    "TokenRepository",
+    "TokenService",
     "Transcoder",
     "Transcriber",
     "TranscriptRepository",
@@ -487,6 +606,9 @@ __all__ = [
     "TranscriptionResult",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UrlGuard",
     "UserRepository",
+    "WebhookRepository",
+    "WebhookSender",
     "Workspace",
 ]

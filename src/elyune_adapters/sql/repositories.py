@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
@@ -28,6 +29,8 @@ from elyune_core.entities import (
     Analysis,
     AnalysisKind,
     AnalysisStatus,
+    DeliveryAttempt,
+    DeliveryStatus,
     FileKind,
     Job,
     JobStatus,
@@ -40,22 +43,28 @@ from elyune_core.entities import (
     StoredFile,
     Transcript,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from elyune_core.errors import (
     ConflictError,
     JobNotFoundError,
     RecordingNotFoundError,
     UserNotFoundError,
+    WebhookNotFoundError,
 )
-from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
 from elyune_core.ports import (
     AnalysisRepository,
     JobRepository,
     Page,
     RecordingQuery,
     RecordingRepository,
+    TokenRepository,
     TranscriptRepository,
     UserRepository,
+    WebhookRepository,
 )
 
 _STEP_ORDER = {name: index for index, name in enumerate(StepName)}
@@ -603,3 +612,204 @@ class SqlAnalysisRepository(AnalysisRepository):
                     recording_id=analysis.recording_id, kind=analysis.kind.value, **values
                 )
             )
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+class SqlTokenRepository(TokenRepository):
+    """Used refresh tokens in ``used_refresh_tokens`` (expired ones are pruned)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def use(self, jti: str, user_id: UserId, expires_at: datetime) -> bool:
+        await self._conn.execute(
+            delete(t.used_refresh_tokens).where(
+                t.used_refresh_tokens.c.expires_at < datetime.now(UTC)
+            )
+        )
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.used_refresh_tokens).values(
+                        jti=jti, user_id=user_id, expires_at=expires_at
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def _endpoint(row: RowMapping) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=WebhookId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        url=row["url"],
+        events=tuple(WebhookEvent(e) for e in row["events"]),
+        secret=row["secret"],
+        created_at=row["created_at"],
+        description=row["description"] or "",
+        is_active=bool(row["is_active"]),
+    )
+
+
+def _delivery(row: RowMapping) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=DeliveryId(row["id"]),
+        endpoint_id=WebhookId(row["endpoint_id"]),
+        owner_id=UserId(row["owner_id"]),
+        event=WebhookEvent(row["event"]),
+        payload=dict(row["payload"]),
+        created_at=row["created_at"],
+        status=DeliveryStatus(row["status"]),
+        attempts=tuple(
+            DeliveryAttempt(
+                at=datetime.fromisoformat(a["at"]),
+                status_code=a["status_code"],
+                error=a["error"],
+                duration_ms=a["duration_ms"],
+            )
+            for a in row["attempts"]
+        ),
+        next_attempt_at=row["next_attempt_at"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+def _delivery_values(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "status": delivery.status.value,
+        "attempts": [
+            {
+                "at": a.at.isoformat(),
+                "status_code": a.status_code,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in delivery.attempts
+        ],
+        "next_attempt_at": delivery.next_attempt_at,
+        "delivered_at": delivery.delivered_at,
+    }
+
+
+class SqlWebhookRepository(WebhookRepository):
+    """Webhook endpoints in ``webhooks``, deliveries in ``webhook_deliveries``."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        await self._conn.execute(
+            insert(t.webhooks).values(
+                id=endpoint.id,
+                owner_id=endpoint.owner_id,
+                url=endpoint.url,
+                events=[e.value for e in endpoint.events],
+                secret=endpoint.secret,
+                description=endpoint.description,
+                is_active=endpoint.is_active,
+                created_at=endpoint.created_at,
+            )
+        )
+
+    async def get(self, webhook_id: WebhookId, owner_id: UserId) -> WebhookEndpoint:
+        row = (
+            (
+                await self._conn.execute(
+                    select(t.webhooks).where(
+                        and_(t.webhooks.c.id == webhook_id, t.webhooks.c.owner_id == owner_id)
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise WebhookNotFoundError("Not found.")
+        return _endpoint(row)
+
+    async def list(self, owner_id: UserId) -> Sequence[WebhookEndpoint]:
+        rows = (
+            await self._conn.execute(
+                select(t.webhooks)
+                .where(t.webhooks.c.owner_id == owner_id)
+                .order_by(t.webhooks.c.created_at, t.webhooks.c.id)
+            )
+        ).mappings()
+        return [_endpoint(r) for r in rows]
+
+    async def delete(self, webhook_id: WebhookId) -> None:
+        await self._conn.execute(
+            delete(t.webhook_deliveries).where(t.webhook_deliveries.c.endpoint_id == webhook_id)
+        )
+        await self._conn.execute(delete(t.webhooks).where(t.webhooks.c.id == webhook_id))
+
+    async def subscribed(self, owner_id: UserId, event: WebhookEvent) -> Sequence[WebhookEndpoint]:
+        return [
+            e
+            for e in await self.list(owner_id)
+            if e.is_active and event in e.events  # few per user: filter in Python
+        ]
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> None:
+        await self._conn.execute(
+            insert(t.webhook_deliveries).values(
+                id=delivery.id,
+                endpoint_id=delivery.endpoint_id,
+                owner_id=delivery.owner_id,
+                event=delivery.event.value,
+                payload=dict(delivery.payload),
+                created_at=delivery.created_at,
+                **_delivery_values(delivery),
+            )
+        )
+
+    async def save_delivery(self, delivery: WebhookDelivery) -> None:
+        await self._conn.execute(
+            update(t.webhook_deliveries)
+            .where(t.webhook_deliveries.c.id == delivery.id)
+            .values(**_delivery_values(delivery))
+        )
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int = 50
+    ) -> Sequence[WebhookDelivery]:
+        query = (
+            select(t.webhook_deliveries)
+            .where(
+                and_(
+                    t.webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
+                    t.webhook_deliveries.c.next_attempt_at <= now,
+                )
+            )
+            .order_by(t.webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = [_delivery(r) for r in (await self._conn.execute(query)).mappings()]
+        if rows:
+            await self._conn.execute(
+                update(t.webhook_deliveries)
+                .where(t.webhook_deliveries.c.id.in_([d.id for d in rows]))
+                .values(next_attempt_at=lease_until)
+            )
+        return rows
+
+    async def deliveries(
+        self, webhook_id: WebhookId, limit: int = 100
+    ) -> Sequence[WebhookDelivery]:
+        rows = (
+            await self._conn.execute(
+                select(t.webhook_deliveries)
+                .where(t.webhook_deliveries.c.endpoint_id == webhook_id)
+                .order_by(t.webhook_deliveries.c.created_at.desc())
+                .limit(limit)
+            )
+        ).mappings()
+        return [_delivery(r) for r in rows]

@@ -204,3 +204,43 @@ analyses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+used_refresh_tokens = Table(
+    "used_refresh_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_used_refresh_tokens_expires", "expires_at"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("description", String(500), nullable=False, default=""),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_webhooks_owner", "owner_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("endpoint_id", ID, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)

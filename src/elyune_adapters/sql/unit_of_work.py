@@ -12,8 +12,10 @@ from elyune_adapters.sql.repositories import (
     SqlAnalysisRepository,
     SqlJobRepository,
     SqlRecordingRepository,
+    SqlTokenRepository,
     SqlTranscriptRepository,
     SqlUserRepository,
+    SqlWebhookRepository,
 )
 from elyune_core.errors import ConflictError, RepositoryUnavailableError
 from elyune_core.ports import UnitOfWork
@@ -57,6 +59,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.jobs = SqlJobRepository(conn)
         self.transcripts = SqlTranscriptRepository(conn)
         self.analyses = SqlAnalysisRepository(conn)
+        self.tokens = SqlTokenRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn)
         return self
 
     async def __aexit__(

@@ -9,12 +9,12 @@ import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from elyune_adapters.storage.signing import UrlSigner
+from elyune_adapters.storage.signing import SignedRequest, UrlSigner
 from elyune_core.errors import ObjectNotFoundError, ObjectStoreUnavailableError
 from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
@@ -31,6 +31,11 @@ class LocalObjectStore(ObjectStore):
     def __init__(self, root: Path, signer: UrlSigner) -> None:
         self._root = root.absolute()
         self._signer = signer
+
+    @property
+    def signer(self) -> UrlSigner:
+        """The signer of this store's URLs."""
+        return self._signer
 
     @property
     def root(self) -> Path:
@@ -204,3 +209,29 @@ class AtomicWriter:
             self._file.close()
             self._temp.unlink(missing_ok=True)
             self._done = True
+
+
+class LocalUploadReceiver:
+    """What the embedded API needs to serve the local store's signed URLs."""
+
+    def __init__(self, store: LocalObjectStore) -> None:
+        self._store = store
+
+    def verify(self, op: str, key: str, query: Mapping[str, str]) -> SignedRequest:
+        """Check a signed URL for *op* on *key* (``InvalidTokenError`` when refused)."""
+        return self._store.signer.verify(op, key, query)
+
+    def verify_post(self, fields: Mapping[str, str]) -> SignedRequest:
+        """Check a signed form upload."""
+        return self._store.signer.verify_post(fields)
+
+    def writer(self, key: str) -> AtomicWriter:
+        """A writer that stores *key* atomically."""
+        return self._store.open_writer(key)
+
+    def path(self, key: str) -> Path:
+        """The file holding *key* (``ObjectNotFoundError`` when missing)."""
+        path = self._store.path_of(key)
+        if not path.is_file():
+            raise ObjectNotFoundError("No such object.")
+        return path

@@ -1,5 +1,6 @@
 """Use cases of Elyune: one class each, ports in the constructor, ``execute`` to run."""
 
+from elyune_core.use_cases.auth import Authenticate, Login, LoginInput, RefreshTokens
 from elyune_core.use_cases.get_recording import (
     GetRecording,
     GetRecordingInput,
@@ -11,6 +12,16 @@ from elyune_core.use_cases.import_recording import (
     ImportRecording,
     ImportRecordingInput,
     ImportRecordingResult,
+)
+from elyune_core.use_cases.manage_recording import (
+    CleanupRecordings,
+    CleanupResult,
+    DeletedRecording,
+    DeleteRecording,
+    RenameSpeakers,
+    RenameSpeakersInput,
+    UpdateRecording,
+    UpdateRecordingInput,
 )
 from elyune_core.use_cases.reconcile import Reconcile, ReconcileResult
 from elyune_core.use_cases.retry_job import (
@@ -27,6 +38,15 @@ from elyune_core.use_cases.start_processing import (
     StartProcessingResult,
 )
 from elyune_core.use_cases.steps import StepHandlers, StepResult
+from elyune_core.use_cases.uploads import (
+    CompleteUpload,
+    CompleteUploadInput,
+    CompleteUploadResult,
+    RequestUpload,
+    RequestUploadInput,
+    RequestUploadResult,
+    UploadPolicy,
+)
 from elyune_core.use_cases.users import (
     CreateUser,
     CreateUserInput,
@@ -34,22 +54,56 @@ from elyune_core.use_cases.users import (
     SetPassword,
     SetPasswordInput,
 )
+from elyune_core.use_cases.webhooks import (
+    CreateWebhook,
+    CreateWebhookInput,
+    DeleteWebhook,
+    DeliverWebhooks,
+    DeliveryReport,
+    ListDeliveries,
+    ListWebhooks,
+    QueueWebhookDeliveries,
+)
 
 __all__ = [
+    "Authenticate",
+    "CleanupRecordings",
+    "CleanupResult",
+    "CompleteUpload",
+    "CompleteUploadInput",
+    "CompleteUploadResult",
     "CreateUser",
     "CreateUserInput",
+    "CreateWebhook",
+    "CreateWebhookInput",
+    "DeleteRecording",
+    "DeleteWebhook",
+    "DeletedRecording",
+    "DeliverWebhooks",
+    "DeliveryReport",
     "EnsureUser",
     "GetRecording",
     "GetRecordingInput",
     "ImportRecording",
     "ImportRecordingInput",
     "ImportRecordingResult",
+    "ListDeliveries",
     "ListRecordings",
     "ListRecordingsInput",
+    "ListWebhooks",
+    "Login",
+    "LoginInput",
     "PipelinePolicy",
+    "QueueWebhookDeliveries",
     "Reconcile",
     "ReconcileResult",
     "RecordingDetails",
+    "RefreshTokens",
+    "RenameSpeakers",
+    "RenameSpeakersInput",
+    "RequestUpload",
+    "RequestUploadInput",
+    "RequestUploadResult",
     "RerunAnalysis",
     "RerunAnalysisInput",
     "RetryJob",
@@ -65,4 +119,7 @@ __all__ = [
     "StartProcessingResult",
     "StepHandlers",
     "StepResult",
+    "UpdateRecording",
+    "UpdateRecordingInput",
+    "UploadPolicy",
 ]

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
+
 import attrs
 
-from elyune_core.entities import Analysis, Job, Recording, RecordingStatus, Transcript
+from elyune_core.entities import (
+    Analysis,
+    FileKind,
+    Job,
+    Recording,
+    RecordingStatus,
+    Transcript,
+)
 from elyune_core.ids import RecordingId, UserId
-from elyune_core.ports import Page, RecordingQuery, UnitOfWorkFactory
+from elyune_core.ports import ObjectStore, Page, RecordingQuery, UnitOfWorkFactory
 
 
 @attrs.frozen
 class GetRecordingInput:
-    """The recording to read; with ``owner_id``, only if that user owns it."""
+    """The recording to read; with ``owner_id``, only if that user owns it. With
+    ``urls``, short-lived download URLs of its files are signed too."""
 
     recording_id: RecordingId
     owner_id: UserId | None = None
+    urls: bool = False
 
 
 @attrs.frozen
@@ -25,6 +37,7 @@ class RecordingDetails:
     job: Job | None
     transcript: Transcript | None
     analyses: tuple[Analysis, ...]
+    urls: Mapping[FileKind, str] = attrs.field(factory=dict)
 
 
 class GetRecording:
@@ -33,8 +46,16 @@ class GetRecording:
     Rules: another user's recording is reported as not found (``RecordingNotFoundError``).
     """
 
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore | None = None,
+        url_expires: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._uow = uow
+        self._store = store
+        self._expires = url_expires
 
     async def execute(self, data: GetRecordingInput) -> RecordingDetails:
         """Read *data.recording_id*."""
@@ -43,7 +64,16 @@ class GetRecording:
             job = await uow.jobs.for_recording(recording.id)
             transcript = await uow.transcripts.get(recording.id)
             analyses = tuple(await uow.analyses.list(recording.id))
-        return RecordingDetails(recording, job, transcript, analyses)
+        urls: dict[FileKind, str] = {}
+        if data.urls and self._store is not None:
+            stem = recording.title.strip() or "recording"
+            for stored in recording.files:
+                extension = stored.key.rsplit(".", 1)[-1]
+                name = f"{stem}.{extension}" if stored.kind is not FileKind.SOURCE else None
+                urls[stored.kind] = await self._store.presign_get(
+                    stored.key, self._expires, name or recording.filename
+                )
+        return RecordingDetails(recording, job, transcript, analyses, urls)
 
 
 @attrs.frozen

@@ -1,0 +1,106 @@
+"""Log in, refresh tokens (each refresh token works once), authenticate a request."""
+
+from __future__ import annotations
+
+import attrs
+
+from elyune_core.entities import User
+from elyune_core.errors import InvalidCredentialsError, InvalidTokenError, UserNotFoundError
+from elyune_core.ports import Clock, PasswordHasher, TokenPair, TokenService, UnitOfWorkFactory
+
+# Verified when the user does not exist, so a wrong name costs as much time as a wrong
+# password and timing does not tell which names exist.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$"
+    "Zl0QxA8UFGLkiNeqPOTzYPvvfkD6gRz7E9bDvBKfxTo"
+)
+
+
+@attrs.frozen
+class LoginInput:
+    """A user name and password."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+
+
+class Login:
+    """Exchange a user name and password for tokens.
+
+    Rules: a wrong name, a wrong password and an inactive user all give the same
+    ``InvalidCredentialsError``, after the same amount of hashing work.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._tokens = tokens
+        self._clock = clock
+
+    async def execute(self, data: LoginInput) -> TokenPair:
+        """Check the credentials and issue a token pair."""
+        async with self._uow() as uow:
+            user = await uow.users.get_by_username(data.username)
+        if user is None:
+            self._hasher.verify(_DUMMY_HASH, data.password)
+            raise InvalidCredentialsError("No active account found with the given credentials")
+        if not self._hasher.verify(user.password_hash, data.password) or not user.is_active:
+            raise InvalidCredentialsError("No active account found with the given credentials")
+        return self._tokens.issue(user.id, self._clock.now())
+
+
+class RefreshTokens:
+    """Exchange a refresh token for a new pair; the old refresh token stops working.
+
+    Rules: only refresh tokens are accepted; a refresh token used before is refused
+    (``InvalidTokenError``); the user must still exist and be active.
+    """
+
+    def __init__(self, *, uow: UnitOfWorkFactory, tokens: TokenService, clock: Clock) -> None:
+        self._uow = uow
+        self._tokens = tokens
+        self._clock = clock
+
+    async def execute(self, refresh: str) -> TokenPair:
+        """Verify and use up *refresh*, and issue a new pair."""
+        now = self._clock.now()
+        claims = self._tokens.verify(refresh, "refresh", now)
+        async with self._uow() as uow:
+            try:
+                user = await uow.users.get(claims.user_id)
+            except UserNotFoundError:
+                raise InvalidTokenError("Token is invalid or expired") from None
+            if not user.is_active:
+                raise InvalidTokenError("Token is invalid or expired")
+            if not await uow.tokens.use(claims.jti, user.id, claims.expires_at):
+                raise InvalidTokenError("Token has already been used")
+            await uow.commit()
+        return self._tokens.issue(user.id, now)
+
+
+class Authenticate:
+    """Return the active user an access token belongs to, or raise ``InvalidTokenError``."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, tokens: TokenService, clock: Clock) -> None:
+        self._uow = uow
+        self._tokens = tokens
+        self._clock = clock
+
+    async def execute(self, access: str) -> User:
+        """Verify *access* and load its user."""
+        claims = self._tokens.verify(access, "access", self._clock.now())
+        async with self._uow() as uow:
+            try:
+                user = await uow.users.get(claims.user_id)
+            except UserNotFoundError:
+                raise InvalidTokenError("User not found") from None
+        if not user.is_active:
+            raise InvalidTokenError("User is inactive")
+        return user

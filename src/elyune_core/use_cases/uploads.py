@@ -1,0 +1,248 @@
+"""The upload flow of the browser extension: ask for a URL, upload, say it is done."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from elyune_core.entities import Recording, RecordingStatus, content_type_for
+from elyune_core.errors import (
+    InvalidInputError,
+    ObjectNotFoundError,
+    UploadIncompleteError,
+)
+from elyune_core.ids import JobId, RecordingId, UserId
+from elyune_core.keys import sanitize_filename, source_key
+from elyune_core.ports import (
+    Clock,
+    EventPublisher,
+    IdSource,
+    ObjectStore,
+    PresignedPost,
+    RecordingEvent,
+    UnitOfWorkFactory,
+)
+from elyune_core.use_cases.start_processing import StartProcessing, StartProcessingInput
+
+QUALITIES = ("360p", "480p", "720p", "1080p", "1440p", "2160p", "4k", "auto")
+MAX_FPS = 240
+
+
+@attrs.frozen
+class UploadPolicy:
+    """Limits of uploads: the largest file and how long an upload URL works."""
+
+    max_bytes: int = 2048 * 1024 * 1024
+    url_expires: timedelta = timedelta(hours=1)
+
+
+@attrs.frozen
+class RequestUploadInput:
+    """What the extension declares about the file it is about to upload."""
+
+    owner_id: UserId
+    filename: str
+    file_size: int
+    quality: str | None = None
+    fps: int | None = None
+    has_system_audio: bool = False
+    has_microphone: bool = False
+    title: str | None = None
+    language: str | None = None
+
+
+@attrs.frozen
+class RequestUploadResult:
+    """The new recording and how to upload its file (a PUT URL or a form POST)."""
+
+    recording: Recording
+    upload_url: str
+    upload_post: PresignedPost
+    expires_in: int
+    content_type: str
+
+
+class RequestUpload:
+    """Create a recording awaiting its upload and sign URLs to upload it directly.
+
+    Rules: the size is more than 0 and at most the policy's maximum; the file name is
+    sanitised; quality is one of ``QUALITIES``; fps is between 1 and ``MAX_FPS``. The
+    PUT URL and the form POST both allow only this recording's key, and the POST policy
+    refuses a body larger than the declared size.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        clock: Clock,
+        ids: IdSource,
+        policy: UploadPolicy,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._policy = policy
+
+    async def execute(self, data: RequestUploadInput) -> RequestUploadResult:
+        """Validate the declaration, create the recording and sign the upload."""
+        self._validate(data)
+        recording_id = RecordingId(self._ids.new_id())
+        filename = sanitize_filename(data.filename)
+        key = source_key(data.owner_id, recording_id, filename)
+        now = self._clock.now()
+        title = (data.title or filename.rsplit(".", 1)[0] or "Recording")[:200]
+        recording = Recording(
+            id=recording_id,
+            owner_id=data.owner_id,
+            title=title,
+            filename=filename,
+            source_key=key,
+            status=RecordingStatus.AWAITING_UPLOAD,
+            created_at=now,
+            updated_at=now,
+            file_size=data.file_size,
+            quality=data.quality,
+            fps=data.fps,
+            has_system_audio=data.has_system_audio,
+            has_microphone=data.has_microphone,
+            language=data.language,
+        )
+        content_type = content_type_for(filename)
+        expires = self._policy.url_expires
+        put_url = await self._store.presign_put(key, expires, content_type, data.file_size)
+        post = await self._store.presign_post(key, expires, data.file_size)
+        async with self._uow() as uow:
+            await uow.recordings.add(recording)
+            await uow.commit()
+        return RequestUploadResult(
+            recording=recording,
+            upload_url=put_url,
+            upload_post=post,
+            expires_in=int(expires.total_seconds()),
+            content_type=content_type,
+        )
+
+    def _validate(self, data: RequestUploadInput) -> None:
+        errors: dict[str, str] = {}
+        limit_mb = self._policy.max_bytes // (1024 * 1024)
+        if data.file_size <= 0:
+            errors["file_size"] = "Ensure this value is greater than 0."
+        elif data.file_size > self._policy.max_bytes:
+            errors["file_size"] = f"The file is larger than the limit of {limit_mb} MB."
+        if not data.filename.strip():
+            errors["filename"] = "This field may not be blank."
+        elif len(data.filename) > 255:
+            errors["filename"] = "Ensure this field has no more than 255 characters."
+        if data.quality is not None and data.quality not in QUALITIES:
+            errors["quality"] = f'"{data.quality}" is not a valid choice ({", ".join(QUALITIES)}).'
+        if data.fps is not None and not 1 <= data.fps <= MAX_FPS:
+            errors["fps"] = f"Ensure this value is between 1 and {MAX_FPS}."
+        if data.language is not None:
+            check_language(data.language)
+        if errors:
+            raise InvalidInputError(errors)
+
+
+def check_language(language: str) -> str:
+    """Return *language* if it looks like a language code (``en``, ``pt-BR``, ``multi``)."""
+    parts = language.split("-")
+    ok = (
+        0 < len(language) <= 20
+        and parts[0].isascii()
+        and parts[0].isalpha()
+        and 2 <= len(parts[0]) <= 8
+        and all(p.isascii() and p.isalnum() and 1 <= len(p) <= 8 for p in parts[1:])
+    )
+    if not ok:
+        raise InvalidInputError({"language": "Use a language code like en, de or pt-BR."})
+    return language
+
+
+@attrs.frozen
+class CompleteUploadInput:
+    """The extension says the upload of *s3_key* is done."""
+
+    owner_id: UserId
+    recording_id: RecordingId
+    s3_key: str
+
+
+@attrs.frozen
+class CompleteUploadResult:
+    """The recording and its job (``queued`` is false when it was done before)."""
+
+    recording: Recording
+    job_id: JobId
+    queued: bool
+
+
+class CompleteUpload:
+    """Check the uploaded object and queue the recording's processing job.
+
+    Rules: the key must be this recording's own; the object must exist with exactly the
+    declared size (a stat, not trust). A second call changes nothing and queues nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        events: EventPublisher,
+        clock: Clock,
+        start: StartProcessing,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._events = events
+        self._clock = clock
+        self._start = start
+
+    async def execute(self, data: CompleteUploadInput) -> CompleteUploadResult:
+        """Mark the recording uploaded and start processing it."""
+        async with self._uow() as uow:
+            recording = await uow.recordings.get(data.recording_id, data.owner_id)
+            job = await uow.jobs.for_recording(recording.id)
+        if data.s3_key != recording.source_key:
+            raise InvalidInputError({"s3_key": "This key does not belong to this recording."})
+        if recording.status is not RecordingStatus.AWAITING_UPLOAD and job is not None:
+            return CompleteUploadResult(recording, job.id, queued=False)
+        try:
+            info = await self._store.stat(recording.source_key)
+        except ObjectNotFoundError:
+            raise UploadIncompleteError(
+                {"s3_key": "No file has been uploaded under this key yet."}
+            ) from None
+        if info.size != recording.file_size:
+            raise UploadIncompleteError(
+                {
+                    "s3_key": f"The uploaded file has {info.size} bytes but "
+                    f"{recording.file_size} were declared."
+                }
+            )
+        now = self._clock.now()
+        async with self._uow() as uow:
+            current = await uow.recordings.get(recording.id)
+            first = current.status is RecordingStatus.AWAITING_UPLOAD
+            if first:
+                current = current.mark_uploaded(info.size, now)
+                await uow.recordings.save(current)
+                await uow.commit()
+        if first:
+            await self._events.publish(
+                RecordingEvent(
+                    type="recording.uploaded",
+                    recording_id=current.id,
+                    owner_id=current.owner_id,
+                    occurred_at=now,
+                    data={"size": info.size, "filename": current.filename},
+                )
+            )
+        started = await self._start.execute(StartProcessingInput(current.id))
+        async with self._uow() as uow:
+            current = await uow.recordings.get(current.id)
+        return CompleteUploadResult(current, started.job_id, queued=started.created)
