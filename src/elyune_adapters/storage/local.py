@@ -112,6 +112,8 @@ class LocalObjectStore(ObjectStore):
             handle = await asyncio.to_thread(path.open, "rb")
         except FileNotFoundError:
             raise ObjectNotFoundError(f"No object {key}.") from None
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not read {key}: {exc.strerror}") from exc
         try:
             while chunk := await asyncio.to_thread(handle.read, chunk_size):
                 yield chunk
