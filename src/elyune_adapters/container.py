@@ -8,15 +8,17 @@ resolve the use cases they need (``await container.run_step()``) and call
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import inspect
 import logging
 import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -81,6 +83,8 @@ from elyune_core.use_cases import (
 )
 
 logger = logging.getLogger("elyune")
+
+T = TypeVar("T")
 
 WEBHOOK_EVENTS = frozenset(e.value for e in WebhookEvent)
 
@@ -380,6 +384,27 @@ class Container(containers.DeclarativeContainer):
     webhook_listener = providers.Resource(_webhook_listener, events, queue_deliveries.provider)
 
 
+async def resolve(value: Awaitable[T] | T) -> T:
+    """The object a provider gave: providers with async dependencies return awaitables."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def run_worker(
+    settings: Settings, stop: asyncio.Event, *, hurry: asyncio.Event | None = None
+) -> None:
+    """Run a queue worker in this process until *stop* is set (``elyune worker``).
+
+    The entry points' way to :func:`elyune_adapters.queue.taskiq.run_worker`: on *stop*
+    it takes no new step and lets the running ones finish for up to the grace period
+    (or until *hurry* is set), then hands them back.
+    """
+    from elyune_adapters.queue.taskiq import run_worker as run
+
+    await run(settings, stop, hurry=hurry)
+
+
 def create_container(settings: Settings, **overrides: Any) -> Container:
     """A container for *settings*; *overrides* replace providers by name (tests, fakes)."""
     container = Container(settings=settings)
@@ -390,4 +415,12 @@ def create_container(settings: Settings, **overrides: Any) -> Container:
     return container
 
 
-__all__ = ["Container", "create_container", "derive_key", "master_secret", "worker_name"]
+__all__ = [
+    "Container",
+    "create_container",
+    "derive_key",
+    "master_secret",
+    "resolve",
+    "run_worker",
+    "worker_name",
+]

@@ -12,9 +12,18 @@ from typing import Annotated, Any
 import typer
 from rich.live import Live
 
-from elyune_adapters.container import Container
+from elyune_adapters.container import Container, resolve
 from elyune_cli import render
-from elyune_cli.runtime import console, err_console, fail, run, state
+from elyune_cli.runtime import (
+    configure_logging,
+    console,
+    err_console,
+    fail,
+    run,
+    settings,
+    state,
+)
+from elyune_cli.worker import worker
 from elyune_core import (
     GetRecordingInput,
     ImportRecordingInput,
@@ -55,6 +64,7 @@ app.add_typer(recordings_app, name="recordings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
+app.command()(worker)
 
 
 @app.callback()
@@ -91,17 +101,19 @@ def process(
 
     async def work(container: Container) -> RecordingDetails:
         config = container.settings()
-        user = await (await container.ensure_user()).execute(config.cli_user)
-        imported = await (await container.import_recording()).execute(
+        user = await (await resolve(container.ensure_user())).execute(config.cli_user)
+        imported = await (await resolve(container.import_recording())).execute(
             ImportRecordingInput(user.id, file.absolute(), title=title, language=language)
         )
         recording_id = imported.recording.id
         async with container.events().subscribe(recording_id) as events:
-            started = await (await container.start_processing()).execute(
+            started = await (await resolve(container.start_processing())).execute(
                 StartProcessingInput(recording_id)
             )
             await _follow(container, started.job_id, events, quiet=as_json)
-        return await (await container.get_recording()).execute(GetRecordingInput(recording_id))
+        return await (await resolve(container.get_recording())).execute(
+            GetRecordingInput(recording_id)
+        )
 
     result = run(work, start=True)
     _print_details(result, as_json)
@@ -117,7 +129,7 @@ async def _follow(
     quiet: bool,
 ) -> None:
     """Show the job's steps until it ends (also when steps run in other processes)."""
-    uow = await container.uow()
+    uow = await resolve(container.uow())
 
     async def load() -> Any:
         async with uow() as tx:
@@ -148,7 +160,7 @@ async def _follow(
     finally:
         if use_live:
             live.stop()
-    queue = await container.job_queue()
+    queue = await resolve(container.job_queue())
     join = getattr(queue, "join", None)
     if join is not None:
         await join()  # let the last commits and events land before shutting down
@@ -173,6 +185,30 @@ def _print_details(data: RecordingDetails, as_json: bool) -> None:
         render.details(console, data)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (PORT).")] = None,
+) -> None:
+    """Run the REST API (with the embedded defaults when nothing is configured)."""
+    import attrs
+
+    from elyune_http import run as run_api
+
+    config = settings()
+    http = attrs.evolve(
+        config.http,
+        host=host if host is not None else config.http.host,
+        port=port if port is not None else config.http.port,
+    )
+    configure_logging(config, verbose=True)
+    err_console.print(
+        f"Elyune API on http://{http.host}:{http.port} ({config.mode} mode); "
+        f"docs at {http.public_url}/api/docs/"
+    )
+    run_api(attrs.evolve(config, http=http))
+
+
 # --------------------------------------------------------------------------- recordings
 
 
@@ -187,7 +223,7 @@ def recordings_list(
     """List recordings, newest first."""
 
     async def work(container: Container) -> Any:
-        return await (await container.list_recordings()).execute(
+        return await (await resolve(container.list_recordings())).execute(
             ListRecordingsInput(
                 status=status, search=search, offset=(page - 1) * limit, limit=limit
             )
@@ -209,7 +245,7 @@ def recordings_show(
     """Show a recording with its steps, transcript and analyses."""
 
     async def work(container: Container) -> RecordingDetails:
-        return await (await container.get_recording()).execute(
+        return await (await resolve(container.get_recording())).execute(
             GetRecordingInput(RecordingId(recording_id))
         )
 
@@ -233,7 +269,7 @@ def recordings_export(
     """Export the transcript of a recording as SRT, WebVTT, text or JSON."""
 
     async def work(container: Container) -> str:
-        data = await (await container.get_recording()).execute(
+        data = await (await resolve(container.get_recording())).execute(
             GetRecordingInput(RecordingId(recording_id))
         )
         if data.transcript is None:
@@ -263,10 +299,10 @@ def jobs_retry(
     async def work(container: Container) -> RecordingDetails:
         rid = await _recording_id(container, recording_id)
         async with container.events().subscribe(rid) as events:
-            result = await (await container.retry_job()).execute(RetryJobInput(rid))
+            result = await (await resolve(container.retry_job())).execute(RetryJobInput(rid))
             err_console.print(f"Retrying: {', '.join(result.reset)}")
             await _follow(container, result.job_id, events, quiet=False)
-        return await (await container.get_recording()).execute(GetRecordingInput(rid))
+        return await (await resolve(container.get_recording())).execute(GetRecordingInput(rid))
 
     data = run(work, start=True)
     console.print(render.header(data.recording))
@@ -283,7 +319,7 @@ def jobs_list(
     """List processing jobs, newest first."""
 
     async def work(container: Container) -> Any:
-        async with (await container.uow())() as uow:
+        async with (await resolve(container.uow()))() as uow:
             return await uow.jobs.list(status, limit)
 
     jobs = run(work)
@@ -302,7 +338,7 @@ def jobs_show(
 
     async def work(container: Container) -> Any:
         rid = await _recording_id(container, job_id)
-        async with (await container.uow())() as uow:
+        async with (await resolve(container.uow()))() as uow:
             return await uow.jobs.for_recording(rid)
 
     job = run(work)
@@ -319,7 +355,7 @@ def jobs_show(
 
 async def _recording_id(container: Container, some_id: str) -> RecordingId:
     """The recording id for *some_id*, which may be a recording's or a job's id."""
-    async with (await container.uow())() as uow:
+    async with (await resolve(container.uow()))() as uow:
         try:
             return (await uow.recordings.get(RecordingId(some_id))).id
         except RecordingNotFoundError:
@@ -355,7 +391,9 @@ def users_create(
     password = _read_password(password_stdin)
 
     async def work(container: Container) -> Any:
-        return await (await container.create_user()).execute(CreateUserInput(username, password))
+        return await (await resolve(container.create_user())).execute(
+            CreateUserInput(username, password)
+        )
 
     user = run(work)
     console.print(f"Created user {user.username} ({user.id})")
@@ -366,7 +404,7 @@ def users_list() -> None:
     """List users."""
 
     async def work(container: Container) -> Any:
-        async with (await container.uow())() as uow:
+        async with (await resolve(container.uow()))() as uow:
             return await uow.users.list()
 
     users = run(work)
@@ -384,7 +422,9 @@ def users_set_password(
     password = _read_password(password_stdin)
 
     async def work(container: Container) -> Any:
-        return await (await container.set_password()).execute(SetPasswordInput(username, password))
+        return await (await resolve(container.set_password())).execute(
+            SetPasswordInput(username, password)
+        )
 
     run(work)
     console.print(f"Password of {username} changed.")
@@ -398,7 +438,7 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
 
     async def work(container: Container) -> Any:
-        return await (await container.schema()).upgrade()
+        return await (await resolve(container.schema())).upgrade()
 
     revision = run(work)
     console.print(f"Database at revision {revision}.")
@@ -409,7 +449,7 @@ def db_current() -> None:
     """Show the database's schema revision and the newest one."""
 
     async def work(container: Container) -> Any:
-        schema = await container.schema()
+        schema = await resolve(container.schema())
         return await schema.current(), schema.head()
 
     revision, head = run(work)

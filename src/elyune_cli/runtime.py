@@ -12,7 +12,7 @@ from typing import NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from elyune_adapters.container import Container, create_container
+from elyune_adapters.container import Container, create_container, resolve
 from elyune_adapters.settings import Settings, SettingsError, load_settings
 from elyune_core.errors import ElyuneError, InvalidInputError, NotFoundError
 
@@ -52,11 +52,11 @@ async def open_container(config: Settings, *, start: bool = True) -> AsyncIterat
     (needed to run steps in this process), else resources start on first use."""
     container = create_container(config)
     if start:
-        await container.init_resources()
+        await resolve(container.init_resources())
     try:
         yield container
     finally:
-        await container.shutdown_resources()
+        await resolve(container.shutdown_resources())
 
 
 def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
@@ -68,7 +68,7 @@ def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
     found, 130 when interrupted. ``--debug`` shows the traceback instead.
     """
     config = settings()
-    _configure_logging(config)
+    configure_logging(config)
 
     async def main() -> T:
         async with open_container(config, start=start) as container:
@@ -99,8 +99,14 @@ def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
 
 
-def _configure_logging(config: Settings) -> None:
-    level = logging.DEBUG if state.debug else logging.INFO if state.verbose else logging.WARNING
+def configure_logging(config: Settings, *, verbose: bool = False) -> None:
+    """Log to stderr: warnings by default, INFO with ``--verbose``, all with ``--debug``."""
+    if state.debug:
+        level = logging.DEBUG
+    elif state.verbose or verbose:
+        level = logging.getLevelName(config.log_level)  # INFO unless LOG_LEVEL says
+    else:
+        level = logging.WARNING
     logging.basicConfig(
         level=level,
         stream=sys.stderr,

@@ -1,0 +1,114 @@
+"""``elyune worker``: run pipeline steps from the Redis queue in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import attrs
+import typer
+
+from elyune_adapters.container import run_worker
+from elyune_adapters.settings import Settings, SettingsError
+from elyune_cli.runtime import fail, settings, state
+from elyune_core.errors import ElyuneError
+
+NO_BROKER = (
+    "elyune worker needs a queue: set REDIS_URL (or CELERY_BROKER_URL). Without one, jobs "
+    "run inside the process that starts them (elyune process, elyune serve)."
+)
+
+
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=64,
+            help="Steps this worker runs at once (default: WORKER_CONCURRENCY, else 2).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a worker: take processing steps from the Redis queue until stopped.
+
+    Start any number, on any machines sharing Redis, the database and the
+    object store. Each worker also queues again, at start and every
+    RECONCILE_SECONDS (30), the steps nobody is doing (lost messages,
+    crashed workers).
+
+    SIGTERM or Ctrl-C: no new steps; the running ones may finish within
+    WORKER_GRACE_SECONDS (30), then (or at a second signal) they are handed
+    back to the queue. The exit code is 0.
+
+    CPU: a running step may start one ffmpeg. FFMPEG_THREADS caps its
+    threads; unset, each slot of the worker gets an equal share of its CPUs.
+    With several workers on one machine, set FFMPEG_THREADS to
+    cores / (workers x concurrency), and WHISPER_THREADS likewise.
+    """
+    config = settings()
+    if config.queue.kind != "redis":
+        fail(NO_BROKER, 2)
+    if concurrency is not None:
+        config = attrs.evolve(config, queue=attrs.evolve(config.queue, concurrency=concurrency))
+    _configure_logging(config)
+    try:
+        asyncio.run(_serve(config))
+    except SettingsError as exc:
+        if state.debug:
+            raise
+        fail(str(exc), 2)
+    except ElyuneError as exc:
+        if state.debug:
+            raise
+        fail(str(exc), 1)
+    except Exception as exc:  # the entry point: never a traceback without --debug
+        if state.debug:
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+async def _serve(config: Settings) -> None:
+    """Run the worker; the first SIGTERM/SIGINT stops it, a second one hurries it."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hurry = asyncio.Event()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            logging.getLogger("elyune.worker").info("%s again: handing back now", signum.name)
+            hurry.set()
+        else:
+            logging.getLogger("elyune.worker").info("%s: stopping", signum.name)
+            stop.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await run_worker(config, stop, hurry=hurry)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+def _configure_logging(config: Settings) -> None:
+    """One line per event on stderr, at LOG_LEVEL (DEBUG with --debug)."""
+    level = logging.DEBUG if state.debug else getattr(logging, config.log_level, logging.INFO)
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    quiet = max(level, logging.WARNING)
+    for noisy in ("taskiq", "faster_whisper", "httpx", "aiosqlite", "asyncio", "urllib3"):
+        logging.getLogger(noisy).setLevel(quiet)
+
+
+__all__ = ["worker"]

@@ -1,0 +1,198 @@
+"""Middlewares: request ids and logs, errors as DRF-style JSON, CORS, authentication."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from elyune_adapters.container import resolve
+from elyune_core.errors import (
+    AuthenticationError,
+    ConflictError,
+    ElyuneError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
+from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, USER
+
+logger = logging.getLogger("elyune.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/")
+PUBLIC_PATHS = frozenset(
+    {"/api/token/", "/api/token/refresh/", "/healthz", "/readyz", "/api/schema/", "/api/docs/"}
+)
+
+
+def problem(status: int, body: dict[str, object], **headers: str) -> web.Response:
+    """A JSON error response."""
+    return web.json_response(body, status=status, headers=headers or None)
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id (``X-Request-ID``) and log one line when it ends."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["X-Request-ID"] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        user = request.get(USER)
+        logger.info(
+            "%s %s %s %.1fms rid=%s user=%s",
+            request.method,
+            request.path,  # never the query: signed URLs and tokens stay out of logs
+            status,
+            (time.perf_counter() - started) * 1000,
+            request_id,
+            user.id if user is not None else "-",
+        )
+
+
+_STATUS: list[tuple[type[ElyuneError], int]] = [
+    (NotFoundError, 404),
+    (AuthenticationError, 401),
+    (RateLimitedError, 429),
+    (ConflictError, 409),
+    (ServiceUnavailableError, 503),
+    (InvalidInputError, 400),
+]
+
+
+def error_response(exc: ElyuneError) -> web.Response:
+    """The response for a core error, from one table."""
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+    if isinstance(exc, InvalidInputError):
+        if list(exc.errors) == ["detail"]:
+            return problem(status, {"detail": exc.errors["detail"][0]})
+        return problem(status, dict(exc.errors))
+    if isinstance(exc, NotFoundError):
+        return problem(404, {"detail": "Not found."})
+    if isinstance(exc, AuthenticationError):
+        return problem(
+            401,
+            {"detail": str(exc), "code": "token_not_valid"}
+            if "token" in type(exc).__name__.lower()
+            else {"detail": str(exc)},
+            **{"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    if isinstance(exc, RateLimitedError):
+        wait = max(1, math.ceil(exc.retry_after))
+        return problem(
+            429,
+            {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+            **{"Retry-After": str(wait)},
+        )
+    return problem(status, {"detail": str(exc)})
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into JSON: core errors by the table, HTTP errors with their
+    status, anything unexpected into a 500 that names the request id (and is logged)."""
+    try:
+        return await handler(request)
+    except ElyuneError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        detail = {
+            404: "Not found.",
+            405: f'Method "{request.method}" not allowed.',
+            413: "Request body is too large.",
+        }.get(exc.status, exc.reason)
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Location")}
+        return problem(exc.status, {"detail": detail}, **headers)
+    except (ConnectionResetError, TimeoutError) as exc:
+        raise web.HTTPServiceUnavailable() from exc
+    except Exception:  # the one place that catches everything
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return problem(
+            500,
+            {"detail": "Internal server error.", "request_id": request.get(REQUEST_ID, "")},
+        )
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS for the configured origins (``chrome-extension://<id>`` and web origins)."""
+    origin = request.headers.get("Origin")
+    allowed = request.app[SETTINGS].http.cors_origins
+    ok = origin is not None and (origin in allowed or "*" in allowed)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if not ok:
+            return problem(403, {"detail": "Origin not allowed."})
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin or "",
+                "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+                "Access-Control-Allow-Headers": request.headers.get(
+                    "Access-Control-Request-Headers", "Authorization, Content-Type"
+                ),
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            },
+        )
+    response = await handler(request)
+    if ok and not response.prepared:
+        response.headers["Access-Control-Allow-Origin"] = origin or ""
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in ("bearer", "jwt") or not token.strip():
+        return None
+    return token.strip()
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route but the public ones needs a valid access token."""
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or request.method == "OPTIONS":
+        return await handler(request)
+    token = bearer_token(request)
+    if token is None and path.endswith("/events/"):
+        token = request.query.get("access_token")  # EventSource cannot send headers
+    if token is None:
+        return problem(
+            401,
+            {"detail": "Authentication credentials were not provided."},
+            **{"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    authenticate = await resolve(request.app[CONTAINER].authenticate())
+    request[USER] = await authenticate.execute(token)
+    return await handler(request)
+
+
+def json_dumps(value: object) -> str:
+    """Compact JSON that keeps non-ASCII text as it is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

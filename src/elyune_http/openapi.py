@@ -1,0 +1,589 @@
+"""The OpenAPI 3.1 document of the API (request bodies come from :mod:`schema`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elyune_http import schema
+
+JSON = dict[str, Any]
+
+
+def _ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(kind: str | list[str], **extra: Any) -> JSON:
+    kinds = [kind] if isinstance(kind, str) else kind
+    return {"type": [*kinds, "null"], **extra}
+
+
+_TIME = _nullable("string", format="date-time")
+_STEP_NAMES = ["probe", "transcode", "extract_audio", "thumbnail", "transcribe", "analyze"]
+_STEP_STATUS = ["pending", "running", "succeeded", "failed", "skipped"]
+_RECORDING_STATUS = ["awaiting_upload", "uploaded", "processing", "ready", "failed"]
+
+SCHEMAS: JSON = {
+    "Error": {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "request_id": {"type": "string"},
+        },
+        "required": ["detail"],
+    },
+    "ValidationError": {
+        "type": "object",
+        "description": "Field name -> messages (DRF style); `detail` for whole-body errors.",
+        "additionalProperties": {
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+        },
+    },
+    "TokenPair": {
+        "type": "object",
+        "properties": {"access": {"type": "string"}, "refresh": {"type": "string"}},
+        "required": ["access", "refresh"],
+    },
+    "StoredFile": {
+        "type": "object",
+        "properties": {
+            "kind": {"enum": ["source", "video", "audio", "thumbnail"]},
+            "key": {"type": "string"},
+            "size": {"type": "integer"},
+            "content_type": {"type": "string"},
+            "width": _nullable("integer"),
+            "height": _nullable("integer"),
+            "url": _nullable("string"),
+        },
+        "required": ["kind", "key", "size", "content_type"],
+    },
+    "Media": {
+        "type": ["object", "null"],
+        "properties": {
+            "duration": {"type": "number"},
+            "format_name": {"type": "string"},
+            "has_video": {"type": "boolean"},
+            "has_audio": {"type": "boolean"},
+            "video_codec": _nullable("string"),
+            "audio_codec": _nullable("string"),
+            "width": _nullable("integer"),
+            "height": _nullable("integer"),
+            "fps": _nullable("number"),
+            "sample_rate": _nullable("integer"),
+            "channels": _nullable("integer"),
+            "size": _nullable("integer"),
+        },
+    },
+    "Recording": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "filename": {"type": "string"},
+            "status": {"enum": _RECORDING_STATUS},
+            "error": _nullable("string"),
+            "file_size": {"type": "integer"},
+            "quality": _nullable("string"),
+            "fps": _nullable("integer"),
+            "has_system_audio": {"type": "boolean"},
+            "has_microphone": {"type": "boolean"},
+            "language": _nullable("string"),
+            "duration": _nullable("number"),
+            "media": _ref("Media"),
+            "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}},
+            "s3_key": {"type": "string"},
+            "files": {"type": "array", "items": _ref("StoredFile")},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["id", "title", "status", "s3_key", "files", "created_at", "updated_at"],
+    },
+    "Step": {
+        "type": "object",
+        "properties": {
+            "name": {"enum": _STEP_NAMES},
+            "title": {"type": "string"},
+            "status": {"enum": _STEP_STATUS},
+            "attempts": {"type": "integer"},
+            "progress": _nullable("number"),
+            "started_at": _TIME,
+            "finished_at": _TIME,
+            "duration": _nullable("number"),
+            "error": _nullable("string"),
+            "worker": _nullable("string"),
+            "output": {"type": "object"},
+        },
+        "required": ["name", "status", "attempts"],
+    },
+    "Job": {
+        "type": ["object", "null"],
+        "properties": {
+            "id": {"type": "string"},
+            "recording_id": {"type": "string"},
+            "status": {"enum": ["pending", "running", "succeeded", "failed"]},
+            "progress": {"type": "number"},
+            "error": _nullable("string"),
+            "created_at": {"type": "string"},
+            "started_at": _TIME,
+            "finished_at": _TIME,
+            "steps": {"type": "array", "items": _ref("Step")},
+        },
+    },
+    "Segment": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "start": {"type": "number"},
+            "end": {"type": "number"},
+            "speaker": _nullable("string"),
+            "speaker_name": _nullable("string"),
+            "text": {"type": "string"},
+            "confidence": _nullable("number"),
+        },
+        "required": ["id", "start", "end", "text"],
+    },
+    "Transcript": {
+        "type": ["object", "null"],
+        "properties": {
+            "text": {"type": "string"},
+            "language": _nullable("string"),
+            "language_confidence": _nullable("number"),
+            "engine": {"type": "string"},
+            "duration": _nullable("number"),
+            "speaker_count": _nullable("integer"),
+            "speakers": {"type": "array", "items": {"type": "object"}},
+            "request_id": _nullable("string"),
+            "audio_seconds": _nullable("number"),
+            "created_at": {"type": "string"},
+            "segments": {"type": "array", "items": _ref("Segment")},
+        },
+    },
+    "Analysis": {
+        "type": "object",
+        "properties": {
+            "kind": {"enum": ["summary", "action_items", "key_points", "sentiment"]},
+            "status": {"enum": ["pending", "succeeded", "failed", "skipped"]},
+            "engine": {"type": "string"},
+            "content": _nullable("object"),
+            "error": _nullable("string"),
+            "input_tokens": _nullable("integer"),
+            "output_tokens": _nullable("integer"),
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+        },
+        "required": ["kind", "status", "engine"],
+    },
+    "RecordingDetail": {
+        "allOf": [
+            _ref("Recording"),
+            {
+                "type": "object",
+                "properties": {
+                    "video_url": _nullable("string"),
+                    "audio_url": _nullable("string"),
+                    "thumbnail_url": _nullable("string"),
+                    "job": _ref("Job"),
+                    "transcript": _ref("Transcript"),
+                    "analyses": {"type": "object", "additionalProperties": _ref("Analysis")},
+                    "usage": {"type": "object"},
+                },
+                "required": ["job", "transcript", "analyses"],
+            },
+        ]
+    },
+    "RecordingPage": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer"},
+            "next": _nullable("string"),
+            "previous": _nullable("string"),
+            "results": {"type": "array", "items": _ref("Recording")},
+        },
+        "required": ["count", "next", "previous", "results"],
+    },
+    "UploadTicket": {
+        "type": "object",
+        "properties": {
+            "recording_id": {"type": "string"},
+            "upload_url": {"type": "string"},
+            "upload_method": {"const": "PUT"},
+            "upload_headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "upload_post": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+                "required": ["url", "fields"],
+            },
+            "s3_key": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "max_size": {"type": "integer"},
+            "recording": _ref("Recording"),
+        },
+        "required": ["recording_id", "upload_url", "s3_key", "expires_in"],
+    },
+    "UploadCompleted": {
+        "type": "object",
+        "properties": {
+            "recording_id": {"type": "string"},
+            "status": {"enum": _RECORDING_STATUS},
+            "job_id": {"type": "string"},
+            "queued": {"type": "boolean"},
+            "recording": _ref("Recording"),
+        },
+        "required": ["recording_id", "status", "job_id", "queued"],
+    },
+    "Status": {
+        "type": "object",
+        "properties": {
+            "recording_id": {"type": "string"},
+            "status": {"enum": _RECORDING_STATUS},
+            "error": _nullable("string"),
+            "progress": {"type": "number"},
+            "job_id": _nullable("string"),
+            "job_status": _nullable("string"),
+            "steps": {"type": "array", "items": _ref("Step")},
+        },
+        "required": ["recording_id", "status", "progress", "steps"],
+    },
+    "Queued": {
+        "type": "object",
+        "properties": {
+            "job_id": {"type": "string"},
+            "reset": {"type": "array", "items": {"type": "string"}},
+            "kind": {"type": "string"},
+            "queued": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["job_id", "queued"],
+    },
+    "SpeakerNames": {
+        "type": "object",
+        "properties": {
+            "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}}
+        },
+        "required": ["speaker_names"],
+    },
+    "Webhook": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": "string"},
+            "is_active": {"type": "boolean"},
+            "created_at": {"type": "string"},
+            "secret": {"type": "string", "description": "Only in the answer to the creation."},
+        },
+        "required": ["id", "url", "events", "is_active", "created_at"],
+    },
+    "WebhookList": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer"},
+            "results": {"type": "array", "items": _ref("Webhook")},
+        },
+        "required": ["count", "results"],
+    },
+    "DeliveryList": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "event": {"type": "string"},
+                        "status": {"enum": ["pending", "succeeded", "failed"]},
+                        "payload": {"type": "object"},
+                        "attempts": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "required": ["id", "event", "status", "attempts"],
+                },
+            },
+        },
+        "required": ["count", "results"],
+    },
+    "Health": {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+        "required": ["status"],
+    },
+}
+for body in schema.BODIES:
+    SCHEMAS[body.name] = body.json_schema()
+SCHEMAS["RecordingUpdate"] = schema.RECORDING_PATCH.json_schema(partial=True)
+
+
+def _json_response(description: str, name: str) -> JSON:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+_ERRORS = {
+    "400": _json_response("Invalid input: a message per field.", "ValidationError"),
+    "401": _json_response("Missing, invalid or expired token.", "Error"),
+    "404": _json_response("Not found (or not yours).", "Error"),
+    "413": _json_response("Body too large.", "Error"),
+    "415": _json_response("Body is not JSON.", "Error"),
+    "429": _json_response("Too many requests; see Retry-After.", "Error"),
+    "503": _json_response("A backing service is unavailable; try again.", "Error"),
+}
+
+
+def _op(
+    summary: str,
+    ok: tuple[str, JSON],
+    *,
+    body: str | None = None,
+    errors: tuple[str, ...] = ("401", "404", "503"),
+    public: bool = False,
+    params: tuple[JSON, ...] = (),
+    tag: str = "recordings",
+) -> JSON:
+    operation: JSON = {
+        "summary": summary,
+        "tags": [tag],
+        "responses": {ok[0]: ok[1], **{code: _ERRORS[code] for code in errors}},
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    if public:
+        operation["security"] = []
+    if params:
+        operation["parameters"] = list(params)
+    return operation
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_NO_CONTENT = ("204", {"description": "Done; no content."})
+
+
+def _query(name: str, kind: JSON, description: str) -> JSON:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": kind,
+        "description": description,
+    }
+
+
+PATHS: JSON = {
+    "/api/token/": {
+        "post": _op(
+            "Log in with a user name and password",
+            ("200", _json_response("Tokens.", "TokenPair")),
+            body="TokenObtainPair",
+            errors=("400", "401", "415", "429", "503"),
+            public=True,
+            tag="auth",
+        )
+    },
+    "/api/token/refresh/": {
+        "post": _op(
+            "Exchange a refresh token for new tokens (the old one stops working)",
+            ("200", _json_response("Tokens.", "TokenPair")),
+            body="TokenRefresh",
+            errors=("400", "401", "415", "429", "503"),
+            public=True,
+            tag="auth",
+        )
+    },
+    "/api/v1/recordings/": {
+        "get": _op(
+            "List your recordings, newest first",
+            ("200", _json_response("A page of recordings.", "RecordingPage")),
+            errors=("400", "401", "404", "503"),
+            params=(
+                _query("page", {"type": "integer", "minimum": 1}, "Page number."),
+                _query(
+                    "page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size."
+                ),
+                _query("status", {"enum": _RECORDING_STATUS}, "Only this status."),
+                _query("search", {"type": "string", "maxLength": 200}, "Words in the title."),
+            ),
+        )
+    },
+    "/api/v1/recordings/request-upload/": {
+        "post": _op(
+            "Create a recording and get presigned URLs to upload its file",
+            ("201", _json_response("Where and how to upload.", "UploadTicket")),
+            body="RequestUpload",
+            errors=("400", "401", "415", "429", "503"),
+        )
+    },
+    "/api/v1/recordings/{id}/upload-complete/": {
+        "post": _op(
+            "Say the upload is done; the stored file is checked and processing queued",
+            ("200", _json_response("Queued (or already queued).", "UploadCompleted")),
+            body="UploadComplete",
+            errors=("400", "401", "404", "415", "503"),
+            params=(_ID,),
+        )
+    },
+    "/api/v1/recordings/{id}/": {
+        "get": _op(
+            "A recording with download URLs, job, transcript and analyses",
+            ("200", _json_response("The recording.", "RecordingDetail")),
+            params=(_ID,),
+        ),
+        "patch": _op(
+            "Change title, description or language",
+            ("200", _json_response("The recording.", "Recording")),
+            body="RecordingUpdate",
+            errors=("400", "401", "404", "415", "503"),
+            params=(_ID,),
+        ),
+        "delete": _op("Delete the recording and every stored file", _NO_CONTENT, params=(_ID,)),
+    },
+    "/api/v1/recordings/{id}/status/": {
+        "get": _op(
+            "Status for polling: each step and progress in percent",
+            ("200", _json_response("Status.", "Status")),
+            params=(_ID,),
+        )
+    },
+    "/api/v1/recordings/{id}/events/": {
+        "get": _op(
+            "Live progress as server-sent events (`step` events, then `done`)",
+            (
+                "200",
+                {
+                    "description": "An event stream; `access_token` may be given in the "
+                    "query for EventSource clients.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+            ),
+            params=(
+                _ID,
+                _query("access_token", {"type": "string"}, "Token for EventSource clients."),
+            ),
+        )
+    },
+    "/api/v1/recordings/{id}/transcript/": {
+        "get": _op(
+            "The transcript as JSON, SRT, WebVTT or text",
+            (
+                "200",
+                {
+                    "description": "The transcript.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "application/x-subrip": {"schema": {"type": "string"}},
+                        "text/vtt": {"schema": {"type": "string"}},
+                        "text/plain": {"schema": {"type": "string"}},
+                    },
+                },
+            ),
+            errors=("400", "401", "404", "503"),
+            params=(_ID, _query("format", {"enum": ["json", "srt", "vtt", "txt"]}, "Format.")),
+        )
+    },
+    "/api/v1/recordings/{id}/retry/": {
+        "post": _op(
+            "Re-run the failed steps only",
+            ("202", _json_response("Queued.", "Queued")),
+            errors=("400", "401", "404", "503"),
+            params=(_ID,),
+        )
+    },
+    "/api/v1/recordings/{id}/analyses/{kind}/rerun/": {
+        "post": _op(
+            "Run one analysis again from the stored transcript",
+            ("202", _json_response("Queued.", "Queued")),
+            errors=("400", "401", "404", "503"),
+            params=(
+                _ID,
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": ["summary", "action_items", "key_points", "sentiment"]},
+                },
+            ),
+        )
+    },
+    "/api/v1/recordings/{id}/speakers/": {
+        "patch": _op(
+            'Name the speakers (`{"0": "Alice"}`)',
+            ("200", _json_response("The names.", "SpeakerNames")),
+            body="SpeakerNames",
+            errors=("400", "401", "404", "415", "503"),
+            params=(_ID,),
+        )
+    },
+    "/api/v1/webhooks/": {
+        "get": _op(
+            "Your webhooks",
+            ("200", _json_response("Webhooks.", "WebhookList")),
+            errors=("401", "503"),
+            tag="webhooks",
+        ),
+        "post": _op(
+            "Register a webhook; the answer holds its signing secret (shown once)",
+            ("201", _json_response("The webhook.", "Webhook")),
+            body="WebhookCreate",
+            errors=("400", "401", "415", "503"),
+            tag="webhooks",
+        ),
+    },
+    "/api/v1/webhooks/{id}/": {
+        "delete": _op("Delete a webhook", _NO_CONTENT, params=(_ID,), tag="webhooks")
+    },
+    "/api/v1/webhooks/{id}/deliveries/": {
+        "get": _op(
+            "Every delivery of a webhook with its attempts",
+            ("200", _json_response("Deliveries.", "DeliveryList")),
+            params=(_ID,),
+            tag="webhooks",
+        )
+    },
+    "/healthz": {
+        "get": _op(
+            "The process is up",
+            ("200", _json_response("Up.", "Health")),
+            errors=(),
+            public=True,
+            tag="health",
+        )
+    },
+    "/readyz": {
+        "get": _op(
+            "The database and the object store answer",
+            ("200", _json_response("Ready.", "Health")),
+            errors=("503",),
+            public=True,
+            tag="health",
+        )
+    },
+}
+
+
+def document(server_url: str) -> JSON:
+    """The OpenAPI 3.1 document, with *server_url* as the server."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Elyune API",
+            "version": "1.0.0",
+            "description": "Upload screen recordings, follow their processing, read "
+            "transcripts and analyses. Authenticate with `POST /api/token/` and send "
+            "`Authorization: Bearer <access>`.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearerAuth": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

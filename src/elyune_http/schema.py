@@ -1,0 +1,251 @@
+"""Request bodies: one declaration validates the JSON and describes it in OpenAPI.
+
+Messages follow Django REST framework's wording, so the extension's error handling
+keeps working: ``{"file_size": ["A valid integer is required."]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from elyune_core.errors import InvalidInputError
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen
+class Field:
+    """One field of a JSON body."""
+
+    type: str  # string | integer | number | boolean | array | object
+    required: bool = False
+    nullable: bool = False
+    description: str = ""
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    items: Field | None = None
+    max_items: int | None = None
+    example: Any = None
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        """The value converted, or an error message."""
+        if value is None:
+            return (None, None) if self.nullable else (None, "This field may not be null.")
+        if self.type == "string":
+            if not isinstance(value, str):
+                return None, "Not a valid string."
+            if self.min_length is not None and len(value.strip()) < self.min_length:
+                if self.min_length == 1:
+                    return None, "This field may not be blank."
+                return None, f"Ensure this field has at least {self.min_length} characters."
+            if self.max_length is not None and len(value) > self.max_length:
+                return None, f"Ensure this field has no more than {self.max_length} characters."
+            if self.choices is not None and value not in self.choices:
+                return None, f'"{value}" is not a valid choice.'
+            return value, None
+        if self.type in ("integer", "number"):
+            ok = (
+                isinstance(value, int) if self.type == "integer" else isinstance(value, int | float)
+            )
+            if isinstance(value, bool) or not ok:
+                kind = "integer" if self.type == "integer" else "number"
+                return None, f"A valid {kind} is required."
+            if self.minimum is not None and value < self.minimum:
+                return None, f"Ensure this value is greater than or equal to {self.minimum:g}."
+            if self.maximum is not None and value > self.maximum:
+                return None, f"Ensure this value is less than or equal to {self.maximum:g}."
+            return value, None
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                return None, "Must be a valid boolean."
+            return value, None
+        if self.type == "array":
+            if not isinstance(value, list):
+                return None, f'Expected a list of items but got type "{type(value).__name__}".'
+            if self.max_items is not None and len(value) > self.max_items:
+                return None, f"Ensure this field has no more than {self.max_items} elements."
+            converted = []
+            for item in value:
+                checked, error = self.items.check(item) if self.items else (item, None)
+                if error:
+                    return None, error
+                converted.append(checked)
+            return converted, None
+        if self.type == "object":
+            if not isinstance(value, dict):
+                return None, "Expected a dictionary of items."
+            return value, None
+        raise AssertionError(self.type)
+
+    def json_schema(self) -> JSON:
+        """This field as JSON Schema (OpenAPI 3.1)."""
+        schema: JSON = {"type": [self.type, "null"] if self.nullable else self.type}
+        for key, value in (
+            ("description", self.description or None),
+            ("minLength", self.min_length),
+            ("maxLength", self.max_length),
+            ("minimum", self.minimum),
+            ("maximum", self.maximum),
+            ("enum", list(self.choices) if self.choices else None),
+            ("maxItems", self.max_items),
+            ("example", self.example),
+        ):
+            if value is not None:
+                schema[key] = value
+        if self.items is not None:
+            schema["items"] = self.items.json_schema()
+        return schema
+
+
+@attrs.frozen
+class Body:
+    """A JSON object body with known fields; unknown fields are refused."""
+
+    name: str
+    fields: Mapping[str, Field]
+    extra: Field | None = None  # a schema for arbitrary keys (a mapping body)
+
+    def parse(self, data: Any, *, partial: bool = False) -> JSON:
+        """Validate *data*; raise ``InvalidInputError`` with a message per bad field."""
+        if not isinstance(data, dict):
+            kind = "null" if data is None else type(data).__name__
+            raise InvalidInputError(
+                {"non_field_errors": f"Invalid data. Expected a dictionary, but got {kind}."}
+            )
+        errors: dict[str, str] = {}
+        values: JSON = {}
+        for key, value in data.items():
+            field = self.fields.get(key, self.extra)
+            if field is None:
+                errors[key] = "Unknown field."
+                continue
+            checked, error = field.check(value)
+            if error:
+                errors[key] = error
+            else:
+                values[key] = checked
+        if not partial:
+            for key, field in self.fields.items():
+                if field.required and key not in data:
+                    errors[key] = "This field is required."
+        if partial and not data:
+            errors["non_field_errors"] = "Send at least one field to change."
+        if errors:
+            raise InvalidInputError(errors)
+        return values
+
+    def json_schema(self, *, partial: bool = False) -> JSON:
+        """The body as JSON Schema."""
+        schema: JSON = {
+            "type": "object",
+            "properties": {k: f.json_schema() for k, f in self.fields.items()},
+            "additionalProperties": self.extra.json_schema() if self.extra else False,
+        }
+        required = [k for k, f in self.fields.items() if f.required]
+        if required and not partial:
+            schema["required"] = required
+        if partial:
+            schema["minProperties"] = 1
+        return schema
+
+
+async def read_json(request: web.Request, body: Body, *, partial: bool = False) -> JSON:
+    """Parse and validate the request's JSON body against *body*."""
+    if request.content_type not in ("application/json", "application/octet-stream", ""):
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps(
+                {"detail": f'Unsupported media type "{request.content_type}" in request.'}
+            ),
+            content_type="application/json",
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError({"detail": f"JSON parse error - {exc}"}) from None
+    return body.parse(data, partial=partial)
+
+
+# --------------------------------------------------------------------------- the bodies
+
+TOKEN = Body(
+    "TokenObtainPair",
+    {
+        "username": Field("string", required=True, min_length=1, max_length=150),
+        "password": Field("string", required=True, min_length=1, max_length=1024),
+    },
+)
+TOKEN_REFRESH = Body(
+    "TokenRefresh", {"refresh": Field("string", required=True, min_length=1, max_length=4096)}
+)
+REQUEST_UPLOAD = Body(
+    "RequestUpload",
+    {
+        "filename": Field(
+            "string", required=True, min_length=1, max_length=255, example="meeting.webm"
+        ),
+        "file_size": Field(
+            "integer", required=True, minimum=1, description="Bytes.", example=10485760
+        ),
+        "quality": Field(
+            "string",
+            nullable=True,
+            choices=("360p", "480p", "720p", "1080p", "1440p", "2160p", "4k", "auto"),
+            example="1080p",
+        ),
+        "fps": Field("integer", nullable=True, minimum=1, maximum=240, example=30),
+        "has_system_audio": Field("boolean"),
+        "has_microphone": Field("boolean"),
+        "title": Field("string", nullable=True, min_length=1, max_length=200),
+        "language": Field(
+            "string", nullable=True, max_length=20, description="Spoken language, e.g. en."
+        ),
+    },
+)
+UPLOAD_COMPLETE = Body(
+    "UploadComplete", {"s3_key": Field("string", required=True, min_length=1, max_length=1024)}
+)
+RECORDING_PATCH = Body(
+    "RecordingUpdate",
+    {
+        "title": Field("string", min_length=1, max_length=200),
+        "description": Field("string", max_length=5000),
+        "language": Field("string", nullable=True, max_length=20),
+    },
+)
+SPEAKERS = Body(
+    "SpeakerNames",
+    {},
+    extra=Field("string", max_length=100, description="Name of the speaker with this label."),
+)
+WEBHOOK = Body(
+    "WebhookCreate",
+    {
+        "url": Field("string", required=True, min_length=1, max_length=2000),
+        "events": Field(
+            "array",
+            required=True,
+            max_items=10,
+            items=Field(
+                "string",
+                choices=(
+                    "recording.uploaded",
+                    "transcript.ready",
+                    "analysis.ready",
+                    "processing.completed",
+                    "processing.failed",
+                ),
+            ),
+        ),
+        "description": Field("string", max_length=500),
+    },
+)
+BODIES = (TOKEN, TOKEN_REFRESH, REQUEST_UPLOAD, UPLOAD_COMPLETE, RECORDING_PATCH, SPEAKERS, WEBHOOK)
