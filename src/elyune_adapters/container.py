@@ -153,6 +153,7 @@ def _transcoder(settings: Settings) -> Transcoder:
         processing.ffmpeg_path,
         timeout=processing.ffmpeg_timeout,
         threads=processing.ffmpeg_threads,
+        transcode_nice=processing.ffmpeg_nice,
     )
 
 

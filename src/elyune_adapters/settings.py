@@ -65,12 +65,18 @@ class StorageSettings:
 
 @attrs.frozen
 class QueueSettings:
-    """How steps reach workers: in-process, or taskiq over Redis."""
+    """How steps reach workers: in-process, or taskiq over Redis.
+
+    ``name`` is the Redis stream (and key prefix) of the queue; ``grace_seconds`` is how
+    long a stopping worker lets its running steps finish before it hands them back.
+    """
 
     kind: Literal["inprocess", "redis"]
     url: str | None = None
     concurrency: int = 2
     reconcile_seconds: float = 30.0
+    name: str = "elyune"
+    grace_seconds: float = 30.0
 
 
 @attrs.frozen
@@ -80,6 +86,7 @@ class ProcessingSettings:
     ffmpeg_path: str | None = None
     ffmpeg_timeout: float = 1800.0
     ffmpeg_threads: int = 0
+    ffmpeg_nice: int = 10
     max_attempts: int = 3
     backoff_base: float = 2.0
     lease_seconds: float = 60.0
@@ -233,6 +240,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ffmpeg_path=env.text("FFMPEG_PATH"),
             ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=0.01),
             ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
+            ffmpeg_nice=env.integer("FFMPEG_NICE", 10, maximum=19),
             max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
             backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
             lease_seconds=env.number("STEP_LEASE_SECONDS", 60.0, minimum=3.0),
@@ -306,8 +314,16 @@ def _queue(env: _Env) -> QueueSettings:
         return QueueSettings(kind="inprocess", concurrency=max(concurrency, 4))
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("REDIS_URL must be a redis:// or rediss:// URL.")
+    name = env.text("ELYUNE_QUEUE_NAME", "elyune") or "elyune"
+    if not name.replace("-", "").replace("_", "").replace(".", "").replace(":", "").isalnum():
+        raise SettingsError("ELYUNE_QUEUE_NAME may hold letters, digits and - _ . : only.")
     return QueueSettings(
-        kind="redis", url=url, concurrency=concurrency, reconcile_seconds=reconcile
+        kind="redis",
+        url=url,
+        concurrency=concurrency,
+        reconcile_seconds=reconcile,
+        name=name,
+        grace_seconds=env.number("WORKER_GRACE_SECONDS", 30.0),
     )
 
 

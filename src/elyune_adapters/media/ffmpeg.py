@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 from collections import deque
@@ -137,7 +138,9 @@ class FfmpegTranscoder(Transcoder):
     *ffmpeg_path* ``None`` means :func:`default_ffmpeg_path`. Each ffmpeg run that lasts
     longer than *timeout* seconds is killed and raises a permanent
     ``MediaProcessingError``. *threads* above zero caps the threads ffmpeg uses
-    (``-threads``); zero lets ffmpeg decide.
+    (``-threads``); zero lets ffmpeg decide. The transcode runs at *transcode_nice*
+    (0 to 19) so that, on a busy machine, the audio branch (and so the transcript) gets
+    the CPU first and the MP4 uses what is left.
 
     Unreadable, empty, truncated and missing inputs raise ``InvalidMediaError``; a
     failing ffmpeg raises ``MediaProcessingError`` (transient when it failed on a file
@@ -145,7 +148,12 @@ class FfmpegTranscoder(Transcoder):
     """
 
     def __init__(
-        self, ffmpeg_path: str | None = None, *, timeout: float = 1800.0, threads: int = 0
+        self,
+        ffmpeg_path: str | None = None,
+        *,
+        timeout: float = 1800.0,
+        threads: int = 0,
+        transcode_nice: int = 10,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -154,6 +162,7 @@ class FfmpegTranscoder(Transcoder):
         self._ffmpeg = ffmpeg_path or default_ffmpeg_path()
         self._timeout = timeout
         self._threads = threads
+        self._nice = max(0, min(transcode_nice, 19))
 
     @property
     def ffmpeg_path(self) -> str:
@@ -242,7 +251,9 @@ class FfmpegTranscoder(Transcoder):
             _file_url(target),
         ]
         progress = _Progress(media.duration, on_progress)
-        await self._produce(args, target, "convert the file to MP4", on_stdout=progress.feed)
+        await self._produce(
+            args, target, "convert the file to MP4", on_stdout=progress.feed, nice=self._nice
+        )
         await progress.finish()
 
     async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
@@ -344,11 +355,12 @@ class FfmpegTranscoder(Transcoder):
         what: str,
         *,
         on_stdout: Callable[[str], Awaitable[None]] | None = None,
+        nice: int = 0,
     ) -> None:
         """Run ffmpeg to write *target*; remove a partial *target* when it fails."""
         succeeded = False
         try:
-            run = await self._run(args, on_stdout=on_stdout, loglevel="error")
+            run = await self._run(args, on_stdout=on_stdout, loglevel="error", nice=nice)
             succeeded = run.returncode == 0
         finally:
             if not succeeded:
@@ -364,8 +376,10 @@ class FfmpegTranscoder(Transcoder):
         *,
         on_stdout: Callable[[str], Awaitable[None]] | None,
         loglevel: str,
+        nice: int = 0,
     ) -> _Run:
-        """Run ffmpeg with *args*, feed stdout lines to *on_stdout*, collect stderr."""
+        """Run ffmpeg with *args*, feed stdout lines to *on_stdout*, collect stderr;
+        *nice* above 0 lowers its CPU priority."""
         command = [self._ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", loglevel, *args]
         try:
             process = await asyncio.create_subprocess_exec(
@@ -380,6 +394,9 @@ class FfmpegTranscoder(Transcoder):
                 f"ffmpeg could not be started from {self._ffmpeg!r} ({reason}); install "
                 "ffmpeg or set FFMPEG_PATH to the path of an ffmpeg binary"
             ) from exc
+        if nice > 0:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, process.pid, nice)
         stderr = _Stderr()
         assert process.stdout is not None
         assert process.stderr is not None
