@@ -87,3 +87,17 @@ def make_api(aiohttp_client, tmp_path) -> Callable:
 @pytest.fixture
 async def api(make_api) -> Api:
     return await make_api()
+
+
+@pytest.fixture
+async def fuzz_api(make_api):
+    """The API (no rate limit) with one user and one recording awaiting its upload."""
+    api = await make_api(RATE_LIMIT_PER_MINUTE="1000000")
+    token = await api.user()
+    response = await api.client.post(
+        "/api/v1/recordings/request-upload/",
+        json={"filename": "a.webm", "file_size": 10},
+        headers=api.auth(token),
+    )
+    rid = (await response.json())["recording_id"]
+    return api, token, rid
