@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
+
+from tests.support.aio import run_sync
 
 PG_HOST = os.environ.get("ELYUNE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ELYUNE_TEST_PG_PORT", "5432"))
@@ -53,17 +52,11 @@ def pg_database() -> Iterator[str]:
         finally:
             await conn.close()
 
-    _run_in_thread(create)
+    run_sync(create())
     try:
         yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        _run_in_thread(drop)
-
-
-def _run_in_thread(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a coroutine to completion even when called under a running event loop."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(make())).result()
+        run_sync(drop())
 
 
 async def reset_schema(url: str) -> None:

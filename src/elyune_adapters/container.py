@@ -80,6 +80,7 @@ from elyune_core.use_cases import (
     StepHandlers,
     UpdateRecording,
     UploadPolicy,
+    UsageReport,
 )
 
 logger = logging.getLogger("elyune")
@@ -371,6 +372,7 @@ class Container(containers.DeclarativeContainer):
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
+    usage_report = providers.Factory(UsageReport, uow=uow)
 
     create_webhook = providers.Factory(
         CreateWebhook, uow=uow, guard=url_guard, clock=clock, ids=ids

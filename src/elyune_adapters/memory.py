@@ -190,6 +190,7 @@ class _Recordings(RecordingRepository):
             and (query.status is None or r.status is query.status)
             and (not query.search or query.search.lower() in r.title.lower())
             and (query.created_before is None or r.created_at < query.created_before)
+            and (query.created_after is None or r.created_at >= query.created_after)
         ]
         items.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return Page(tuple(items[query.offset : query.offset + query.limit]), len(items))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,10 +61,12 @@ recordings_app = typer.Typer(help="List, show and export recordings.", no_args_i
 jobs_app = typer.Typer(help="Inspect and retry processing jobs.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage the users who can log in to the API.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+storage_app = typer.Typer(help="Stored recordings: retention.", no_args_is_help=True)
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
+app.add_typer(storage_app, name="storage")
 app.command()(worker)
 
 
@@ -455,3 +458,74 @@ def db_current() -> None:
     revision, head = run(work)
     note = "up to date" if revision == head else f"newest is {head}"
     console.print(f"{revision or 'empty'} ({note})")
+
+
+# --------------------------------------------------------------------------- retention and usage
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str, option: str) -> timedelta:
+    """``30d``, ``12h``, ``90m`` or ``2w`` as a time span; a clear exit otherwise."""
+    value, unit = text[:-1], text[-1:].lower()
+    if unit not in _UNITS or not value.isdigit() or int(value) <= 0:
+        fail(f"{option} takes a span like 30d, 12h, 90m or 2w, not {text!r}.", 2)
+    return timedelta(seconds=int(value) * _UNITS[unit])
+
+
+@storage_app.command("cleanup")
+def storage_cleanup(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be deleted.")
+    ] = False,
+) -> None:
+    """Delete recordings older than a span, with all their objects and rows."""
+    age = parse_age(older_than, "--older-than")
+
+    async def work(container: Container) -> Any:
+        cutoff = (await resolve(container.clock())).now() - age
+        return await (await resolve(container.cleanup_recordings())).execute(
+            cutoff, dry_run=dry_run
+        )
+
+    result = run(work)
+    verb = "Would delete" if result.dry_run else "Deleted"
+    for recording in result.recordings:
+        console.print(
+            f"  {recording.id}  {recording.created_at:%Y-%m-%d}  {recording.title}",
+            highlight=False,
+        )
+    console.print(
+        f"{verb} {len(result.recordings)} recording(s), {result.objects} object(s), "
+        f"{render.size(result.bytes)} freed."
+    )
+
+
+@app.command()
+def usage(
+    since: Annotated[str, typer.Option(help="Span to sum, e.g. 30d.")] = "30d",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Audio minutes transcribed and analysis tokens per user."""
+    span = parse_age(since, "--since")
+
+    async def work(container: Container) -> Any:
+        start = (await resolve(container.clock())).now() - span
+        return await (await resolve(container.usage_report())).execute(start)
+
+    rows = run(work)
+    if as_json:
+        body = [
+            {
+                "username": r.username,
+                "recordings": r.recordings,
+                "audio_minutes": r.audio_minutes,
+                "input_tokens": r.input_tokens,
+                "output_tokens": r.output_tokens,
+            }
+            for r in rows
+        ]
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+        return
+    console.print(render.usage_table(rows, since))

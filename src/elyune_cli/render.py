@@ -20,6 +20,7 @@ from elyune_core import (
     Sentiment,
     StepStatus,
     Summary,
+    UserUsage,
 )
 from elyune_core.pipeline import STEP_TITLES, progress
 from elyune_core.transcript_formats import clock
@@ -113,7 +114,7 @@ def header(recording: Recording) -> Text:
             facts.append(f"audio: {media.audio_codec}")
     text.append(" · ".join(facts))
     for stored in recording.files:
-        text.append(f"\n  {stored.kind.value:<9} {stored.key} ({_size(stored.size)})", style="dim")
+        text.append(f"\n  {stored.kind.value:<9} {stored.key} ({size(stored.size)})", style="dim")
     if recording.error:
         text.append(f"\n{recording.error}", style="bold red")
     return text
@@ -184,6 +185,25 @@ def recordings_table(items: Sequence[Recording], total: int) -> Table:
     return table
 
 
+def usage_table(rows: Sequence[UserUsage], since: str) -> Table:
+    """Usage per user."""
+    table = Table(title=f"Usage over the last {since}", title_justify="left")
+    table.add_column("User")
+    table.add_column("Recordings", justify="right")
+    table.add_column("Audio minutes", justify="right")
+    table.add_column("Input tokens", justify="right")
+    table.add_column("Output tokens", justify="right")
+    for row in rows:
+        table.add_row(
+            row.username,
+            str(row.recordings),
+            f"{row.audio_minutes:.1f}",
+            f"{row.input_tokens:,}",
+            f"{row.output_tokens:,}",
+        )
+    return table
+
+
 def jobs_table(jobs: Sequence[Job]) -> Table:
     """A listing of jobs."""
     table = Table(title=f"{len(jobs)} job(s)", title_justify="left")
@@ -199,7 +219,8 @@ def jobs_table(jobs: Sequence[Job]) -> Table:
     return table
 
 
-def _size(size: int) -> str:
+def size(size: int) -> str:
+    """A byte count for people."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":

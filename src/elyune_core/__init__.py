@@ -185,6 +185,8 @@ from elyune_core.use_cases import (
     UpdateRecording,
     UpdateRecordingInput,
     UploadPolicy,
+    UsageReport,
+    UserUsage,
 )
 
 __version__ = "0.1.0"
@@ -333,10 +335,12 @@ __all__ = [
     "UploadIncompleteError",
     "UploadPolicy",
     "UrlGuard",
+    "UsageReport",
     "User",
     "UserId",
     "UserNotFoundError",
     "UserRepository",
+    "UserUsage",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

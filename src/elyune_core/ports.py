@@ -289,6 +289,7 @@ class RecordingQuery:
     offset: int = 0
     limit: int = 20
     created_before: datetime | None = None
+    created_after: datetime | None = None
 
 
 class UserRepository(Protocol):

@@ -17,6 +17,7 @@ import pytest
 from elyune_adapters.media import FfmpegTranscoder, default_ffmpeg_path
 from elyune_core.entities import ImageInfo, MediaInfo
 from elyune_core.errors import InvalidMediaError, MediaProcessingError
+from tests.support.aio import run_sync
 from tests.support.media import (
     SAMPLE,
     SAMPLE_DURATION,
@@ -41,7 +42,7 @@ def transcoder() -> FfmpegTranscoder:
 
 @pytest.fixture(scope="module")
 def sample_info() -> MediaInfo:
-    return asyncio.run(FfmpegTranscoder().probe(SAMPLE))
+    return run_sync(FfmpegTranscoder().probe(SAMPLE))
 
 
 def header_duration(path: Path) -> str:

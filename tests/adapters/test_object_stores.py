@@ -30,6 +30,7 @@ from elyune_adapters.storage.minio import MinioObjectStore
 from elyune_adapters.storage.signing import UrlSigner
 from elyune_core.errors import InvalidKeyError, ObjectNotFoundError, ObjectStoreUnavailableError
 from elyune_core.ports import DeletedObjects, ObjectStore
+from tests.support.aio import run_sync
 from tests.support.seaweed import SeaweedServer, free_ports
 
 MiB = 1 << 20
@@ -71,7 +72,7 @@ def bucket_settings(seaweed: SeaweedServer) -> StorageSettings:
     """Settings of a bucket made for this module (uuid-unique) on the session's SeaweedFS."""
     settings = minio_settings(seaweed, f"elyune-test-{uuid.uuid4().hex[:16]}")
     store = MinioObjectStore.from_settings(settings, cors_origins=(CORS_ORIGIN,))
-    asyncio.run(store.ensure_bucket())
+    run_sync(store.ensure_bucket())
     store.close()
     return settings
 
@@ -384,14 +385,14 @@ async def test_an_unreachable_store_is_unavailable(broken_store: ObjectStore, pr
 async def test_a_large_file_goes_through_with_bounded_memory(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, prefix: str
 ) -> None:
-    """A 40 MiB file is uploaded with put_file and copied back with local_copy in bounded memory."""
+    """A 96 MiB file is uploaded with put_file and copied back with local_copy in bounded memory."""
     store: ObjectStore
     if kind == "local":
         store = LocalObjectStore(tmp_path / "objects", UrlSigner(b"y" * 32, "http://testserver"))
     else:
         minio: MinioObjectStore = request.getfixturevalue("minio_store")
         store = minio
-    size = 40 * MiB
+    size = 96 * MiB
     source = tmp_path / "large.webm"
     with source.open("wb") as handle:  # sparse: a hole of zeros, then a marker at the end
         handle.seek(size - 16)
@@ -412,8 +413,9 @@ async def test_a_large_file_goes_through_with_bounded_memory(
         tracemalloc.stop()
 
     assert info.size == size
-    # Multipart holds (parallel uploads + 2) parts of 5 MiB at most: 20 MiB, half the file.
-    assert upload_peak < 22 * MiB, f"upload peak {upload_peak / MiB:.1f} MiB"
+    # Multipart holds (parallel uploads + 2) parts of 5 MiB (about 20 MiB, plus the SDK's
+    # buffers): a fraction of the file, and the same whatever the file's size.
+    assert upload_peak < 32 * MiB, f"upload peak {upload_peak / MiB:.1f} MiB"
     assert download_peak < 4 * MiB, f"download peak {download_peak / MiB:.1f} MiB"
 
 

@@ -7,7 +7,6 @@ once. Nothing is downloaded.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -35,6 +34,7 @@ from elyune_core.ports import (
     TranscriptionRequest,
     TranscriptionResult,
 )
+from tests.support.aio import run_sync
 from tests.support.media import SAMPLE, SAMPLE_SCRIPT, SAMPLE_SPEAKERS, ffmpeg_exe
 
 RATE = 16_000
@@ -122,12 +122,12 @@ def tiny(models_dir: Path) -> WhisperTranscriber:
 
 @pytest.fixture(scope="module")
 def base_result(base: WhisperTranscriber, sample_wav: Path) -> TranscriptionResult:
-    return asyncio.run(base.transcribe(request(sample_wav)))
+    return run_sync(base.transcribe(request(sample_wav)))
 
 
 @pytest.fixture(scope="module")
 def tiny_result(tiny: WhisperTranscriber, sample_wav: Path) -> TranscriptionResult:
-    return asyncio.run(tiny.transcribe(request(sample_wav)))
+    return run_sync(tiny.transcribe(request(sample_wav)))
 
 
 # --------------------------------------------------------------------------- transcription

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -215,3 +216,25 @@ def test_users_create_list_and_set_password(cli):
     assert changed.exit_code == 0
     nobody = cli("users", "set-password", "zed", "--password-stdin", input="new password!\n")
     assert nobody.exit_code == 3
+
+
+def test_storage_cleanup_and_usage(cli, tmp_path):
+    _, doc = cli.json("process", str(make_audio_only_webm(tmp_path, seconds=2)), "--json")
+    objects = cli.data_dir / "objects"
+    assert any(objects.rglob("source.webm"))
+    dry = cli("storage", "cleanup", "--older-than", "1m", "--dry-run")
+    assert dry.exit_code == 0
+    assert "Would delete 0 recording(s)" in dry.stdout
+    usage = cli("usage", "--since", "1d", "--json")
+    assert usage.exit_code == 0
+    assert '"username": "local"' in usage.stdout
+    assert '"recordings": 1' in usage.stdout
+    bad = cli("storage", "cleanup", "--older-than", "soon")
+    assert bad.exit_code == 2
+    assert "like 30d" in bad.stderr
+    time.sleep(1.1)
+    gone = cli("storage", "cleanup", "--older-than", "1s")
+    assert gone.exit_code == 0, gone.output
+    assert "Deleted 1 recording(s), 3 object(s)" in gone.stdout
+    assert not any(objects.rglob("*.*"))
+    assert '"count": 0' in cli("recordings", "list", "--json").stdout

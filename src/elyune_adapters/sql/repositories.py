@@ -225,6 +225,8 @@ class SqlRecordingRepository(RecordingRepository):
             conditions.append(t.recordings.c.status == query.status.value)
         if query.created_before is not None:
             conditions.append(t.recordings.c.created_at < query.created_before)
+        if query.created_after is not None:
+            conditions.append(t.recordings.c.created_at >= query.created_after)
         if query.search:
             pattern = "%" + _escape_like(query.search.lower()) + "%"
             conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))

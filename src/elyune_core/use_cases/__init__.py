@@ -47,6 +47,7 @@ from elyune_core.use_cases.uploads import (
     RequestUploadResult,
     UploadPolicy,
 )
+from elyune_core.use_cases.usage import UsageReport, UserUsage
 from elyune_core.use_cases.users import (
     CreateUser,
     CreateUserInput,
@@ -122,4 +123,6 @@ __all__ = [
     "UpdateRecording",
     "UpdateRecordingInput",
     "UploadPolicy",
+    "UsageReport",
+    "UserUsage",
 ]

@@ -28,6 +28,9 @@ from elyune_core.use_cases.steps import StepHandlers, StepResult
 
 logger = logging.getLogger("elyune.pipeline")
 
+#: Error of a step given back by a worker that stopped while running it.
+_STOPPED = "the worker stopped before the step finished; it runs again"
+
 
 @attrs.frozen
 class PipelinePolicy:
@@ -86,6 +89,8 @@ class RunStep:
       (or the last attempt) fails the step with a readable reason.
     - A skipped step skips everything downstream; the job's and the recording's status
       follow the steps; newly ready steps are enqueued after the commit.
+    - A cancelled attempt (a worker shutting down) gives the step back: it is pending
+      again at once, not only when its lease runs out.
     """
 
     def __init__(
@@ -116,7 +121,11 @@ class RunStep:
             if claimed is None:
                 return await self._current(data)
             recording, step = claimed
-            outcome = await self._attempt(data, recording, step)
+            try:
+                outcome = await self._attempt(data, recording, step)
+            except asyncio.CancelledError:
+                await self._give_back(data)
+                raise
             if outcome is not None:
                 return outcome
 
@@ -199,6 +208,15 @@ class RunStep:
             await uow.jobs.save(job.with_step(step.release(reason)))
             await uow.commit()
         return True
+
+    async def _give_back(self, data: RunStepInput) -> None:
+        """Release the step after a cancelled attempt (the worker is stopping), so that
+        another worker can start it at once instead of waiting for the lease to run out."""
+        release = asyncio.ensure_future(self._release(data, _STOPPED))
+        try:
+            await asyncio.shield(release)
+        except ElyuneError as exc:  # the lease runs out instead
+            logger.warning("could not release %s of job %s: %s", data.step.value, data.job_id, exc)
 
     async def _finish(self, data: RunStepInput, result: StepResult) -> RunStepResult:
         async with self._uow() as uow:
