@@ -127,6 +127,19 @@ async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
+async def _read_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """Engine for read-only units of work: on SQLite a second engine whose transactions
+    never wait for writers; on PostgreSQL the same engine."""
+    if not settings.database.is_sqlite:
+        yield engine
+        return
+    reader = create_engine(settings.database, readonly=True)
+    try:
+        yield reader
+    finally:
+        await reader.dispose()
+
+
 def _uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(engine)
 
@@ -298,6 +311,8 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings)
     uow = providers.Singleton(_uow_factory, engine)
+    read_engine = providers.Resource(_read_engine, settings, engine)
+    read_uow = providers.Singleton(_uow_factory, read_engine)
     schema = providers.Factory(SqlSchema, engine)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(
@@ -345,8 +360,8 @@ class Container(containers.DeclarativeContainer):
     import_recording = providers.Factory(
         ImportRecording, uow=uow, store=object_store, events=events, clock=clock, ids=ids
     )
-    get_recording = providers.Factory(GetRecording, uow=uow, store=object_store)
-    list_recordings = providers.Factory(ListRecordings, uow=uow)
+    get_recording = providers.Factory(GetRecording, uow=read_uow, store=object_store)
+    list_recordings = providers.Factory(ListRecordings, uow=read_uow)
     retry_job = providers.Factory(RetryJob, uow=uow, queue=job_queue, clock=clock)
     rerun_analysis = providers.Factory(RerunAnalysis, uow=uow, queue=job_queue, clock=clock)
     reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
@@ -354,9 +369,9 @@ class Container(containers.DeclarativeContainer):
     ensure_user = providers.Factory(EnsureUser, uow=uow, create=create_user)
     set_password = providers.Factory(SetPassword, uow=uow, hasher=hasher)
 
-    login = providers.Factory(Login, uow=uow, hasher=hasher, tokens=tokens, clock=clock)
+    login = providers.Factory(Login, uow=read_uow, hasher=hasher, tokens=tokens, clock=clock)
     refresh_tokens = providers.Factory(RefreshTokens, uow=uow, tokens=tokens, clock=clock)
-    authenticate = providers.Factory(Authenticate, uow=uow, tokens=tokens, clock=clock)
+    authenticate = providers.Factory(Authenticate, uow=read_uow, tokens=tokens, clock=clock)
     request_upload = providers.Factory(
         RequestUpload, uow=uow, store=object_store, clock=clock, ids=ids, policy=upload_policy
     )
@@ -372,14 +387,14 @@ class Container(containers.DeclarativeContainer):
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
-    usage_report = providers.Factory(UsageReport, uow=uow)
+    usage_report = providers.Factory(UsageReport, uow=read_uow)
 
     create_webhook = providers.Factory(
         CreateWebhook, uow=uow, guard=url_guard, clock=clock, ids=ids
     )
-    list_webhooks = providers.Factory(ListWebhooks, uow=uow)
+    list_webhooks = providers.Factory(ListWebhooks, uow=read_uow)
     delete_webhook = providers.Factory(DeleteWebhook, uow=uow)
-    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
+    list_deliveries = providers.Factory(ListDeliveries, uow=read_uow)
     queue_deliveries = providers.Factory(QueueWebhookDeliveries, uow=uow, clock=clock, ids=ids)
     deliver_webhooks = providers.Factory(
         DeliverWebhooks, uow=uow, sender=webhook_sender, clock=clock

@@ -13,7 +13,8 @@ from elyune_adapters.container import Container, create_container, resolve
 from elyune_adapters.settings import Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, storage, views
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS
+from elyune_http.caches import TokenCache
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, TOKENS
 from elyune_http.middleware import authentication, cors, errors, request_log
 from elyune_http.ratelimit import RateLimiter
 
@@ -44,6 +45,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CONTAINER] = container or create_container(settings)
     app[LIMITER] = RateLimiter(settings.http.rate_limit_per_minute, 60.0)
+    app[TOKENS] = TokenCache()
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
     app.add_routes(events.routes)
@@ -84,6 +86,12 @@ async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
 def run(settings: Settings | None = None) -> None:
     """Serve the API on the configured host and port until interrupted."""
     settings = settings or load_settings()
+    try:
+        import uvloop  # a faster event loop where available
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - Windows
+        pass
     web.run_app(
         create_app(settings),
         host=settings.http.host,

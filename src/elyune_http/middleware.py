@@ -22,7 +22,7 @@ from elyune_core.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, USER
+from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, TOKENS, USER
 
 logger = logging.getLogger("elyune.http")
 
@@ -188,8 +188,13 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
             {"detail": "Authentication credentials were not provided."},
             **{"WWW-Authenticate": 'Bearer realm="api"'},
         )
-    authenticate = await resolve(request.app[CONTAINER].authenticate())
-    request[USER] = await authenticate.execute(token)
+    cache = request.app[TOKENS]
+    user = cache.get(token)
+    if user is None:
+        authenticate = await resolve(request.app[CONTAINER].authenticate())
+        user = await authenticate.execute(token)
+        cache.put(token, user)
+    request[USER] = user
     return await handler(request)
 
 

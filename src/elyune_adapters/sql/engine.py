@@ -20,20 +20,27 @@ from elyune_core.errors import RepositoryUnavailableError
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> AsyncEngine:
     """An async engine for *settings*.
 
     SQLite gets WAL, enforced foreign keys, a 30 s busy timeout and ``BEGIN IMMEDIATE``
-    transactions (so concurrent writers queue instead of failing). PostgreSQL gets a
-    pool of ``pool_size`` connections that are checked before use, so the API recovers
-    by itself when the server drops connections.
+    transactions (so concurrent writers queue instead of failing); a *readonly* SQLite
+    engine begins deferred, read-only transactions instead, which never wait for the
+    writers (WAL readers see the last commit). PostgreSQL gets a pool of ``pool_size``
+    connections that are checked before use, so the API recovers by itself when the
+    server drops connections.
     """
     if settings.is_sqlite:
         path = settings.url.split("///", 1)[1] if "///" in settings.url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        engine = create_async_engine(
+            settings.url,
+            connect_args={"timeout": 30},
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+        )
+        _configure_sqlite(engine, readonly=readonly)
         return engine
     return create_async_engine(
         settings.url,
@@ -44,7 +51,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, readonly: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -53,11 +60,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if readonly:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
