@@ -114,7 +114,9 @@ def header(recording: Recording) -> Text:
             facts.append(f"audio: {media.audio_codec}")
     text.append(" · ".join(facts))
     for stored in recording.files:
-        text.append(f"\n  {stored.kind.value:<9} {stored.key} ({size(stored.size)})", style="dim")
+        name = stored.key.rsplit("/", 1)[-1]
+        extra = f", {stored.width}x{stored.height}" if stored.width else ""
+        text.append(f"\n  {stored.kind.value:<9} {name} ({size(stored.size)}{extra})", style="dim")
     if recording.error:
         text.append(f"\n{recording.error}", style="bold red")
     return text
