@@ -107,7 +107,7 @@ def _configure_logging(config: Settings) -> None:
         force=True,
     )
     quiet = max(level, logging.WARNING)
-    for noisy in ("taskiq", "faster_whisper", "httpx", "aiosqlite", "asyncio", "urllib3"):
+    for noisy in ("taskiq", "alembic", "faster_whisper", "httpx", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(quiet)
 
 

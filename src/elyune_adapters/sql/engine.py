@@ -39,6 +39,10 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
             connect_args={"timeout": 30},
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
+            # Readers run in autocommit (no BEGIN/ROLLBACK round trips to the driver's
+            # thread); WAL gives each statement a consistent snapshot.
+            pool_reset_on_return=None if readonly else "rollback",
+            isolation_level="AUTOCOMMIT" if readonly else None,
         )
         _configure_sqlite(engine, readonly=readonly)
         return engine
@@ -64,9 +68,12 @@ def _configure_sqlite(engine: AsyncEngine, *, readonly: bool) -> None:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
+    if readonly:
+        return
+
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
