@@ -50,9 +50,13 @@ pytest:
 serve: install
 	$(BIN)/elyune serve
 
-## bench: run the benchmark scripts and rewrite docs/benchmarks.md
+## bench: run the benchmark scripts and rewrite docs/benchmarks.md (about an hour;
+## needs wrk, and PostgreSQL and Redis on localhost for the API and worker figures)
 bench: install-dev
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/pipeline.py --runs 3
+	$(BIN)/python bench/api.py --runs 3
+	$(BIN)/python bench/api.py --runs 3 --postgres
+	$(BIN)/python bench/throughput.py --recordings 10 --seconds 60
 
 clean:
 	rm -rf $(VENV) .elyune .mypy_cache .ruff_cache .pytest_cache .coverage

@@ -12,7 +12,7 @@ It also uploads 1 GB through an embedded presigned URL and reports how much the 
 RSS grew. Targets: >= 1,500 requests/s and p99 < 50 ms on list and detail; the 1 GB
 upload raises RSS by < 50 MB. Writes its section of docs/benchmarks.md.
 
-    python bench/api.py [--runs 3] [--duration 20] [--database-url postgresql+asyncpg://...]
+    python bench/api.py [--runs 3] [--duration 20] [--postgres | --database-url URL]
 """
 
 from __future__ import annotations
@@ -243,6 +243,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--recordings", type=int, default=10_000)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use a fresh database on the PostgreSQL server at 127.0.0.1:5432",
+    )
     parser.add_argument("--seed", action="store_true")
     args = parser.parse_args()
     if args.seed:
@@ -254,7 +259,19 @@ def main() -> None:
     runs = []
     for n in range(args.runs):
         print(f"run {n + 1}/{args.runs}", flush=True)
-        runs.append(run_once(args))
+        if args.postgres:
+            name = f"elyune_api_bench_{os.getpid()}_{n}"
+            admin = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
+            subprocess.run([*admin, f'CREATE DATABASE "{name}"'], check=True)
+            args.database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            try:
+                runs.append(run_once(args))
+            finally:
+                subprocess.run(
+                    [*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True
+                )
+        else:
+            runs.append(run_once(args))
     database = "PostgreSQL" if args.database_url else "SQLite (embedded)"
     lines = [
         f"## API ({database})",
