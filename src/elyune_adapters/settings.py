@@ -151,6 +151,7 @@ class Settings:
     http: HttpSettings
     cli_user: str = "local"
     log_level: str = "INFO"
+    retention_days: float = 0.0
 
     @property
     def mode(self) -> str:
@@ -249,6 +250,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         analyzer=_analyzer(env),
         http=_http(env),
         cli_user=env.text("ELYUNE_CLI_USER", "local") or "local",
+        retention_days=env.number("RETENTION_DAYS", 0.0),
         log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper(),
     )
 

@@ -486,3 +486,41 @@ def test_copy_sample_keeps_the_bytes(tmp_path: Path) -> None:
     """The support helper copies the committed sample under another name."""
     copy = copy_sample(tmp_path, name=UNICODE_NAME)
     assert copy.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_ffmpeg_dies_with_a_killed_worker(tmp_path):
+    """A worker killed with SIGKILL leaves no ffmpeg behind (parent-death signal)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import asyncio\n"
+        "from elyune_adapters.media.ffmpeg import FfmpegTranscoder\n"
+        "args = ['-re', '-f', 'lavfi', '-i', 'sine=d=60', '-f', 'null', '-']\n"
+        "asyncio.run(FfmpegTranscoder()._run(args, on_stdout=None, loglevel='error'))\n"
+    )
+    worker = subprocess.Popen([sys.executable, str(script)])
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    ffmpeg = None
+    for _ in range(100):
+        text = children.read_text().split() if children.exists() else []
+        if text:
+            ffmpeg = int(text[0])
+            break
+        time.sleep(0.1)
+    assert ffmpeg is not None, "ffmpeg did not start"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    for _ in range(50):
+        status = Path(f"/proc/{ffmpeg}/status")
+        if not status.exists() or "zombie" in status.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(ffmpeg, signal.SIGKILL)
+        raise AssertionError("ffmpeg outlived the killed worker")

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import shutil
+import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -384,6 +387,7 @@ class FfmpegTranscoder(Transcoder):
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
+                preexec_fn=_die_with_parent,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -425,6 +429,26 @@ class FfmpegTranscoder(Transcoder):
 
 
 # ---------------------------------------------------------------------- running ffmpeg
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except OSError:
+        return None
+
+
+_PRCTL = _prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the worker dies, so no ffmpeg outlives a killed
+    worker (Linux; elsewhere the timeout still bounds it)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @attrs.frozen

@@ -36,8 +36,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -432,14 +434,46 @@ async def _hand_back(running: set[asyncio.Task[Any]], name: str) -> None:
         logger.warning("worker %s: %d step(s) did not stop in time", name, len(late))
 
 
+#: How often a worker applies ``RETENTION_DAYS``.
+CLEANUP_SECONDS = 3600.0
+
+
 async def _reconcile_forever(container: Container, every: float, name: str) -> None:
-    """Queue again what nobody is doing, every *every* seconds (with some jitter)."""
+    """Queue again what nobody is doing, every *every* seconds (with some jitter); with
+    ``RETENTION_DAYS`` set, also delete expired recordings once an hour."""
+    last_cleanup = -math.inf
     while True:
         await asyncio.sleep(every * random.uniform(0.9, 1.1))  # workers drift apart
         try:
             await _reconcile(container, name)
         except ElyuneError as exc:
             logger.warning("worker %s could not reconcile: %s", name, exc)
+        days = container.settings().retention_days
+        if days > 0 and time.monotonic() - last_cleanup >= CLEANUP_SECONDS:
+            last_cleanup = time.monotonic()
+            try:
+                await _cleanup(container, name, days)
+            except ElyuneError as exc:
+                logger.warning("worker %s could not apply the retention: %s", name, exc)
+
+
+async def _cleanup(container: Container, name: str, days: float) -> None:
+    """Delete recordings older than *days* (the periodic form of `elyune storage cleanup`)."""
+    from datetime import timedelta
+
+    from elyune_adapters.container import resolve
+
+    cutoff = (await resolve(container.clock())).now() - timedelta(days=days)
+    result = await (await resolve(container.cleanup_recordings())).execute(cutoff)
+    if result.recordings:
+        logger.info(
+            "worker %s deleted %d recording(s) older than %g days (%d objects, %d bytes)",
+            name,
+            len(result.recordings),
+            days,
+            result.objects,
+            result.bytes,
+        )
 
 
 async def _reconcile(container: Container, name: str) -> None:
