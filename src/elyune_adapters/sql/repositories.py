@@ -231,13 +231,12 @@ class SqlRecordingRepository(RecordingRepository):
             pattern = "%" + _escape_like(query.search.lower()) + "%"
             conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
         where = and_(True, *conditions)
-        total = (
-            await self._conn.execute(select(func.count()).select_from(t.recordings).where(where))
-        ).scalar_one()
+        # One query for the page and the total (a window count); a separate count only
+        # when the page is past the end.
         rows = (
             (
                 await self._conn.execute(
-                    select(t.recordings)
+                    select(t.recordings, func.count().over().label("total_count"))
                     .where(where)
                     .order_by(t.recordings.c.created_at.desc(), t.recordings.c.id.desc())
                     .offset(query.offset)
@@ -247,6 +246,16 @@ class SqlRecordingRepository(RecordingRepository):
             .mappings()
             .all()
         )
+        if rows:
+            total = rows[0]["total_count"]
+        elif query.offset == 0:
+            total = 0
+        else:
+            total = (
+                await self._conn.execute(
+                    select(func.count()).select_from(t.recordings).where(where)
+                )
+            ).scalar_one()
         files = await self._files([RecordingId(r["id"]) for r in rows])
         items = tuple(_recording(r, files.get(RecordingId(r["id"]), [])) for r in rows)
         return Page(items=items, total=int(total))
