@@ -63,9 +63,6 @@ def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
     """Run *work* with a container; errors become a message and an exit code.
 
     *start* starts every resource first (the in-process queue needs it to run steps).
-
-    Exit codes: 1 for a failure, 2 for bad settings or input, 3 for something not
-    found, 130 when interrupted. ``--debug`` shows the traceback instead.
     """
     config = settings()
     configure_logging(config)
@@ -74,28 +71,31 @@ def run(work: Callable[[Container], Awaitable[T]], *, start: bool = False) -> T:
         async with open_container(config, start=start) as container:
             return await work(container)
 
+    return guarded(lambda: asyncio.run(main()))
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """Call *call*; its errors become one line on stderr and an exit code.
+
+    Exit codes: 1 for a failure, 2 for bad settings or input, 3 for something not
+    found, 130 when interrupted. ``--debug`` shows the traceback instead.
+    """
     try:
-        return asyncio.run(main())
+        return call()
     except typer.Exit:
         raise
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         raise typer.Exit(130) from None
-    except NotFoundError as exc:
-        if state.debug:
-            raise
-        fail(str(exc), 3)
-    except (InvalidInputError, SettingsError) as exc:
-        if state.debug:
-            raise
-        fail(str(exc), 2)
-    except ElyuneError as exc:
-        if state.debug:
-            raise
-        fail(str(exc), 1)
     except Exception as exc:  # the entry point: never a traceback without --debug
         if state.debug:
             raise
+        if isinstance(exc, NotFoundError):
+            fail(str(exc), 3)
+        if isinstance(exc, InvalidInputError | SettingsError):
+            fail(str(exc), 2)
+        if isinstance(exc, ElyuneError):
+            fail(str(exc), 1)
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
 
 
@@ -111,6 +111,8 @@ def configure_logging(config: Settings, *, verbose: bool = False) -> None:
         level=level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
-    for noisy in ("faster_whisper", "httpx", "aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    quiet = max(level, logging.WARNING)
+    for noisy in ("taskiq", "alembic", "faster_whisper", "httpx", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(quiet)

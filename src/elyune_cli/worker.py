@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from typing import Annotated
 
 import attrs
 import typer
 
 from elyune_adapters.container import run_worker
-from elyune_adapters.settings import Settings, SettingsError
-from elyune_cli.runtime import fail, settings, state
-from elyune_core.errors import ElyuneError
+from elyune_adapters.settings import Settings
+from elyune_cli.runtime import configure_logging, fail, guarded, settings
 
 NO_BROKER = (
     "elyune worker needs a queue: set REDIS_URL (or CELERY_BROKER_URL). Without one, jobs "
@@ -56,21 +54,8 @@ def worker(
         fail(NO_BROKER, 2)
     if concurrency is not None:
         config = attrs.evolve(config, queue=attrs.evolve(config.queue, concurrency=concurrency))
-    _configure_logging(config)
-    try:
-        asyncio.run(_serve(config))
-    except SettingsError as exc:
-        if state.debug:
-            raise
-        fail(str(exc), 2)
-    except ElyuneError as exc:
-        if state.debug:
-            raise
-        fail(str(exc), 1)
-    except Exception as exc:  # the entry point: never a traceback without --debug
-        if state.debug:
-            raise
-        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+    configure_logging(config, verbose=True)
+    guarded(lambda: asyncio.run(_serve(config)))
 
 
 async def _serve(config: Settings) -> None:
@@ -95,20 +80,6 @@ async def _serve(config: Settings) -> None:
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
-
-
-def _configure_logging(config: Settings) -> None:
-    """One line per event on stderr, at LOG_LEVEL (DEBUG with --debug)."""
-    level = logging.DEBUG if state.debug else getattr(logging, config.log_level, logging.INFO)
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    quiet = max(level, logging.WARNING)
-    for noisy in ("taskiq", "alembic", "faster_whisper", "httpx", "aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(quiet)
 
 
 __all__ = ["worker"]

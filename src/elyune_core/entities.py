@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -124,6 +124,33 @@ class Recording:
     files: tuple[StoredFile, ...] = ()
     error: str | None = None
     speaker_names: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def awaiting_upload(
+        cls,
+        recording_id: RecordingId,
+        owner_id: UserId,
+        filename: str,
+        source_key: str,
+        now: datetime,
+        *,
+        title: str | None = None,
+        **fields: Any,
+    ) -> Recording:
+        """A new recording whose file is still to be uploaded; the title defaults to the
+        file name without its extension."""
+        title = (title or filename.rsplit(".", 1)[0] or "Recording")[:200]
+        return cls(
+            id=recording_id,
+            owner_id=owner_id,
+            title=title,
+            filename=filename,
+            source_key=source_key,
+            status=RecordingStatus.AWAITING_UPLOAD,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
 
     @property
     def duration(self) -> float | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from elyune_core.entities import Recording, RecordingStatus
+from elyune_core.entities import Recording
 from elyune_core.ids import RecordingId, UserId
 from elyune_core.keys import sanitize_filename, source_key
 from elyune_core.ports import (
@@ -65,16 +65,13 @@ class ImportRecording:
         filename = sanitize_filename(data.path.name)
         key = source_key(data.owner_id, recording_id, filename)
         now = self._clock.now()
-        title = data.title or filename.rsplit(".", 1)[0] or "Recording"
-        draft = Recording(
-            id=recording_id,
-            owner_id=data.owner_id,
-            title=title[:200],
-            filename=filename,
-            source_key=key,
-            status=RecordingStatus.AWAITING_UPLOAD,
-            created_at=now,
-            updated_at=now,
+        draft = Recording.awaiting_upload(
+            recording_id,
+            data.owner_id,
+            filename,
+            key,
+            now,
+            title=data.title,
             language=data.language,
         )
         info = await self._store.put_file(key, data.path, "application/octet-stream")

@@ -94,16 +94,13 @@ class RequestUpload:
         filename = sanitize_filename(data.filename)
         key = source_key(data.owner_id, recording_id, filename)
         now = self._clock.now()
-        title = (data.title or filename.rsplit(".", 1)[0] or "Recording")[:200]
-        recording = Recording(
-            id=recording_id,
-            owner_id=data.owner_id,
-            title=title,
-            filename=filename,
-            source_key=key,
-            status=RecordingStatus.AWAITING_UPLOAD,
-            created_at=now,
-            updated_at=now,
+        recording = Recording.awaiting_upload(
+            recording_id,
+            data.owner_id,
+            filename,
+            key,
+            now,
+            title=data.title,
             file_size=data.file_size,
             quality=data.quality,
             fps=data.fps,
