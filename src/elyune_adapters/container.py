@@ -191,6 +191,7 @@ def _transcriber(settings: Settings) -> Transcriber:
         compute_type=config.whisper_compute_type,
         cpu_threads=config.whisper_threads,
         diarize=config.whisper_diarize,
+        allow_download=config.whisper_allow_download,
     )
 
 

@@ -101,6 +101,7 @@ class TranscriberSettings:
     whisper_threads: int = 2
     whisper_compute_type: str = "int8"
     whisper_diarize: bool = True
+    whisper_allow_download: bool = False
     deepgram_api_key: str | None = attrs.field(default=None, repr=False)
     deepgram_model: str = "nova-3"
     deepgram_url: str | None = None
@@ -343,6 +344,7 @@ def _transcriber(env: _Env) -> TranscriberSettings:
         whisper_threads=env.integer("WHISPER_THREADS", 2, minimum=1, maximum=64),
         whisper_compute_type=env.text("WHISPER_COMPUTE_TYPE", "int8") or "int8",
         whisper_diarize=env.flag("WHISPER_DIARIZE", True),
+        whisper_allow_download=env.flag("WHISPER_ALLOW_DOWNLOAD", False),
         deepgram_api_key=key,
         deepgram_model=env.text("DEEPGRAM_MODEL", "nova-3") or "nova-3",
         deepgram_url=url,
