@@ -28,7 +28,8 @@ from elyune_adapters.events import InMemoryEventHub
 from elyune_adapters.queue.inprocess import InProcessJobQueue
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
-from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
+from elyune_adapters.sql.reader import create_sqlite_reader
+from elyune_adapters.sql.unit_of_work import SqlReadUnitOfWork, SqlUnitOfWork
 from elyune_adapters.storage.local import LocalObjectStore, LocalUploadReceiver
 from elyune_adapters.storage.signing import UrlSigner
 from elyune_adapters.system import (
@@ -47,6 +48,7 @@ from elyune_core.ports import (
     RecordingEvent,
     Transcoder,
     Transcriber,
+    UnitOfWork,
     UrlGuard,
 )
 from elyune_core.use_cases import (
@@ -127,17 +129,19 @@ async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def _read_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """Engine for read-only units of work: on SQLite a second engine whose transactions
-    never wait for writers; on PostgreSQL the same engine."""
+async def _read_uow(
+    settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    """Read-only units of work: on SQLite a synchronous query-only engine (no thread hop
+    per statement, never waiting for writers); on PostgreSQL the same engine."""
     if not settings.database.is_sqlite:
-        yield engine
+        yield _uow_factory(engine)
         return
-    reader = create_engine(settings.database, readonly=True)
+    reader = create_sqlite_reader(settings.database)
     try:
-        yield reader
+        yield lambda: SqlReadUnitOfWork(reader)
     finally:
-        await reader.dispose()
+        reader.dispose()
 
 
 def _uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
@@ -312,8 +316,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings)
     uow = providers.Singleton(_uow_factory, engine)
-    read_engine = providers.Resource(_read_engine, settings, engine)
-    read_uow = providers.Singleton(_uow_factory, read_engine)
+    read_uow = providers.Resource(_read_uow, settings, engine)
     schema = providers.Factory(SqlSchema, engine)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(

@@ -250,3 +250,29 @@ async def test_job_lock_serialises_concurrent_claims(uow_factory):
     assert sorted(results) == [False, False, False, True]
     async with uow_factory() as uow:
         assert (await uow.jobs.get(JobId("job-1"))).step(StepName.PROBE).attempts == 1
+
+
+async def test_the_sqlite_reader_sees_committed_rows_and_cannot_write(tmp_path):
+    from elyune_adapters.sql.reader import create_sqlite_reader
+    from elyune_adapters.sql.unit_of_work import SqlReadUnitOfWork
+
+    settings = DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+    engine = create_engine(settings)
+    await upgrade(engine)
+    reader = create_sqlite_reader(settings)
+    writer = lambda: SqlUnitOfWork(engine)  # noqa: E731
+    await _seed(writer, _recording(1), _recording(2))
+    async with SqlReadUnitOfWork(reader) as uow:
+        assert (await uow.recordings.list(RecordingQuery())).total == 2
+        assert (await uow.recordings.get(RecordingId("rec-00001"))).title == "Weekly sync 1"
+        with pytest.raises(RecordingNotFoundError):
+            await uow.recordings.get(RecordingId("nope"))
+        with pytest.raises(RuntimeError):
+            await uow.users.add(attrs.evolve(_user(), id=UserId("u9"), username="z"))
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            await uow.commit()
+    await _seed(writer, _recording(3), users=())
+    async with SqlReadUnitOfWork(reader) as uow:  # a later read sees the new commit
+        assert (await uow.recordings.list(RecordingQuery())).total == 3
+    reader.dispose()
+    await engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from elyune_adapters.sql import tables as t
+from elyune_adapters.sql.reader import SyncReader
 from elyune_core.codec import (
     content_from_dict,
     content_to_dict,
@@ -86,7 +87,7 @@ def _user(row: RowMapping) -> User:
 class SqlUserRepository(UserRepository):
     """Users in the ``users`` table."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def add(self, user: User) -> None:
@@ -198,7 +199,7 @@ def _stored_file(row: RowMapping) -> StoredFile:
 class SqlRecordingRepository(RecordingRepository):
     """Recordings in ``recordings``, their files in ``recording_files``."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def add(self, recording: Recording) -> None:
@@ -231,12 +232,13 @@ class SqlRecordingRepository(RecordingRepository):
             pattern = "%" + _escape_like(query.search.lower()) + "%"
             conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
         where = and_(True, *conditions)
-        # One query for the page and the total (a window count); a separate count only
-        # when the page is past the end.
+        total = (
+            await self._conn.execute(select(func.count()).select_from(t.recordings).where(where))
+        ).scalar_one()
         rows = (
             (
                 await self._conn.execute(
-                    select(t.recordings, func.count().over().label("total_count"))
+                    select(t.recordings)
                     .where(where)
                     .order_by(t.recordings.c.created_at.desc(), t.recordings.c.id.desc())
                     .offset(query.offset)
@@ -246,16 +248,6 @@ class SqlRecordingRepository(RecordingRepository):
             .mappings()
             .all()
         )
-        if rows:
-            total = rows[0]["total_count"]
-        elif query.offset == 0:
-            total = 0
-        else:
-            total = (
-                await self._conn.execute(
-                    select(func.count()).select_from(t.recordings).where(where)
-                )
-            ).scalar_one()
         files = await self._files([RecordingId(r["id"]) for r in rows])
         items = tuple(_recording(r, files.get(RecordingId(r["id"]), [])) for r in rows)
         return Page(items=items, total=int(total))
@@ -370,7 +362,7 @@ def _job(row: RowMapping, steps: Sequence[Step]) -> Job:
 class SqlJobRepository(JobRepository):
     """Jobs in ``jobs``, steps in ``job_steps``; ``lock`` takes the job row's write lock."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def add(self, job: Job) -> None:
@@ -480,7 +472,7 @@ class SqlJobRepository(JobRepository):
 class SqlTranscriptRepository(TranscriptRepository):
     """Transcripts in ``transcripts`` (words as compact JSON), segments in their own table."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def get(self, recording_id: RecordingId) -> Transcript | None:
@@ -589,7 +581,7 @@ def _analysis(row: RowMapping) -> Analysis:
 class SqlAnalysisRepository(AnalysisRepository):
     """Analyses in ``analyses``, one row per recording and kind."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
@@ -631,7 +623,7 @@ class SqlAnalysisRepository(AnalysisRepository):
 class SqlTokenRepository(TokenRepository):
     """Used refresh tokens in ``used_refresh_tokens`` (expired ones are pruned)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def use(self, jti: str, user_id: UserId, expires_at: datetime) -> bool:
@@ -711,7 +703,7 @@ def _delivery_values(delivery: WebhookDelivery) -> dict[str, Any]:
 class SqlWebhookRepository(WebhookRepository):
     """Webhook endpoints in ``webhooks``, deliveries in ``webhook_deliveries``."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
     async def add(self, endpoint: WebhookEndpoint) -> None:

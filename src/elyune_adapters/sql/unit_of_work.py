@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from types import TracebackType
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from elyune_adapters.sql.reader import SyncReader
 from elyune_adapters.sql.repositories import (
     SqlAnalysisRepository,
     SqlJobRepository,
@@ -96,3 +98,48 @@ async def _close_quietly(conn: AsyncConnection) -> None:
     finally:
         with contextlib.suppress(SQLAlchemyError, OSError, ConnectionError):
             await conn.close()
+
+
+class SqlReadUnitOfWork(UnitOfWork):
+    """A read-only unit of work on a synchronous SQLite engine (see ``reader``).
+
+    ``commit`` is refused; database failures come out as core errors, as above.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    async def __aenter__(self) -> SqlReadUnitOfWork:
+        try:
+            conn = self._engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            raise RepositoryUnavailableError(UNAVAILABLE) from exc
+        self._conn = conn
+        reader = SyncReader(conn)
+        self.users = SqlUserRepository(reader)
+        self.recordings = SqlRecordingRepository(reader)
+        self.jobs = SqlJobRepository(reader)
+        self.transcripts = SqlTranscriptRepository(reader)
+        self.analyses = SqlAnalysisRepository(reader)
+        self.tokens = SqlTokenRepository(reader)
+        self.webhooks = SqlWebhookRepository(reader)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                conn.close()
+        if exc is not None:
+            translated = translate_db_error(exc)
+            if translated is not None:
+                raise translated from exc
+
+    async def commit(self) -> None:
+        raise RuntimeError("a read-only unit of work cannot commit")
