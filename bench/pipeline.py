@@ -205,7 +205,7 @@ def main() -> None:
         "",
         f"Machine: {_report.machine()}. `python bench/pipeline.py --runs {args.runs}`; "
         f"medians of {args.runs} runs, each in a fresh process and data folder. Engines: "
-        "ffmpeg from imageio-ffmpeg (transcode at nice 10), faster-whisper base int8 "
+        "ffmpeg from imageio-ffmpeg (transcode at nice 19), faster-whisper base int8 "
         "with 2 threads and diarization, local analyzer.",
         "",
     ]

@@ -86,7 +86,7 @@ class ProcessingSettings:
     ffmpeg_path: str | None = None
     ffmpeg_timeout: float = 1800.0
     ffmpeg_threads: int = 0
-    ffmpeg_nice: int = 10
+    ffmpeg_nice: int = 19
     max_attempts: int = 3
     backoff_base: float = 2.0
     lease_seconds: float = 60.0
@@ -242,7 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ffmpeg_path=env.text("FFMPEG_PATH"),
             ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=0.01),
             ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
-            ffmpeg_nice=env.integer("FFMPEG_NICE", 10, maximum=19),
+            ffmpeg_nice=env.integer("FFMPEG_NICE", 19, maximum=19),
             max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
             backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
             lease_seconds=env.number("STEP_LEASE_SECONDS", 60.0, minimum=3.0),

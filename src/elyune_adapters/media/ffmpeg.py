@@ -156,7 +156,7 @@ class FfmpegTranscoder(Transcoder):
         *,
         timeout: float = 1800.0,
         threads: int = 0,
-        transcode_nice: int = 10,
+        transcode_nice: int = 19,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
