@@ -145,7 +145,8 @@ async def _read_uow(
 
 
 def _uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine)
+    lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+    return lambda: SqlUnitOfWork(engine, lock)
 
 
 async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[ObjectStore]:
@@ -196,6 +197,7 @@ def _transcriber(settings: Settings) -> Transcriber:
         cpu_threads=config.whisper_threads,
         diarize=config.whisper_diarize,
         allow_download=config.whisper_allow_download,
+        parallel=min(settings.queue.concurrency, 4),
     )
 
 

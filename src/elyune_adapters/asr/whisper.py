@@ -288,7 +288,8 @@ class WhisperTranscriber(Transcriber):
     faster-whisper model name (see :func:`resolve_model`); model files live under
     *models_dir*. The model is loaded once, lazily and thread-safely, with *compute_type*
     and *cpu_threads*; decoding uses *beam_size*, voice activity detection and word
-    timestamps. With *diarize*, speakers are told apart by
+    timestamps. *parallel* transcriptions may run at once (one per concurrent step;
+    otherwise concurrent calls queue for the model). With *diarize*, speakers are told apart by
     :mod:`elyune_adapters.asr.diarize` and labelled ``"0"``, ``"1"``...
     """
 
@@ -303,8 +304,10 @@ class WhisperTranscriber(Transcriber):
         allow_download: bool = False,
         diarize: bool = True,
         max_speakers: int = 4,
+        parallel: int = 1,
     ) -> None:
         self.name = model_label(model)
+        self.parallel = max(1, parallel)
         self.model = model
         self.models_dir = Path(models_dir)
         self.compute_type = compute_type
@@ -334,6 +337,7 @@ class WhisperTranscriber(Transcriber):
                         device="cpu",
                         compute_type=self.compute_type,
                         cpu_threads=self.cpu_threads,
+                        num_workers=self.parallel,
                         local_files_only=True,
                     )
                 except MemoryError as exc:

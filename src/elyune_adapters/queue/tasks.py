@@ -42,6 +42,15 @@ async def start_worker(state: TaskiqState) -> None:
     state.running = set()
     await resolve(container.init_resources())
     state.worker = container.worker()
+    # Build the adapters and load the speech model now, not in the first step.
+    await resolve(container.run_step())
+    transcriber = await resolve(container.transcriber())
+    load = getattr(transcriber, "load", None)
+    if callable(load):
+        try:
+            await asyncio.to_thread(load)
+        except ElyuneError as exc:  # the transcribe step reports it where users see it
+            logger.warning("could not load the speech model at start: %s", exc)
 
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
