@@ -29,6 +29,7 @@ from elyune_adapters.queue.inprocess import InProcessJobQueue
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.reader import create_sqlite_reader
+from elyune_adapters.sql.repositories import RecordingCounts
 from elyune_adapters.sql.unit_of_work import SqlReadUnitOfWork, SqlUnitOfWork
 from elyune_adapters.storage.local import LocalObjectStore, LocalUploadReceiver
 from elyune_adapters.storage.signing import UrlSigner
@@ -130,23 +131,25 @@ async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def _read_uow(
-    settings: Settings, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, counts: RecordingCounts
 ) -> AsyncIterator[Callable[[], UnitOfWork]]:
     """Read-only units of work: on SQLite a synchronous query-only engine (no thread hop
     per statement, never waiting for writers); on PostgreSQL the same engine."""
     if not settings.database.is_sqlite:
-        yield _uow_factory(engine)
+        yield _uow_factory(engine, counts)
         return
     reader = create_sqlite_reader(settings.database)
     try:
-        yield lambda: SqlReadUnitOfWork(reader)
+        yield lambda: SqlReadUnitOfWork(reader, counts)
     finally:
         reader.dispose()
 
 
-def _uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+def _uow_factory(
+    engine: AsyncEngine, counts: RecordingCounts | None = None
+) -> Callable[[], SqlUnitOfWork]:
     lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-    return lambda: SqlUnitOfWork(engine, lock)
+    return lambda: SqlUnitOfWork(engine, lock, counts)
 
 
 async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[ObjectStore]:
@@ -317,8 +320,9 @@ class Container(containers.DeclarativeContainer):
     events = providers.Singleton(InMemoryEventHub)
 
     engine = providers.Resource(_engine, settings)
-    uow = providers.Singleton(_uow_factory, engine)
-    read_uow = providers.Resource(_read_uow, settings, engine)
+    recording_counts = providers.Singleton(RecordingCounts)
+    uow = providers.Singleton(_uow_factory, engine, recording_counts)
+    read_uow = providers.Resource(_read_uow, settings, engine, recording_counts)
     schema = providers.Factory(SqlSchema, engine)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(

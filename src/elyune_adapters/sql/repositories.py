@@ -7,6 +7,7 @@ in small functions; no ORM mapping of the core's classes.
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -196,17 +197,52 @@ def _stored_file(row: RowMapping) -> StoredFile:
     )
 
 
+class RecordingCounts:
+    """Totals of recent listings, kept for *ttl* seconds (shared by units of work).
+
+    Counting a user's recordings is the costliest part of a listing (thousands of index
+    entries). A total is reused for a moment; adding or deleting a recording in this
+    process forgets that owner's totals at once, so only changes made by other
+    processes (status filters moved by workers) show up to *ttl* late.
+    """
+
+    def __init__(self, ttl: float = 2.0, size: int = 10_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._totals: dict[tuple[object, ...], tuple[float, int]] = {}
+
+    def get(self, key: tuple[object, ...]) -> int | None:
+        found = self._totals.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: tuple[object, ...], total: int) -> None:
+        if len(self._totals) >= self._size:
+            self._totals.clear()
+        self._totals[key] = (time.monotonic() + self._ttl, total)
+
+    def forget(self, owner_id: UserId | None) -> None:
+        for key in [k for k in self._totals if k[0] in (owner_id, None)]:
+            del self._totals[key]
+
+
 class SqlRecordingRepository(RecordingRepository):
     """Recordings in ``recordings``, their files in ``recording_files``."""
 
-    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
+    def __init__(
+        self, conn: AsyncConnection | SyncReader, counts: RecordingCounts | None = None
+    ) -> None:
         self._conn = conn
+        self._counts = counts
 
     async def add(self, recording: Recording) -> None:
         await self._conn.execute(
             insert(t.recordings).values(id=recording.id, **_recording_values(recording))
         )
         await self._write_files(recording)
+        if self._counts is not None:
+            self._counts.forget(recording.owner_id)
 
     async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
         query = select(t.recordings).where(t.recordings.c.id == recording_id)
@@ -232,9 +268,22 @@ class SqlRecordingRepository(RecordingRepository):
             pattern = "%" + _escape_like(query.search.lower()) + "%"
             conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
         where = and_(True, *conditions)
-        total = (
-            await self._conn.execute(select(func.count()).select_from(t.recordings).where(where))
-        ).scalar_one()
+        key = (
+            query.owner_id,
+            query.status,
+            query.search,
+            query.created_before,
+            query.created_after,
+        )
+        total = None if self._counts is None else self._counts.get(key)
+        if total is None:
+            total = (
+                await self._conn.execute(
+                    select(func.count()).select_from(t.recordings).where(where)
+                )
+            ).scalar_one()
+            if self._counts is not None:
+                self._counts.put(key, total)
         rows = (
             (
                 await self._conn.execute(
@@ -269,6 +318,8 @@ class SqlRecordingRepository(RecordingRepository):
         await self._conn.execute(delete(t.job_steps).where(t.job_steps.c.job_id.in_(job_ids)))
         await self._conn.execute(delete(t.jobs).where(t.jobs.c.recording_id == recording_id))
         await self._conn.execute(delete(t.recordings).where(t.recordings.c.id == recording_id))
+        if self._counts is not None:
+            self._counts.forget(None)  # the owner is not at hand: forget every total
 
     async def _files(
         self, ids: Sequence[RecordingId]

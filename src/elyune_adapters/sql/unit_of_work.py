@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from elyune_adapters.sql.reader import SyncReader
 from elyune_adapters.sql.repositories import (
+    RecordingCounts,
     SqlAnalysisRepository,
     SqlJobRepository,
     SqlRecordingRepository,
@@ -46,9 +47,15 @@ class SqlUnitOfWork(UnitOfWork):
     (whose sleeps of up to 100 ms made the slowest writes take a second).
     """
 
-    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        write_lock: asyncio.Lock | None = None,
+        counts: RecordingCounts | None = None,
+    ) -> None:
         self._engine = engine
         self._lock = write_lock
+        self._counts = counts
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -67,7 +74,7 @@ class SqlUnitOfWork(UnitOfWork):
             raise RepositoryUnavailableError(UNAVAILABLE) from exc
         self._conn = conn
         self.users = SqlUserRepository(conn)
-        self.recordings = SqlRecordingRepository(conn)
+        self.recordings = SqlRecordingRepository(conn, self._counts)
         self.jobs = SqlJobRepository(conn)
         self.transcripts = SqlTranscriptRepository(conn)
         self.analyses = SqlAnalysisRepository(conn)
@@ -123,8 +130,9 @@ class SqlReadUnitOfWork(UnitOfWork):
     ``commit`` is refused; database failures come out as core errors, as above.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, counts: RecordingCounts | None = None) -> None:
         self._engine = engine
+        self._counts = counts
         self._conn: Connection | None = None
 
     async def __aenter__(self) -> SqlReadUnitOfWork:
@@ -135,7 +143,7 @@ class SqlReadUnitOfWork(UnitOfWork):
         self._conn = conn
         reader = SyncReader(conn)
         self.users = SqlUserRepository(reader)
-        self.recordings = SqlRecordingRepository(reader)
+        self.recordings = SqlRecordingRepository(reader, self._counts)
         self.jobs = SqlJobRepository(reader)
         self.transcripts = SqlTranscriptRepository(reader)
         self.analyses = SqlAnalysisRepository(reader)
