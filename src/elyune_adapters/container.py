@@ -9,6 +9,7 @@ resolve the use cases they need (``await container.run_step()``) and call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import inspect
@@ -41,6 +42,7 @@ from elyune_adapters.system import (
 )
 from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
 from elyune_core.entities import StepName, WebhookEvent
+from elyune_core.errors import ElyuneError
 from elyune_core.ids import JobId
 from elyune_core.ports import (
     Analyzer,
@@ -50,7 +52,6 @@ from elyune_core.ports import (
     Transcoder,
     Transcriber,
     UnitOfWork,
-    UrlGuard,
 )
 from elyune_core.use_cases import (
     Authenticate,
@@ -157,7 +158,11 @@ async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[Obje
     if storage.kind == "minio":
         from elyune_adapters.storage.minio import MinioObjectStore
 
-        store = MinioObjectStore.from_settings(storage, cors_origins=settings.http.cors_origins)
+        scratch = settings.data_dir / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        store = MinioObjectStore.from_settings(
+            storage, cors_origins=settings.http.cors_origins, temp_dir=scratch
+        )
         await store.ensure_bucket()
         yield store
         return
@@ -200,7 +205,9 @@ def _transcriber(settings: Settings) -> Transcriber:
         cpu_threads=config.whisper_threads,
         diarize=config.whisper_diarize,
         allow_download=config.whisper_allow_download,
-        parallel=min(settings.queue.concurrency, 4),
+        # One model worker per step a taskiq worker runs at once; embedded mode rarely
+        # transcribes two recordings at a time and each model worker costs memory.
+        parallel=settings.queue.concurrency if settings.queue.kind == "redis" else 1,
     )
 
 
@@ -241,17 +248,38 @@ async def _job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
 
 
 async def _attach_runner(
-    queue: JobQueue, run_step: Callable[[], Awaitable[RunStep]], worker: str
+    queue: JobQueue,
+    run_step: Callable[[], Awaitable[RunStep]],
+    reconcile: Callable[[], Awaitable[Reconcile]],
+    policy: PipelinePolicy,
+    worker: str,
 ) -> AsyncIterator[None]:
-    """Let the in-process queue run steps with ``RunStep`` (no-op for other queues)."""
-    if isinstance(queue, InProcessJobQueue):
+    """Let the in-process queue run steps with ``RunStep``, and re-queue, once a lease
+    long, steps that nobody finished (no-op for other queues: workers do both)."""
+    if not isinstance(queue, InProcessJobQueue):
+        yield None
+        return
 
-        async def run(job_id: JobId, step: StepName) -> object:
-            use_case = await run_step()
-            return await use_case.execute(RunStepInput(job_id, step, worker))
+    async def run(job_id: JobId, step: StepName) -> object:
+        use_case = await run_step()
+        return await use_case.execute(RunStepInput(job_id, step, worker))
 
-        queue.attach(run)
-    yield None
+    async def reconcile_forever() -> None:
+        while True:
+            await asyncio.sleep(policy.lease_seconds)
+            try:
+                await (await reconcile()).execute()
+            except ElyuneError as exc:
+                logger.warning("could not re-queue unfinished steps: %s", exc)
+
+    queue.attach(run)
+    task = asyncio.create_task(reconcile_forever())
+    try:
+        yield None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _tokens(settings: Settings, secret: bytes) -> JwtTokenService:
@@ -272,7 +300,7 @@ def _upload_policy(settings: Settings) -> UploadPolicy:
     )
 
 
-async def _webhook_sender(guard: UrlGuard) -> AsyncIterator[AiohttpWebhookSender]:
+async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhookSender]:
     sender = AiohttpWebhookSender(guard)
     try:
         yield sender
@@ -362,7 +390,10 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         policy=policy,
     )
-    queue_runner = providers.Resource(_attach_runner, job_queue, run_step.provider, worker)
+    reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
+    queue_runner = providers.Resource(
+        _attach_runner, job_queue, run_step.provider, reconcile.provider, policy, worker
+    )
 
     start_processing = providers.Factory(
         StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
@@ -374,7 +405,6 @@ class Container(containers.DeclarativeContainer):
     list_recordings = providers.Factory(ListRecordings, uow=read_uow)
     retry_job = providers.Factory(RetryJob, uow=uow, queue=job_queue, clock=clock)
     rerun_analysis = providers.Factory(RerunAnalysis, uow=uow, queue=job_queue, clock=clock)
-    reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
     create_user = providers.Factory(CreateUser, uow=uow, hasher=hasher, clock=clock, ids=ids)
     ensure_user = providers.Factory(EnsureUser, uow=uow, create=create_user)
     set_password = providers.Factory(SetPassword, uow=uow, hasher=hasher)

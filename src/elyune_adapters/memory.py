@@ -182,6 +182,9 @@ class _Recordings(RecordingRepository):
             raise RecordingNotFoundError("Not found.")
         return found
 
+    async def lock(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        return await self.get(recording_id, owner_id)  # the unit of work holds the lock
+
     async def list(self, query: RecordingQuery) -> Page[Recording]:
         items = [
             r

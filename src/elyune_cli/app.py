@@ -177,7 +177,7 @@ def _details_dict(data: RecordingDetails) -> dict[str, Any]:
         "transcript": None
         if data.transcript is None
         else transcript_to_dict(data.transcript, names),
-        "analyses": [analysis_to_dict(a) for a in data.analyses],
+        "analyses": [analysis_to_dict(a, names) for a in data.analyses],
     }
 
 

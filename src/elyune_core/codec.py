@@ -308,13 +308,32 @@ def transcript_to_dict(
     return body
 
 
-def analysis_to_dict(analysis: Analysis) -> JSON:
-    """Plain form of one analysis."""
+def analysis_to_dict(analysis: Analysis, speaker_names: Mapping[str, str] | None = None) -> JSON:
+    """Plain form of one analysis; speaker labels get their names from *speaker_names*
+    (``speaker_name`` on action items, ``name`` on per-speaker sentiment)."""
+    content = None if analysis.content is None else content_to_dict(analysis.content)
+    if content is not None and speaker_names is not None:
+        names = dict(speaker_names)
+
+        def name(label: object) -> object:
+            if not isinstance(label, str):
+                return None
+            return names.get(label) or (f"Speaker {label}" if label.isdigit() else label)
+
+        for item in content.get("items", []):
+            if "speaker" in item:
+                item["speaker_name"] = name(item["speaker"])
+            owner = item.get("owner")
+            label = owner[8:] if isinstance(owner, str) and owner.startswith("Speaker ") else owner
+            if label in names:  # a label, or "Speaker N", named since
+                item["owner"] = names[label]
+        for speaker in content.get("speakers", []):
+            speaker["name"] = name(speaker["speaker"])
     return {
         "kind": analysis.kind.value,
         "status": analysis.status.value,
         "engine": analysis.engine,
-        "content": None if analysis.content is None else content_to_dict(analysis.content),
+        "content": content,
         "error": analysis.error,
         "input_tokens": analysis.input_tokens,
         "output_tokens": analysis.output_tokens,

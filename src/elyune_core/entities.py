@@ -351,10 +351,16 @@ class Step:
             self, status=StepStatus.FAILED, finished_at=now, error=reason, lease_expires_at=None
         )
 
-    def release(self, reason: str) -> Step:
-        """Give the step back to the queue after a transient failure."""
+    def release(self, reason: str, *, refund: bool = False) -> Step:
+        """Give the step back to the queue after a transient failure; with *refund* (a
+        worker that stopped on purpose) the attempt does not count."""
         return attrs.evolve(
-            self, status=StepStatus.PENDING, error=reason, worker=None, lease_expires_at=None
+            self,
+            status=StepStatus.PENDING,
+            error=reason,
+            worker=None,
+            lease_expires_at=None,
+            attempts=max(self.attempts - 1, 0) if refund else self.attempts,
         )
 
     def skip(self, now: datetime, reason: str) -> Step:

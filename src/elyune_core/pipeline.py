@@ -90,9 +90,21 @@ def is_claimable(job: Job, name: StepName, now: datetime) -> bool:
     return False
 
 
+# The order ready steps are handed out: the audio branch first (it leads to the
+# transcript), the thumbnail next, the long transcode last.
+PRIORITY: tuple[StepName, ...] = (
+    StepName.PROBE,
+    StepName.EXTRACT_AUDIO,
+    StepName.TRANSCRIBE,
+    StepName.ANALYZE,
+    StepName.THUMBNAIL,
+    StepName.TRANSCODE,
+)
+
+
 def ready_steps(job: Job, now: datetime) -> tuple[StepName, ...]:
-    """Steps that could be started now, in graph order."""
-    return tuple(s.name for s in job.steps if is_claimable(job, s.name, now))
+    """Steps that could be started now, the ones leading to the transcript first."""
+    return tuple(name for name in PRIORITY if is_claimable(job, name, now))
 
 
 def skip_with_dependents(job: Job, name: StepName, reason: str, now: datetime) -> Job:

@@ -331,6 +331,11 @@ class RecordingRepository(Protocol):
         """
         ...
 
+    async def lock(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        """Like ``get``, and no other unit of work can change the recording until this
+        one ends (read-modify-write of a recording always goes through ``lock``)."""
+        ...
+
     async def list(self, query: RecordingQuery) -> Page[Recording]:
         """Recordings matching *query*, newest first."""
         ...

@@ -79,6 +79,9 @@ async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
         except ElyuneError as exc:
             logger.warning("webhook delivery round failed: %s", exc)
             report = None
+        except Exception:  # a bug must not end deliveries for the life of the process
+            logger.exception("webhook delivery round crashed")
+            report = None
         if report is None or report.attempted == 0:
             await asyncio.sleep(idle)
 

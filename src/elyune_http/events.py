@@ -11,10 +11,11 @@ from typing import Any
 from aiohttp import web
 
 from elyune_adapters.container import resolve
-from elyune_core import GetRecordingInput, JobStatus, RecordingId
+from elyune_core import ElyuneError, GetRecordingInput, JobStatus, RecordingId
 from elyune_core.codec import step_to_dict
 from elyune_core.pipeline import progress
 from elyune_http.keys import CONTAINER, USER
+from elyune_http.middleware import cors_headers
 
 routes = web.RouteTableDef()
 HEARTBEAT = 15.0
@@ -39,6 +40,7 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
+            **cors_headers(request),
         }
     )
     await response.prepare(request)
@@ -60,13 +62,14 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
                         await _send(response, "step", payload)
                         last_write = time.monotonic()
                 if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+                    succeeded = job.status is JobStatus.SUCCEEDED
                     await _send(
                         response,
                         "done",
-                        {
-                            "status": details.recording.status.value,
+                        {  # from the job: the recording row may not have caught up yet
+                            "status": "ready" if succeeded else "failed",
                             "job_status": job.status.value,
-                            "error": details.recording.error,
+                            "error": job.error,
                         },
                     )
                     break
@@ -75,7 +78,11 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
             if time.monotonic() - last_write > HEARTBEAT:
                 await response.write(b": keep-alive\n\n")
                 last_write = time.monotonic()
-            details = await get.execute(query)
+            try:
+                details = await get.execute(query)
+            except ElyuneError as exc:  # deleted meanwhile, or the database is away
+                await _send(response, "error", {"detail": str(exc)})
+                break
     await response.write_eof()
     return response
 

@@ -157,11 +157,23 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
             },
         )
     response = await handler(request)
-    if ok and not response.prepared:
-        response.headers["Access-Control-Allow-Origin"] = origin or ""
-        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
-        response.headers["Vary"] = "Origin"
+    if not response.prepared:
+        response.headers.update(cors_headers(request))
     return response
+
+
+def cors_headers(request: web.Request) -> dict[str, str]:
+    """The CORS headers for *request*'s origin (none when it is not allowed); streaming
+    handlers set them before they prepare their response."""
+    origin = request.headers.get("Origin")
+    allowed = request.app[SETTINGS].http.cors_origins
+    if origin is None or not (origin in allowed or "*" in allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "X-Request-ID, Retry-After",
+        "Vary": "Origin",
+    }
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -37,7 +37,8 @@ def recording_detail(data: RecordingDetails) -> JSON:
         if data.transcript is None
         else transcript_to_dict(data.transcript, recording.speaker_names, words=False)
     )
-    body["analyses"] = {a.kind.value: analysis_to_dict(a) for a in data.analyses}
+    names = recording.speaker_names
+    body["analyses"] = {a.kind.value: analysis_to_dict(a, names) for a in data.analyses}
     body["usage"] = usage(data)
     return body
 

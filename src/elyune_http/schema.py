@@ -42,6 +42,8 @@ class Field:
         if self.type == "string":
             if not isinstance(value, str):
                 return None, "Not a valid string."
+            if "\x00" in value:
+                return None, "Null characters are not allowed."
             if self.min_length is not None and len(value.strip()) < self.min_length:
                 if self.min_length == 1:
                     return None, "This field may not be blank."
@@ -169,7 +171,7 @@ async def read_json(request: web.Request, body: Body, *, partial: bool = False) 
     raw = await request.read()
     try:
         data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad bytes, syntax, huge numbers, depth
         raise InvalidInputError({"detail": f"JSON parse error - {exc}"}) from None
     return body.parse(data, partial=partial)
 

@@ -48,6 +48,8 @@ async def put_object(request: web.Request) -> web.Response:
         signed = receiver.verify("put", key, request.query)
     except InvalidTokenError as exc:
         return problem(403, {"detail": str(exc)})
+    if receiver.exists(key):  # one upload per URL: no replacing a file being processed
+        return problem(403, {"detail": "This upload URL was already used."})
     if request.content_length is not None and request.content_length > signed.size:
         return problem(413, {"detail": f"The upload may have at most {signed.size} bytes."})
     writer = receiver.writer(key)

@@ -41,6 +41,7 @@ from elyune_http.middleware import json_dumps
 
 routes = web.RouteTableDef()
 ID = r"{id:[A-Za-z0-9_-]{1,64}}"
+MAX_PAGE = 1_000_000
 
 
 def _user(request: web.Request) -> User:
@@ -144,7 +145,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     """The caller's recordings, newest first, paginated like DRF."""
     page = _int(request, "page", 1)
     size = _int(request, "page_size", 20)
-    if page < 1:
+    if not 1 <= page <= MAX_PAGE:
         raise web.HTTPNotFound(text='{"detail": "Invalid page."}', content_type="application/json")
     if not 1 <= size <= 100:
         raise InvalidInputError({"page_size": "Ensure this value is between 1 and 100."})
@@ -158,6 +159,8 @@ async def list_recordings(request: web.Request) -> web.Response:
     search = request.query.get("search") or None
     if search is not None and len(search) > 200:
         raise InvalidInputError({"search": "Ensure this field has no more than 200 characters."})
+    if search is not None and "\x00" in search:
+        raise InvalidInputError({"search": "Null characters are not allowed."})
     result = await (await resolve(request.app[CONTAINER].list_recordings())).execute(
         ListRecordingsInput(
             owner_id=_user(request).id,

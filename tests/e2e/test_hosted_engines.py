@@ -149,6 +149,10 @@ async def test_deepgram_and_gemini_through_the_api(make_api, engines, tmp_path, 
         await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
     ).json()
     assert detail["analyses"]["summary"]["content"]["title"] == "Release"
+    item = detail["analyses"]["action_items"]["content"]["items"][0]
+    assert item["owner"] == "Bob"
+    speakers = detail["analyses"]["sentiment"]["content"]["speakers"]
+    assert {s["name"] for s in speakers} <= {"Alice", "Bob"}
     assert detail["analyses"]["key_points"]["status"] == "succeeded"
 
 

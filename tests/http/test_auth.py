@@ -46,6 +46,12 @@ async def test_malformed_json_is_a_400_not_a_500(api):
     )
     assert response.status == 400
     assert "JSON parse error" in (await response.json())["detail"]
+    for body in (b'{"username": ' + b"1" * 5000 + b"}", b"[" * 100_000):
+        odd = await api.client.post(
+            "/api/token/", data=body, headers={"Content-Type": "application/json"}
+        )
+        assert odd.status == 400, body[:20]
+        assert "JSON parse error" in (await odd.json())["detail"]
     wrong_type = await api.client.post(
         "/api/token/", data=b"username=a", headers={"Content-Type": "text/plain"}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -98,3 +99,45 @@ async def test_login_upload_follow_events_and_read_results(api):
         f"/api/v1/recordings/{rid}/analyses/summary/rerun/", headers=api.auth(token)
     )
     assert rerun.status == 202
+
+
+async def test_embedded_mode_resumes_a_step_nobody_finished(make_api):
+    """A step left running by a crashed process is taken up again once its lease ends."""
+    from datetime import timedelta
+
+    from elyune_adapters.container import resolve
+    from elyune_core import JobId, StepName
+    from elyune_core.pipeline import new_job
+
+    api = await make_api(STEP_LEASE_SECONDS="3")
+    token = await api.user()
+    ticket = await (
+        await api.client.post(
+            "/api/v1/recordings/request-upload/",
+            json={"filename": "a.webm", "file_size": SAMPLE.stat().st_size},
+            headers=api.auth(token),
+        )
+    ).json()
+    await api.client.put(path_of(ticket["upload_url"]), data=SAMPLE.read_bytes())
+    rid = ticket["recording_id"]
+    uow = await resolve(api.container.uow())
+    clock = await resolve(api.container.clock())
+    async with uow() as tx:  # as if a process had claimed the probe and died
+        recording = await tx.recordings.get(rid)
+        await tx.recordings.save(recording.mark_uploaded(recording.file_size, clock.now()))
+        job = new_job(JobId("crashed-job"), recording.id, clock.now())
+        step = job.step(StepName.PROBE).claim(
+            "dead", clock.now(), clock.now() + timedelta(seconds=1)
+        )
+        await tx.jobs.add(job.with_step(step))
+        await tx.commit()
+    for _ in range(600):
+        status = await (
+            await api.client.get(f"/api/v1/recordings/{rid}/status/", headers=api.auth(token))
+        ).json()
+        if status["status"] in ("ready", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert status["status"] == "ready", status
+    probe = next(s for s in status["steps"] if s["name"] == "probe")
+    assert probe["attempts"] == 2

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 from elyune_http import schema
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 10, max_value=2**80)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
     ),
@@ -77,7 +82,7 @@ SEGMENT = st.text(
     segment=SEGMENT,
     query=st.dictionaries(
         st.sampled_from(["page", "page_size", "status", "search", "format", "x"]),
-        st.text(max_size=20),
+        st.text(max_size=20) | st.integers().map(str) | st.integers(1, 5000).map(lambda n: "9" * n),
         max_size=3,
     ),
     suffix=st.sampled_from(["", "status/", "transcript/", "retry/", "analyses/summary/rerun/"]),

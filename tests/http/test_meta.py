@@ -46,6 +46,20 @@ async def test_cors_for_the_extension_and_refusal_for_others(api):
     assert "Access-Control-Allow-Origin" not in plain.headers
 
 
+async def test_the_event_stream_has_cors_headers_and_ends(api):
+    token = await api.user()
+    ticket, _ = await api.upload(token, b"not media at all")  # fails at once at the probe
+    origin = "https://app.example.com"
+    stream = await api.client.get(
+        f"/api/v1/recordings/{ticket['recording_id']}/events/",
+        headers={**api.auth(token), "Origin": origin},
+    )
+    assert stream.headers["Access-Control-Allow-Origin"] == origin
+    text = (await stream.read()).decode()
+    assert "event: done" in text
+    assert '"status":"failed"' in text
+
+
 async def test_docs_page_and_its_assets_are_served_locally(api):
     page = await api.client.get("/api/docs/")
     html = await page.text()

@@ -51,6 +51,10 @@ async def test_listing_is_paginated_newest_first_filtered_and_searched(api):
     assert beyond.status == 404
     junk = await api.client.get("/api/v1/recordings/?page=abc", headers=api.auth(token))
     assert junk.status == 400
+    huge = await api.client.get(f"/api/v1/recordings/?page={10**18}", headers=api.auth(token))
+    assert huge.status == 404
+    long = await api.client.get(f"/api/v1/recordings/?page={'9' * 5000}", headers=api.auth(token))
+    assert long.status == 400
 
 
 async def test_users_never_see_each_others_recordings(api):
@@ -147,11 +151,23 @@ async def test_request_upload_validates_each_field(api, body, field):
 
 async def test_filenames_are_sanitized(api):
     token = await api.user()
-    response = await _ticket(api, token, filename="../../etc/pa ss\x00wd<script>.webm")
+    response = await _ticket(api, token, filename="../../etc/pa ss\twd<script>.webm")
     body = await response.json()
     assert body["recording"]["filename"] == "pa sswdscript.webm"
     assert body["s3_key"].endswith("/source.webm")
     assert ".." not in body["s3_key"]
+
+
+async def test_null_characters_are_refused_not_stored(api):
+    token = await api.user()
+    response = await _ticket(api, token, filename="a\x00.webm")
+    assert response.status == 400
+    assert (await response.json())["filename"] == ["Null characters are not allowed."]
+    rid = (await (await _ticket(api, token)).json())["recording_id"]
+    patched = await api.client.patch(
+        f"/api/v1/recordings/{rid}/", json={"title": "x\x00y"}, headers=api.auth(token)
+    )
+    assert patched.status == 400
 
 
 async def test_a_huge_body_is_refused(api):

@@ -42,6 +42,15 @@ async def test_an_upload_larger_than_declared_is_refused_and_nothing_is_stored(a
     assert "No file has been uploaded" in (await done.json())["s3_key"][0]
 
 
+async def test_an_upload_url_works_once(api):
+    token = await api.user()
+    ticket = await _ticket(api, token, 4)
+    assert (await api.client.put(path_of(ticket["upload_url"]), data=b"abcd")).status == 200
+    again = await api.client.put(path_of(ticket["upload_url"]), data=b"wxyz")
+    assert again.status == 403
+    assert "already used" in (await again.json())["detail"]
+
+
 async def test_a_smaller_upload_than_declared_is_caught_at_completion(api):
     token = await api.user()
     ticket = await _ticket(api, token, 10)

@@ -21,6 +21,12 @@ async def test_private_and_loopback_urls_are_refused_by_default(api):
         "http://10.1.2.3/hook",
         "http://[::1]/hook",
         "http://169.254.169.254/latest",
+        "http://100.100.100.200/latest/meta-data",
+        "http://[2002:7f00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::1/hook",
+        "http://a..b/hook",
+        "http://example.com:99999/hook",
         "ftp://example.com/hook",
     ):
         response = await api.client.post(

@@ -20,7 +20,13 @@ def _compose() -> dict:
             [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
             capture_output=True,
             text=True,
-            env={**os.environ, "JWT_SECRET_KEY": "x" * 40},
+            env={
+                **os.environ,
+                "JWT_SECRET_KEY": "x" * 40,
+                "POSTGRES_PASSWORD": "p",
+                "MINIO_SECRET_KEY": "m" * 8,
+                "REDIS_PASSWORD": "r",
+            },
             check=False,
         )
         if done.returncode == 0:
@@ -34,7 +40,10 @@ def test_compose_has_every_service_with_health_checks_and_volumes():
     assert {"api", "worker", "db", "redis", "minio", "minio-setup"} <= set(services)
     assert services["db"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
-    assert "--appendonly" in services["redis"]["command"]
+    assert "--appendonly yes" in " ".join(services["redis"]["command"])
+    assert "--requirepass" in " ".join(services["redis"]["command"])
+    for name in ("db", "redis"):  # not published beyond the host
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name].get("ports", []))
     for name in ("api", "db", "redis", "minio"):
         assert "healthcheck" in services[name], name
     assert {"postgres-data", "redis-data", "minio-data"} <= set(compose["volumes"])

@@ -31,12 +31,12 @@ def test_only_probe_is_ready_at_first():
     assert ready_steps(_job(), NOW) == (StepName.PROBE,)
 
 
-def test_after_probe_the_three_branches_are_ready_together():
+def test_after_probe_the_three_branches_are_ready_together_audio_first():
     job = _succeed(_job(), StepName.PROBE)
     assert ready_steps(job, NOW) == (
-        StepName.TRANSCODE,
         StepName.EXTRACT_AUDIO,
         StepName.THUMBNAIL,
+        StepName.TRANSCODE,
     )
 
 

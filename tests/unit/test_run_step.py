@@ -218,3 +218,63 @@ async def test_permanent_errors_are_not_retried(core):
     _, job, _, _ = await _state(core, recording_id)
     assert job.step(StepName.EXTRACT_AUDIO).attempts == 1
     assert job.step(StepName.EXTRACT_AUDIO).error == "no audio data"
+
+
+async def test_a_source_replaced_after_the_upload_fails_the_probe(core):
+    recording = await core.add_recording()
+    await core.store.put_bytes(recording.source_key, b"MEDIA but a different file", "video/webm")
+    start = StartProcessing(uow=core.uow(), queue=core.queue, clock=core.clock, ids=core.ids)
+    await start.execute(StartProcessingInput(recording.id))
+    await core.queue.join()
+    recording, job, _, _ = await _state(core, recording.id)
+    assert job.step(StepName.PROBE).status is StepStatus.FAILED
+    assert "replaced after the upload" in recording.error
+
+
+async def test_a_recording_deleted_while_its_step_runs_leaves_nothing_behind(core):
+    recording = await core.add_recording()
+    core.queue.runner = None
+    start = StartProcessing(uow=core.uow(), queue=core.queue, clock=core.clock, ids=core.ids)
+    started = await start.execute(StartProcessingInput(recording.id))
+    async with core.uow()() as uow:
+        await uow.recordings.delete(recording.id)
+        await uow.commit()
+    await core.store.delete_prefix(f"recordings/{recording.owner_id}/{recording.id}/")
+    result = await core.run_step().execute(RunStepInput(started.job_id, StepName.PROBE, "w1"))
+    assert result.ran is False
+    assert result.error == "the recording was deleted"
+    assert core.store.objects == {}
+
+
+async def test_rerunning_an_analysis_adds_up_its_tokens(core):
+    recording_id, _ = await core.process()
+    rerun = RerunAnalysis(uow=core.uow(), queue=core.queue, clock=core.clock)
+    await rerun.execute(RerunAnalysisInput(recording_id, AnalysisKind.SUMMARY))
+    await core.queue.join()
+    _, _, _, analyses = await _state(core, recording_id)
+    tokens = {a.kind: a.input_tokens for a in analyses}
+    assert tokens[AnalysisKind.SUMMARY] == 20  # 10 per run, as billed
+    assert tokens[AnalysisKind.SENTIMENT] == 10
+
+
+async def test_a_step_handed_back_by_a_stopping_worker_keeps_its_attempt_budget(core):
+    recording = await core.add_recording()
+    core.queue.runner = None
+    start = StartProcessing(uow=core.uow(), queue=core.queue, clock=core.clock, ids=core.ids)
+    started = await start.execute(StartProcessingInput(recording.id))
+    core.transcoder.gate = asyncio.Event()  # probe is not gated; transcode is
+    await core.run_step().execute(RunStepInput(started.job_id, StepName.PROBE, "w1"))
+    task = asyncio.ensure_future(
+        core.run_step().execute(RunStepInput(started.job_id, StepName.TRANSCODE, "w1"))
+    )
+    for _ in range(100):
+        if "transcode" in core.transcoder.calls:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _, job, _, _ = await _state(core, recording.id)
+    step = job.step(StepName.TRANSCODE)
+    assert step.status is StepStatus.PENDING
+    assert step.attempts == 0

@@ -223,6 +223,10 @@ class RecordingCounts:
         self._totals[key] = (time.monotonic() + self._ttl, total)
 
     def forget(self, owner_id: UserId | None) -> None:
+        """Forget the totals of *owner_id* (and unfiltered ones); ``None``: all totals."""
+        if owner_id is None:
+            self._totals.clear()
+            return
         for key in [k for k in self._totals if k[0] in (owner_id, None)]:
             del self._totals[key]
 
@@ -245,9 +249,20 @@ class SqlRecordingRepository(RecordingRepository):
             self._counts.forget(recording.owner_id)
 
     async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        return await self._get(recording_id, owner_id, lock=False)
+
+    async def lock(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        # FOR UPDATE on PostgreSQL; SQLite writers already hold the database's write lock.
+        return await self._get(recording_id, owner_id, lock=True)
+
+    async def _get(
+        self, recording_id: RecordingId, owner_id: UserId | None, *, lock: bool
+    ) -> Recording:
         query = select(t.recordings).where(t.recordings.c.id == recording_id)
         if owner_id is not None:
             query = query.where(t.recordings.c.owner_id == owner_id)
+        if lock and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
         row = (await self._conn.execute(query)).mappings().first()
         if row is None:
             raise RecordingNotFoundError("Not found.")

@@ -7,7 +7,7 @@ import contextlib
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from elyune_adapters.sql.reader import SyncReader
@@ -21,7 +21,7 @@ from elyune_adapters.sql.repositories import (
     SqlUserRepository,
     SqlWebhookRepository,
 )
-from elyune_core.errors import ConflictError, RepositoryUnavailableError
+from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
 from elyune_core.ports import UnitOfWork
 
 UNAVAILABLE = "The database is unavailable right now; try again in a moment."
@@ -31,6 +31,8 @@ def translate_db_error(exc: BaseException) -> Exception | None:
     """The core error for a database failure *exc*, or ``None`` if it is not one."""
     if isinstance(exc, IntegrityError):
         return ConflictError("The change conflicts with existing data.")
+    if isinstance(exc, DataError | OverflowError):  # a value the database cannot store
+        return InvalidInputError("A value is out of range or has characters that cannot be stored.")
     if isinstance(exc, SQLAlchemyError | OSError | ConnectionError):
         return RepositoryUnavailableError(UNAVAILABLE)
     return None
@@ -55,23 +57,29 @@ class SqlUnitOfWork(UnitOfWork):
     ) -> None:
         self._engine = engine
         self._lock = write_lock
+        self._held = False
         self._counts = counts
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._lock is not None:
             await self._lock.acquire()
+            self._held = True
         try:
             conn = await self._engine.connect()
-        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        except BaseException as exc:  # cancelled too: never keep the lock
             self._unlock()
-            raise RepositoryUnavailableError(UNAVAILABLE) from exc
+            if isinstance(exc, SQLAlchemyError | OSError | ConnectionError):
+                raise RepositoryUnavailableError(UNAVAILABLE) from exc
+            raise
         try:
             await conn.begin()
-        except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        except BaseException as exc:
             await _close_quietly(conn)
             self._unlock()
-            raise RepositoryUnavailableError(UNAVAILABLE) from exc
+            if isinstance(exc, SQLAlchemyError | OSError | ConnectionError):
+                raise RepositoryUnavailableError(UNAVAILABLE) from exc
+            raise
         self._conn = conn
         self.users = SqlUserRepository(conn)
         self.recordings = SqlRecordingRepository(conn, self._counts)
@@ -100,7 +108,8 @@ class SqlUnitOfWork(UnitOfWork):
                 raise translated from exc
 
     def _unlock(self) -> None:
-        if self._lock is not None and self._lock.locked():
+        if self._held and self._lock is not None:
+            self._held = False
             self._lock.release()
 
     async def commit(self) -> None:

@@ -231,6 +231,10 @@ class LocalUploadReceiver:
         """A writer that stores *key* atomically."""
         return self._store.open_writer(key)
 
+    def exists(self, key: str) -> bool:
+        """Whether *key* is stored."""
+        return self._store.path_of(key).is_file()
+
     def path(self, key: str) -> Path:
         """The file holding *key* (``ObjectNotFoundError`` when missing)."""
         path = self._store.path_of(key)

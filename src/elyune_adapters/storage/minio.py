@@ -148,7 +148,10 @@ class MinioObjectStore(ObjectStore):
 
     @classmethod
     def from_settings(
-        cls, storage: StorageSettings, cors_origins: tuple[str, ...] = ()
+        cls,
+        storage: StorageSettings,
+        cors_origins: tuple[str, ...] = (),
+        temp_dir: Path | None = None,
     ) -> MinioObjectStore:
         """Build the store from the ``minio`` *storage* settings.
 
@@ -169,6 +172,7 @@ class MinioObjectStore(ObjectStore):
             region=storage.region,
             public_endpoint=storage.public_endpoint,
             cors_origins=cors_origins,
+            temp_dir=temp_dir,
         )
 
     def __repr__(self) -> str:

@@ -51,7 +51,7 @@ class UpdateRecording:
         if data.language is not None:
             check_language(data.language)
         async with self._uow() as uow:
-            recording = await uow.recordings.get(data.recording_id, data.owner_id)
+            recording = await uow.recordings.lock(data.recording_id, data.owner_id)
             recording = recording.edit(
                 self._clock.now(),
                 title=None if data.title is None else data.title.strip(),
@@ -96,7 +96,7 @@ class RenameSpeakers:
         if errors or not data.names:
             raise InvalidInputError(errors or {"detail": "Give at least one speaker name."})
         async with self._uow() as uow:
-            recording = await uow.recordings.get(data.recording_id, data.owner_id)
+            recording = await uow.recordings.lock(data.recording_id, data.owner_id)
             recording = recording.with_speaker_names(
                 {k: v.strip() for k, v in data.names.items()}, self._clock.now()
             )

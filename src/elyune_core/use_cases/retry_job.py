@@ -53,6 +53,7 @@ class RetryJob:
             if found is None:
                 raise JobNotFoundError("The recording has no processing job yet.")
             job = await uow.jobs.lock(found.id)
+            recording = await uow.recordings.lock(recording.id)  # after the job, as RunStep
             failed = [s for s in job.steps if s.status is StepStatus.FAILED]
             if not failed:
                 raise InvalidInputError("Nothing to retry: no step of this job has failed.")
@@ -105,6 +106,7 @@ class RerunAnalysis:
             if transcript.is_empty:
                 raise InvalidInputError("The recording has no speech to analyse.")
             job = await uow.jobs.lock(found.id)
+            recording = await uow.recordings.lock(recording.id)
             analyze = job.step(StepName.ANALYZE)
             if analyze.status is StepStatus.RUNNING:
                 raise InvalidInputError("The analyses are running right now.")

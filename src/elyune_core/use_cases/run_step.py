@@ -20,7 +20,7 @@ from elyune_core.entities import (
     StepName,
     StepStatus,
 )
-from elyune_core.errors import ElyuneError
+from elyune_core.errors import ElyuneError, NotFoundError
 from elyune_core.ids import JobId
 from elyune_core.pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
@@ -30,6 +30,7 @@ logger = logging.getLogger("elyune.pipeline")
 
 #: Error of a step given back by a worker that stopped while running it.
 _STOPPED = "the worker stopped before the step finished; it runs again"
+_DELETED = "the recording was deleted"
 
 
 @attrs.frozen
@@ -117,15 +118,21 @@ class RunStep:
     async def execute(self, data: RunStepInput) -> RunStepResult:
         """Run *data.step* of *data.job_id* until it succeeds, fails or is not ours."""
         while True:
-            claimed = await self._claim(data)
-            if claimed is None:
-                return await self._current(data)
+            try:
+                claimed = await self._claim(data)
+                if claimed is None:
+                    return await self._current(data)
+            except NotFoundError:  # the recording was deleted: nothing to do
+                return RunStepResult(False, StepStatus.SKIPPED, 0, _DELETED)
             recording, step = claimed
             try:
                 outcome = await self._attempt(data, recording, step)
             except asyncio.CancelledError:
                 await self._give_back(data)
                 raise
+            except NotFoundError:  # deleted while this step ran: drop what it stored
+                await self._handlers.discard(recording)
+                return RunStepResult(False, StepStatus.SKIPPED, step.attempts, _DELETED)
             if outcome is not None:
                 return outcome
 
@@ -174,7 +181,7 @@ class RunStep:
             lease_until = now + timedelta(seconds=self._policy.lease_seconds)
             step = job.step(data.step).claim(data.worker, now, lease_until)
             job = derive_status(job.with_step(step), now)
-            recording = await uow.recordings.get(job.recording_id)
+            recording = await uow.recordings.lock(job.recording_id)
             updated = recording.follow_job(job, now)
             await uow.jobs.save(job)
             if updated is not recording:
@@ -199,20 +206,20 @@ class RunStep:
             except ElyuneError as exc:  # keep working; the lease may still hold
                 logger.warning("could not renew the lease of %s: %s", data.step.value, exc)
 
-    async def _release(self, data: RunStepInput, reason: str) -> bool:
+    async def _release(self, data: RunStepInput, reason: str, *, refund: bool = False) -> bool:
         async with self._uow() as uow:
             job = await uow.jobs.lock(data.job_id)
             step = job.step(data.step)
             if step.status is not StepStatus.RUNNING or step.worker != data.worker:
                 return False
-            await uow.jobs.save(job.with_step(step.release(reason)))
+            await uow.jobs.save(job.with_step(step.release(reason, refund=refund)))
             await uow.commit()
         return True
 
     async def _give_back(self, data: RunStepInput) -> None:
         """Release the step after a cancelled attempt (the worker is stopping), so that
         another worker can start it at once instead of waiting for the lease to run out."""
-        release = asyncio.ensure_future(self._release(data, _STOPPED))
+        release = asyncio.ensure_future(self._release(data, _STOPPED, refund=True))
         try:
             await asyncio.shield(release)
         except ElyuneError as exc:  # the lease runs out instead
@@ -226,7 +233,7 @@ class RunStep:
                 # Our lease ran out and another worker took the step over: its result wins.
                 return RunStepResult(False, step.status, step.attempts, step.error)
             now = self._clock.now()
-            recording = await uow.recordings.get(job.recording_id)
+            recording = await uow.recordings.lock(job.recording_id)
             if result.media is not None:
                 recording = recording.with_media(result.media, now)
             for stored in result.files:

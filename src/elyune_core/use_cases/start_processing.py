@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from elyune_core.entities import JobStatus, RecordingStatus
-from elyune_core.errors import InvalidInputError
+from elyune_core.errors import ConflictError, InvalidInputError
 from elyune_core.ids import JobId, RecordingId
 from elyune_core.pipeline import new_job, ready_steps
 from elyune_core.ports import Clock, IdSource, JobQueue, UnitOfWorkFactory
@@ -57,9 +57,19 @@ class StartProcessing:
             created = job is None
             if job is None:
                 job = new_job(JobId(self._ids.new_id()), recording.id, now)
-                await uow.jobs.add(job)
-                await uow.recordings.save(recording.follow_job(job, now))
-                await uow.commit()
+                try:
+                    await uow.jobs.add(job)
+                    recording = await uow.recordings.lock(recording.id)
+                    await uow.recordings.save(recording.follow_job(job, now))
+                    await uow.commit()
+                except ConflictError:  # created at the same moment by another call
+                    created = False
+                    job = None
+        if job is None:
+            async with self._uow() as uow:
+                job = await uow.jobs.for_recording(data.recording_id)
+            if job is None:
+                raise ConflictError("The job could not be created; try again.")
         if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             return StartProcessingResult(job.id, created, ())
         queued = ready_steps(job, now)

@@ -27,7 +27,7 @@ from elyune_core.entities import (
     Transcript,
 )
 from elyune_core.errors import InvalidMediaError, StepError
-from elyune_core.keys import OUTPUT_NAMES, output_key
+from elyune_core.keys import OUTPUT_NAMES, output_key, recording_prefix
 from elyune_core.ports import (
     AnalysisRequest,
     Analyzer,
@@ -102,7 +102,12 @@ class StepHandlers:
         }[name]
 
     async def probe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
-        """Read streams, codecs and the true duration of the source."""
+        """Read streams, codecs and the true duration of the source (which must still be
+        the file whose size was checked when the upload was completed)."""
+        uploaded = recording.file(FileKind.SOURCE)
+        info = await self._store.stat(recording.source_key)
+        if uploaded is not None and info.size != uploaded.size:
+            raise InvalidMediaError("the file was replaced after the upload was completed")
         async with self._store.local_copy(recording.source_key) as source:
             media = await self._transcoder.probe(source)
         if not media.has_audio and not media.has_video:
@@ -260,8 +265,14 @@ class StepHandlers:
                     updated_at=now,
                     content=None if outcome is None else outcome.content,
                     error=error,
-                    input_tokens=None if outcome is None else outcome.input_tokens,
-                    output_tokens=None if outcome is None else outcome.output_tokens,
+                    input_tokens=_add(
+                        earlier.input_tokens if earlier else None,
+                        outcome.input_tokens if outcome else None,
+                    ),
+                    output_tokens=_add(
+                        earlier.output_tokens if earlier else None,
+                        outcome.output_tokens if outcome else None,
+                    ),
                 )
             )
             if error:
@@ -271,6 +282,10 @@ class StepHandlers:
             analyses=tuple(analyses),
             failure="; ".join(errors) or None,
         )
+
+    async def discard(self, recording: Recording) -> None:
+        """Delete what steps stored for a recording that was deleted meanwhile."""
+        await self._store.delete_prefix(recording_prefix(recording.owner_id, recording.id))
 
     async def _produce(
         self,
@@ -288,6 +303,13 @@ class StepHandlers:
             made = await make(source, target)
             info = await self._store.put_file(key, target, content_type)
         return StoredFile(kind=kind, key=key, size=info.size, content_type=content_type), made
+
+
+def _add(before: int | None, now: int | None) -> int | None:
+    """Tokens used so far plus this run's (reruns add up, as the engine bills them)."""
+    if before is None and now is None:
+        return None
+    return (before or 0) + (now or 0)
 
 
 def _media(recording: Recording) -> MediaInfo:

@@ -223,7 +223,7 @@ class CompleteUpload:
             )
         now = self._clock.now()
         async with self._uow() as uow:
-            current = await uow.recordings.get(recording.id)
+            current = await uow.recordings.lock(recording.id)
             first = current.status is RecordingStatus.AWAITING_UPLOAD
             if first:
                 current = current.mark_uploaded(info.size, now)

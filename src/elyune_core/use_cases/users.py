@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import attrs
@@ -61,7 +62,7 @@ class CreateUser:
         password_hash = (
             UNUSABLE_PASSWORD
             if data.password is None
-            else self._hasher.hash(check_password(data.password))
+            else await asyncio.to_thread(self._hasher.hash, check_password(data.password))
         )
         user = User(
             id=UserId(self._ids.new_id()),
@@ -117,7 +118,7 @@ class SetPassword:
 
     async def execute(self, data: SetPasswordInput) -> User:
         """Store the new password's hash."""
-        password_hash = self._hasher.hash(check_password(data.password))
+        password_hash = await asyncio.to_thread(self._hasher.hash, check_password(data.password))
         async with self._uow() as uow:
             user = await uow.users.get_by_username(data.username)
             if user is None:
