@@ -90,8 +90,16 @@ async def psql(sql: str) -> None:
 
 
 async def run_batch(
-    env: dict[str, str], path: Path, count: int, workers: int, concurrency: int
+    env: dict[str, str],
+    path: Path,
+    count: int,
+    workers: int,
+    concurrency: int,
+    *,
+    sequential: bool = False,
 ) -> dict:
+    """Process *count* recordings on *workers* workers; with *sequential*, one after the
+    other (the last one then ran on a warm, idle worker)."""
     from elyune_adapters.container import create_container, resolve
     from elyune_adapters.settings import load_settings
     from elyune_core import ImportRecordingInput, JobStatus, StartProcessingInput
@@ -134,19 +142,31 @@ async def run_batch(
             )
             ids.append(imported.recording.id)
         started = time.perf_counter()
-        for rid in ids:
-            await (await resolve(container.start_processing())).execute(StartProcessingInput(rid))
         uow = await resolve(container.uow())
-        while True:
-            async with uow() as tx:
-                jobs = [await tx.jobs.for_recording(rid) for rid in ids]
-            if all(
-                j is not None and j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) for j in jobs
-            ):
-                break
-            if time.perf_counter() - started > 3600:
-                raise TimeoutError("the batch did not finish in an hour")
-            await asyncio.sleep(0.5)
+
+        async def wait(wanted: list) -> list:
+            while True:
+                async with uow() as tx:
+                    jobs = [await tx.jobs.for_recording(rid) for rid in wanted]
+                if all(
+                    j is not None and j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+                    for j in jobs
+                ):
+                    return jobs
+                if time.perf_counter() - started > 3600:
+                    raise TimeoutError("the batch did not finish in an hour")
+                await asyncio.sleep(0.05 if sequential else 0.5)
+
+        start = await resolve(container.start_processing())
+        jobs = []
+        if sequential:
+            for rid in ids:
+                await start.execute(StartProcessingInput(rid))
+                jobs += await wait([rid])
+        else:
+            for rid in ids:
+                await start.execute(StartProcessingInput(rid))
+            jobs = await wait(ids)
         batch = time.perf_counter() - started
         failed = [j.error for j in jobs if j.status is JobStatus.FAILED]
         assert not failed, failed
