@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -10,6 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from elyune_adapters.container import resolve
@@ -211,5 +211,6 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 def json_dumps(value: object) -> str:
-    """Compact JSON that keeps non-ASCII text as it is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON that keeps non-ASCII text as it is (orjson: a listing is dozens of
+    objects, and the standard encoder was a tenth of the request's time)."""
+    return orjson.dumps(value).decode()

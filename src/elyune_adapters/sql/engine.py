@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -37,6 +38,8 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
         engine = create_async_engine(
             settings.url,
             connect_args={"timeout": 30},
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             # Readers run in autocommit (no BEGIN/ROLLBACK round trips to the driver's
@@ -48,6 +51,8 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
         return engine
     return create_async_engine(
         settings.url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
@@ -135,3 +140,7 @@ class SqlSchema:
     def head() -> str | None:
         """The newest revision the code knows."""
         return head_revision()
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()

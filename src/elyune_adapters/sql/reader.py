@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.sql import Executable
@@ -51,6 +52,8 @@ def create_sqlite_reader(settings: DatabaseSettings) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": 30},
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         isolation_level="AUTOCOMMIT",
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -65,3 +68,7 @@ def create_sqlite_reader(settings: DatabaseSettings) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
