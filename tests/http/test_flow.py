@@ -95,10 +95,20 @@ async def test_login_upload_follow_events_and_read_results(api):
     ).text()
     assert "Alice:" in txt
 
+    before = detail["analyses"]
     rerun = await api.client.post(
         f"/api/v1/recordings/{rid}/analyses/summary/rerun/", headers=api.auth(token)
     )
     assert rerun.status == 202
+    for _ in range(100):
+        after = await (
+            await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
+        ).json()
+        if after["status"] == "ready":
+            break
+        await asyncio.sleep(0.1)
+    assert after["analyses"]["summary"]["updated_at"] != before["summary"]["updated_at"]
+    assert after["analyses"]["key_points"]["updated_at"] == before["key_points"]["updated_at"]
 
 
 async def test_embedded_mode_resumes_a_step_nobody_finished(make_api):
