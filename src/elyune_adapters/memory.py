@@ -49,6 +49,7 @@ from elyune_core.errors import (
     ElyuneError,
     InvalidMediaError,
     JobNotFoundError,
+    ObjectChangedError,
     ObjectNotFoundError,
     RecordingNotFoundError,
     UserNotFoundError,
@@ -410,8 +411,10 @@ class InMemoryObjectStore(ObjectStore):
         return ObjectInfo(key=key, size=len(data), content_type=ctype)
 
     @contextlib.asynccontextmanager
-    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+    async def local_copy(self, key: str, *, max_size: int | None = None) -> AsyncIterator[Path]:
         data, _ = self._get(key)
+        if max_size is not None and len(data) > max_size:
+            raise ObjectChangedError()
         with tempfile.TemporaryDirectory(prefix="elyune-fake-") as folder:
             path = Path(folder) / key.rsplit("/", 1)[-1]
             path.write_bytes(data)

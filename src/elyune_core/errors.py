@@ -154,6 +154,13 @@ class InvalidMediaError(StepError):
     transient = False
 
 
+class ObjectChangedError(InvalidMediaError):
+    """A stored object no longer has the size recorded for it (it was replaced)."""
+
+    def __init__(self, message: str = "the file was replaced after the upload was completed"):
+        super().__init__(message)
+
+
 class MediaProcessingError(StepError):
     """FFmpeg failed or timed out while converting a readable file."""
 

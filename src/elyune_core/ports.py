@@ -118,8 +118,15 @@ class ObjectStore(Protocol):
         """Return the metadata of *key*."""
         ...
 
-    def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
-        """Give a local, read-only file with the object's bytes for the ``async with`` body."""
+    def local_copy(
+        self, key: str, *, max_size: int | None = None
+    ) -> AbstractAsyncContextManager[Path]:
+        """Give a local, read-only file with the object's bytes for the ``async with`` body.
+
+        With *max_size*, an object holding more bytes raises
+        :class:`~elyune_core.errors.ObjectChangedError`, and no more than ``max_size + 1``
+        bytes are ever copied (a replaced upload cannot fill a worker's disk).
+        """
         ...
 
     def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:

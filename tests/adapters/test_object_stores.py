@@ -28,7 +28,12 @@ from elyune_adapters.settings import SettingsError, StorageSettings
 from elyune_adapters.storage.local import LocalObjectStore
 from elyune_adapters.storage.minio import MinioObjectStore
 from elyune_adapters.storage.signing import UrlSigner
-from elyune_core.errors import InvalidKeyError, ObjectNotFoundError, ObjectStoreUnavailableError
+from elyune_core.errors import (
+    InvalidKeyError,
+    ObjectChangedError,
+    ObjectNotFoundError,
+    ObjectStoreUnavailableError,
+)
 from elyune_core.ports import DeletedObjects, ObjectStore
 from tests.support.aio import run_sync
 from tests.support.seaweed import SeaweedServer, free_ports
@@ -220,6 +225,36 @@ async def test_local_copy_gives_the_bytes_and_then_cleans_up(
     if isinstance(store, MinioObjectStore):
         assert not path.exists()
         assert not path.parent.exists()
+
+
+async def test_local_copy_refuses_an_object_larger_than_allowed(
+    store: ObjectStore, prefix: str
+) -> None:
+    """A source replaced by a larger file is refused instead of copied whole."""
+    key = f"{prefix}/source.webm"
+    content = os.urandom(300_000)
+    await store.put_bytes(key, content, "video/webm")
+
+    async with store.local_copy(key, max_size=len(content)) as path:
+        assert path.read_bytes() == content
+    with pytest.raises(ObjectChangedError, match="replaced after the upload"):
+        async with store.local_copy(key, max_size=len(content) - 1):
+            pytest.fail("the body must not run")
+
+
+async def test_a_refused_download_leaves_no_temporary_file(
+    bucket_settings: StorageSettings, prefix: str, tmp_path: Path
+) -> None:
+    store = MinioObjectStore.from_settings(bucket_settings, temp_dir=tmp_path)
+    key = f"{prefix}/source.webm"
+    await store.put_bytes(key, os.urandom(3 << 20), "video/webm")
+    try:
+        with pytest.raises(ObjectChangedError):
+            async with store.local_copy(key, max_size=1 << 20):
+                pass
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_local_copy_is_deleted_when_the_body_fails(

@@ -231,6 +231,23 @@ async def test_a_source_replaced_after_the_upload_fails_the_probe(core):
     assert "replaced after the upload" in recording.error
 
 
+async def test_a_source_that_grows_after_the_probe_is_not_copied(core):
+    """An upload URL still valid after the probe cannot feed a larger file to the steps."""
+    recording = await core.add_recording()
+    core.queue.runner = None
+    start = StartProcessing(uow=core.uow(), queue=core.queue, clock=core.clock, ids=core.ids)
+    started = await start.execute(StartProcessingInput(recording.id))
+    probe = RunStepInput(started.job_id, StepName.PROBE, "w1")
+    assert (await core.run_step("w1").execute(probe)).status is StepStatus.SUCCEEDED
+    await core.store.put_bytes(recording.source_key, b"MEDIA data" * 1000, "video/webm")
+    transcode = RunStepInput(started.job_id, StepName.TRANSCODE, "w1")
+    result = await core.run_step("w1").execute(transcode)
+    assert result.status is StepStatus.FAILED and result.attempts == 1
+    recording, job, _, _ = await _state(core, recording.id)
+    assert "replaced after the upload" in job.step(StepName.TRANSCODE).error
+    assert core.transcoder.calls.count("transcode") == 0
+
+
 async def test_a_recording_deleted_while_its_step_runs_leaves_nothing_behind(core):
     recording = await core.add_recording()
     core.queue.runner = None

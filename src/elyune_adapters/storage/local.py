@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from elyune_adapters.storage.signing import SignedRequest, UrlSigner
-from elyune_core.errors import ObjectNotFoundError, ObjectStoreUnavailableError
+from elyune_core.errors import (
+    ObjectChangedError,
+    ObjectNotFoundError,
+    ObjectStoreUnavailableError,
+)
 from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
 
@@ -100,10 +104,12 @@ class LocalObjectStore(ObjectStore):
         )
 
     @contextlib.asynccontextmanager
-    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+    async def local_copy(self, key: str, *, max_size: int | None = None) -> AsyncIterator[Path]:
         path = self.path_of(key)
         if not path.is_file():
             raise ObjectNotFoundError(f"No object {key}.")
+        if max_size is not None and path.stat().st_size > max_size:
+            raise ObjectChangedError()
         yield path  # already local: no copy
 
     async def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:

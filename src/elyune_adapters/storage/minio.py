@@ -37,6 +37,7 @@ from elyune_adapters.settings import SettingsError, StorageSettings
 from elyune_core.errors import (
     ElyuneError,
     InvalidInputError,
+    ObjectChangedError,
     ObjectNotFoundError,
     ObjectStoreUnavailableError,
 )
@@ -327,29 +328,39 @@ class MinioObjectStore(ObjectStore):
         )
 
     @contextlib.asynccontextmanager
-    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+    async def local_copy(self, key: str, *, max_size: int | None = None) -> AsyncIterator[Path]:
         """Download *key* in chunks to a read-only temporary file, removed on exit.
 
-        The file keeps the key's last segment as its name (and so its extension).
+        The file keeps the key's last segment as its name (and so its extension). With
+        *max_size*, the download stops, and fails, at the first byte past it.
         """
         check_key(key)
         folder = Path(tempfile.mkdtemp(prefix="elyune-object-", dir=self._temp_dir))
         target = folder / key.rsplit("/", 1)[-1]
         stop = threading.Event()
         try:
-            await self._run(f"read {key}", key, self._download, key, target, stop)
+            await self._run(f"read {key}", key, self._download, key, target, stop, max_size)
             yield target
         finally:
             stop.set()  # a download still running in its thread gives up at the next chunk
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _download(self, key: str, target: Path, stop: threading.Event) -> None:
-        response = self._client.get_object(self._bucket, key)
+    def _download(
+        self, key: str, target: Path, stop: threading.Event, max_size: int | None
+    ) -> None:
+        # Ask for one byte more than allowed: receiving it proves the object grew, and a
+        # replaced object never costs more than max_size + 1 bytes of disk or bandwidth.
+        length = 0 if max_size is None else max_size + 1
+        response = self._client.get_object(self._bucket, key, length=length)
+        written = 0
         try:
             with target.open("wb") as out:
                 while chunk := response.read(_READ_CHUNK):
                     if stop.is_set():
                         return
+                    written += len(chunk)
+                    if max_size is not None and written > max_size:
+                        raise ObjectChangedError()
                     out.write(chunk)
             target.chmod(0o400)
         finally:

@@ -10,6 +10,7 @@ step succeeded, so a step that ran twice still leaves exactly one transcript.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +27,7 @@ from elyune_core.entities import (
     StoredFile,
     Transcript,
 )
-from elyune_core.errors import InvalidMediaError, StepError
+from elyune_core.errors import InvalidMediaError, ObjectChangedError, StepError
 from elyune_core.keys import OUTPUT_NAMES, output_key, recording_prefix
 from elyune_core.ports import (
     AnalysisRequest,
@@ -104,11 +105,10 @@ class StepHandlers:
     async def probe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
         """Read streams, codecs and the true duration of the source (which must still be
         the file whose size was checked when the upload was completed)."""
-        uploaded = recording.file(FileKind.SOURCE)
         info = await self._store.stat(recording.source_key)
-        if uploaded is not None and info.size != uploaded.size:
-            raise InvalidMediaError("the file was replaced after the upload was completed")
-        async with self._store.local_copy(recording.source_key) as source:
+        if info.size != _source_size(recording):
+            raise ObjectChangedError()
+        async with self._source(recording) as source:
             media = await self._transcoder.probe(source)
         if not media.has_audio and not media.has_video:
             raise InvalidMediaError("the file has neither an audio nor a video track")
@@ -287,6 +287,11 @@ class StepHandlers:
         """Delete what steps stored for a recording that was deleted meanwhile."""
         await self._store.delete_prefix(recording_prefix(recording.owner_id, recording.id))
 
+    def _source(self, recording: Recording) -> AbstractAsyncContextManager[Path]:
+        """A local copy of the source, refused if it grew since the upload was checked
+        (an upload URL that is still valid could replace it with a larger file)."""
+        return self._store.local_copy(recording.source_key, max_size=_source_size(recording))
+
     async def _produce(
         self,
         recording: Recording,
@@ -296,13 +301,19 @@ class StepHandlers:
         key = output_key(recording.owner_id, recording.id, kind)
         name, content_type = OUTPUT_NAMES[kind]
         async with (
-            self._store.local_copy(recording.source_key) as source,
+            self._source(recording) as source,
             self._workspace.scratch(kind.value) as scratch,
         ):
             target = scratch / name
             made = await make(source, target)
             info = await self._store.put_file(key, target, content_type)
         return StoredFile(kind=kind, key=key, size=info.size, content_type=content_type), made
+
+
+def _source_size(recording: Recording) -> int:
+    """The source's size as checked when its upload was completed."""
+    uploaded = recording.file(FileKind.SOURCE)
+    return uploaded.size if uploaded is not None else recording.file_size
 
 
 def _add(before: int | None, now: int | None) -> int | None:
