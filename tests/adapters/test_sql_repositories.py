@@ -100,6 +100,24 @@ async def test_a_recording_round_trips_with_its_files_and_media(uow_factory):
     assert loaded.created_at.tzinfo is not None
 
 
+async def test_a_listed_page_carries_each_recordings_files_in_order(uow_factory):
+    files = (
+        StoredFile(FileKind.SOURCE, "k/source.webm", 9000, "video/webm"),
+        StoredFile(FileKind.VIDEO, "k/video.mp4", 8000, "video/mp4"),
+        StoredFile(FileKind.THUMBNAIL, "k/t.jpg", 10, "image/jpeg", 640, 360),
+    )
+    with_files = _recording(1, created=NOW, files=files, file_size=9000)
+    bare = _recording(2, created=NOW + timedelta(minutes=1))
+    older = _recording(3, created=NOW - timedelta(minutes=1), files=files[:1])
+    await _seed(uow_factory, with_files, bare, older)
+    async with uow_factory() as uow:
+        page = await uow.recordings.list(RecordingQuery(owner_id=UserId("user-1"), limit=2))
+        rest = await uow.recordings.list(RecordingQuery(owner_id=UserId("user-1"), offset=2))
+    assert page.items == (bare, with_files)  # one row per recording, all files, in order
+    assert page.total == 3
+    assert rest.items == (older,)
+
+
 async def test_another_users_recording_is_not_found(uow_factory):
     await _seed(uow_factory, _recording(1), users=(1, 2))
     async with uow_factory() as uow:

@@ -28,8 +28,9 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
     transactions (so concurrent writers queue instead of failing); a *readonly* SQLite
     engine begins deferred, read-only transactions instead, which never wait for the
     writers (WAL readers see the last commit). PostgreSQL gets a pool of ``pool_size``
-    connections that are checked before use, so the API recovers by itself when the
-    server drops connections.
+    connections (plus ``max_overflow``) that are checked before use, so the API recovers
+    by itself when the server drops connections; a *readonly* PostgreSQL engine keeps
+    ``pool_size + max_overflow`` autocommit connections and recovers on the first error.
     """
     if settings.is_sqlite:
         path = settings.url.split("///", 1)[1] if "///" in settings.url else ""
@@ -49,6 +50,21 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
         )
         _configure_sqlite(engine, readonly=readonly)
         return engine
+    if readonly:
+        # The API's reads: autocommit (no BEGIN and ROLLBACK round trips) and no ping
+        # before each checkout; a connection the server dropped fails one request with
+        # 503 and makes SQLAlchemy renew the whole pool. Every connection stays open
+        # (an overflow connection, closed on return, costs a new server process soon).
+        return create_async_engine(
+            settings.url,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=settings.pool_size + settings.max_overflow,
+            max_overflow=0,
+            pool_recycle=1800,
+            pool_reset_on_return=None,
+            isolation_level="AUTOCOMMIT",
+        )
     return create_async_engine(
         settings.url,
         json_serializer=_json_dumps,

@@ -7,12 +7,13 @@ in small functions; no ORM mapping of the core's classes.
 from __future__ import annotations
 
 import builtins
+import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -136,6 +137,76 @@ class SqlUserRepository(UserRepository):
         )
 
 
+# --------------------------------------------------------------------------- statements
+# The API's hot reads use statements built once with bound parameters: building a
+# SELECT and its cache key costs more than running it on an indexed table.
+
+_FILES_OF_ONE = select(t.recording_files).where(
+    t.recording_files.c.recording_id == bindparam("recording_id")
+)
+_JOB_OF_RECORDING = select(t.jobs).where(t.jobs.c.recording_id == bindparam("recording_id"))
+_STEPS_OF_ONE = select(t.job_steps).where(t.job_steps.c.job_id == bindparam("job_id"))
+_STEPS_OF_MANY = select(t.job_steps).where(
+    t.job_steps.c.job_id.in_(bindparam("ids", expanding=True))
+)
+_TRANSCRIPT = select(t.transcripts).where(t.transcripts.c.recording_id == bindparam("recording_id"))
+_SEGMENTS = (
+    select(t.transcript_segments)
+    .where(t.transcript_segments.c.recording_id == bindparam("recording_id"))
+    .order_by(t.transcript_segments.c.idx)
+)
+_ANALYSES = select(t.analyses).where(t.analyses.c.recording_id == bindparam("recording_id"))
+
+
+_FILE_COLUMNS = tuple(c for c in t.recording_files.c if c.name != "recording_id")
+
+
+@functools.cache
+def _recording_by_id(*, by_owner: bool, for_update: bool) -> Select[Any]:
+    query = select(t.recordings).where(t.recordings.c.id == bindparam("recording_id"))
+    if by_owner:
+        query = query.where(t.recordings.c.owner_id == bindparam("owner_id"))
+    return query.with_for_update() if for_update else query
+
+
+@functools.cache
+def _listing(
+    *, owner: bool, status: bool, before: bool, after: bool, search: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page statements of a listing with these filters."""
+    r = t.recordings.c
+    conditions = []
+    if owner:
+        conditions.append(r.owner_id == bindparam("owner_id"))
+    if status:
+        conditions.append(r.status == bindparam("status"))
+    if before:
+        conditions.append(r.created_at < bindparam("before"))
+    if after:
+        conditions.append(r.created_at >= bindparam("after"))
+    if search:
+        conditions.append(func.lower(r.title).like(bindparam("pattern"), escape="\\"))
+    where = and_(True, *conditions)
+    count = select(func.count()).select_from(t.recordings).where(where)
+    page = (
+        select(t.recordings)
+        .where(where)
+        .order_by(r.created_at.desc(), r.id.desc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .subquery("page")
+    )
+    f = t.recording_files.c
+    # One round trip: the page's rows, each repeated once per stored file (or once
+    # with NULL file columns when it has none).
+    with_files = (
+        select(page, *(column.label(f"f_{column.name}") for column in _FILE_COLUMNS))
+        .select_from(page.outerjoin(t.recording_files, f.recording_id == page.c.id))
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
+    return count, with_files
+
+
 # --------------------------------------------------------------------------- recordings
 
 
@@ -195,6 +266,13 @@ def _stored_file(row: RowMapping) -> StoredFile:
         width=row["width"],
         height=row["height"],
     )
+
+
+_FILE_ORDER = {kind: n for n, kind in enumerate(FileKind)}
+
+
+def _sorted_files(files: Iterable[StoredFile]) -> builtins.list[StoredFile]:
+    return sorted(files, key=lambda f: _FILE_ORDER[f.kind])
 
 
 class RecordingCounts:
@@ -258,31 +336,34 @@ class SqlRecordingRepository(RecordingRepository):
     async def _get(
         self, recording_id: RecordingId, owner_id: UserId | None, *, lock: bool
     ) -> Recording:
-        query = select(t.recordings).where(t.recordings.c.id == recording_id)
-        if owner_id is not None:
-            query = query.where(t.recordings.c.owner_id == owner_id)
-        if lock and self._conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().first()
+        query = _recording_by_id(
+            by_owner=owner_id is not None,
+            for_update=lock and self._conn.dialect.name == "postgresql",
+        )
+        params = {"recording_id": recording_id, "owner_id": owner_id}
+        row = (await self._conn.execute(query, params)).mappings().first()
         if row is None:
             raise RecordingNotFoundError("Not found.")
-        files = await self._files([recording_id])
-        return _recording(row, files.get(recording_id, []))
+        files = (await self._conn.execute(_FILES_OF_ONE, {"recording_id": recording_id})).mappings()
+        return _recording(row, _sorted_files(_stored_file(f) for f in files))
 
     async def list(self, query: RecordingQuery) -> Page[Recording]:
-        conditions = []
-        if query.owner_id is not None:
-            conditions.append(t.recordings.c.owner_id == query.owner_id)
-        if query.status is not None:
-            conditions.append(t.recordings.c.status == query.status.value)
-        if query.created_before is not None:
-            conditions.append(t.recordings.c.created_at < query.created_before)
-        if query.created_after is not None:
-            conditions.append(t.recordings.c.created_at >= query.created_after)
-        if query.search:
-            pattern = "%" + _escape_like(query.search.lower()) + "%"
-            conditions.append(func.lower(t.recordings.c.title).like(pattern, escape="\\"))
-        where = and_(True, *conditions)
+        count, page = _listing(
+            owner=query.owner_id is not None,
+            status=query.status is not None,
+            before=query.created_before is not None,
+            after=query.created_after is not None,
+            search=bool(query.search),
+        )
+        params: dict[str, Any] = {
+            "owner_id": query.owner_id,
+            "status": None if query.status is None else query.status.value,
+            "before": query.created_before,
+            "after": query.created_after,
+            "pattern": "%" + _escape_like(query.search.lower()) + "%" if query.search else None,
+            "offset": query.offset,
+            "limit": query.limit,
+        }
         key = (
             query.owner_id,
             query.status,
@@ -292,28 +373,26 @@ class SqlRecordingRepository(RecordingRepository):
         )
         total = None if self._counts is None else self._counts.get(key)
         if total is None:
-            total = (
-                await self._conn.execute(
-                    select(func.count()).select_from(t.recordings).where(where)
-                )
-            ).scalar_one()
+            total = (await self._conn.execute(count, params)).scalar_one()
             if self._counts is not None:
                 self._counts.put(key, total)
-        rows = (
-            (
-                await self._conn.execute(
-                    select(t.recordings)
-                    .where(where)
-                    .order_by(t.recordings.c.created_at.desc(), t.recordings.c.id.desc())
-                    .offset(query.offset)
-                    .limit(query.limit)
+        rows: dict[str, RowMapping] = {}
+        files: dict[str, builtins.list[StoredFile]] = {}
+        for row in (await self._conn.execute(page, params)).mappings():
+            rows.setdefault(row["id"], row)
+            found = files.setdefault(row["id"], [])
+            if row["f_kind"] is not None:
+                found.append(
+                    StoredFile(
+                        kind=FileKind(row["f_kind"]),
+                        key=row["f_key"],
+                        size=row["f_size"],
+                        content_type=row["f_content_type"],
+                        width=row["f_width"],
+                        height=row["f_height"],
+                    )
                 )
-            )
-            .mappings()
-            .all()
-        )
-        files = await self._files([RecordingId(r["id"]) for r in rows])
-        items = tuple(_recording(r, files.get(RecordingId(r["id"]), [])) for r in rows)
+        items = tuple(_recording(row, _sorted_files(files[key])) for key, row in rows.items())
         return Page(items=items, total=int(total))
 
     async def save(self, recording: Recording) -> None:
@@ -335,24 +414,6 @@ class SqlRecordingRepository(RecordingRepository):
         await self._conn.execute(delete(t.recordings).where(t.recordings.c.id == recording_id))
         if self._counts is not None:
             self._counts.forget(None)  # the owner is not at hand: forget every total
-
-    async def _files(
-        self, ids: Sequence[RecordingId]
-    ) -> dict[RecordingId, builtins.list[StoredFile]]:
-        if not ids:
-            return {}
-        rows = (
-            await self._conn.execute(
-                select(t.recording_files).where(t.recording_files.c.recording_id.in_(ids))
-            )
-        ).mappings()
-        found: dict[RecordingId, builtins.list[StoredFile]] = {}
-        for row in rows:
-            found.setdefault(RecordingId(row["recording_id"]), []).append(_stored_file(row))
-        order = list(FileKind)
-        for files in found.values():
-            files.sort(key=lambda f: order.index(f.kind))
-        return found
 
     async def _write_files(self, recording: Recording) -> None:
         await self._conn.execute(
@@ -478,7 +539,7 @@ class SqlJobRepository(JobRepository):
         return await self.get(job_id)
 
     async def for_recording(self, recording_id: RecordingId) -> Job | None:
-        jobs = await self._load(select(t.jobs).where(t.jobs.c.recording_id == recording_id))
+        jobs = await self._load(_JOB_OF_RECORDING, {"recording_id": recording_id})
         return jobs[0] if jobs else None
 
     async def save(self, job: Job) -> None:
@@ -519,15 +580,22 @@ class SqlJobRepository(JobRepository):
         )
         return await self._load(query)
 
-    async def _load(self, query: Select[Any]) -> Sequence[Job]:
-        rows = (await self._conn.execute(query)).mappings().all()
+    async def _load(
+        self, query: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> Sequence[Job]:
+        rows = (await self._conn.execute(query, params)).mappings().all()
         if not rows:
             return []
         ids = [r["id"] for r in rows]
+        found = await self._conn.execute(
+            *(
+                (_STEPS_OF_ONE, {"job_id": ids[0]})
+                if len(ids) == 1
+                else (_STEPS_OF_MANY, {"ids": ids})
+            )
+        )
         steps: dict[str, list[Step]] = {}
-        for row in (
-            await self._conn.execute(select(t.job_steps).where(t.job_steps.c.job_id.in_(ids)))
-        ).mappings():
+        for row in found.mappings():
             steps.setdefault(row["job_id"], []).append(_step(row))
         return [_job(r, steps.get(r["id"], [])) for r in rows]
 
@@ -542,24 +610,11 @@ class SqlTranscriptRepository(TranscriptRepository):
         self._conn = conn
 
     async def get(self, recording_id: RecordingId) -> Transcript | None:
-        row = (
-            (
-                await self._conn.execute(
-                    select(t.transcripts).where(t.transcripts.c.recording_id == recording_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
+        params = {"recording_id": recording_id}
+        row = (await self._conn.execute(_TRANSCRIPT, params)).mappings().first()
         if row is None:
             return None
-        segments = (
-            await self._conn.execute(
-                select(t.transcript_segments)
-                .where(t.transcript_segments.c.recording_id == recording_id)
-                .order_by(t.transcript_segments.c.idx)
-            )
-        ).mappings()
+        segments = (await self._conn.execute(_SEGMENTS, params)).mappings()
         return Transcript(
             recording_id=recording_id,
             text=row["text"],
@@ -651,11 +706,7 @@ class SqlAnalysisRepository(AnalysisRepository):
         self._conn = conn
 
     async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
-        rows = (
-            await self._conn.execute(
-                select(t.analyses).where(t.analyses.c.recording_id == recording_id)
-            )
-        ).mappings()
+        rows = (await self._conn.execute(_ANALYSES, {"recording_id": recording_id})).mappings()
         order = list(AnalysisKind)
         return sorted((_analysis(r) for r in rows), key=lambda a: order.index(a.kind))
 

@@ -44,19 +44,21 @@ class SqlUnitOfWork(UnitOfWork):
     Database failures inside the block come out as ``RepositoryUnavailableError`` (or
     ``ConflictError`` for integrity violations), never as SQLAlchemy's exceptions.
 
-    With a *write_lock* (SQLite), units of work of this process take turns before they
-    ask SQLite for its write lock, instead of polling it with SQLite's busy handler
-    (whose sleeps of up to 100 ms made the slowest writes take a second).
+    A *gate* makes units of work of this process wait their turn, first come first
+    served, before they take a connection: on SQLite a lock taken before SQLite's write
+    lock, instead of polling it with SQLite's busy handler (whose sleeps of up to 100 ms
+    made the slowest writes take a second); on PostgreSQL a semaphore as large as the
+    pool, whose own queue lets a late request overtake one that has waited for a second.
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
-        write_lock: asyncio.Lock | None = None,
+        gate: asyncio.Lock | asyncio.Semaphore | None = None,
         counts: RecordingCounts | None = None,
     ) -> None:
         self._engine = engine
-        self._lock = write_lock
+        self._lock = gate
         self._held = False
         self._counts = counts
         self._conn: AsyncConnection | None = None
