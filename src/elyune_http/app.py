@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -62,6 +63,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     except ElyuneError as exc:
         logger.warning("could not resume unfinished jobs: %s", exc)
     deliveries = asyncio.create_task(_deliver_webhooks(container))
+    # What start-up built (modules, the container, models) lives as long as the process:
+    # keep it out of the collector's full passes, which otherwise walk it again and again
+    # and pause requests for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -40,11 +41,20 @@ def problem(status: int, body: dict[str, object], **headers: str) -> web.Respons
     return web.json_response(body, status=status, headers=headers or None)
 
 
+_ID_PREFIX = secrets.token_hex(4)  # this process's; ids need to be unique, not secret
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    """16 hex digits: the process's random prefix and a counter (no system call)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFF:08x}"
+
+
 @web.middleware
 async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id (``X-Request-ID``) and log one line when it ends."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    request_id = incoming if _REQUEST_ID.match(incoming) else _new_request_id()
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500

@@ -378,7 +378,7 @@ class SqlRecordingRepository(RecordingRepository):
                 self._counts.put(key, total)
         rows: dict[str, RowMapping] = {}
         files: dict[str, builtins.list[StoredFile]] = {}
-        for row in (await self._conn.execute(page, params)).mappings():
+        for row in (await self._conn.execute(page, params)).mappings().all():
             rows.setdefault(row["id"], row)
             found = files.setdefault(row["id"], [])
             if row["f_kind"] is not None:

@@ -53,6 +53,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # One function per value instead of TypeDecorator's two-level chain: listings
+        # read two timestamps per row.
+        parse = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if parse is None:
+            return lambda value: None if value is None else _as_utc(value)
+
+        def process(value: Any) -> datetime | None:
+            return None if value is None else _as_utc(parse(value))
+
+        return process
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 ID = String(36)
 
