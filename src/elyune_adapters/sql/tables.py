@@ -48,10 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         # One function per value instead of TypeDecorator's two-level chain: listings
@@ -66,7 +63,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return process
 
 
-def _as_utc(value: datetime) -> datetime:
+def _as_utc(value: Any) -> datetime:
+    assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
