@@ -257,14 +257,15 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _stored_file(row: RowMapping) -> StoredFile:
+def _stored_file(row: RowMapping, prefix: str = "") -> StoredFile:
+    """The file in *row*, whose columns are named with *prefix* in a joined query."""
     return StoredFile(
-        kind=FileKind(row["kind"]),
-        key=row["key"],
-        size=row["size"],
-        content_type=row["content_type"],
-        width=row["width"],
-        height=row["height"],
+        kind=FileKind(row[prefix + "kind"]),
+        key=row[prefix + "key"],
+        size=row[prefix + "size"],
+        content_type=row[prefix + "content_type"],
+        width=row[prefix + "width"],
+        height=row[prefix + "height"],
     )
 
 
@@ -382,16 +383,7 @@ class SqlRecordingRepository(RecordingRepository):
             rows.setdefault(row["id"], row)
             found = files.setdefault(row["id"], [])
             if row["f_kind"] is not None:
-                found.append(
-                    StoredFile(
-                        kind=FileKind(row["f_kind"]),
-                        key=row["f_key"],
-                        size=row["f_size"],
-                        content_type=row["f_content_type"],
-                        width=row["f_width"],
-                        height=row["f_height"],
-                    )
-                )
+                found.append(_stored_file(row, "f_"))
         items = tuple(_recording(row, _sorted_files(files[key])) for key, row in rows.items())
         return Page(items=items, total=int(total))
 
