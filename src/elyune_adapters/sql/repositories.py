@@ -579,13 +579,10 @@ class SqlJobRepository(JobRepository):
         if not rows:
             return []
         ids = [r["id"] for r in rows]
-        found = await self._conn.execute(
-            *(
-                (_STEPS_OF_ONE, {"job_id": ids[0]})
-                if len(ids) == 1
-                else (_STEPS_OF_MANY, {"ids": ids})
-            )
-        )
+        if len(ids) == 1:
+            found = await self._conn.execute(_STEPS_OF_ONE, {"job_id": ids[0]})
+        else:
+            found = await self._conn.execute(_STEPS_OF_MANY, {"ids": ids})
         steps: dict[str, list[Step]] = {}
         for row in found.mappings():
             steps.setdefault(row["job_id"], []).append(_step(row))
