@@ -144,7 +144,6 @@ class SqlUserRepository(UserRepository):
 _FILES_OF_ONE = select(t.recording_files).where(
     t.recording_files.c.recording_id == bindparam("recording_id")
 )
-_JOB_OF_RECORDING = select(t.jobs).where(t.jobs.c.recording_id == bindparam("recording_id"))
 _STEPS_OF_ONE = select(t.job_steps).where(t.job_steps.c.job_id == bindparam("job_id"))
 _STEPS_OF_MANY = select(t.job_steps).where(
     t.job_steps.c.job_id.in_(bindparam("ids", expanding=True))
@@ -161,12 +160,35 @@ _ANALYSES = select(t.analyses).where(t.analyses.c.recording_id == bindparam("rec
 _FILE_COLUMNS = tuple(c for c in t.recording_files.c if c.name != "recording_id")
 
 
+_STEP_COLUMNS = tuple(c for c in t.job_steps.c if c.name != "job_id")
+# A recording's job and its steps in one round trip (one row per step).
+_JOB_OF_RECORDING = (
+    select(t.jobs, *(column.label(f"s_{column.name}") for column in _STEP_COLUMNS))
+    .select_from(t.jobs.outerjoin(t.job_steps, t.job_steps.c.job_id == t.jobs.c.id))
+    .where(t.jobs.c.recording_id == bindparam("recording_id"))
+)
+
+
 @functools.cache
 def _recording_by_id(*, by_owner: bool, for_update: bool) -> Select[Any]:
     query = select(t.recordings).where(t.recordings.c.id == bindparam("recording_id"))
     if by_owner:
         query = query.where(t.recordings.c.owner_id == bindparam("owner_id"))
     return query.with_for_update() if for_update else query
+
+
+@functools.cache
+def _recording_with_files(*, by_owner: bool) -> Select[Any]:
+    """A recording and its files in one round trip (one row per file)."""
+    f = t.recording_files.c
+    query = (
+        select(t.recordings, *(column.label(f"f_{column.name}") for column in _FILE_COLUMNS))
+        .select_from(t.recordings.outerjoin(t.recording_files, f.recording_id == t.recordings.c.id))
+        .where(t.recordings.c.id == bindparam("recording_id"))
+    )
+    if by_owner:
+        query = query.where(t.recordings.c.owner_id == bindparam("owner_id"))
+    return query
 
 
 @functools.cache
@@ -276,6 +298,18 @@ def _sorted_files(files: Iterable[StoredFile]) -> builtins.list[StoredFile]:
     return sorted(files, key=lambda f: _FILE_ORDER[f.kind])
 
 
+def _with_files(rows: Sequence[RowMapping]) -> builtins.list[Recording]:
+    """Recordings from joined rows (one per stored file, ``f_`` columns), in row order."""
+    first: dict[str, RowMapping] = {}
+    files: dict[str, builtins.list[StoredFile]] = {}
+    for row in rows:
+        first.setdefault(row["id"], row)
+        found = files.setdefault(row["id"], [])
+        if row["f_kind"] is not None:
+            found.append(_stored_file(row, "f_"))
+    return [_recording(row, _sorted_files(files[key])) for key, row in first.items()]
+
+
 class RecordingCounts:
     """Totals of recent listings, kept for *ttl* seconds (shared by units of work).
 
@@ -328,18 +362,18 @@ class SqlRecordingRepository(RecordingRepository):
             self._counts.forget(recording.owner_id)
 
     async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
-        return await self._get(recording_id, owner_id, lock=False)
+        query = _recording_with_files(by_owner=owner_id is not None)
+        params = {"recording_id": recording_id, "owner_id": owner_id}
+        found = _with_files((await self._conn.execute(query, params)).mappings().all())
+        if not found:
+            raise RecordingNotFoundError("Not found.")
+        return found[0]
 
     async def lock(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
-        # FOR UPDATE on PostgreSQL; SQLite writers already hold the database's write lock.
-        return await self._get(recording_id, owner_id, lock=True)
-
-    async def _get(
-        self, recording_id: RecordingId, owner_id: UserId | None, *, lock: bool
-    ) -> Recording:
+        # FOR UPDATE on PostgreSQL (of the recording's row alone, so not joined with its
+        # files); SQLite writers already hold the database's write lock.
         query = _recording_by_id(
-            by_owner=owner_id is not None,
-            for_update=lock and self._conn.dialect.name == "postgresql",
+            by_owner=owner_id is not None, for_update=self._conn.dialect.name == "postgresql"
         )
         params = {"recording_id": recording_id, "owner_id": owner_id}
         row = (await self._conn.execute(query, params)).mappings().first()
@@ -377,15 +411,8 @@ class SqlRecordingRepository(RecordingRepository):
             total = (await self._conn.execute(count, params)).scalar_one()
             if self._counts is not None:
                 self._counts.put(key, total)
-        rows: dict[str, RowMapping] = {}
-        files: dict[str, builtins.list[StoredFile]] = {}
-        for row in (await self._conn.execute(page, params)).mappings().all():
-            rows.setdefault(row["id"], row)
-            found = files.setdefault(row["id"], [])
-            if row["f_kind"] is not None:
-                found.append(_stored_file(row, "f_"))
-        items = tuple(_recording(row, _sorted_files(files[key])) for key, row in rows.items())
-        return Page(items=items, total=int(total))
+        items = _with_files((await self._conn.execute(page, params)).mappings().all())
+        return Page(items=tuple(items), total=int(total))
 
     async def save(self, recording: Recording) -> None:
         await self._conn.execute(
@@ -436,18 +463,19 @@ def _escape_like(text: str) -> str:
 # --------------------------------------------------------------------------- jobs
 
 
-def _step(row: RowMapping) -> Step:
+def _step(row: RowMapping, prefix: str = "") -> Step:
+    """The step in *row*, whose columns are named with *prefix* in a joined query."""
     return Step(
-        name=StepName(row["name"]),
-        status=StepStatus(row["status"]),
-        attempts=row["attempts"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error=row["error"],
-        output=dict(row["output"] or {}),
-        worker=row["worker"],
-        lease_expires_at=row["lease_expires_at"],
-        progress=row["progress"],
+        name=StepName(row[prefix + "name"]),
+        status=StepStatus(row[prefix + "status"]),
+        attempts=row[prefix + "attempts"],
+        started_at=row[prefix + "started_at"],
+        finished_at=row[prefix + "finished_at"],
+        error=row[prefix + "error"],
+        output=dict(row[prefix + "output"] or {}),
+        worker=row[prefix + "worker"],
+        lease_expires_at=row[prefix + "lease_expires_at"],
+        progress=row[prefix + "progress"],
     )
 
 
@@ -531,8 +559,12 @@ class SqlJobRepository(JobRepository):
         return await self.get(job_id)
 
     async def for_recording(self, recording_id: RecordingId) -> Job | None:
-        jobs = await self._load(_JOB_OF_RECORDING, {"recording_id": recording_id})
-        return jobs[0] if jobs else None
+        params = {"recording_id": recording_id}
+        rows = (await self._conn.execute(_JOB_OF_RECORDING, params)).mappings().all()
+        if not rows:
+            return None
+        steps = [_step(row, "s_") for row in rows if row["s_name"] is not None]
+        return _job(rows[0], steps)
 
     async def save(self, job: Job) -> None:
         await self._conn.execute(
