@@ -524,10 +524,17 @@ async def test_twenty_recordings_with_two_workers(deploy: Deploy, media: dict[st
     assert all(j.status is JobStatus.SUCCEEDED for j in jobs.values())
     assert await stack.count("SELECT count(*) FROM recordings WHERE status='ready'") == 20
     runs = stack.succeeded_runs()
-    assert len(runs) == 20 * len(StepName) and set(runs.values()) == {1}
-    assert all(
-        s.status is StepStatus.SUCCEEDED and s.attempts == 1 for j in jobs.values() for s in j.steps
-    )
+    # A step may be attempted again when its lease runs out on a starved machine (a
+    # takeover, by design); none may run twice to completion or end other than done.
+    retried = [
+        (j.recording_id, s.name.value, s.attempts, s.worker)
+        for j in jobs.values()
+        for s in j.steps
+        if s.attempts != 1
+    ]
+    assert len(runs) == 20 * len(StepName) and set(runs.values()) == {1}, retried
+    assert all(s.status is StepStatus.SUCCEEDED for j in jobs.values() for s in j.steps)
+    assert len(retried) <= 2, retried
     assert await stack.count("SELECT count(*) FROM transcripts") == 20
     assert await stack.count("SELECT count(*) FROM analyses WHERE status='succeeded'") == 80
     assert len({s.worker for j in jobs.values() for s in j.steps}) == 2  # both took work
