@@ -532,9 +532,17 @@ async def test_twenty_recordings_with_two_workers(deploy: Deploy, media: dict[st
         for s in j.steps
         if s.attempts != 1
     ]
-    assert len(runs) == 20 * len(StepName) and set(runs.values()) == {1}, retried
+    warnings = [
+        line
+        for worker in stack.workers
+        for line in worker.output().splitlines()
+        if "WARNING" in line or "ERROR" in line
+    ]
+    if retried:
+        print("retried steps:", retried, *warnings[-20:], sep="\n")
+    assert len(runs) == 20 * len(StepName) and set(runs.values()) == {1}, (retried, warnings)
     assert all(s.status is StepStatus.SUCCEEDED for j in jobs.values() for s in j.steps)
-    assert len(retried) <= 2, retried
+    assert len(retried) <= 2, (retried, warnings[-20:])
     assert await stack.count("SELECT count(*) FROM transcripts") == 20
     assert await stack.count("SELECT count(*) FROM analyses WHERE status='succeeded'") == 80
     assert len({s.worker for j in jobs.values() for s in j.steps}) == 2  # both took work
