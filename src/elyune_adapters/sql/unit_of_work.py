@@ -22,7 +22,16 @@ from elyune_adapters.sql.repositories import (
     SqlWebhookRepository,
 )
 from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
-from elyune_core.ports import UnitOfWork
+from elyune_core.ports import (
+    AnalysisRepository,
+    JobRepository,
+    RecordingRepository,
+    TokenRepository,
+    TranscriptRepository,
+    UnitOfWork,
+    UserRepository,
+    WebhookRepository,
+)
 
 UNAVAILABLE = "The database is unavailable right now; try again in a moment."
 
@@ -38,7 +47,28 @@ def translate_db_error(exc: BaseException) -> Exception | None:
     return None
 
 
-class SqlUnitOfWork(UnitOfWork):
+class _SqlRepositories:
+    """The SQL repositories of a unit of work, all on one connection."""
+
+    users: UserRepository
+    recordings: RecordingRepository
+    jobs: JobRepository
+    transcripts: TranscriptRepository
+    analyses: AnalysisRepository
+    tokens: TokenRepository
+    webhooks: WebhookRepository
+
+    def _attach(self, conn: AsyncConnection | SyncReader, counts: RecordingCounts | None) -> None:
+        self.users = SqlUserRepository(conn)
+        self.recordings = SqlRecordingRepository(conn, counts)
+        self.jobs = SqlJobRepository(conn)
+        self.transcripts = SqlTranscriptRepository(conn)
+        self.analyses = SqlAnalysisRepository(conn)
+        self.tokens = SqlTokenRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn)
+
+
+class SqlUnitOfWork(_SqlRepositories, UnitOfWork):
     """Opens a connection and a transaction on enter; rolls back unless committed.
 
     Database failures inside the block come out as ``RepositoryUnavailableError`` (or
@@ -83,13 +113,7 @@ class SqlUnitOfWork(UnitOfWork):
                 raise RepositoryUnavailableError(UNAVAILABLE) from exc
             raise
         self._conn = conn
-        self.users = SqlUserRepository(conn)
-        self.recordings = SqlRecordingRepository(conn, self._counts)
-        self.jobs = SqlJobRepository(conn)
-        self.transcripts = SqlTranscriptRepository(conn)
-        self.analyses = SqlAnalysisRepository(conn)
-        self.tokens = SqlTokenRepository(conn)
-        self.webhooks = SqlWebhookRepository(conn)
+        self._attach(conn, self._counts)
         return self
 
     async def __aexit__(
@@ -135,7 +159,7 @@ async def _close_quietly(conn: AsyncConnection) -> None:
             await conn.close()
 
 
-class SqlReadUnitOfWork(UnitOfWork):
+class SqlReadUnitOfWork(_SqlRepositories, UnitOfWork):
     """A read-only unit of work on a synchronous SQLite engine (see ``reader``).
 
     ``commit`` is refused; database failures come out as core errors, as above.
@@ -152,14 +176,7 @@ class SqlReadUnitOfWork(UnitOfWork):
         except (SQLAlchemyError, OSError) as exc:
             raise RepositoryUnavailableError(UNAVAILABLE) from exc
         self._conn = conn
-        reader = SyncReader(conn)
-        self.users = SqlUserRepository(reader)
-        self.recordings = SqlRecordingRepository(reader, self._counts)
-        self.jobs = SqlJobRepository(reader)
-        self.transcripts = SqlTranscriptRepository(reader)
-        self.analyses = SqlAnalysisRepository(reader)
-        self.tokens = SqlTokenRepository(reader)
-        self.webhooks = SqlWebhookRepository(reader)
+        self._attach(SyncReader(conn), self._counts)
         return self
 
     async def __aexit__(
