@@ -17,6 +17,7 @@ from elyune_core import (
     KeyPoints,
     Recording,
     RecordingDetails,
+    RecordingStatus,
     Sentiment,
     StepStatus,
     Summary,
@@ -117,7 +118,12 @@ def header(recording: Recording) -> Text:
         name = stored.key.rsplit("/", 1)[-1]
         extra = f", {stored.width}x{stored.height}" if stored.width else ""
         text.append(f"\n  {stored.kind.value:<9} {name} ({size(stored.size)}{extra})", style="dim")
-    if recording.error:
+    if recording.error and recording.status is RecordingStatus.READY:
+        text.append(
+            f"\nUsable, but {recording.error} (`elyune jobs retry` re-runs only that)",
+            style="bold yellow",
+        )
+    elif recording.error:
         text.append(f"\n{recording.error}", style="bold red")
     return text
 

@@ -260,6 +260,7 @@ def step_to_dict(step: Step) -> JSON:
         "duration": None if step.duration is None else round(step.duration, 3),
         "error": step.error,
         "worker": step.worker,
+        "retry_at": _time(step.retry_at),
         "output": dict(step.output),
     }
 
