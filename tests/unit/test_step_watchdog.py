@@ -14,6 +14,7 @@ from elyune_core import (
     JobStatus,
     MediaInfo,
     ObjectStoreUnavailableError,
+    QueueUnavailableError,
     Reconcile,
     RecordingStatus,
     RepositoryUnavailableError,
@@ -276,3 +277,22 @@ def test_repeated_warnings_are_rate_limited(caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2
     assert messages[1].endswith("(59 more like it in the last 30 s)")
+
+
+async def test_a_queue_outage_after_the_save_does_not_save_again(core):
+    """The step is recorded once; the error reaches the task (which says so and leaves
+    the next steps to the reconciler), and the step is not reported as someone else's."""
+    recording, job_id = await _start(core)
+
+    class DownQueue(type(core.queue)):
+        async def enqueue(self, job_id, step):
+            raise QueueUnavailableError("the job queue is unavailable")
+
+    runner = core.run_step()
+    runner._queue = DownQueue()
+    with pytest.raises(QueueUnavailableError):
+        await runner.execute(RunStepInput(job_id, StepName.PROBE, "w1"))
+    _, job, _, _ = await _state(core, recording.id)
+    probe = job.step(StepName.PROBE)
+    assert probe.status is StepStatus.SUCCEEDED and probe.attempts == 1
+    assert core.sleeps == []  # no save was tried again

@@ -321,6 +321,15 @@ class EnginePool:
         """Process ids of the running children."""
         return [e.pid for e in (*self._idle, *self._busy) if e.pid is not None]
 
+    def abandon(self) -> None:
+        """Kill every child now, without an event loop (the one that started them may be
+        closed): for tests and process exit."""
+        for engine in (*self._idle, *self._busy):
+            engine.abandon()
+        self._idle.clear()
+        self._busy.clear()
+        self._loop = None
+
     async def close(self) -> None:
         """Stop every child."""
         if self._loop is not None and self._loop is not asyncio.get_running_loop():

@@ -332,6 +332,10 @@ class WhisperTranscriber(Transcriber):
         """Stop the engine children."""
         await self._pool.close()
 
+    def abandon(self) -> None:
+        """Kill the engine children at once, without an event loop."""
+        self._pool.abandon()
+
     async def warm(self) -> None:
         """Start an engine child and load the model in it now, not in the first step."""
         async with self._pool.engine() as engine:

@@ -22,7 +22,13 @@ from elyune_core.entities import (
     StepName,
     StepStatus,
 )
-from elyune_core.errors import ElyuneError, NotFoundError, ServiceUnavailableError, StepError
+from elyune_core.errors import (
+    ElyuneError,
+    NotFoundError,
+    RepositoryUnavailableError,
+    ServiceUnavailableError,
+    StepError,
+)
 from elyune_core.ids import JobId
 from elyune_core.pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
@@ -396,14 +402,16 @@ class RunStep:
             logger.warning("could not release %s of job %s: %s", data.step.value, data.job_id, exc)
 
     async def _finish_saving(self, data: RunStepInput, result: StepResult) -> RunStepResult:
-        """:meth:`_finish`, tried again with backoff while the database is unavailable, so
-        that finished work (already in the object store) is not thrown away by a blip."""
+        """Save the step's end (:meth:`_save`), tried again with backoff while the database
+        is unavailable so that finished work (already in the object store) is not thrown
+        away by a blip; then publish it and queue what is next."""
         deadline = self._monotonic() + self._policy.save_retry_seconds
         attempt = 0
         while True:
             try:
-                return await self._finish(data, result)
-            except ServiceUnavailableError as exc:
+                saved = await self._save(data, result)
+                break
+            except RepositoryUnavailableError as exc:
                 attempt += 1
                 if self._monotonic() >= deadline:
                     raise
@@ -418,8 +426,18 @@ class RunStep:
                     exc,
                 )
                 await self._sleep(delay)
+        if isinstance(saved, RunStepResult):
+            return saved
+        recording, job, step = saved
+        # after the commit: a failure here (the queue is away) must not save again
+        await self._after_finish(recording, job, step, result)
+        return RunStepResult(True, step.status, step.attempts, step.error)
 
-    async def _finish(self, data: RunStepInput, result: StepResult) -> RunStepResult:
+    async def _save(
+        self, data: RunStepInput, result: StepResult
+    ) -> RunStepResult | tuple[Recording, Job, Step]:
+        """Store *result* and the step's end in one transaction (if the step is still
+        ours): what was stored, or what became of a step someone else took over."""
         async with self._uow() as uow:
             job = await uow.jobs.lock(data.job_id)
             step = job.step(data.step)
@@ -448,8 +466,7 @@ class RunStep:
             await uow.jobs.save(job)
             await uow.recordings.save(recording)
             await uow.commit()
-        await self._after_finish(recording, job, step, result)
-        return RunStepResult(True, step.status, step.attempts, step.error)
+        return recording, job, step
 
     async def _after_finish(
         self, recording: Recording, job: Job, step: Step, result: StepResult
