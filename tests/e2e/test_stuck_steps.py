@@ -77,7 +77,10 @@ async def test_a_hung_speech_engine_is_killed_and_the_step_finishes(
     deploy: Deploy,  # noqa: F811 - the fixture imported above
     media: dict[str, Path],  # noqa: F811
 ) -> None:
-    stack = await deploy(STEP_STALL_SECONDS="4", RECONCILE_SECONDS="2", RETRY_BACKOFF_SECONDS="0.5")
+    # stuck after 15 s without progress (short, yet long enough for a loaded machine)
+    stack = await deploy(
+        STEP_STALL_SECONDS="15", RECONCILE_SECONDS="2", RETRY_BACKOFF_SECONDS="0.5"
+    )
     worker = stack.spawn()
     engine = await _engine_of(worker)  # warm: started with the worker
     [rid] = await stack.submit(media["speech"])

@@ -35,8 +35,10 @@ CUT_SEARCH = 45.0
 PROMPT_CHARS = 200
 #: Seconds the diarizer may take: this plus so much per second of audio.
 DIARIZE_BASE, DIARIZE_PER_SECOND = 60.0, 0.25
+#: Seconds loading the model may take before a silent engine counts as stuck.
+LOAD_SECONDS = 120.0
 #: Seconds between two progress reports of a pulse.
-PULSE_SECONDS = 5.0
+PULSE_SECONDS = 2.0
 
 _WORD_PUNCTUATION = string.punctuation.replace("'", "") + "¿¡«»“”‘’…。、，！？"
 
@@ -195,7 +197,9 @@ class Engine:
         """Transcribe ``request["audio"]``; return the result message."""
         audio = Audio(Path(str(request["audio"])))
         duration = audio.duration
-        model = self.load()
+        # loading the model reports no progress of its own: pulse, for a bounded time
+        with _pulse(channel if self._model is None else None, 0.0, 0.01, LOAD_SECONDS):
+            model = self.load()
         language: str | None = request.get("language")
         forced = language is not None
         confidence: float | None = None
