@@ -249,7 +249,7 @@ class GeminiAnalyzer(Analyzer):
                     ", ".join(kinds),
                 )
                 try:
-                    result = await self._analyse_part(client, context, part, kinds, usage)
+                    answer = await self._analyse_part(client, context, part, kinds, usage)
                 except _CutOffError as cut:
                     if len(part.segments) > 1:
                         first, second = _halves(context, part.segments)
@@ -264,8 +264,8 @@ class GeminiAnalyzer(Analyzer):
                             len(second),
                         )
                         continue
-                    result = {kind: _cut_off_error(cut.reply) for kind in kinds}
-                per_part.append(result)
+                    answer = {kind: _cut_off_error(cut.reply) for kind in kinds}
+                per_part.append(answer)
                 index += 1
             parts = [_Part(i, len(runs), run) for i, run in enumerate(runs)]
             results = await self._merge(client, context, parts, kinds, per_part, usage)
@@ -584,14 +584,16 @@ class _Reply:
         candidates = data.get("candidates")
         if candidates is not None and not isinstance(candidates, list):
             raise ValueError("candidates is not a list")
-        common = {
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "block": block,
-            "block_message": _label_text(feedback.get("blockReasonMessage")),
-        }
+        block_message = _label_text(feedback.get("blockReasonMessage"))
         if not candidates:
-            return cls(None, candidates=0, **common)
+            return cls(
+                None,
+                tokens_in,
+                tokens_out,
+                block=block,
+                block_message=block_message,
+                candidates=0,
+            )
         candidate = _mapping(candidates[0])
         content = _mapping(candidate.get("content"))
         parts = content.get("parts")
@@ -605,10 +607,13 @@ class _Reply:
         text = "".join(texts)
         return cls(
             text if text.strip() else None,
+            tokens_in,
+            tokens_out,
             finish=_label_text(candidate.get("finishReason")) or "",
             finish_message=_label_text(candidate.get("finishMessage")),
+            block=block,
+            block_message=block_message,
             candidates=len(candidates),
-            **common,
         )
 
     @property
