@@ -975,3 +975,38 @@ def test_settings_refuse_the_v1_api() -> None:
 
     assert "GEMINI_API_VERSION must be v1beta or v1alpha" in str(caught.value)
     assert "system instructions" in str(caught.value)
+
+
+async def test_a_corrected_answer_cut_at_max_tokens_also_shrinks_the_part(
+    fake: FakeGemini,
+) -> None:
+    """The correction request hitting MAX_TOKENS is not repeated either: the part is
+    split and the halves asked for from the start."""
+    segments = long_transcript(2)
+    cut = gemini_text('{"key_points": [{"text": "', finish_reason="MAX_TOKENS")
+    fake.enqueue(
+        gemini_json(good(key_points=[{"text": "Made up", "segment_id": 42, "timestamp": 5.0}])),
+        cut,
+        part_answer,
+        part_answer,
+        part_answer,
+    )
+
+    outcomes = await analyzer(fake).analyze(
+        analysis(transcript=transcript(segments), duration=20.0)
+    )
+
+    asked = [[int(i) for i in _PART_LINE.findall(prompt_text(r))] for r in fake.requests]
+    assert asked[2:4] == [[0], [1]]
+    assert len(fake.requests) == 5  # the part, its correction, two halves, the merge
+    assert all(o.error is None for o in outcomes.values()), outcomes
+
+
+async def test_a_complete_answer_at_max_tokens_is_used(fake: FakeGemini) -> None:
+    """MAX_TOKENS right after the closing brace: the JSON is whole, so it is used."""
+    fake.enqueue(gemini_text(json.dumps({"summary": GOOD["summary"]}), finish_reason="MAX_TOKENS"))
+
+    outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
+
+    assert isinstance(outcomes[AnalysisKind.SUMMARY].content, Summary)
+    assert len(fake.requests) == 1

@@ -618,8 +618,14 @@ class _Reply:
 
     @property
     def cut_off(self) -> bool:
-        """The answer stopped at the output token limit."""
-        return self.finish == "MAX_TOKENS"
+        """The answer stopped at the output token limit before its JSON was complete."""
+        if self.finish != "MAX_TOKENS":
+            return False
+        try:
+            json.loads(self.text or "")
+        except json.JSONDecodeError:
+            return True
+        return False
 
     def refusal(self) -> str | None:
         """Why Gemini will not answer this prompt, when asking again cannot help."""
