@@ -1010,3 +1010,32 @@ async def test_a_complete_answer_at_max_tokens_is_used(fake: FakeGemini) -> None
 
     assert isinstance(outcomes[AnalysisKind.SUMMARY].content, Summary)
     assert len(fake.requests) == 1
+
+
+async def test_max_tokens_with_a_content_without_parts_shrinks_the_part(
+    fake: FakeGemini,
+) -> None:
+    """The shape thinking models send when thoughts used up the output budget: a content
+    with only a role, finishReason MAX_TOKENS, all tokens in thoughtsTokenCount."""
+    no_parts = ScriptedResponse(
+        body={
+            "candidates": [
+                {"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 900,
+                "totalTokenCount": 66_436,
+                "thoughtsTokenCount": 65_536,
+            },
+            "modelVersion": "gemini-3.8-flash",
+        }
+    )
+    fake.enqueue(no_parts, part_answer, part_answer, part_answer)
+
+    outcomes = await analyzer(fake).analyze(
+        analysis(transcript=transcript(long_transcript(2)), duration=20.0)
+    )
+
+    assert len(fake.requests) == 4  # the whole, two halves, the merge
+    assert all(o.error is None for o in outcomes.values()), outcomes
+    assert sum(o.output_tokens or 0 for o in outcomes.values()) == 65_536 + 2 * 40 + 10
