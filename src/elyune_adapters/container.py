@@ -202,6 +202,7 @@ async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
         yield DeepgramTranscriber(
             api_key=config.deepgram_api_key,
             model=config.deepgram_model,
+            diarize_model=config.deepgram_diarize_model,
             base_url=config.deepgram_url,
             timeout=config.timeout,
         )
@@ -236,6 +237,8 @@ def _analyzer(settings: Settings) -> Analyzer:
         return GeminiAnalyzer(
             api_key=config.gemini_api_key,
             model=config.gemini_model,
+            api_version=config.gemini_api_version,
+            temperature=config.gemini_temperature,
             base_url=config.gemini_url,
             token_budget=config.token_budget,
             timeout=config.timeout,

@@ -114,6 +114,7 @@ class TranscriberSettings:
     whisper_allow_download: bool = False
     deepgram_api_key: str | None = attrs.field(default=None, repr=False)
     deepgram_model: str = "nova-3"
+    deepgram_diarize_model: str = "latest"
     deepgram_url: str | None = None
     timeout: float = 600.0
 
@@ -124,7 +125,9 @@ class AnalyzerSettings:
 
     kind: Literal["local", "gemini"]
     gemini_api_key: str | None = attrs.field(default=None, repr=False)
-    gemini_model: str = "gemini-2.5-flash"
+    gemini_model: str = "gemini-3.8-flash"
+    gemini_api_version: str = "v1beta"
+    gemini_temperature: float | None = None
     gemini_url: str | None = None
     token_budget: int = 200_000
     timeout: float = 300.0
@@ -384,6 +387,10 @@ def _transcriber(env: _Env) -> TranscriberSettings:
         whisper_allow_download=env.flag("WHISPER_ALLOW_DOWNLOAD", False),
         deepgram_api_key=key,
         deepgram_model=env.text("DEEPGRAM_MODEL", "nova-3") or "nova-3",
+        # diarize_model replaces the deprecated diarize=true (which still means v1).
+        deepgram_diarize_model=env.choice(
+            "DEEPGRAM_DIARIZE_MODEL", ("latest", "v2", "v1"), "latest"
+        ),
         deepgram_url=url,
         timeout=env.number("TRANSCRIBE_TIMEOUT", 600.0, minimum=1.0),
     )
@@ -397,10 +404,23 @@ def _analyzer(env: _Env) -> AnalyzerSettings:
     url = env.text("GEMINI_BASE_URL")
     if url is not None and not url.startswith(("http://", "https://")):
         raise SettingsError("GEMINI_BASE_URL must be an http:// or https:// URL.")
+    # v1 has no systemInstruction and no responseMimeType/responseSchema: refuse it here
+    # rather than fail every analysis with Google's 400.
+    version = env.text("GEMINI_API_VERSION", "v1beta") or "v1beta"
+    if version not in ("v1beta", "v1alpha"):
+        raise SettingsError(
+            f"GEMINI_API_VERSION must be v1beta or v1alpha, not {version!r}: the Gemini API "
+            "v1 does not accept system instructions or structured output (responseSchema)."
+        )
+    temperature = env.text("GEMINI_TEMPERATURE")
     return AnalyzerSettings(
         kind="gemini" if kind == "gemini" else "local",
         gemini_api_key=key,
-        gemini_model=env.text("GEMINI_MODEL", "gemini-2.5-flash") or "gemini-2.5-flash",
+        gemini_model=env.text("GEMINI_MODEL", "gemini-3.8-flash") or "gemini-3.8-flash",
+        gemini_api_version=version,
+        gemini_temperature=(
+            None if temperature is None else env.number("GEMINI_TEMPERATURE", 1.0, minimum=0.0)
+        ),
         gemini_url=url,
         token_budget=env.integer("GEMINI_TOKEN_BUDGET", 200_000, minimum=1000),
         timeout=env.number("ANALYZE_TIMEOUT", 300.0, minimum=1.0),

@@ -455,6 +455,8 @@ class Word:
     confidence: float | None = None
     speaker: str | None = None
     punctuated: str | None = None
+    #: How sure the diarizer is of ``speaker`` (Deepgram's ``speaker_confidence``).
+    speaker_confidence: float | None = None
 
 
 @attrs.frozen
