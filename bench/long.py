@@ -1,7 +1,7 @@
 """Long recordings: wall time, time to transcript, time to MP4 and peak memory per step.
 
-Generates 1280x720 WebM recordings of the given lengths quickly (a slowly changing
-picture, VP8, and the sample meeting's two voices looped, Opus), then runs the whole
+Generates 1280x720 WebM recordings of the given lengths quickly (a picture changing
+once a second, VP8 at 1 fps, and the sample meeting's two voices looped, Opus), then runs the whole
 embedded pipeline on each in a fresh process (`elyune process` does the same), while
 this script samples every 0.25 s the resident memory of that process and of its whole
 process tree (ffmpeg children, the speech engine's child). Each step is reported with
@@ -44,8 +44,9 @@ def recording(minutes: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     seconds = minutes * 60
     partial = target.with_suffix(".part.webm")
-    # A picture that changes once a second (a slide show, as screen recordings mostly
-    # are) at 5 fps keeps generation fast; the audio is real speech, looped.
+    # A picture that changes once a second (a slide show, as screen recordings of a
+    # meeting mostly are: Chrome writes a frame only when the screen changes) keeps
+    # generation fast; the audio is real speech, looped.
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(),
         "-hide_banner",
@@ -66,8 +67,6 @@ def recording(minutes: int) -> Path:
         "1:a",
         "-t",
         str(seconds),
-        "-r",
-        "5",
         "-c:v",
         "libvpx",
         "-deadline",
@@ -224,7 +223,7 @@ def main() -> None:
         f"Machine: {_report.machine()}. `python bench/long.py --minutes {args.minutes} "
         f"--runs {args.runs} --model {args.model}`; medians of {args.runs} run(s), each "
         "`elyune process --json` in a fresh process and data folder. Input: 1280x720 VP8 at "
-        "5 fps (a picture changing once a second) with the sample meeting's two voices "
+        "1 fps (a picture changing once a second) with the sample meeting's two voices "
         "looped (Opus). Load average (1, 5, 15 min) before: "
         + ", ".join(f"{v:.1f}" for v in load_before)
         + "; after: "
