@@ -58,10 +58,11 @@ async def test_progress_reaches_the_caller(engine):
 
 
 async def test_a_slow_engine_that_reports_progress_is_not_stopped(engine):
+    await engine.call({"do": "echo"}, stall_seconds=60)  # started and warm
     started = time.monotonic()
-    # 8 x 0.2 s = 1.6 s in all, but never 0.5 s without a word
-    answer = await engine.call({"do": "progress", "n": 8, "pause": 0.2}, stall_seconds=0.5)
-    assert answer["type"] == "result" and time.monotonic() - started >= 1.6
+    # 16 x 0.5 s = 8 s in all, but never 3 s without a word (room for a loaded machine)
+    answer = await engine.call({"do": "progress", "n": 16, "pause": 0.5}, stall_seconds=3)
+    assert answer["type"] == "result" and time.monotonic() - started >= 8
 
 
 async def test_a_stuck_engine_is_killed_and_the_call_fails_transiently(engine):

@@ -141,7 +141,7 @@ async def test_embedded_mode_resumes_a_step_nobody_finished(make_api):
         )
         await tx.jobs.add(job.with_step(step))
         await tx.commit()
-    for _ in range(600):
+    for _ in range(3000):  # up to 5 min on a loaded machine
         status = await (
             await api.client.get(f"/api/v1/recordings/{rid}/status/", headers=api.auth(token))
         ).json()
