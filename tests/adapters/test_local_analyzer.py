@@ -190,8 +190,9 @@ async def test_obvious_non_commitments_are_left_out() -> None:
     assert len(items.items) == 4
 
 
-async def test_without_names_the_owner_is_the_speaker_label() -> None:
-    """With three speakers and no names known, "I will" is owned by the speaker's label."""
+async def test_without_names_the_owner_is_the_speaker_as_shown() -> None:
+    """With three speakers and no names known, "I will" is owned by "Speaker <label>", as
+    the transcript shows that speaker (not by the bare label "1")."""
     transcript = make_transcript(
         [
             ("0", 0.0, "Welcome to the design sync."),
@@ -203,7 +204,7 @@ async def test_without_names_the_owner_is_the_speaker_label() -> None:
     items = content[AnalysisKind.ACTION_ITEMS]
     assert isinstance(items, ActionItems)
     assert [(i.owner, i.speaker, i.due) for i in items.items] == [
-        ("1", "1", None),
+        ("Speaker 1", "1", None),
         ("Dana", "2", "on Monday"),
     ]
 
