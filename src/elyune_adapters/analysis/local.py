@@ -134,7 +134,7 @@ _PERIOD = (
     rf"(?:tomorrow(?:\s+(?:morning|afternoon|evening|night))?|today|tonight|eod|eow|"
     rf"(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?"
     rf"(?:day|week|month|quarter|year|sprint|{WEEKDAYS})|"
-    rf"(?:next|this|coming)\s+(?:week|month|quarter|sprint|{WEEKDAYS})|"
+    rf"(?:next|this|coming)\s+(?:week|month|quarter|sprint|morning|afternoon|evening|{WEEKDAYS})|"
     rf"(?:{WEEKDAYS})(?:\s+(?:morning|afternoon|evening))?|{_DATE}|{_TIME})"
 )
 DUE = re.compile(
