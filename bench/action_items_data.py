@@ -131,6 +131,31 @@ DEV: dict[str, Any] = {
         "The numbers on {topic} look better than last month.",
     ],
     "pair": ["I'll pair with {name} on it.", "I'll sync with {name} about {topic}."],
+    # harder phrasings: fillers, lower case, two clauses, names that do not own the item
+    "hard_commit": [
+        "Um, so on my side, I'll {task} {due}.",
+        "okay i'll {task} {due}",
+        "I'll {task} {due} and then ping the channel.",
+        "{name}, I'll {task} for you {due}.",
+    ],
+    "hard_assign": [
+        "{name}'s going to {task} {due}.",
+        "{name}, you'll {task} {due}.",
+        "And {name} needs to {task} {due}.",
+    ],
+    "negated": [
+        "I won't be able to {task} {due}.",
+        "I'm not going to {task} this week.",
+        "We don't need to {task}.",
+    ],
+    "meta": [
+        "Can you hear me okay?",
+        "Could you repeat that?",
+        "Would you like to go first?",
+        "I need to drop off in five minutes.",
+        "Let me know if you have questions.",
+        "I'll let you go.",
+    ],
 }
 
 TEST: dict[str, Any] = {
@@ -218,6 +243,31 @@ TEST: dict[str, Any] = {
         "My sense is that {topic} needs more data.",
     ],
     "pair": ["I'll work with {name} on that.", "I'll ask {name} about {topic}."],
+    "hard_commit": [
+        "uh yeah i will {task} {due}",
+        "So from my end I'm going to {task} {due}.",
+        "I'll {task} {due}, then send a summary.",
+        "Happy to {task} {due}.",
+        "Thanks {name}, I will {task} {due}.",
+    ],
+    "hard_assign": [
+        "I'd like {name} to {task} {due}.",
+        "{name} will own this: {task} {due}.",
+        "Let's have {name} {task} {due}.",
+    ],
+    "negated": [
+        "I can't {task} {due}.",
+        "Nobody is going to {task} this quarter.",
+        "I will not {task} until we hear back.",
+    ],
+    "meta": [
+        "Can everyone see this?",
+        "Could you say that again?",
+        "Will you be around tomorrow?",
+        "I have to leave early today.",
+        "Let me know if anything comes up.",
+        "I'll hand it over to the next person.",
+    ],
 }
 
 
@@ -227,6 +277,8 @@ TEST: dict[str, Any] = {
 def _fill(template: str, **values: str) -> str:
     text = template.format(**values)
     text = " ".join(text.split()).replace(" .", ".").replace(" ?", "?").replace(" ,", ",")
+    if template[:1].islower():  # written as a speech engine may: lower case, no full stop
+        return text
     return text[:1].upper() + text[1:]
 
 
@@ -276,11 +328,38 @@ class _Meeting:
 
     def distractor(self, speaker: int) -> None:
         kind = self.rng.choice(
-            ["chatter", "chatter", "question", "past", "agenda", "hypothetical", "opinion"]
+            [
+                "chatter",
+                "chatter",
+                "question",
+                "past",
+                "agenda",
+                "hypothetical",
+                "opinion",
+                "negated",
+                "meta",
+            ]
         )
         base, past = self.rng.choice(self.pool["tasks"])
         topic = self.rng.choice(self.pool["topics"])
-        self.say(speaker, _fill(self.pick(kind), task=base, past=past, topic=topic))
+        due = self.due()
+        self.say(speaker, _fill(self.pick(kind), task=base, past=past, topic=topic, due=due))
+
+    def hard_commitment(self, speaker: int) -> None:
+        base, _ = self.task()
+        name = self.people[self.other(speaker)]
+        text = _fill(self.pick("hard_commit"), task=base, due=self.due(), name=name)
+        where = self.say(speaker, text)
+        self.items.append({"at": [where], "owners": self.owner_of(speaker)})
+
+    def hard_assignment(self, speaker: int) -> None:
+        base, _ = self.task()
+        target = self.other(speaker)
+        name = self.people[target]
+        where = self.say(
+            speaker, _fill(self.pick("hard_assign"), name=name, task=base, due=self.due())
+        )
+        self.items.append({"at": [where], "owners": [name]})
 
     def commitment(self, speaker: int) -> None:
         base, _ = self.task()
@@ -349,6 +428,7 @@ def make_meeting(
     meeting.say(host, _fill(rng.choice(pool["chatter"][:2])))
     elements = ["commitment"] * rng.randint(1, 3) + ["assignment"] * rng.randint(1, 2)
     elements += ["open_request"] * rng.randint(0, 1) + ["team"] * rng.randint(0, 1)
+    elements += ["hard_commitment"] * rng.randint(0, 2) + ["hard_assignment"] * rng.randint(0, 1)
     elements += ["distractor"] * rng.randint(6, 12)
     rng.shuffle(elements)
     for element in elements:

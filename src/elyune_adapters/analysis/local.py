@@ -6,9 +6,11 @@ rather than writing new ones:
 * **summary**: TextRank over TF-IDF vectors of the sentences; the 2-4 most central ones
   in the order they were said. The title is built from the transcript's key phrases
   (RAKE), or the most central sentence.
-* **action items**: sentences that commit someone to do something ("I will", "can you",
-  "we need to", "let's", "make sure"...), with who owns them and when they are due, when
-  that was said.
+* **action items**: commitments and assignments ("I'll ...", "Dana, can you ...",
+  "Dana will ...", "action item for Dana: ...", "we need to <task>"), not chatter,
+  questions, past tense, agenda talk or hypotheticals (:func:`classify`); a reply ("Yes,
+  I'll take that one.") gives the request before it its owner. Owners are people
+  (:mod:`elyune_adapters.analysis.owners`), due dates are the words that were said.
 * **key points**: the 3-6 most informative sentences, picked with maximal marginal
   relevance so that they do not repeat each other.
 * **sentiment**: VADER compound scores per sentence (English only), aggregated overall
@@ -555,7 +557,8 @@ def key_points(
 
 
 _NAME_AT_START = re.compile(
-    r"[^\W\d_]+\s*,|[^\W\d_]+\s+(?:will|is\s+going\s+to|needs\s+to|has\s+to|should|must|can)\b"
+    r"[^\W\d_]+\s*,|[^\W\d_]+\s+(?:will|is\s+going\s+to|needs\s+to|has\s+to|should|must|can)\b|"
+    r"[^\W\d_]+['’]s\s+going\s+to\b"
 )
 
 
@@ -584,7 +587,7 @@ def proper_names(transcript: Transcript, names: Mapping[str, str]) -> set[str]:
     candidates: set[str] = set()
     for segment in transcript.segments:
         for sentence in split_sentences(segment.text):
-            words = _WORD.findall(sentence)
+            words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(sentence)]
             for position, word in enumerate(words):
                 if word[:1].islower():
                     lowered.add(word.lower())
@@ -719,6 +722,10 @@ _TELL = re.compile(
     r"\b(?:you|you'll|you\s+will)\s+(?:need\s+to|have\s+to|must)\b",
     re.IGNORECASE,
 )
+_YOU_WILL = re.compile(
+    r"\byou\s*(?:'ll|\s+will|'re\s+going\s+to|\s+are\s+going\s+to)\s+(?!be\s+\w+ed\b)",
+    re.IGNORECASE,
+)
 _OPEN = re.compile(
     r"\b(?:can|could|would|will)\s+(?:someone|somebody|anyone|anybody|one\s+of\s+you)\b|"
     r"\bwho\s+(?:can|could|wants\s+to|will|is\s+able\s+to)\b|"
@@ -850,8 +857,12 @@ def classify(text: str, people: Mapping[str, str]) -> Claim | None:
     if named:
         terms = _task_terms(clean, people) - {named.lower()}
         return Claim("assign", named, terms) if terms else None
+    you = addressed(clean, set(people.values()))
+    yours = _YOU_WILL.search(clean) if you else None
+    if yours and you:  # "Dana, you'll send the report."
+        terms = _task_terms(clean[yours.end() :], people)
+        return Claim("assign", you, terms) if terms else None
     if asked or told:
-        you = addressed(clean, set(people.values()))
         request = _ASK.search(clean) or _TELL.search(clean)
         assert request is not None
         terms = _task_terms(clean[request.start() :], people) - {(you or "").lower()}
@@ -1141,10 +1152,12 @@ class LocalAnalyzer(Analyzer):
 
 
 __all__ = [
+    "Claim",
     "LocalAnalyzer",
     "Sentence",
     "action_items",
     "build_sentences",
+    "classify",
     "find_due",
     "key_points",
     "sentiment",
