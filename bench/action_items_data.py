@@ -137,11 +137,18 @@ DEV: dict[str, Any] = {
         "okay i'll {task} {due}",
         "I'll {task} {due} and then ping the channel.",
         "{name}, I'll {task} for you {due}.",
+        "I'll try to {task} {due}.",
+        "I plan to {task} {due}.",
+        "My action item is to {task} {due}.",
+        "Leave it with me, I'll {task}.",
     ],
     "hard_assign": [
         "{name}'s going to {task} {due}.",
         "{name}, you'll {task} {due}.",
         "And {name} needs to {task} {due}.",
+        "Could {name} {task} {due}?",
+        "{name}, when you get a chance, {task}.",
+        "Over to you, {name}: {task} {due}.",
     ],
     "negated": [
         "I won't be able to {task} {due}.",
@@ -155,6 +162,13 @@ DEV: dict[str, Any] = {
         "I need to drop off in five minutes.",
         "Let me know if you have questions.",
         "I'll let you go.",
+        "Let me check my notes.",
+        "We will have to wait and see.",
+        "You'll see the new numbers on {topic} in the dashboard.",
+        "{name} will be out next week.",
+        "Who's taking notes today?",
+        "I hope we can {task} soon.",
+        "I'll admit {topic} took longer than expected.",
     ],
 }
 
@@ -343,7 +357,9 @@ class _Meeting:
         base, past = self.rng.choice(self.pool["tasks"])
         topic = self.rng.choice(self.pool["topics"])
         due = self.due()
-        self.say(speaker, _fill(self.pick(kind), task=base, past=past, topic=topic, due=due))
+        name = self.people[self.other(speaker)]
+        values = {"task": base, "past": past, "topic": topic, "due": due, "name": name}
+        self.say(speaker, _fill(self.pick(kind), **values))
 
     def hard_commitment(self, speaker: int) -> None:
         base, _ = self.task()

@@ -661,7 +661,9 @@ _LEAD = (
 _I_WILL = re.compile(
     r"\bi\s*(?:'ll|\s+will|\s+shall|'m\s+going\s+to|\s+am\s+going\s+to|'m\s+gonna|"
     r"\s+can\s+take|'m\s+taking|\s+(?:need|have|got)\s+to|\s+volunteer\s+to|"
-    r"\s+promise\s+to|\s+commit\s+to)\b|\blet\s+me\b",
+    r"\s+promise\s+to|\s+commit\s+to|\s+(?:plan|intend|aim)\s+to|(?:'m|\s+am)\s+planning\s+to|"
+    r"'ll\s+try\s+to)\b|\blet\s+me\b|\bmy\s+(?:action\s+items?|next\s+steps?|to-?dos?)\s+"
+    r"(?:is|are|will\s+be)\s+(?:to\s+)?",
     re.IGNORECASE,
 )
 # What follows "I'll" or "let me" when it is talk about the meeting, not a task.
@@ -675,7 +677,8 @@ _NOT_A_TASK = re.compile(
     r"stop\s+(?:sharing|there|here)|share\s+(?:my|the|a)\s+screen|(?:un)?mute|"
     r"leave\s+it\s+there|wrap\s+(?:it\s+|this\s+)?up|jump\s+(?:in|off)|drop\s+off|repeat|"
     r"explain\s+(?:that|again)|try\s+again|let\s+you\s+go|continue|move\s+on|"
-    r"summari[sz]e|recap|quickly\s+\w+)\b",
+    r"summari[sz]e|recap|quickly\s+\w+|"
+    r"(?:just\s+)?(?:check|look\s+at|pull\s+up|find|open|grab)\s+my)\b",
     re.IGNORECASE,
 )
 # What follows "let's" / "we'll" when it is agenda talk or chatter.
@@ -687,6 +690,7 @@ _AGENDA = re.compile(
     r"see|hear\s+from|circle\s+back|come\s+back\s+to|get\s+to|continue|"
     r"pick\s+(?:this|it|that)\s+up|do\s+(?:that|this|it)\b|call\s+it|end|finish\s+(?:here|early)|"
     r"stop\s+here|meet\s+again|be\s+\w+|focus\s+on|jump\s+(?:in|into)|dive\s+in|"
+    r"(?:have\s+to\s+|need\s+to\s+)?(?:wait|see)|"
     r"first\s+\w+|quickly\s+\w+|now\s+\w+)\b",
     re.IGNORECASE,
 )
@@ -718,6 +722,8 @@ _ASK = re.compile(
 )
 _TELL = re.compile(
     r"\bplease\s+(?!be\s+aware|note\b|find\b|see\s+attached|hold\b|welcome\b)[^\W\d_]|"
+    r"\b(?:when(?:ever)?\s+you\s+(?:get|have)\s+(?:a|the)\s+(?:chance|minute|moment|second)|"
+    r"if\s+you\s+(?:can|could|have\s+(?:the\s+)?time)|when\s+you\s+can)\b|"
     r"\bi\s+(?:need|want|'d\s+like|would\s+like)\s+you\s+to\b|"
     r"\b(?:you|you'll|you\s+will)\s+(?:need\s+to|have\s+to|must)\b",
     re.IGNORECASE,
@@ -819,6 +825,12 @@ def _named_subject(text: str, people: Mapping[str, str]) -> str | None:
             re.IGNORECASE,
         ):
             return person
+        if re.search(r"\b(?:can|could|would|will)\s+$", before, re.IGNORECASE) and re.match(
+            r"\s+(?:please\s+)?(?!be\b)[a-z]", after
+        ):
+            return person  # "Could Dana update the notes?"
+        if re.match(r"\s*:\s*\w", after) and not re.search(r"\w\s*$", before.rstrip(", ")):
+            return person  # "Over to you, Dana: ..."
         if re.match(r"\s+to\s+(?!be\b)[^\W\d_]", after) and re.search(
             r"(?:^|[:;,\-–])\s*$|\b(?:action\s+items?|next\s+steps?)\W*$", before, re.IGNORECASE
         ):
@@ -840,6 +852,8 @@ def classify(text: str, people: Mapping[str, str]) -> Claim | None:
     told = _TELL.search(clean) is not None
     if _HYPOTHETICAL.search(clean) and not (asked or told):
         return None
+    named_ask = re.search(r"^\W*(?:\w+\W+){0,2}?(?i:can|could|would|will)\s+[A-Z]", clean)
+    asked = asked or (named_ask is not None and _named_subject(clean, people) is not None)
     question = clean.endswith("?") or (_QUESTION_WORDS.match(clean) is not None and not asked)
     if question and not asked:
         return None
