@@ -189,10 +189,12 @@ def _row(name: str, label: str, figures: Mapping[str, float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--show", choices=("dev", "test"), help="print the misses of a set")
+    parser.add_argument(
+        "--show", choices=("dev", "test", "holdout"), help="print the misses of a set"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args()
-    sets = {name: load(name) for name in ("dev", "test")}
+    sets = {name: load(name) for name in ("dev", "test", "holdout")}
     engines = {
         "before (6a40648)": engine(_local_before.LocalAnalyzer()),
         "now": engine(LocalAnalyzer()),
