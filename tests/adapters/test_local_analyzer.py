@@ -551,6 +551,12 @@ LOOK_ALIKES = [
     "Maybe someday we could migrate to the new cluster.",
     "I'd love to translate the help center one day.",
     "I think the roadmap looks fine.",  # opinions
+    "I don't think I can interview the candidates this week.",  # negations
+    "We're not going to migrate the billing tables this sprint.",
+    "Can you all hear me?",  # meeting talk
+    "Let me pull up the board.",
+    "Jonas will join later.",
+    "Let's try to keep this under fifteen minutes.",
 ]
 
 
@@ -592,3 +598,27 @@ async def test_bad_input_gives_clear_results() -> None:
     assert [(i.owner, i.speaker, i.due) for i in items.items] == [(None, None, "tomorrow")]
     _, items = await action_items_of([(None, 0.0, "")])
     assert items.items == ()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "owner"),
+    [
+        ("I plan to reconcile the expense reports by Wednesday.", "Speaker 1"),
+        ("Count on me to draft the press release.", "Speaker 1"),
+        ("My action item is to upgrade the staging database.", "Speaker 1"),
+        ("Jonas agreed to check the contract with legal.", "Jonas"),
+        ("Hiro'll write the postmortem for the outage.", "Hiro"),
+        ("Could Amara test the payment flow on Android?", "Amara"),
+        ("Let's have Elena update the customer FAQ.", "Elena"),
+        ("Right, Sam will send the invoices to the accountant, yes?", "Sam"),
+        ("Leila, I'll leave it to you to fix the broken link.", "Leila"),
+        ("We need to archive the old project channels.", None),
+    ],
+)
+async def test_commitment_phrasings_and_their_owners(sentence: str, owner: str | None) -> None:
+    """Each phrasing is one item, owned by its speaker ("Speaker 1", unnamed), the person
+    it names, or nobody for the team."""
+    _, items = await action_items_of(
+        [("0", 0.0, "Thanks for joining, everyone."), ("1", 3.0, sentence), ("2", 9.0, "Okay.")]
+    )
+    assert [(i.text, i.owner) for i in items.items] == [(sentence, owner)]

@@ -558,7 +558,8 @@ def key_points(
 
 _NAME_AT_START = re.compile(
     r"[^\W\d_]+\s*,|[^\W\d_]+\s+(?:will|is\s+going\s+to|needs\s+to|has\s+to|should|must|can)\b|"
-    r"[^\W\d_]+['’]s\s+going\s+to\b"
+    r"[^\W\d_]+['’]s\s+going\s+to\b|[^\W\d_]+['’]ll\b|"
+    r"[^\W\d_]+\s+(?:agreed|offered|volunteered|promised)\s+to\b"
 )
 
 
@@ -587,7 +588,7 @@ def proper_names(transcript: Transcript, names: Mapping[str, str]) -> set[str]:
     candidates: set[str] = set()
     for segment in transcript.segments:
         for sentence in split_sentences(segment.text):
-            words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(sentence)]
+            words = [re.sub(r"['’](?:s|ll|d)$", "", w) for w in _WORD.findall(sentence)]
             for position, word in enumerate(words):
                 if word[:1].islower():
                     lowered.add(word.lower())
@@ -656,13 +657,18 @@ _LEAD = (
     r"(?:(?:ok|okay|so|and|alright|all\s+right|right|great|sure(?:\s+thing)?|yes|yeah|yep|"
     r"fine|cool|then|also|today|tomorrow|first|next|now|well|perfect|good|absolutely|"
     r"of\s+course|no\s+problem|just\s+to\s+confirm|to\s+recap|recap|in\s+that\s+case|"
-    r"after\s+lunch|later\s+today|this\s+afternoon|this\s+morning|anyway|um|uh)\b[\s,:.!-]*)*"
+    r"after\s+lunch|later\s+today|this\s+afternoon|this\s+morning|anyway|um|uh|"
+    r"sounds\s+good|will\s+do|got\s+it|no\s+worries|for\s+sure|definitely|don't\s+worry|"
+    r"to\s+summari[sz]e|in\s+summary|to\s+sum\s+up|quick\s+recap|recapping)\b"
+    r"[\s,:.!-]*)*"
 )
 _I_WILL = re.compile(
     r"\bi\s*(?:'ll|\s+will|\s+shall|'m\s+going\s+to|\s+am\s+going\s+to|'m\s+gonna|"
     r"\s+can\s+take|'m\s+taking|\s+(?:need|have|got)\s+to|\s+volunteer\s+to|"
     r"\s+promise\s+to|\s+commit\s+to|\s+(?:plan|intend|aim)\s+to|(?:'m|\s+am)\s+planning\s+to|"
-    r"'ll\s+try\s+to)\b|\blet\s+me\b|\bmy\s+(?:action\s+items?|next\s+steps?|to-?dos?)\s+"
+    r"'ll\s+try\s+to|\s+can\s+(?!see\b|hear\b|tell\b|imagine\b|understand\b|say\b|think\b|"
+    r"only\b|already\b|confirm\s+that\b))\b|\blet\s+me\b|\bcount\s+on\s+me\s+to\b|"
+    r"\bleave\s+(?:it|this|that)\s+(?:to|with)\s+me\b|\bmy\s+(?:action\s+items?|next\s+steps?|to-?dos?)\s+"
     r"(?:is|are|will\s+be)\s+(?:to\s+)?",
     re.IGNORECASE,
 )
@@ -678,7 +684,8 @@ _NOT_A_TASK = re.compile(
     r"leave\s+it\s+there|wrap\s+(?:it\s+|this\s+)?up|jump\s+(?:in|off)|drop\s+off|repeat|"
     r"explain\s+(?:that|again)|try\s+again|let\s+you\s+go|continue|move\s+on|"
     r"summari[sz]e|recap|quickly\s+\w+|"
-    r"(?:just\s+)?(?:check|look\s+at|pull\s+up|find|open|grab)\s+my)\b",
+    r"(?:just\s+)?(?:check|look\s+at|pull\s+up|find|open|grab)\s+my|pull\s+up|bring\s+up|"
+    r"hand\s+(?:it\s+|this\s+)?back|give\s+(?:it\s+)?back|keep\s+(?:it|this)\s+\w+)\b",
     re.IGNORECASE,
 )
 # What follows "let's" / "we'll" when it is agenda talk or chatter.
@@ -690,7 +697,8 @@ _AGENDA = re.compile(
     r"see|hear\s+from|circle\s+back|come\s+back\s+to|get\s+to|continue|"
     r"pick\s+(?:this|it|that)\s+up|do\s+(?:that|this|it)\b|call\s+it|end|finish\s+(?:here|early)|"
     r"stop\s+here|meet\s+again|be\s+\w+|focus\s+on|jump\s+(?:in|into)|dive\s+in|"
-    r"(?:have\s+to\s+|need\s+to\s+)?(?:wait|see)|"
+    r"(?:have\s+to\s+|need\s+to\s+)?(?:wait|see)|try\s+to\s+keep|kick\s+(?:it\s+|things\s+)?off|"
+    r"get\s+going|(?:look\s+at|turn\s+to|switch\s+to|go\s+to)\b[^,.;]*\bnext\b|"
     r"first\s+\w+|quickly\s+\w+|now\s+\w+)\b",
     re.IGNORECASE,
 )
@@ -712,11 +720,13 @@ _HYPOTHETICAL = re.compile(
 )
 _ASK = re.compile(
     r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone|anybody|one\s+of\s+you)"
-    r"\s+(?:please\s+|maybe\s+|also\s+|quickly\s+)?(?!believe\b|imagine\b|hear\b|see\s+my\b|"
+    r"\s+(?!(?:all|guys|both)\s+(?:hear|see)\b)(?:all\s+|guys\s+|both\s+)?"
+    r"(?:please\s+|maybe\s+|also\s+|quickly\s+)?(?!believe\b|imagine\b|hear\b|see\s+my\b|"
     r"repeat\b|say\b|remind\s+me\b)[^\W\d_]|\bwho\s+(?:can|could|wants\s+to|will|is\s+able\s+to)\b|"
     r"\b(?:is|are)\s+(?:anyone|anybody|someone|somebody|you)\s+(?:able|willing|free|available)"
     r"\s+to\b|\bdo\s+you\s+have\s+(?:the\s+)?(?:time|a\s+minute|bandwidth|capacity)\s+to\b|"
-    r"\bwould\s+you\s+mind\b|\bany\s+volunteers?\b|\bdoes\s+(?:anyone|anybody|someone)\s+"
+    r"\bwould\s+you\s+mind\b|\bany\s+volunteers?\b|"
+    r"^\W*(?:anyone|anybody|someone|somebody)\s+(?:free|able|willing|available|wants?)\s+to\b|\bdoes\s+(?:anyone|anybody|someone)\s+"
     r"want\s+to\b",
     re.IGNORECASE,
 )
@@ -725,18 +735,21 @@ _TELL = re.compile(
     r"\b(?:when(?:ever)?\s+you\s+(?:get|have)\s+(?:a|the)\s+(?:chance|minute|moment|second)|"
     r"if\s+you\s+(?:can|could|have\s+(?:the\s+)?time)|when\s+you\s+can)\b|"
     r"\bi\s+(?:need|want|'d\s+like|would\s+like)\s+you\s+to\b|"
-    r"\b(?:you|you'll|you\s+will)\s+(?:need\s+to|have\s+to|must)\b",
+    r"\b(?:you|you'll|you\s+will)\s+(?:need\s+to|have\s+to|must)\b|"
+    r"\b(?:leave|leaving)\s+(?:it|this|that)\s+(?:to|with)\s+you\b|\bover\s+to\s+you\b",
     re.IGNORECASE,
 )
 _YOU_WILL = re.compile(
     r"\byou\s*(?:'ll|\s+will|'re\s+going\s+to|\s+are\s+going\s+to)\s+(?!be\s+\w+ed\b)",
     re.IGNORECASE,
 )
+_TAG_QUESTION = re.compile(r",\s*(?:yes|right|ok|okay|correct|yeah|agreed|no)\s*\?$", re.IGNORECASE)
 _OPEN = re.compile(
     r"\b(?:can|could|would|will)\s+(?:someone|somebody|anyone|anybody|one\s+of\s+you)\b|"
     r"\bwho\s+(?:can|could|wants\s+to|will|is\s+able\s+to)\b|"
     r"\b(?:is|are)\s+(?:anyone|anybody|someone|somebody)\s+(?:able|willing|free|available)\b|"
     r"\bany\s+volunteers?\b|\bdoes\s+(?:anyone|anybody|someone)\s+want\s+to\b|"
+    r"^\W*(?:anyone|anybody|someone|somebody)\s+(?:free|able|willing|available|wants?)\s+to\b|"
     r"\bneed\s+(?:someone|somebody|a\s+volunteer)\s+to\b|"
     r"\b(?:someone|somebody)\s+(?:needs|has|should|must)\b",
     re.IGNORECASE,
@@ -768,9 +781,17 @@ _VAGUE = _wordset(
     from me us you
     """
 )
+# A question the speech engine wrote without its question mark.
 _QUESTION_WORDS = re.compile(
-    r"^\W*(?:what|when|where|why|how|which|whose|did|do|does|are|is|was|were|have|has|had|"
-    r"should|shall|could|would|can|will|may|might)\b",
+    r"^\W*(?:what|when|where|why|how|which|whose)\b|^\W*(?:did|do|does|are|is|was|were|have|"
+    r"has|had|should|shall|could|would|can|will|may|might)\s+(?:i|you|we|they|he|she|it|the|"
+    r"this|that|there|anyone|anybody|someone|somebody|everyone)\b",
+    re.IGNORECASE,
+)
+_NEGATED = re.compile(
+    r"\b(?:can't|cannot|can\s+not|won't|will\s+not|shan't|unable\s+to|not\s+able\s+to|"
+    r"(?:'m|am|are|'re|is|'s)\s+not\s+going\s+to|don't\s+(?:think|need|have\s+to|plan)|"
+    r"do\s+not\s+(?:think|need|plan)|no\s+need\s+to|not\s+going\s+to|nobody|no\s+one)\b",
     re.IGNORECASE,
 )
 
@@ -820,7 +841,9 @@ def _named_subject(text: str, people: Mapping[str, str]) -> str | None:
         before = text[: match.start()]
         if re.match(
             r"\s*(?:'ll|\s+will|\s+shall|\s+is\s+going\s+to|'s\s+going\s+to|\s+(?:needs|has)\s+to|"
-            r"\s+should|\s+must|\s+can\s+take|\s+takes|\s+owns|\s+is\s+on)\b(?!\s+be\s+(?:out|off|away))",
+            r"\s+should|\s+must|\s+can(?!\s+be\b)|\s+takes|\s+owns|\s+is\s+on|"
+            r"\s+(?:agreed|offered|volunteered|promised)\s+to)\b"
+            r"(?!\s+(?:be\s+(?:out|off|away|late|back)|join|arrive|leave|drop|come|see|hear)\b)",
             after,
             re.IGNORECASE,
         ):
@@ -831,6 +854,8 @@ def _named_subject(text: str, people: Mapping[str, str]) -> str | None:
             return person  # "Could Dana update the notes?"
         if re.match(r"\s*:\s*\w", after) and not re.search(r"\w\s*$", before.rstrip(", ")):
             return person  # "Over to you, Dana: ..."
+        if re.search(r"\blet'?s\s+(?:get|have|ask)\s+$", before, re.IGNORECASE):
+            return person  # "Let's have Dana update the notes."
         if re.match(r"\s+to\s+(?!be\b)[^\W\d_]", after) and re.search(
             r"(?:^|[:;,\-–])\s*$|\b(?:action\s+items?|next\s+steps?)\W*$", before, re.IGNORECASE
         ):
@@ -845,8 +870,8 @@ def classify(text: str, people: Mapping[str, str]) -> Claim | None:
     past tense, hypotheticals, questions that are not requests, agenda talk and chatter,
     and promises without a task ("We'll do that.").
     """
-    clean = " ".join(text.replace("’", "'").split())
-    if not clean or _PAST.search(clean):
+    clean = _TAG_QUESTION.sub(".", " ".join(text.replace("’", "'").split()))
+    if not clean or _PAST.search(clean) or _NEGATED.search(clean):
         return None
     asked = _ASK.search(clean) is not None
     told = _TELL.search(clean) is not None
@@ -869,7 +894,8 @@ def classify(text: str, people: Mapping[str, str]) -> Claim | None:
         return None
     named = _named_subject(clean, people)
     if named:
-        terms = _task_terms(clean, people) - {named.lower()}
+        said = re.search(rf"\b{re.escape(named)}\b", clean, re.IGNORECASE)
+        terms = _task_terms(clean[said.end() :] if said else clean, people) - {named.lower()}
         return Claim("assign", named, terms) if terms else None
     you = addressed(clean, set(people.values()))
     yours = _YOU_WILL.search(clean) if you else None
@@ -988,8 +1014,11 @@ def action_items(
         else:
             who = None
         repeated = any(
-            _alike(claim.terms, item.claim.terms)
-            and (who == item.owner or who is None or item.owner is None)
+            (
+                _alike(claim.terms, item.claim.terms)
+                and (who == item.owner or who is None or item.owner is None)
+            )
+            or _alike(claim.terms, item.claim.terms, 0.75)
             for item in items
         )
         if repeated:
