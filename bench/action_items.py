@@ -1,7 +1,8 @@
 """Action items of the local analyzer, measured on labelled meetings (issue 9).
 
 Reads the meetings written by ``bench/action_items_data.py`` (``bench/data/``: a
-development set the rules were tuned on and a test set that is only measured), runs the
+development set the rules were tuned on, a test set that is only measured, a holdout set
+measured once blind and then inspected, and a blind set measured once), runs the
 analyzer as it was before issue 9 (``bench/_local_before.py``, a frozen copy) and the
 current one on each, and rewrites the ``action-items`` section of docs/benchmarks.md:
 
@@ -194,7 +195,7 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args()
-    sets = {name: load(name) for name in ("dev", "test", "holdout")}
+    sets = {name: load(name) for name in ("dev", "test", "holdout", "blind")}
     engines = {
         "before (6a40648)": engine(_local_before.LocalAnalyzer()),
         "now": engine(LocalAnalyzer()),
@@ -214,34 +215,52 @@ def main() -> None:
     load_note = (
         Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     )
-    test_now = results[("test", "now")]
-    verdict = ", ".join(
-        f"{name} {'met' if ok else 'NOT met'}"
-        for name, ok in (
-            ("recall >= 0.9", test_now["recall"] >= 0.9),
-            ("precision >= 0.8", test_now["precision"] >= 0.8),
-            ("owner right >= 0.9", test_now["owner"] >= 0.9),
-            ("timestamp inside the sentence", test_now["inside"] >= 0.999),
+
+    def verdict(set_name: str) -> str:
+        now = results[(set_name, "now")]
+        return ", ".join(
+            f"{name} {'met' if ok else 'NOT met'}"
+            for name, ok in (
+                ("recall >= 0.9", now["recall"] >= 0.9),
+                ("precision >= 0.8", now["precision"] >= 0.8),
+                ("owner right >= 0.9", now["owner"] >= 0.9),
+                ("timestamp inside the sentence", now["inside"] >= 0.999),
+            )
         )
-    )
+
     body = "\n".join(
         [
             "## Action items (local analyzer)",
             "",
             f"Machine: {_report.machine()}; load average {load_note} (other agents were using "
-            "the machine; the timings are only indicative). `python bench/action_items.py`.",
-            "Meetings from `bench/action_items_data.py` (2-5 speakers, some named, commitments, "
-            "assignments, requests taken by a reply, team tasks and recaps among chatter, "
-            "questions, past tense, agenda talk, hypotheticals and opinions); the development "
-            "set was used to tune the rules, the test set (other names, tasks and phrasings) "
-            "only to measure. The old analyzer is `bench/_local_before.py`, a frozen copy.",
+            "the machine; the timings are one pass and only indicative). "
+            "`python bench/action_items.py`.",
+            "",
+            "Meetings from `bench/action_items_data.py`: 2-5 speakers, some named, with "
+            "commitments, assignments, requests taken by a reply, team tasks and recaps among "
+            "chatter, questions, past tense, negations, agenda talk, hypotheticals and "
+            "opinions. Four template pools, each with its own names, tasks and phrasings, "
+            "all written by the same person who wrote the rules:",
+            "",
+            "- **dev**: the rules were tuned on it (so its figures say little);",
+            "- **test**: only measured, its errors never read (a first draw gave precision "
+            "0.890, recall 0.896, owner 0.961 before the last two rounds of rules; the "
+            "generator's change re-drew it from the same templates);",
+            "- **holdout**: written after tuning, measured once blind (precision 0.689, "
+            "recall 0.762, owner 0.878), then its errors were read and the failure classes "
+            "fixed in general form, so its current figures are optimistic;",
+            "- **blind**: written last, measured once, errors not read: the fairest estimate "
+            "of unseen phrasing.",
+            "",
+            "The old analyzer is `bench/_local_before.py`, a frozen copy of commit 6a40648.",
             "",
             "| set | analyzer | meetings | items | listed | precision | recall | owner right "
             "| timestamp inside | bare-label owners | median ms / meeting |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            f"Targets on the test set (now): {verdict}.",
+            f"Targets on the test set (now): {verdict('test')}. "
+            f"On the blind set: {verdict('blind')}.",
             "",
             "The words' times are exact in these text-level meetings, so *timestamp inside* "
             "measures how sentences are cut and which sentence an item is timed at (a reply "
