@@ -668,7 +668,8 @@ _I_WILL = re.compile(
     r"\s+promise\s+to|\s+commit\s+to|\s+(?:plan|intend|aim)\s+to|(?:'m|\s+am)\s+planning\s+to|"
     r"'ll\s+try\s+to|\s+can\s+(?!see\b|hear\b|tell\b|imagine\b|understand\b|say\b|think\b|"
     r"only\b|already\b|confirm\s+that\b))\b|\blet\s+me\b|\bcount\s+on\s+me\s+to\b|"
-    r"\bleave\s+(?:it|this|that)\s+(?:to|with)\s+me\b|\bmy\s+(?:action\s+items?|next\s+steps?|to-?dos?)\s+"
+    r"\bleave\s+(?:it|this|that)\s+(?:to|with)\s+me\b|"
+    r"\bmy\s+(?:action\s+items?|next\s+steps?|to-?dos?)\s+"
     r"(?:is|are|will\s+be)\s+(?:to\s+)?",
     re.IGNORECASE,
 )
@@ -726,7 +727,8 @@ _ASK = re.compile(
     r"\b(?:is|are)\s+(?:anyone|anybody|someone|somebody|you)\s+(?:able|willing|free|available)"
     r"\s+to\b|\bdo\s+you\s+have\s+(?:the\s+)?(?:time|a\s+minute|bandwidth|capacity)\s+to\b|"
     r"\bwould\s+you\s+mind\b|\bany\s+volunteers?\b|"
-    r"^\W*(?:anyone|anybody|someone|somebody)\s+(?:free|able|willing|available|wants?)\s+to\b|\bdoes\s+(?:anyone|anybody|someone)\s+"
+    r"^\W*(?:anyone|anybody|someone|somebody)\s+(?:free|able|willing|available|wants?)\s+to\b|"
+    r"\bdoes\s+(?:anyone|anybody|someone)\s+"
     r"want\s+to\b",
     re.IGNORECASE,
 )
