@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import attrs
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,6 +87,7 @@ from elyune_core.use_cases import (
     UploadPolicy,
     UsageReport,
 )
+from elyune_core.use_cases.run_step import DEFAULT_TIME_LIMITS
 
 logger = logging.getLogger("elyune")
 
@@ -164,7 +166,7 @@ async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[Obje
     if storage.kind == "minio":
         from elyune_adapters.storage.minio import MinioObjectStore
 
-        scratch = settings.data_dir / "tmp"
+        scratch = settings.scratch_dir
         scratch.mkdir(parents=True, exist_ok=True)
         store = MinioObjectStore.from_settings(
             storage, cors_origins=settings.http.cors_origins, temp_dir=scratch
@@ -185,26 +187,29 @@ def _transcoder(settings: Settings) -> Transcoder:
     return FfmpegTranscoder(
         processing.ffmpeg_path,
         timeout=processing.ffmpeg_timeout,
+        stall_timeout=processing.ffmpeg_stall_seconds,
         threads=processing.ffmpeg_threads,
         transcode_nice=processing.ffmpeg_nice,
     )
 
 
-def _transcriber(settings: Settings) -> Transcriber:
+async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
     config = settings.transcriber
     if config.kind == "deepgram":
         from elyune_adapters.asr.deepgram import DeepgramTranscriber
 
         assert config.deepgram_api_key is not None
-        return DeepgramTranscriber(
+        yield DeepgramTranscriber(
             api_key=config.deepgram_api_key,
             model=config.deepgram_model,
+            diarize_model=config.deepgram_diarize_model,
             base_url=config.deepgram_url,
             timeout=config.timeout,
         )
+        return
     from elyune_adapters.asr.whisper import WhisperTranscriber
 
-    return WhisperTranscriber(
+    whisper = WhisperTranscriber(
         config.whisper_model,
         models_dir=settings.data_dir / "models",
         compute_type=config.whisper_compute_type,
@@ -214,7 +219,13 @@ def _transcriber(settings: Settings) -> Transcriber:
         # One model worker per step a taskiq worker runs at once; embedded mode rarely
         # transcribes two recordings at a time and each model worker costs memory.
         parallel=settings.queue.concurrency if settings.queue.kind == "redis" else 1,
+        stall_seconds=settings.processing.stall_seconds,
+        timeout=config.timeout,
     )
+    try:
+        yield whisper
+    finally:  # the engine children go with the container
+        await whisper.close()
 
 
 def _analyzer(settings: Settings) -> Analyzer:
@@ -226,6 +237,8 @@ def _analyzer(settings: Settings) -> Analyzer:
         return GeminiAnalyzer(
             api_key=config.gemini_api_key,
             model=config.gemini_model,
+            api_version=config.gemini_api_version,
+            temperature=config.gemini_temperature,
             base_url=config.gemini_url,
             token_budget=config.token_budget,
             timeout=config.timeout,
@@ -334,10 +347,24 @@ def _upload_receiver(store: ObjectStore) -> LocalUploadReceiver | None:
 
 def _policy(settings: Settings) -> PipelinePolicy:
     processing = settings.processing
+    limits = dict(DEFAULT_TIME_LIMITS)
+    for step, seconds in processing.step_timeouts.items():
+        name = StepName(step)
+        limits[name] = attrs.evolve(limits[name], fixed=seconds)
+    # An engine that answers in one call reports no progress until it has answered: its
+    # step is stuck only once its own request timeout has passed.
+    stall = processing.stall_seconds
+    step_stall = {StepName.ANALYZE: max(stall, settings.analyzer.timeout + 60.0)}
+    if settings.transcriber.kind == "deepgram":
+        step_stall[StepName.TRANSCRIBE] = max(stall, settings.transcriber.timeout + 60.0)
     return PipelinePolicy(
         max_attempts=processing.max_attempts,
         backoff_base=processing.backoff_base,
         lease_seconds=processing.lease_seconds,
+        stall_seconds=stall,
+        step_stall_seconds=step_stall,
+        time_limits=limits,
+        outage_seconds=processing.outage_seconds,
     )
 
 
@@ -360,10 +387,10 @@ class Container(containers.DeclarativeContainer):
     schema = providers.Factory(SqlSchema, engine)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(
-        TempWorkspace, providers.Callable(lambda s: s.data_dir / "tmp", settings)
+        TempWorkspace, providers.Callable(lambda s: s.scratch_dir, settings)
     )
     transcoder = providers.Singleton(_transcoder, settings)
-    transcriber = providers.Singleton(_transcriber, settings)
+    transcriber = providers.Resource(_transcriber, settings)
     analyzer = providers.Singleton(_analyzer, settings)
     job_queue = providers.Resource(_job_queue, settings)
     policy = providers.Singleton(_policy, settings)

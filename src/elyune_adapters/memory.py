@@ -131,7 +131,10 @@ class PlainPasswordHasher(PasswordHasher):
 
 @attrs.define
 class InMemoryState:
-    """The 'database' shared by the in-memory units of work."""
+    """The 'database' shared by the in-memory units of work.
+
+    ``failing_commits`` holds errors that successive commits raise (a database blip).
+    """
 
     users: dict[UserId, User] = attrs.field(factory=dict)
     recordings: dict[RecordingId, Recording] = attrs.field(factory=dict)
@@ -143,6 +146,7 @@ class InMemoryState:
     deliveries: dict[DeliveryId, WebhookDelivery] = attrs.field(factory=dict)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     commits: int = 0
+    failing_commits: list[ElyuneError] = attrs.field(factory=list)
 
 
 class _Users(UserRepository):
@@ -375,6 +379,8 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         assert self._work is not None, "commit() outside of 'async with'"
+        if self._state.failing_commits:
+            raise self._state.failing_commits.pop(0)
         names = ("users", "recordings", "jobs", "transcripts", "analyses")
         for name in (*names, "used_tokens", "webhooks", "deliveries"):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
@@ -390,12 +396,16 @@ def in_memory_uow(state: InMemoryState) -> Callable[[], InMemoryUnitOfWork]:
 
 
 class InMemoryObjectStore(ObjectStore):
-    """Objects in a dict; ``local_copy`` writes a temporary file."""
+    """Objects in a dict; ``local_copy`` writes a temporary file. ``failing_puts`` holds
+    errors that successive ``put_file`` calls raise (an outage)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
+        self.failing_puts: list[ElyuneError] = []
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        if self.failing_puts:
+            raise self.failing_puts.pop(0)
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
@@ -461,7 +471,9 @@ class FakeTranscoder(Transcoder):
     """Pretends to convert: sources starting with ``b"MEDIA"`` are valid media.
 
     ``media`` is what ``probe`` returns; ``fail`` maps a method name to errors raised
-    on successive calls (then it succeeds); ``calls`` records method names.
+    on successive calls (then it succeeds); ``calls`` records method names; ``gate``
+    holds the transcode until it is set; ``hang`` names methods that never return (a
+    stuck engine) and report no progress.
     """
 
     def __init__(self, media: MediaInfo | None = None) -> None:
@@ -478,16 +490,19 @@ class FakeTranscoder(Transcoder):
         self.fail: dict[str, list[ElyuneError]] = {}
         self.calls: list[str] = []
         self.gate: asyncio.Event | None = None
+        self.hang: set[str] = set()
 
     async def _call(self, name: str) -> None:
         self.calls.append(name)
+        if name in self.hang:
+            await asyncio.Event().wait()
         if self.gate is not None and name == "transcode":
             await self.gate.wait()
         errors = self.fail.get(name)
         if errors:
             raise errors.pop(0)
 
-    async def probe(self, source: Path) -> MediaInfo:
+    async def probe(self, source: Path, on_progress: ProgressCallback | None = None) -> MediaInfo:
         await self._call("probe")
         if not source.read_bytes().startswith(b"MEDIA"):
             raise InvalidMediaError("the file is not a video or audio file")
@@ -505,7 +520,13 @@ class FakeTranscoder(Transcoder):
             await on_progress(0.5)
         target.write_bytes(b"MP4" + source.read_bytes())
 
-    async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
+    async def extract_audio(
+        self,
+        source: Path,
+        target: Path,
+        media: MediaInfo,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         await self._call("extract_audio")
         target.write_bytes(b"RIFF" + source.read_bytes()[:16])
 
@@ -555,7 +576,11 @@ def sample_transcript_result(engine: str = "fake") -> TranscriptionResult:
 
 
 class FakeTranscriber(Transcriber):
-    """Returns ``result`` (a canned meeting by default) and records the requests."""
+    """Returns ``result`` (a canned meeting by default) and records the requests.
+
+    ``fail`` holds errors raised by successive calls; while ``hangs`` is above zero, a
+    call never returns and reports no progress (a stuck engine), and counts it down.
+    """
 
     name = "fake"
 
@@ -563,11 +588,17 @@ class FakeTranscriber(Transcriber):
         self.result = result or sample_transcript_result()
         self.requests: list[TranscriptionRequest] = []
         self.fail: list[ElyuneError] = []
+        self.hangs = 0
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         self.requests.append(request)
+        if self.hangs > 0:
+            self.hangs -= 1
+            await asyncio.Event().wait()
         if self.fail:
             raise self.fail.pop(0)
+        if request.on_progress is not None:
+            await request.on_progress(1.0)
         return self.result
 
 

@@ -74,22 +74,32 @@ class QueueSettings:
     kind: Literal["inprocess", "redis"]
     url: str | None = None
     concurrency: int = 2
-    reconcile_seconds: float = 30.0
+    reconcile_seconds: float = 10.0
     name: str = "elyune"
     grace_seconds: float = 30.0
 
 
 @attrs.frozen
 class ProcessingSettings:
-    """FFmpeg and the retry policy of the pipeline."""
+    """FFmpeg, and how the pipeline retries, leases, times and watches its steps.
+
+    ``step_timeouts`` holds fixed time limits per step (``STEP_TIMEOUT_<STEP>``); a
+    step without one gets a limit that follows the recording's duration. A step whose
+    progress does not move for ``stall_seconds`` is stopped and retried.
+    """
 
     ffmpeg_path: str | None = None
-    ffmpeg_timeout: float = 1800.0
+    ffmpeg_timeout: float | None = None
+    ffmpeg_stall_seconds: float = 120.0
     ffmpeg_threads: int = 0
     ffmpeg_nice: int = 19
     max_attempts: int = 3
     backoff_base: float = 2.0
-    lease_seconds: float = 60.0
+    lease_seconds: float = 30.0
+    stall_seconds: float = 120.0
+    step_timeouts: Mapping[str, float] = attrs.field(factory=dict)
+    outage_seconds: float = 1800.0
+    temp_dir: Path | None = None
 
 
 @attrs.frozen
@@ -104,6 +114,7 @@ class TranscriberSettings:
     whisper_allow_download: bool = False
     deepgram_api_key: str | None = attrs.field(default=None, repr=False)
     deepgram_model: str = "nova-3"
+    deepgram_diarize_model: str = "latest"
     deepgram_url: str | None = None
     timeout: float = 600.0
 
@@ -114,7 +125,9 @@ class AnalyzerSettings:
 
     kind: Literal["local", "gemini"]
     gemini_api_key: str | None = attrs.field(default=None, repr=False)
-    gemini_model: str = "gemini-2.5-flash"
+    gemini_model: str = "gemini-3.8-flash"
+    gemini_api_version: str = "v1beta"
+    gemini_temperature: float | None = None
     gemini_url: str | None = None
     token_budget: int = 200_000
     timeout: float = 300.0
@@ -153,6 +166,12 @@ class Settings:
     cli_user: str = "local"
     log_level: str = "INFO"
     retention_days: float = 0.0
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where steps write temporary files: ``ELYUNE_TMP_DIR``, else ``$TMPDIR/elyune``,
+        else ``tmp/`` in the data folder."""
+        return self.processing.temp_dir or self.data_dir / "tmp"
 
     @property
     def mode(self) -> str:
@@ -238,21 +257,42 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database=_database(env, data_dir),
         storage=_storage(env, data_dir),
         queue=_queue(env),
-        processing=ProcessingSettings(
-            ffmpeg_path=env.text("FFMPEG_PATH"),
-            ffmpeg_timeout=env.number("FFMPEG_TIMEOUT", 1800.0, minimum=0.01),
-            ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
-            ffmpeg_nice=env.integer("FFMPEG_NICE", 19, maximum=19),
-            max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
-            backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
-            lease_seconds=env.number("STEP_LEASE_SECONDS", 60.0, minimum=3.0),
-        ),
+        processing=_processing(env),
         transcriber=_transcriber(env),
         analyzer=_analyzer(env),
         http=_http(env),
         cli_user=env.text("ELYUNE_CLI_USER", "local") or "local",
         retention_days=env.number("RETENTION_DAYS", 0.0),
         log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper(),
+    )
+
+
+#: The pipeline's steps, as named in ``STEP_TIMEOUT_<STEP>`` variables.
+STEP_NAMES = ("probe", "transcode", "extract_audio", "thumbnail", "transcribe", "analyze")
+
+
+def _processing(env: _Env) -> ProcessingSettings:
+    ffmpeg_timeout = env.number("FFMPEG_TIMEOUT", 0.0)
+    timeouts = {
+        step: env.number(f"STEP_TIMEOUT_{step.upper()}", 0.0, minimum=1.0)
+        for step in STEP_NAMES
+        if env.text(f"STEP_TIMEOUT_{step.upper()}") is not None
+    }
+    own, system = env.text("ELYUNE_TMP_DIR"), env.text("TMPDIR")
+    temp = own or (str(Path(system) / "elyune") if system else None)
+    return ProcessingSettings(
+        ffmpeg_path=env.text("FFMPEG_PATH"),
+        ffmpeg_timeout=ffmpeg_timeout or None,
+        ffmpeg_stall_seconds=env.number("FFMPEG_STALL_SECONDS", 120.0, minimum=1.0),
+        ffmpeg_threads=env.integer("FFMPEG_THREADS", 0, maximum=64),
+        ffmpeg_nice=env.integer("FFMPEG_NICE", 19, maximum=19),
+        max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
+        lease_seconds=env.number("STEP_LEASE_SECONDS", 30.0, minimum=3.0),
+        stall_seconds=env.number("STEP_STALL_SECONDS", 120.0, minimum=1.0),
+        step_timeouts=timeouts,
+        outage_seconds=env.number("OUTAGE_RETRY_SECONDS", 1800.0),
+        temp_dir=Path(temp).expanduser().absolute() if temp else None,
     )
 
 
@@ -312,7 +352,7 @@ def _storage(env: _Env, data_dir: Path) -> StorageSettings:
 def _queue(env: _Env) -> QueueSettings:
     url = env.text("REDIS_URL") or env.text("CELERY_BROKER_URL")
     concurrency = env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
-    reconcile = env.number("RECONCILE_SECONDS", 30.0, minimum=1.0)
+    reconcile = env.number("RECONCILE_SECONDS", 10.0, minimum=1.0)
     if url is None:
         return QueueSettings(kind="inprocess", concurrency=max(concurrency, 4))
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -347,6 +387,10 @@ def _transcriber(env: _Env) -> TranscriberSettings:
         whisper_allow_download=env.flag("WHISPER_ALLOW_DOWNLOAD", False),
         deepgram_api_key=key,
         deepgram_model=env.text("DEEPGRAM_MODEL", "nova-3") or "nova-3",
+        # diarize_model replaces the deprecated diarize=true (which still means v1).
+        deepgram_diarize_model=env.choice(
+            "DEEPGRAM_DIARIZE_MODEL", ("latest", "v2", "v1"), "latest"
+        ),
         deepgram_url=url,
         timeout=env.number("TRANSCRIBE_TIMEOUT", 600.0, minimum=1.0),
     )
@@ -360,10 +404,23 @@ def _analyzer(env: _Env) -> AnalyzerSettings:
     url = env.text("GEMINI_BASE_URL")
     if url is not None and not url.startswith(("http://", "https://")):
         raise SettingsError("GEMINI_BASE_URL must be an http:// or https:// URL.")
+    # v1 has no systemInstruction and no responseMimeType/responseSchema: refuse it here
+    # rather than fail every analysis with Google's 400.
+    version = env.text("GEMINI_API_VERSION", "v1beta") or "v1beta"
+    if version not in ("v1beta", "v1alpha"):
+        raise SettingsError(
+            f"GEMINI_API_VERSION must be v1beta or v1alpha, not {version!r}: the Gemini API "
+            "v1 does not accept system instructions or structured output (responseSchema)."
+        )
+    temperature = env.text("GEMINI_TEMPERATURE")
     return AnalyzerSettings(
         kind="gemini" if kind == "gemini" else "local",
         gemini_api_key=key,
-        gemini_model=env.text("GEMINI_MODEL", "gemini-2.5-flash") or "gemini-2.5-flash",
+        gemini_model=env.text("GEMINI_MODEL", "gemini-3.8-flash") or "gemini-3.8-flash",
+        gemini_api_version=version,
+        gemini_temperature=(
+            None if temperature is None else env.number("GEMINI_TEMPERATURE", 1.0, minimum=0.0)
+        ),
         gemini_url=url,
         token_budget=env.integer("GEMINI_TOKEN_BUDGET", 200_000, minimum=1000),
         timeout=env.number("ANALYZE_TIMEOUT", 300.0, minimum=1.0),

@@ -156,7 +156,7 @@ async def _follow(
                     ):
                         seen[step.name.value] = step.status.value
                         err_console.print(render.step_line(job, step.name.value), highlight=False)
-            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            if job.status.finished:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(events.get(), timeout=0.5)

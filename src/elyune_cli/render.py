@@ -17,6 +17,7 @@ from elyune_core import (
     KeyPoints,
     Recording,
     RecordingDetails,
+    RecordingStatus,
     Sentiment,
     StepStatus,
     Summary,
@@ -47,6 +48,8 @@ def steps_table(job: Job) -> Table:
         status = step.status.value
         if step.status is StepStatus.RUNNING and step.progress:
             status = f"running {step.progress * 100:.0f}%"
+        elif step.status is StepStatus.PENDING and step.retry_at is not None:
+            status = f"waiting until {step.retry_at:%H:%M:%S} UTC"
         note = step.error or str(step.output.get("reason", ""))
         table.add_row(
             STEP_TITLES[step.name],
@@ -62,6 +65,8 @@ def step_line(job: Job, name: str) -> str:
     """One plain line about a step, for logs and pipes."""
     step = next(s for s in job.steps if s.name.value == name)
     text = f"{STEP_TITLES[step.name]}: {step.status.value}"
+    if step.status is StepStatus.PENDING and step.retry_at is not None:
+        text += f" (waiting until {step.retry_at:%H:%M:%S} UTC for a service to come back)"
     if step.duration is not None and step.status.done:
         text += f" ({step.duration:.1f}s)"
     if step.error:
@@ -117,7 +122,12 @@ def header(recording: Recording) -> Text:
         name = stored.key.rsplit("/", 1)[-1]
         extra = f", {stored.width}x{stored.height}" if stored.width else ""
         text.append(f"\n  {stored.kind.value:<9} {name} ({size(stored.size)}{extra})", style="dim")
-    if recording.error:
+    if recording.error and recording.status is RecordingStatus.READY:
+        text.append(
+            f"\nUsable, but {recording.error} (`elyune jobs retry` re-runs only that)",
+            style="bold yellow",
+        )
+    elif recording.error:
         text.append(f"\n{recording.error}", style="bold red")
     return text
 

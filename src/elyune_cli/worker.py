@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
+import time
 from typing import Annotated
 
 import attrs
@@ -37,8 +40,8 @@ def worker(
 
     Start any number, on any machines sharing Redis, the database and the
     object store. Each worker also queues again, at start and every
-    RECONCILE_SECONDS (30), the steps nobody is doing (lost messages,
-    crashed workers).
+    RECONCILE_SECONDS (10), the steps nobody is doing (lost messages,
+    crashed workers, steps stuck without progress).
 
     SIGTERM or Ctrl-C: no new steps; the running ones may finish within
     WORKER_GRACE_SECONDS (30), then (or at a second signal) they are handed
@@ -56,6 +59,31 @@ def worker(
         config = attrs.evolve(config, queue=attrs.evolve(config.queue, concurrency=concurrency))
     configure_logging(config, verbose=True)
     guarded(lambda: asyncio.run(_serve(config)))
+    _exit_now_if_threads_linger()
+
+
+#: Seconds a stopped worker waits for its last threads before it exits anyway.
+LINGER_SECONDS = 5.0
+
+
+def _exit_now_if_threads_linger() -> None:
+    """Exit once the worker has said it stopped, even if a thread is stuck in native
+    code (a library that never returns): its engines and ffmpeg were already killed, and
+    what it was doing was handed back, so waiting on it would only keep a dead worker
+    alive."""
+    deadline = time.monotonic() + LINGER_SECONDS
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
+    stuck = [name for name in stuck if name != threading.current_thread().name]
+    if stuck:
+        logging.getLogger("elyune.worker").warning(
+            "exiting although %d thread(s) did not stop: %s", len(stuck), ", ".join(stuck)
+        )
+        logging.shutdown()
+        os._exit(0)
 
 
 async def _serve(config: Settings) -> None:

@@ -97,8 +97,13 @@ def segment_from_dict(data: Mapping[str, Any]) -> Segment:
 
 
 def words_to_rows(words: tuple[Word, ...]) -> list[list[Any]]:
-    """Compact rows ``[text, start, end, confidence, speaker, punctuated]`` of *words*."""
-    return [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in words]
+    """Compact rows ``[text, start, end, confidence, speaker, punctuated, speaker
+    confidence]`` of *words* (the last only when known, so older rows stay as they were)."""
+    return [
+        [w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated]
+        + ([w.speaker_confidence] if w.speaker_confidence is not None else [])
+        for w in words
+    ]
 
 
 def words_from_rows(rows: list[list[Any]]) -> tuple[Word, ...]:
@@ -111,6 +116,7 @@ def words_from_rows(rows: list[list[Any]]) -> tuple[Word, ...]:
             confidence=r[3],
             speaker=r[4],
             punctuated=r[5] if len(r) > 5 else None,
+            speaker_confidence=r[6] if len(r) > 6 else None,
         )
         for r in rows
     )
@@ -125,6 +131,7 @@ def word_to_dict(word: Word) -> JSON:
         "end": word.end,
         "confidence": word.confidence,
         "speaker": word.speaker,
+        "speaker_confidence": word.speaker_confidence,
     }
 
 
@@ -260,6 +267,7 @@ def step_to_dict(step: Step) -> JSON:
         "duration": None if step.duration is None else round(step.duration, 3),
         "error": step.error,
         "worker": step.worker,
+        "retry_at": _time(step.retry_at),
         "output": dict(step.output),
     }
 

@@ -178,14 +178,16 @@ class Recording:
         )
 
     def follow_job(self, job: Job, now: datetime) -> Recording:
-        """Return the recording with the status (and failure reason) of *job*."""
+        """Return the recording with the status (and failure reason) of *job*: a
+        ``partial`` job leaves it ``ready`` with the reason of what failed in ``error``."""
         status = {
             JobStatus.PENDING: RecordingStatus.UPLOADED,
             JobStatus.RUNNING: RecordingStatus.PROCESSING,
             JobStatus.SUCCEEDED: RecordingStatus.READY,
+            JobStatus.PARTIAL: RecordingStatus.READY,
             JobStatus.FAILED: RecordingStatus.FAILED,
         }[job.status]
-        error = job.error if job.status is JobStatus.FAILED else None
+        error = job.error if job.status in (JobStatus.FAILED, JobStatus.PARTIAL) else None
         if status is self.status and error == self.error:
             return self
         return attrs.evolve(self, status=status, error=error, updated_at=now)
@@ -279,6 +281,14 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: Finished with the transcript and analyses stored, but the MP4 or the thumbnail
+    #: failed: the recording is usable (``ready``) and a retry re-runs only what failed.
+    PARTIAL = "partial"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job will not run again without a retry."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PARTIAL)
 
 
 @attrs.frozen
@@ -286,7 +296,9 @@ class Step:
     """One idempotent step of a job.
 
     A running step is leased by ``worker`` until ``lease_expires_at``; an expired lease
-    may be taken over by another worker.
+    may be taken over by another worker. A pending step with ``retry_at`` waits until
+    then (a storage or database outage); ``outage_since`` is when that outage was first
+    met, which bounds how long it is waited out.
     """
 
     name: StepName
@@ -299,6 +311,8 @@ class Step:
     worker: str | None = None
     lease_expires_at: datetime | None = None
     progress: float | None = None
+    retry_at: datetime | None = None
+    outage_since: datetime | None = None
 
     @property
     def duration(self) -> float | None:
@@ -323,6 +337,7 @@ class Step:
             worker=worker,
             lease_expires_at=lease_until,
             progress=0.0,
+            retry_at=None,
         )
 
     def renew(self, lease_until: datetime, progress: float | None = None) -> Step:
@@ -343,12 +358,19 @@ class Step:
             error=None,
             lease_expires_at=None,
             progress=1.0,
+            retry_at=None,
+            outage_since=None,
         )
 
     def fail(self, now: datetime, reason: str) -> Step:
         """Finish the step as failed with a readable *reason*."""
         return attrs.evolve(
-            self, status=StepStatus.FAILED, finished_at=now, error=reason, lease_expires_at=None
+            self,
+            status=StepStatus.FAILED,
+            finished_at=now,
+            error=reason,
+            lease_expires_at=None,
+            retry_at=None,
         )
 
     def release(self, reason: str, *, refund: bool = False) -> Step:
@@ -362,6 +384,19 @@ class Step:
             lease_expires_at=None,
             attempts=max(self.attempts - 1, 0) if refund else self.attempts,
         )
+
+    def wait_out(self, reason: str, now: datetime, until: datetime) -> Step:
+        """Give the step back until *until* after a storage or database outage; the
+        attempt does not count, and the outage's start is kept."""
+        return attrs.evolve(
+            self.release(reason, refund=True),
+            retry_at=until,
+            outage_since=self.outage_since or now,
+        )
+
+    def waiting(self, now: datetime) -> bool:
+        """Whether a pending step still waits for its ``retry_at``."""
+        return self.retry_at is not None and self.retry_at > now
 
     def skip(self, now: datetime, reason: str) -> Step:
         """Mark the step as not applicable (no audio track, no speech)."""
@@ -420,6 +455,8 @@ class Word:
     confidence: float | None = None
     speaker: str | None = None
     punctuated: str | None = None
+    #: How sure the diarizer is of ``speaker`` (Deepgram's ``speaker_confidence``).
+    speaker_confidence: float | None = None
 
 
 @attrs.frozen

@@ -80,11 +80,11 @@ def dependencies_met(job: Job, name: StepName) -> bool:
 
 
 def is_claimable(job: Job, name: StepName, now: datetime) -> bool:
-    """Whether a worker may start *name* now: pending (or running on an expired lease)
-    with its dependencies met."""
+    """Whether a worker may start *name* now: pending (and not waiting out an outage) or
+    running on an expired lease, with its dependencies met."""
     step = job.step(name)
     if step.status is StepStatus.PENDING:
-        return dependencies_met(job, name)
+        return not step.waiting(now) and dependencies_met(job, name)
     if step.status is StepStatus.RUNNING:
         return step.lease_expired(now)
     return False
@@ -116,28 +116,47 @@ def skip_with_dependents(job: Job, name: StepName, reason: str, now: datetime) -
     return job
 
 
+#: Steps whose failure leaves a recording usable once its transcript is stored.
+OPTIONAL_STEPS: frozenset[StepName] = frozenset({StepName.TRANSCODE, StepName.THUMBNAIL})
+
+
 def derive_status(job: Job, now: datetime) -> Job:
-    """Return *job* with its status, error and timings following its steps."""
+    """Return *job* with its status, error and timings following its steps.
+
+    A job whose only failures are the MP4 or the thumbnail, with its transcript stored
+    and analysed, is ``partial``: usable, and a retry re-runs only what failed.
+    """
     statuses = [s.status for s in job.steps]
     failed = [s for s in job.steps if s.status is StepStatus.FAILED]
     running = StepStatus.RUNNING in statuses
-    can_progress = running or bool(ready_steps(job, now))
+    waiting = any(s.status is StepStatus.PENDING and s.waiting(now) for s in job.steps)
+    can_progress = running or waiting or bool(ready_steps(job, now))
     if all(s in (StepStatus.SUCCEEDED, StepStatus.SKIPPED) for s in statuses):
         status = JobStatus.SUCCEEDED
+    elif failed and not can_progress and _usable(job, failed):
+        status = JobStatus.PARTIAL
     elif failed and not can_progress:
         status = JobStatus.FAILED
     elif running or any(s.done for s in statuses):
         status = JobStatus.RUNNING
     else:
         status = JobStatus.PENDING
-    error = failure_reason(failed) if status is JobStatus.FAILED else None
-    finished = status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+    error = failure_reason(failed) if status in (JobStatus.FAILED, JobStatus.PARTIAL) else None
+    finished = status.finished
     return attrs.evolve(
         job,
         status=status,
         error=error,
         started_at=job.started_at or (now if status is not JobStatus.PENDING else None),
         finished_at=(job.finished_at or now) if finished else None,
+    )
+
+
+def _usable(job: Job, failed: Iterable[Step]) -> bool:
+    """Whether the transcript branch finished although *failed* steps did not."""
+    return all(s.name in OPTIONAL_STEPS for s in failed) and all(
+        job.step(name).status is StepStatus.SUCCEEDED
+        for name in (StepName.TRANSCRIBE, StepName.ANALYZE)
     )
 
 
@@ -161,6 +180,7 @@ def progress(job: Job) -> float:
 
 __all__ = [
     "DEPENDENCIES",
+    "OPTIONAL_STEPS",
     "STEP_TITLES",
     "dependencies_met",
     "dependents",

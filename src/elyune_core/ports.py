@@ -170,9 +170,13 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 
 
 class Transcoder(Protocol):
-    """Reads and converts media files on local disk."""
+    """Reads and converts media files on local disk.
 
-    async def probe(self, source: Path) -> MediaInfo:
+    Methods that take *on_progress* await it with a rising fraction (0 to 1) while they
+    work: the pipeline renews a step's lease only while that fraction moves.
+    """
+
+    async def probe(self, source: Path, on_progress: ProgressCallback | None = None) -> MediaInfo:
         """Return streams, codecs and the decoded duration of *source*.
 
         Raises ``InvalidMediaError`` for an empty, truncated or non-media file.
@@ -189,7 +193,13 @@ class Transcoder(Protocol):
         """Write an H.264/AAC MP4 (``+faststart``) of *source* to *target*."""
         ...
 
-    async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
+    async def extract_audio(
+        self,
+        source: Path,
+        target: Path,
+        media: MediaInfo,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         """Write the audio of *source* as 16 kHz mono PCM WAV to *target*."""
         ...
 
@@ -200,12 +210,17 @@ class Transcoder(Protocol):
 
 @attrs.frozen
 class TranscriptionRequest:
-    """Audio to transcribe: a 16 kHz mono WAV on local disk."""
+    """Audio to transcribe: a 16 kHz mono WAV on local disk.
+
+    ``on_progress``, when set, takes the share of the audio transcribed so far (0 to 1):
+    the pipeline renews a step's lease only while it moves.
+    """
 
     recording_id: RecordingId
     audio: Path
     language: str | None = None
     duration: float | None = None
+    on_progress: ProgressCallback | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -230,7 +245,8 @@ class Transcriber(Protocol):
     name: str
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
-        """Transcribe the audio of *request*.
+        """Transcribe the audio of *request*; an engine that can tell awaits
+        ``request.on_progress`` with the share of the audio done so far.
 
         Raises ``TranscriptionFailedError`` (``transient`` when worth retrying).
         """

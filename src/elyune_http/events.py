@@ -61,15 +61,20 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
                         }
                         await _send(response, "step", payload)
                         last_write = time.monotonic()
-                if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-                    succeeded = job.status is JobStatus.SUCCEEDED
+                if job.status.finished:
+                    usable = job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL)
                     await _send(
                         response,
                         "done",
                         {  # from the job: the recording row may not have caught up yet
-                            "status": "ready" if succeeded else "failed",
+                            "status": "ready" if usable else "failed",
                             "job_status": job.status.value,
                             "error": job.error,
+                            # ready, but the MP4 or the thumbnail failed (retry re-runs it)
+                            "partial": job.status is JobStatus.PARTIAL,
+                            "failed_steps": [
+                                s.name.value for s in job.steps if s.status.value == "failed"
+                            ],
                         },
                     )
                     break

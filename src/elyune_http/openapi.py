@@ -113,6 +113,11 @@ SCHEMAS: JSON = {
             "duration": _nullable("number"),
             "error": _nullable("string"),
             "worker": _nullable("string"),
+            "retry_at": {
+                **_TIME,
+                "description": "a pending step waiting out a storage or database outage "
+                "runs again at this time",
+            },
             "output": {"type": "object"},
         },
         "required": ["name", "status", "attempts"],
@@ -122,7 +127,12 @@ SCHEMAS: JSON = {
         "properties": {
             "id": {"type": "string"},
             "recording_id": {"type": "string"},
-            "status": {"enum": ["pending", "running", "succeeded", "failed"]},
+            "status": {
+                "enum": ["pending", "running", "succeeded", "failed", "partial"],
+                "description": "partial: finished with the transcript and analyses stored "
+                "but the MP4 or the thumbnail failed (the recording is ready; `error` says "
+                "why, and a retry re-runs only what failed)",
+            },
             "progress": {"type": "number"},
             "error": _nullable("string"),
             "created_at": {"type": "string"},

@@ -15,6 +15,9 @@ import pytest
 from deepgram import DeepgramClientEnvironment
 
 from elyune_adapters.asr.deepgram import DeepgramTranscriber
+from elyune_adapters.settings import SettingsError, load_settings
+from elyune_core.codec import words_from_rows, words_to_rows
+from elyune_core.entities import Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ids import RecordingId
 from elyune_core.ports import TranscriptionRequest
@@ -93,8 +96,13 @@ async def test_sends_the_audio_as_the_body_with_the_transcription_flags(
     assert sent.body == audio.read_bytes()
     assert sent.header("Content-Type") == "application/octet-stream"
     assert sent.header("Authorization") == f"Token {API_KEY}"
-    for flag in ("diarize", "smart_format", "punctuate", "utterances", "paragraphs"):
+    for flag in ("smart_format", "punctuate", "utterances"):
         assert sent.param(flag) == "true", flag
+    # diarize_model replaces the deprecated diarize=true; paragraphs are not read, so
+    # not requested.
+    assert sent.param("diarize_model") == "latest"
+    assert "diarize" not in sent.query
+    assert "paragraphs" not in sent.query
     assert sent.param("model") == "nova-3"
     assert sent.param("detect_language") == "true"
     assert "language" not in sent.query
@@ -163,6 +171,7 @@ async def test_keeps_a_detected_non_english_language(fake: FakeDeepgram, audio: 
                 ],
                 detected_language="es",
                 language_confidence=0.93,
+                model="nova-2",
             )
         )
     )
@@ -409,3 +418,136 @@ async def test_the_key_is_sent_but_never_logged(
     assert all(API_KEY not in r.getMessage() for r in caplog.records)
     assert API_KEY not in str(caught.value)
     assert API_KEY not in repr(adapter)
+
+
+# --------------------------------------------------------------------------- real shapes
+
+
+async def test_segments_follow_the_words_speakers_not_the_utterances(
+    fake: FakeDeepgram, audio: Path
+) -> None:
+    """An utterance whose last words Deepgram gives to another speaker is split there:
+    each segment has the speaker of its words, and the words keep speaker_confidence."""
+    fake.enqueue(ok(listen_response(word_speakers={1: [1, 1, 1, 1, 1, 1, 1, 0, 0]})))
+
+    result = await transcriber(fake).transcribe(request(audio))
+
+    assert [(s.id, s.speaker) for s in result.segments] == [
+        (0, "0"),
+        (1, "1"),
+        (2, "0"),
+        (3, "0"),
+        (4, "1"),
+    ]
+    split, moved = result.segments[1], result.segments[2]
+    assert split.text == "Good morning, Alice. The customers love the"
+    assert moved.text == "new dashboard."
+    assert split.start == 4.6
+    assert moved.end == 9.78
+    assert split.end < moved.start
+    assert moved.confidence == 0.98
+    flipped = [w for w in result.words if w.punctuated in ("new", "dashboard.")]
+    assert [(w.speaker, w.speaker_confidence) for w in flipped] == [("0", 0.47), ("0", 0.47)]
+    assert result.words[0].speaker_confidence == 0.91
+    # Every word is in a segment of its own speaker.
+    for word in result.words:
+        [home] = [s for s in result.segments if s.start <= word.start <= s.end]
+        assert home.speaker == word.speaker, word
+
+
+async def test_a_one_word_utterance_takes_its_words_speaker(
+    fake: FakeDeepgram, audio: Path
+) -> None:
+    """One-word utterances occur; when its word belongs to someone else, so does it."""
+    utterances = (
+        (0, 0.3, 2.0, "Shall we ship on Friday?"),
+        (0, 2.1, 2.5, "Yes."),
+        (1, 2.9, 3.3, "Okay."),
+    )
+    fake.enqueue(ok(listen_response(utterances, word_speakers={1: [1]})))
+
+    result = await transcriber(fake).transcribe(request(audio))
+
+    assert [(s.text, s.speaker, s.start, s.end) for s in result.segments] == [
+        ("Shall we ship on Friday?", "0", 0.3, 2.0),
+        ("Yes.", "1", 2.1, 2.5),
+        ("Okay.", "1", 2.9, 3.3),
+    ]
+    assert result.segments[1].confidence == 0.95
+    assert result.speaker_count == 2
+
+
+async def test_multilingual_audio_keeps_the_dominant_language(
+    fake: FakeDeepgram, audio: Path
+) -> None:
+    """With language=multi, Deepgram lists the languages by word count; the first is the
+    transcript's language (no confidence is given for it)."""
+    fake.enqueue(
+        ok(
+            listen_response(
+                [(0, 0.2, 3.0, "Hola a todos, empezamos."), (1, 3.3, 5.0, "Sounds good.")],
+                languages=["es", "en"],
+            )
+        )
+    )
+
+    result = await transcriber(fake).transcribe(request(audio, language="multi"))
+
+    assert fake.requests[0].param("language") == "multi"
+    assert result.language == "es"
+    assert result.language_confidence is None
+    assert [s.speaker for s in result.segments] == ["0", "1"]
+
+
+async def test_the_engine_is_the_model_deepgram_reports(fake: FakeDeepgram, audio: Path) -> None:
+    """model_info says which model ran (an alias may resolve to another): that is the
+    engine label, not the configured name."""
+    fake.enqueue(ok(listen_response(model="nova-3-general")))
+
+    result = await transcriber(fake, model="nova-3").transcribe(request(audio))
+
+    assert result.engine == "deepgram:nova-3-general"
+
+
+async def test_a_configured_diarizer_is_sent(fake: FakeDeepgram, audio: Path) -> None:
+    """DEEPGRAM_DIARIZE_MODEL pins a diarizer; the settings refuse unknown ones."""
+    fake.enqueue(ok(listen_response(diarizer="v1")))
+
+    await transcriber(fake, diarize_model="v1").transcribe(request(audio))
+
+    assert fake.requests[0].param("diarize_model") == "v1"
+    settings = load_settings({"DEEPGRAM_API_KEY": "k", "DEEPGRAM_DIARIZE_MODEL": "v2"})
+    assert settings.transcriber.deepgram_diarize_model == "v2"
+    assert load_settings({"DEEPGRAM_API_KEY": "k"}).transcriber.deepgram_diarize_model == "latest"
+    with pytest.raises(SettingsError):
+        load_settings({"DEEPGRAM_API_KEY": "k", "DEEPGRAM_DIARIZE_MODEL": "v3"})
+
+
+async def test_a_403_without_an_auth_problem_says_what_was_denied(
+    fake: FakeDeepgram, audio: Path
+) -> None:
+    """A project without access to the model is not a rejected key: Deepgram's code and
+    message are kept."""
+    fake.enqueue(
+        deepgram_error(
+            403, "INSUFFICIENT_PERMISSIONS", "Project does not have access to the requested model."
+        )
+    )
+
+    with pytest.raises(TranscriptionFailedError) as caught:
+        await transcriber(fake).transcribe(request(audio))
+
+    assert str(caught.value) == (
+        "Deepgram denied access (403 INSUFFICIENT_PERMISSIONS): "
+        "Project does not have access to the requested model."
+    )
+    assert caught.value.transient is False
+    assert len(fake.requests) == 1
+
+
+def test_speaker_confidence_survives_storage() -> None:
+    """Words are stored as compact rows; speaker_confidence is kept, older rows still read."""
+    words = (Word("yes", 0.1, 0.4, 0.98, "1", "Yes.", 0.47), Word("no", 0.5, 0.7, 0.9, "0"))
+
+    assert words_from_rows(words_to_rows(words)) == words
+    assert words_from_rows([["ok", 0.0, 0.2, 0.9, "0", "Ok."]])[0].speaker_confidence is None

@@ -421,6 +421,51 @@ async def test_a_run_longer_than_the_timeout_is_killed(
     assert ffmpeg_children() == []
 
 
+async def test_an_ffmpeg_that_makes_no_progress_is_killed_however_long_the_file(
+    sample_info: MediaInfo, tmp_path: Path
+) -> None:
+    """Stuck (no progress) is not the same as slow: a stuck ffmpeg is stopped after the
+    stall timeout with a transient error, whatever the file's length."""
+    stuck = tmp_path / "stuck-ffmpeg"
+    stuck.write_text("#!/bin/sh\nexec sleep 60\n")
+    stuck.chmod(0o755)
+    transcoder = FfmpegTranscoder(str(stuck), stall_timeout=0.5)
+    target = tmp_path / "never.mp4"
+    long_media = attrs.evolve(sample_info, duration=4 * 3600.0)
+
+    with pytest.raises(MediaProcessingError, match=r"made no progress for 0\.5 s") as caught:
+        await transcoder.transcode(SAMPLE, target, long_media)
+
+    assert caught.value.transient
+    assert not target.exists()
+    assert ffmpeg_children() == [] and not _children_named("sleep")
+
+
+async def test_extracting_audio_reports_rising_progress(
+    transcoder: FfmpegTranscoder, sample_info: MediaInfo, tmp_path: Path
+) -> None:
+    seen: list[float] = []
+
+    async def on_progress(value: float) -> None:
+        seen.append(value)
+
+    await transcoder.extract_audio(SAMPLE, tmp_path / "a.wav", sample_info, on_progress)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def _children_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().split()
+            except OSError:
+                continue
+            if stat[1] == f"({name})" and int(stat[3]) == os.getpid() and stat[2] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
 async def test_cancelling_an_operation_kills_ffmpeg(
     transcoder: FfmpegTranscoder, sample_info: MediaInfo, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from elyune_adapters.analysis.gemini import GeminiAnalyzer
+from elyune_adapters.settings import SettingsError, load_settings
 from elyune_core.entities import (
     ActionItems,
     AnalysisKind,
@@ -29,16 +30,23 @@ from elyune_core.ports import AnalysisRequest
 from tests.fakes import RecordedRequest, ScriptedResponse
 from tests.fakes.gemini import (
     FakeGemini,
+    consumer_suspended_error,
+    gemini_blocked,
+    gemini_empty,
     gemini_error,
     gemini_json,
+    gemini_parts,
     gemini_text,
     invalid_key_error,
+    key_service_blocked_error,
     prompt_text,
+    service_disabled_error,
 )
 
 API_KEY = "AIza-test-key-3c9e71f0"
 ALL_KINDS = tuple(AnalysisKind)
-PATH = re.compile(r"^/v1(beta)?/models/gemini-2\.5-flash:generateContent$")
+# The version is chosen on purpose (v1beta); the SDK alone would call v1.
+PATH = re.compile(r"^/v1beta/models/gemini-3\.8-flash:generateContent$")
 
 SEGMENTS = (
     Segment(0, 0.3, 4.1, "Good morning, Bob. Thanks for joining the weekly release meeting.", "0"),
@@ -128,11 +136,12 @@ async def test_sends_the_transcript_the_schema_and_the_key(fake: FakeGemini) -> 
     """The SDK posts to generateContent with the key header, JSON mode and a full schema."""
     fake.enqueue(gemini_json(GOOD))
 
-    await analyzer(fake).analyze(analysis())
+    await analyzer(fake, temperature=0.2).analyze(analysis())
 
     [sent] = fake.requests
     assert PATH.match(sent.path), sent.path
     assert sent.header("x-goog-api-key") == API_KEY
+    assert sent.json()["systemInstruction"]["parts"][0]["text"].startswith("You analyse")
     config = sent.json()["generationConfig"]
     assert config["temperature"] == 0.2
     assert config["responseMimeType"] == "application/json"
@@ -403,22 +412,20 @@ async def test_invalid_json_then_a_valid_answer(fake: FakeGemini) -> None:
     assert all(o.content is not None for o in outcomes.values())
 
 
-async def test_a_blocked_answer_is_asked_again_then_fails(fake: FakeGemini) -> None:
-    """An answer without candidates (a blocked prompt) ends as a readable error."""
-    blocked = ScriptedResponse(
-        body={
-            "promptFeedback": {"blockReason": "SAFETY"},
-            "usageMetadata": {"promptTokenCount": 800, "totalTokenCount": 800},
-        }
-    )
-    fake.enqueue(blocked, blocked)
+async def test_a_blocked_prompt_fails_at_once_with_the_reason(fake: FakeGemini) -> None:
+    """A prompt blocked by promptFeedback is not sent again (the same prompt would be
+    blocked again, and billed); the error names blockReason and blockReasonMessage."""
+    fake.enqueue(gemini_blocked("SAFETY", "The prompt was blocked for harassment."))
 
     outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
 
     summary = outcomes[AnalysisKind.SUMMARY]
-    assert summary.error is not None
-    assert "the answer was empty (blocked: SAFETY)" in summary.error
-    assert summary.input_tokens == 1600
+    assert summary.error == (
+        "Gemini blocked the prompt (blockReason SAFETY): The prompt was blocked for harassment."
+    )
+    assert summary.content is None
+    assert len(fake.requests) == 1
+    assert summary.input_tokens == 800
     assert summary.output_tokens == 0
 
 
@@ -567,12 +574,6 @@ async def test_a_short_transcript_is_one_request(fake: FakeGemini) -> None:
             gemini_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"),
             id="401",
         ),
-        pytest.param(
-            gemini_error(
-                403, "Permission denied: consumer has been suspended.", "PERMISSION_DENIED"
-            ),
-            id="403",
-        ),
     ],
 )
 async def test_a_rejected_key_fails_at_once(fake: FakeGemini, answer: ScriptedResponse) -> None:
@@ -711,3 +712,330 @@ async def test_the_key_is_sent_but_never_logged(
     assert all(API_KEY not in r.getMessage() for r in caplog.records)
     assert API_KEY not in str(caught.value)
     assert API_KEY not in repr(adapter)
+
+
+# --------------------------------------------------------------------------- the API version
+
+
+async def test_v1beta_is_called_whatever_the_sdk_would_choose(
+    fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version is set explicitly: neither the SDK's default (v1) nor
+    ``GOOGLE_GENAI_API_VERSION`` changes where the request goes."""
+    monkeypatch.setenv("GOOGLE_GENAI_API_VERSION", "v1")
+    fake.enqueue(gemini_json(GOOD))
+
+    outcomes = await analyzer(fake).analyze(analysis())
+
+    assert fake.requests[0].path.startswith("/v1beta/models/")
+    assert all(o.content is not None for o in outcomes.values())
+
+
+async def test_v1_refuses_system_instructions_and_structured_output(fake: FakeGemini) -> None:
+    """Called on v1, the request fails as Google answers it (issue 1837): the fields the
+    adapter needs are unknown there. This is what production did with the SDK default."""
+    fake.enqueue(gemini_json(GOOD))
+
+    with pytest.raises(AnalysisFailedError) as caught:
+        await analyzer(fake, api_version="v1").analyze(analysis())
+
+    message = str(caught.value)
+    assert caught.value.transient is False
+    assert fake.requests[0].path.startswith("/v1/models/")
+    assert 'Unknown name "systemInstruction": Cannot find field.' in message
+    assert "Unknown name \"responseMimeType\" at 'generation_config'" in message
+    assert "responseSchema" in message
+    assert fake.pending == 1, "the service refused before answering"
+
+
+async def test_the_default_leaves_the_temperature_to_the_model(fake: FakeGemini) -> None:
+    """Gemini 3 models are tuned for their default temperature (1.0); none is sent."""
+    fake.enqueue(gemini_json(GOOD))
+
+    await analyzer(fake).analyze(analysis())
+
+    assert "temperature" not in fake.requests[0].json()["generationConfig"]
+
+
+# --------------------------------------------------------------------------- answers as sent
+
+
+async def test_thought_parts_are_skipped_and_json_split_over_parts_is_joined(
+    fake: FakeGemini,
+) -> None:
+    """A thought summary part (``thought: true``) is not the answer; the JSON comes in
+    several text parts that together make the document."""
+    fake.enqueue(gemini_json(GOOD, chunks=6, thought="**Planning** {the summary first"))
+
+    outcomes = await analyzer(fake).analyze(analysis())
+
+    assert all(o.error is None for o in outcomes.values()), outcomes
+    assert outcomes[AnalysisKind.SUMMARY].content == Summary(
+        "Weekly release meeting", GOOD["summary"]["text"]
+    )
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("SAFETY", "for safety reasons"),
+        ("RECITATION", "because it would recite protected material"),
+        ("PROHIBITED_CONTENT", "because it contains prohibited content"),
+    ],
+)
+async def test_an_answer_stopped_for_its_content_fails_at_once(
+    fake: FakeGemini, reason: str, words: str
+) -> None:
+    """finishReason SAFETY and the like: not asked again, reported with finishMessage."""
+    fake.enqueue(
+        gemini_parts(
+            None, finish_reason=reason, finish_message="Content was stopped.", output_tokens=0
+        )
+    )
+
+    outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
+
+    error = outcomes[AnalysisKind.SUMMARY].error
+    assert error == (
+        f"Gemini stopped its answer {words} (finishReason {reason}): Content was stopped."
+    )
+    assert "did not fit the transcript" not in error
+    assert len(fake.requests) == 1
+
+
+async def test_no_candidates_without_a_reason_is_asked_again(fake: FakeGemini) -> None:
+    """An empty candidates list with no block reason may not repeat: it is asked again,
+    and the second answer is used."""
+    fake.enqueue(gemini_empty(), gemini_json({"summary": GOOD["summary"]}))
+
+    outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
+
+    assert isinstance(outcomes[AnalysisKind.SUMMARY].content, Summary)
+    assert len(fake.requests) == 2
+
+
+async def test_empty_answers_twice_say_what_came_back(fake: FakeGemini) -> None:
+    """No candidates, then a candidate without parts: the error says which."""
+    fake.enqueue(gemini_empty(), gemini_parts(None, finish_reason="OTHER", output_tokens=0))
+
+    outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
+
+    first = prompt_text(fake.requests[1])
+    assert "the answer was empty (Gemini returned no candidates and no block reason)" in first
+    error = outcomes[AnalysisKind.SUMMARY].error
+    assert error is not None
+    assert "the answer was empty (finishReason OTHER)" in error
+
+
+def _cut_when_whole(segment_count: int) -> Any:
+    """Answer a prompt with every segment by MAX_TOKENS, smaller parts with content."""
+
+    def answer(request: RecordedRequest) -> ScriptedResponse:
+        ids = [int(i) for i in _PART_LINE.findall(prompt_text(request))]
+        if len(ids) == segment_count:
+            return gemini_text(
+                '{"summary": {"title": "Cut", "text": "The meeting started with',
+                finish_reason="MAX_TOKENS",
+                output_tokens=65_536,
+            )
+        return part_answer(request)
+
+    return answer
+
+
+async def test_an_answer_cut_at_max_tokens_shrinks_the_part(fake: FakeGemini) -> None:
+    """MAX_TOKENS is not repeated: the part is split in two, each half asked for, and the
+    halves merged as parts are."""
+    segments = long_transcript(4)
+    fake.enqueue([_cut_when_whole(4)] * 6)
+
+    outcomes = await analyzer(fake).analyze(
+        analysis(transcript=transcript(segments), duration=40.0)
+    )
+
+    asked = [[int(i) for i in _PART_LINE.findall(prompt_text(r))] for r in fake.requests]
+    assert asked[:3] == [[0, 1, 2, 3], [0, 1], [2, 3]]
+    assert "summaries of the 2" in prompt_text(fake.requests[3])
+    assert len(fake.requests) == 4
+    assert all(o.error is None for o in outcomes.values()), outcomes
+    items = outcomes[AnalysisKind.ACTION_ITEMS].content
+    assert isinstance(items, ActionItems)
+    assert [i.segment_id for i in items.items] == [0, 2]
+    # The cut-off answer was billed too: its tokens are counted.
+    assert sum(o.output_tokens or 0 for o in outcomes.values()) == 65_536 + 2 * 40 + 10
+
+
+async def test_max_tokens_on_a_single_segment_is_reported(fake: FakeGemini) -> None:
+    """A part that cannot shrink any more ends with the limit named, not a retry."""
+    fake.enqueue(
+        gemini_text(
+            '{"summary": {"title": "',
+            finish_reason="MAX_TOKENS",
+            finish_message="The output reached the maximum number of tokens.",
+        )
+    )
+    one = (Segment(0, 0.0, 5.0, "A single long monologue.", "0"),)
+
+    outcomes = await analyzer(fake).analyze(
+        analysis((AnalysisKind.SUMMARY,), transcript=transcript(one), duration=5.0)
+    )
+
+    assert outcomes[AnalysisKind.SUMMARY].error == (
+        "Gemini's answer was cut off at its output token limit (finishReason MAX_TOKENS), "
+        "even for a single segment of the transcript: "
+        "The output reached the maximum number of tokens."
+    )
+    assert len(fake.requests) == 1
+
+
+# --------------------------------------------------------------------------- 403s
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        pytest.param(
+            service_disabled_error(),
+            "Gemini denied access: the Generative Language API is not enabled for the API "
+            "key's project (403 PERMISSION_DENIED, SERVICE_DISABLED): Generative Language "
+            "API has not been used in project 123456789012 before or it is disabled.",
+            id="api-not-enabled",
+        ),
+        pytest.param(
+            key_service_blocked_error(),
+            "Gemini denied access: the API key is not allowed to call the Gemini API "
+            "(403 PERMISSION_DENIED, API_KEY_SERVICE_BLOCKED): Requests to this API",
+            id="key-restricted",
+        ),
+        pytest.param(
+            gemini_error(
+                403, "Permission denied: consumer has been suspended.", "PERMISSION_DENIED"
+            ),
+            "Gemini denied access (403 PERMISSION_DENIED): "
+            "Permission denied: consumer has been suspended.",
+            id="no-reason",
+        ),
+    ],
+)
+async def test_a_403_says_what_google_refused(
+    fake: FakeGemini, answer: ScriptedResponse, expected: str
+) -> None:
+    """A 403 is not "the key was rejected": Google's reason and message are kept."""
+    fake.enqueue(answer)
+
+    with pytest.raises(AnalysisFailedError) as caught:
+        await analyzer(fake).analyze(analysis())
+
+    assert str(caught.value).startswith(expected), str(caught.value)
+    assert caught.value.transient is False
+    assert len(fake.requests) == 1
+
+
+async def test_a_403_that_quotes_the_key_does_not_repeat_it(
+    fake: FakeGemini, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Google's "Consumer 'api_key:...' has been suspended" names the key: it is
+    redacted from the error and the log, and the SDK error is not chained."""
+    caplog.set_level(logging.DEBUG)
+    key = "AIzaSyD3" + "x" * 31
+    fake.enqueue(consumer_suspended_error(key))
+
+    with pytest.raises(AnalysisFailedError) as caught:
+        await GeminiAnalyzer(key, base_url=fake.base_url, timeout=5.0).analyze(analysis())
+
+    message = str(caught.value)
+    assert message.startswith("Gemini denied access: the API key's project is suspended")
+    assert "CONSUMER_SUSPENDED" in message
+    assert "api_key:[REDACTED]" in message
+    assert key not in message
+    assert caught.value.__cause__ is None
+    assert key not in caplog.text
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_choose_v1beta_and_a_current_model() -> None:
+    """Without GEMINI_* overrides: v1beta, gemini-3.8-flash, the model's own temperature."""
+    config = load_settings({"GEMINI_API_KEY": "k"}).analyzer
+
+    assert (config.gemini_api_version, config.gemini_model) == ("v1beta", "gemini-3.8-flash")
+    assert config.gemini_temperature is None
+    tuned = load_settings(
+        {"GEMINI_API_KEY": "k", "GEMINI_MODEL": "gemini-3.7-flash", "GEMINI_TEMPERATURE": "0.4"}
+    ).analyzer
+    assert (tuned.gemini_model, tuned.gemini_temperature) == ("gemini-3.7-flash", 0.4)
+
+
+def test_settings_refuse_the_v1_api() -> None:
+    """GEMINI_API_VERSION=v1 would fail every analysis; it is refused with the reason."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"GEMINI_API_KEY": "k", "GEMINI_API_VERSION": "v1"})
+
+    assert "GEMINI_API_VERSION must be v1beta or v1alpha" in str(caught.value)
+    assert "system instructions" in str(caught.value)
+
+
+async def test_a_corrected_answer_cut_at_max_tokens_also_shrinks_the_part(
+    fake: FakeGemini,
+) -> None:
+    """The correction request hitting MAX_TOKENS is not repeated either: the part is
+    split and the halves asked for from the start."""
+    segments = long_transcript(2)
+    cut = gemini_text('{"key_points": [{"text": "', finish_reason="MAX_TOKENS")
+    fake.enqueue(
+        gemini_json(good(key_points=[{"text": "Made up", "segment_id": 42, "timestamp": 5.0}])),
+        cut,
+        part_answer,
+        part_answer,
+        part_answer,
+    )
+
+    outcomes = await analyzer(fake).analyze(
+        analysis(transcript=transcript(segments), duration=20.0)
+    )
+
+    asked = [[int(i) for i in _PART_LINE.findall(prompt_text(r))] for r in fake.requests]
+    assert asked[2:4] == [[0], [1]]
+    assert len(fake.requests) == 5  # the part, its correction, two halves, the merge
+    assert all(o.error is None for o in outcomes.values()), outcomes
+
+
+async def test_a_complete_answer_at_max_tokens_is_used(fake: FakeGemini) -> None:
+    """MAX_TOKENS right after the closing brace: the JSON is whole, so it is used."""
+    fake.enqueue(gemini_text(json.dumps({"summary": GOOD["summary"]}), finish_reason="MAX_TOKENS"))
+
+    outcomes = await analyzer(fake).analyze(analysis((AnalysisKind.SUMMARY,)))
+
+    assert isinstance(outcomes[AnalysisKind.SUMMARY].content, Summary)
+    assert len(fake.requests) == 1
+
+
+async def test_max_tokens_with_a_content_without_parts_shrinks_the_part(
+    fake: FakeGemini,
+) -> None:
+    """The shape thinking models send when thoughts used up the output budget: a content
+    with only a role, finishReason MAX_TOKENS, all tokens in thoughtsTokenCount."""
+    no_parts = ScriptedResponse(
+        body={
+            "candidates": [
+                {"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 900,
+                "totalTokenCount": 66_436,
+                "thoughtsTokenCount": 65_536,
+            },
+            "modelVersion": "gemini-3.8-flash",
+        }
+    )
+    fake.enqueue(no_parts, part_answer, part_answer, part_answer)
+
+    outcomes = await analyzer(fake).analyze(
+        analysis(transcript=transcript(long_transcript(2)), duration=20.0)
+    )
+
+    assert len(fake.requests) == 4  # the whole, two halves, the merge
+    assert all(o.error is None for o in outcomes.values()), outcomes
+    assert sum(o.output_tokens or 0 for o in outcomes.values()) == 65_536 + 2 * 40 + 10

@@ -14,6 +14,7 @@ import multiprocessing
 import re
 import subprocess
 import wave
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,13 +112,17 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base(models_dir: Path) -> WhisperTranscriber:
-    return WhisperTranscriber("base", models_dir=models_dir)
+def base(models_dir: Path) -> Iterator[WhisperTranscriber]:
+    transcriber = WhisperTranscriber("base", models_dir=models_dir)
+    yield transcriber
+    transcriber.abandon()  # its engine process goes with the module
 
 
 @pytest.fixture(scope="module")
-def tiny(models_dir: Path) -> WhisperTranscriber:
-    return WhisperTranscriber("tiny.en", models_dir=models_dir)
+def tiny(models_dir: Path) -> Iterator[WhisperTranscriber]:
+    transcriber = WhisperTranscriber("tiny.en", models_dir=models_dir)
+    yield transcriber
+    transcriber.abandon()
 
 
 @pytest.fixture(scope="module")

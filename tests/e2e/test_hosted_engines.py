@@ -112,12 +112,21 @@ async def test_deepgram_and_gemini_through_the_api(make_api, engines, tmp_path, 
 
     # What the SDKs sent: the audio bytes, the flags, the key - never logged.
     listen = deepgram.requests[-1]
-    assert listen.param("diarize") == "true"
+    # diarize_model, not the deprecated diarize=true (the old assertion checked the latter).
+    assert listen.param("diarize_model") == "latest"
+    assert "diarize" not in listen.query
     assert listen.param("detect_language") == "true"
     assert listen.body[:4] == b"RIFF"
     assert len(deepgram.requests) == 2  # the 429 was retried
     assert DEEPGRAM_KEY in (listen.header("Authorization") or "")
     assert gemini.requests[0].header("x-goog-api-key") == GEMINI_KEY
+    assert gemini.requests[0].path == "/v1beta/models/gemini-3.8-flash:generateContent"
+    exported = await (
+        await api.client.get(
+            f"/api/v1/recordings/{rid}/transcript/?format=json", headers=api.auth(token)
+        )
+    ).json(content_type=None)
+    assert exported["words"][0]["speaker_confidence"] == 0.91
     assert DEEPGRAM_KEY not in caplog.text
     assert GEMINI_KEY not in caplog.text
 
@@ -176,3 +185,53 @@ async def test_a_rejected_deepgram_key_fails_the_step_with_a_readable_reason(
     assert transcribe["error"] == "Deepgram rejected the API key"
     assert transcribe["attempts"] == 1
     assert len(deepgram.requests) == 1
+
+
+async def test_words_given_to_another_speaker_are_credited_to_them_everywhere(
+    make_api, engines, tmp_path
+):
+    """Deepgram gives the last two words of Bob's utterance to Alice (as real diarized
+    output sometimes does): the segments, the exports and the Gemini prompt say so."""
+    deepgram, gemini = engines
+    deepgram.enqueue(
+        ScriptedResponse(
+            body=listen_response(
+                detected_language="en",
+                language_confidence=0.98,
+                word_speakers={1: [1, 1, 1, 1, 1, 1, 1, 0, 0]},
+            )
+        )
+    )
+    gemini.enqueue(gemini_json(ANALYSES), gemini_json(ANALYSES))
+    api = await make_api(
+        DEEPGRAM_API_KEY=DEEPGRAM_KEY,
+        DEEPGRAM_BASE_URL=deepgram.base_url,
+        GEMINI_API_KEY=GEMINI_KEY,
+        GEMINI_BASE_URL=gemini.base_url,
+        RETRY_BACKOFF_SECONDS="0",
+    )
+    token = await api.user()
+    media = make_webm(tmp_path, seconds=18, width=160, height=120, fps=5)
+    ticket, _ = await api.upload(token, media.read_bytes())
+    rid = ticket["recording_id"]
+    status = await _wait_ready(api, token, rid)
+    transcribe = next(s for s in status["steps"] if s["name"] == "transcribe")
+    assert transcribe["status"] == "succeeded", status
+
+    detail = await (
+        await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
+    ).json()
+    segments = detail["transcript"]["segments"]
+    assert [(s["speaker"], s["text"]) for s in segments[1:3]] == [
+        ("1", "Good morning, Alice. The customers love the"),
+        ("0", "new dashboard."),
+    ]
+    vtt = await (
+        await api.client.get(
+            f"/api/v1/recordings/{rid}/transcript/?format=vtt", headers=api.auth(token)
+        )
+    ).text()
+    assert "<v Speaker 0>new dashboard." in vtt
+    prompt = prompt_text(gemini.requests[0])
+    assert "Speaker 1: Good morning, Alice. The customers love the\n" in prompt
+    assert "Speaker 0: new dashboard." in prompt

@@ -106,6 +106,9 @@ class FakeApiServer:
             body=body,
         )
         self.requests.append(recorded)
+        refusal = self._refusal(recorded)
+        if refusal is not None:
+            return _render(refusal)
         if not self._script:
             return web.json_response(
                 {"error": "the fake server has no scripted response left"},
@@ -116,18 +119,30 @@ class FakeApiServer:
         if scripted.delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._released.wait(), scripted.delay)
-        if isinstance(scripted.body, str | bytes):
-            raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
-            return web.Response(
-                status=scripted.status,
-                body=raw,
-                headers={"Content-Type": "text/plain", **scripted.headers},
-            )
+        return _render(scripted)
+
+    def _refusal(self, request: RecordedRequest) -> ScriptedResponse | None:
+        """What the service answers whatever the script says (a request it rejects), if so.
+
+        The real services validate a request before doing anything else; a fake overrides
+        this to refuse what its service refuses. A refusal uses no scripted response.
+        """
+        return None
+
+
+def _render(scripted: ScriptedResponse) -> web.Response:
+    if isinstance(scripted.body, str | bytes):
+        raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
         return web.Response(
             status=scripted.status,
-            text=json.dumps(scripted.body),
-            headers={"Content-Type": "application/json", **scripted.headers},
+            body=raw,
+            headers={"Content-Type": "text/plain", **scripted.headers},
         )
+    return web.Response(
+        status=scripted.status,
+        text=json.dumps(scripted.body),
+        headers={"Content-Type": "application/json", **scripted.headers},
+    )
 
 
 __all__ = [

@@ -61,15 +61,40 @@ def test_job_succeeds_when_every_step_succeeded_or_skipped():
     assert progress(job) == 100.0
 
 
-def test_job_fails_only_once_nothing_else_can_run():
+def test_job_finishes_only_once_nothing_else_can_run():
     job = _succeed(_job(), StepName.PROBE)
     job = job.with_step(job.step(StepName.TRANSCODE).claim("w", NOW, NOW).fail(NOW, "boom"))
     assert derive_status(job, NOW).status is JobStatus.RUNNING  # audio branch can still run
     job = _succeed(job, StepName.EXTRACT_AUDIO, StepName.THUMBNAIL, StepName.TRANSCRIBE)
     job = _succeed(job, StepName.ANALYZE)
     done = derive_status(job, NOW)
-    assert done.status is JobStatus.FAILED
+    # the transcript and analyses are there: usable, with the MP4's failure told
+    assert done.status is JobStatus.PARTIAL and done.finished_at == NOW
     assert done.error == "Converting to MP4 failed: boom"
+
+
+def test_a_failed_transcript_branch_fails_the_job_once_nothing_else_can_run():
+    job = _succeed(_job(), StepName.PROBE)
+    job = job.with_step(job.step(StepName.EXTRACT_AUDIO).claim("w", NOW, NOW).fail(NOW, "boom"))
+    assert derive_status(job, NOW).status is JobStatus.RUNNING  # the MP4 can still be made
+    job = _succeed(job, StepName.TRANSCODE, StepName.THUMBNAIL)
+    done = derive_status(job, NOW)
+    assert done.status is JobStatus.FAILED
+    assert done.error == "Extracting audio failed: boom"
+
+
+def test_a_step_waiting_out_an_outage_keeps_the_job_running_until_its_time():
+    job = _succeed(_job(), StepName.PROBE, StepName.EXTRACT_AUDIO, StepName.THUMBNAIL)
+    job = _succeed(job, StepName.TRANSCRIBE, StepName.ANALYZE)
+    later = NOW + timedelta(seconds=90)
+    claimed = job.step(StepName.TRANSCODE).claim("w", NOW, NOW + timedelta(seconds=30))
+    job = job.with_step(claimed.wait_out("store down", NOW, later))
+    step = job.step(StepName.TRANSCODE)
+    assert step.status is StepStatus.PENDING and step.attempts == 0
+    assert step.outage_since == NOW
+    assert derive_status(job, NOW).status is JobStatus.RUNNING
+    assert StepName.TRANSCODE not in ready_steps(job, NOW)
+    assert StepName.TRANSCODE in ready_steps(job, later)
 
 
 def test_running_step_with_expired_lease_is_ready_again():

@@ -155,7 +155,14 @@ async def test_retry_reruns_only_the_failed_steps(core):
     core.transcoder.fail["transcode"] = [MediaProcessingError("disk full")]
     recording_id, _ = await core.process()
     recording, job, _, _ = await _state(core, recording_id)
-    assert recording.status is RecordingStatus.FAILED
+    # the transcript and analyses are stored: usable, with the MP4's failure told
+    assert recording.status is RecordingStatus.READY
+    assert recording.error == "Converting to MP4 failed: disk full"
+    assert job.status is JobStatus.PARTIAL
+    completed = [e for e in core.events.events if e.type == "processing.completed"]
+    assert completed[-1].data["partial"] is True  # webhooks say so
+    assert completed[-1].data["failed_steps"] == ["transcode"]
+    assert "processing.failed" not in core.events.types()
     assert job.step(StepName.TRANSCRIBE).status is StepStatus.SUCCEEDED
     calls_before = list(core.transcoder.calls)
     retry = RetryJob(uow=core.uow(), queue=core.queue, clock=core.clock)

@@ -21,7 +21,9 @@ def test_nothing_set_means_embedded_mode(tmp_path):
     assert settings.transcriber.kind == "whisper"
     assert settings.analyzer.kind == "local"
     assert settings.processing.max_attempts == 3
-    assert settings.processing.ffmpeg_timeout == 1800
+    # ffmpeg is watched for progress, not timed: no hard cap unless one is set
+    assert settings.processing.ffmpeg_timeout is None
+    assert settings.processing.ffmpeg_stall_seconds == 120
     assert settings.http.max_upload_mb == 2048
 
 
@@ -84,3 +86,35 @@ def test_env_example_lists_every_variable_the_code_reads():
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
     assert read, "the pattern no longer finds the variables"
     assert read - documented == set()
+
+
+def test_step_time_limits_stalls_and_the_temporary_folder_can_be_set(tmp_path):
+    settings = load_settings(
+        {
+            "ELYUNE_DATA_DIR": str(tmp_path),
+            "STEP_TIMEOUT_TRANSCODE": "7200",
+            "STEP_STALL_SECONDS": "300",
+            "FFMPEG_TIMEOUT": "900",
+            "TMPDIR": str(tmp_path / "scratch"),
+        }
+    )
+    assert settings.processing.step_timeouts == {"transcode": 7200.0}
+    assert settings.processing.stall_seconds == 300.0
+    assert settings.processing.ffmpeg_timeout == 900.0
+    assert settings.scratch_dir == tmp_path / "scratch" / "elyune"
+    own = load_settings({"ELYUNE_DATA_DIR": str(tmp_path), "ELYUNE_TMP_DIR": str(tmp_path / "t")})
+    assert own.scratch_dir == tmp_path / "t"
+    assert load_settings({"ELYUNE_DATA_DIR": str(tmp_path)}).scratch_dir == tmp_path / "tmp"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("STEP_TIMEOUT_TRANSCODE", "soon", "STEP_TIMEOUT_TRANSCODE must be a number"),
+        ("STEP_TIMEOUT_PROBE", "0", "STEP_TIMEOUT_PROBE must be at least 1.0"),
+        ("STEP_STALL_SECONDS", "-5", "STEP_STALL_SECONDS must be at least 1.0"),
+    ],
+)
+def test_bad_step_limits_name_the_variable(tmp_path, name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"ELYUNE_DATA_DIR": str(tmp_path), name: value})

@@ -5,27 +5,44 @@ schema that covers exactly those kinds. The prompt carries the transcript as lin
 ``[segment id] start-end speaker: text`` with the speakers' given names, and asks for the
 answer in the transcript's language.
 
+The API version is chosen here, not left to the SDK: ``v1beta`` (``GEMINI_API_VERSION``).
+google-genai 3.x calls ``v1`` by default (and follows ``GOOGLE_GENAI_API_VERSION``), but
+``v1``'s GenerateContentRequest has no ``systemInstruction`` and its GenerationConfig no
+``responseMimeType``/``responseSchema``: Google answers 400 "Unknown name ... Cannot find
+field" (googleapis/python-genai issue 1837). ``v1beta`` documents both.
+
 Nothing is returned unchecked. Each kind is validated against the transcript: segment ids
 must exist (in the part of the transcript the model saw), timestamps must lie inside the
 recording and inside or near their segment (a timestamp slightly off is moved to the
 segment start), owners must be speakers or people named in the transcript, labels come
 from the fixed set and scores from [-1, 1]. Kinds that fail are asked for again once, with
 the list of problems; a kind that fails again gets a readable ``error`` in its outcome.
-Output that is not JSON is treated the same way.
+Output that is not JSON, or empty, is treated the same way.
+
+Answers a second request cannot change are not asked for again: a prompt blocked by
+``promptFeedback`` (SAFETY, PROHIBITED_CONTENT, ...) and an answer stopped for its content
+(finish reason SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, LANGUAGE, ...) end
+as an error naming the reason with Gemini's ``blockReasonMessage``/``finishMessage``. An
+answer cut off at the output limit (MAX_TOKENS) is not repeated either: its part of the
+transcript is split in two and each half asked for, down to single segments. The raw
+response body is read because the SDK drops ``finishMessage`` for the Gemini Developer
+API; thought parts (``"thought": true``) are skipped and the other text parts joined.
 
 Transcripts longer than the token budget (estimated at ~4 characters a token) are
 analysed in parts of whole segments and merged: the part summaries are summarised by one
 more request, action items and key points are concatenated and de-duplicated, sentiment
-is averaged weighted by how much was said. Token counts come from ``usage_metadata``; a
+is averaged weighted by how much was said. Token counts come from ``usageMetadata``; a
 request that served several kinds shares its tokens among them, so the per-kind counts
 add up to what Gemini billed (thinking tokens count as output).
 
 Failures of the request itself raise ``AnalysisFailedError``: 429 and 5xx (and 408, and
 lost connections) are retried with exponential backoff, honouring ``Retry-After`` and
-Google's ``RetryInfo``, then reported as transient; a rejected API key (401, 403, or a 400
-``API_KEY_INVALID``) fails at once with "Gemini rejected the API key"; other 4xx are
-permanent; a timeout is transient. The SDK's own retries are off. The API key never
-appears in log records or exception messages.
+Google's ``RetryInfo``, then reported as transient; a rejected API key (401, or
+``API_KEY_INVALID``) fails at once with "Gemini rejected the API key"; a 403 says what
+Google refused with its ``ErrorInfo`` reason and message (the API not enabled for the
+key's project, a key restricted to other APIs, a suspended project); other 4xx are
+permanent with Google's message; a timeout is transient. The SDK's own retries are off.
+The API key never appears in log records or exception messages.
 """
 
 from __future__ import annotations
@@ -68,6 +85,30 @@ from elyune_core.ports import AnalysisOutcome, AnalysisRequest, Analyzer
 logger = logging.getLogger(__name__)
 
 _KEY_REJECTED = "Gemini rejected the API key"
+DEFAULT_MODEL = "gemini-3.8-flash"
+DEFAULT_API_VERSION = "v1beta"
+# Finish reasons that stop an answer for its content: asking again does not help.
+_CONTENT_STOPS = {
+    "SAFETY": "for safety reasons",
+    "RECITATION": "because it would recite protected material",
+    "BLOCKLIST": "because it contains blocklisted terms",
+    "PROHIBITED_CONTENT": "because it contains prohibited content",
+    "SPII": "because it contains sensitive personal information",
+    "LANGUAGE": "because the transcript's language is not supported",
+    "IMAGE_SAFETY": "for safety reasons",
+    "IMAGE_PROHIBITED_CONTENT": "because it contains prohibited content",
+    "MODEL_ARMOR": "because a Model Armor policy blocked it",
+}
+# ErrorInfo reasons of a 403, in words.
+_DENIED = {
+    "SERVICE_DISABLED": "the Generative Language API is not enabled for the API key's project",
+    "API_KEY_SERVICE_BLOCKED": "the API key is not allowed to call the Gemini API",
+    "API_KEY_HTTP_REFERRER_BLOCKED": "the API key is restricted to other websites",
+    "API_KEY_IP_ADDRESS_BLOCKED": "the API key is restricted to other IP addresses",
+    "CONSUMER_SUSPENDED": "the API key's project is suspended",
+    "BILLING_DISABLED": "billing is disabled for the API key's project",
+}
+_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 _RETRY_STATUSES = frozenset({408, 429})
 _MAX_ERRORS_SHOWN = 5
 _LABELS = tuple(label.value for label in SentimentLabel)
@@ -118,9 +159,12 @@ class GeminiAnalyzer(Analyzer):
     """An ``Analyzer`` backed by Gemini structured output.
 
     *api_key* authenticates every request; *model* is the Gemini model
-    (``gemini-2.5-flash``). *base_url* and *api_version* point the client somewhere other
-    than Google's endpoint (a local fake server, a proxy). *timeout* bounds each request,
-    in seconds; *temperature* stays low for repeatable answers. Transcripts estimated
+    (``gemini-3.8-flash``). *api_version* is the REST API version called (``v1beta``, the
+    one that documents system instructions and structured output); *base_url* points the
+    client somewhere other than Google's endpoint (a local fake server, a proxy).
+    *timeout* bounds each request, in seconds. *temperature* is sent only when given:
+    Google recommends the default (1.0) for Gemini 3 models, where lower values can make
+    the answer loop. Transcripts estimated
     above *token_budget* tokens (*chars_per_token* characters each) are analysed in parts.
     A timestamp up to *timestamp_tolerance* seconds outside its segment is moved to the
     segment start. Failed requests worth retrying are tried *max_attempts* times in all,
@@ -131,12 +175,12 @@ class GeminiAnalyzer(Analyzer):
     def __init__(
         self,
         api_key: str,
-        model: str = "gemini-2.5-flash",
+        model: str = DEFAULT_MODEL,
         *,
         base_url: str | None = None,
-        api_version: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
         timeout: float = 300.0,
-        temperature: float = 0.2,
+        temperature: float | None = None,
         token_budget: int = 200_000,
         chars_per_token: float = 4.0,
         timestamp_tolerance: float = 2.0,
@@ -150,6 +194,8 @@ class GeminiAnalyzer(Analyzer):
             raise ValueError("max_attempts must be at least 1")
         if token_budget < 1 or chars_per_token <= 0:
             raise ValueError("token_budget and chars_per_token must be positive")
+        if not api_version:
+            raise ValueError("an API version is required (v1beta)")
         self._api_key = api_key
         self.model = model
         self.name = f"gemini:{model}"
@@ -165,7 +211,10 @@ class GeminiAnalyzer(Analyzer):
         self._max_retry_delay = max_retry_delay
 
     def __repr__(self) -> str:
-        return f"GeminiAnalyzer(model={self.model!r}, base_url={self._base_url!r})"
+        return (
+            f"GeminiAnalyzer(model={self.model!r}, api_version={self._api_version!r}, "
+            f"base_url={self._base_url!r})"
+        )
 
     async def analyze(self, request: AnalysisRequest) -> Mapping[AnalysisKind, AnalysisOutcome]:
         """Analyse the transcript of *request* for each of its kinds.
@@ -183,12 +232,15 @@ class GeminiAnalyzer(Analyzer):
                 kind: AnalysisOutcome(kind, error="The transcript has no speech to analyse.")
                 for kind in kinds
             }
-        parts = _split(context, self._token_budget * self._chars_per_token)
+        budget = self._token_budget * self._chars_per_token
+        runs = [part.segments for part in _split(context, budget)]
         usage = _Usage()
         client = self._client()
         try:
             per_part: list[dict[AnalysisKind, AnalysisContent | str]] = []
-            for part in parts:
+            index = 0
+            while index < len(runs):
+                part = _Part(index, len(runs), runs[index])
                 logger.info(
                     "Gemini analysis of recording %s: part %d of %d (%d segments), kinds %s",
                     request.transcript.recording_id,
@@ -197,7 +249,26 @@ class GeminiAnalyzer(Analyzer):
                     len(part.segments),
                     ", ".join(kinds),
                 )
-                per_part.append(await self._analyse_part(client, context, part, kinds, usage))
+                try:
+                    answer = await self._analyse_part(client, context, part, kinds, usage)
+                except _CutOffError as cut:
+                    if len(part.segments) > 1:
+                        first, second = _halves(context, part.segments)
+                        runs[index : index + 1] = [first, second]
+                        logger.warning(
+                            "Gemini's answer for part %d of %d was cut off at the output "
+                            "token limit (MAX_TOKENS); asking for it in two parts of %d and "
+                            "%d segments",
+                            part.index + 1,
+                            part.count,
+                            len(first),
+                            len(second),
+                        )
+                        continue
+                    answer = {kind: _cut_off_error(cut.reply) for kind in kinds}
+                per_part.append(answer)
+                index += 1
+            parts = [_Part(i, len(runs), run) for i, run in enumerate(runs)]
             results = await self._merge(client, context, parts, kinds, per_part, usage)
         finally:
             await client.aio.aclose()
@@ -287,7 +358,14 @@ class GeminiAnalyzer(Analyzer):
             return _check_summary(value, context, whole, self._tolerance)
 
         kinds = (AnalysisKind.SUMMARY,)
-        result = await self._ask(client, _merge_prompt(context, summaries), kinds, check, usage)
+        try:
+            result = await self._ask(client, _merge_prompt(context, summaries), kinds, check, usage)
+        except _CutOffError as cut:
+            return _with_message(
+                "Gemini's summary of the part summaries was cut off at its output token "
+                "limit (finishReason MAX_TOKENS)",
+                cut.reply.finish_message,
+            )
         return result[AnalysisKind.SUMMARY]
 
     async def _ask(
@@ -298,10 +376,21 @@ class GeminiAnalyzer(Analyzer):
         check: Checker,
         usage: _Usage,
     ) -> dict[AnalysisKind, AnalysisContent | str]:
-        """Ask for *kinds*, check the answer, and ask once more for the kinds that failed."""
+        """Ask for *kinds*, check the answer, and ask once more for the kinds that failed.
+
+        A refusal (blocked prompt, answer stopped for its content) is not asked again; an
+        answer cut off at the output limit raises ``_CutOffError`` so the caller can shrink
+        the part.
+        """
         conversation = [_turn("user", prompt)]
         reply = await self._generate(client, conversation, kinds)
         usage.add(kinds, reply)
+        if reply.cut_off:
+            raise _CutOffError(reply)
+        refusal = reply.refusal()
+        if refusal is not None:
+            logger.warning("Gemini did not answer for %s: %s", ", ".join(kinds), refusal)
+            return dict.fromkeys(kinds, refusal)
         results, problems = _evaluate(reply, kinds, check)
         if not problems:
             return dict(results)
@@ -318,6 +407,13 @@ class GeminiAnalyzer(Analyzer):
         ]
         second = await self._generate(client, conversation, retry)
         usage.add(retry, second)
+        if second.cut_off:
+            raise _CutOffError(second)
+        refusal = second.refusal()
+        if refusal is not None:
+            logger.warning("Gemini did not answer again for %s: %s", ", ".join(retry), refusal)
+            results.update(dict.fromkeys(retry, refusal))
+            return dict(results)
         second_results, second_problems = _evaluate(second, retry, check)
         results.update(second_results)
         for kind, errors in second_problems.items():
@@ -328,6 +424,8 @@ class GeminiAnalyzer(Analyzer):
     # ------------------------------------------------------------------ the request
 
     def _client(self) -> genai.Client:
+        # api_version is always given: the SDK's own default (v1 in google-genai 3.x, or
+        # GOOGLE_GENAI_API_VERSION) does not accept systemInstruction or a response schema.
         options = types.HttpOptions(
             base_url=self._base_url,
             api_version=self._api_version,
@@ -348,6 +446,8 @@ class GeminiAnalyzer(Analyzer):
             response_mime_type="application/json",
             response_schema=_schema(kinds),
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            # The raw body: the SDK's Gemini API mapping drops candidates' finishMessage.
+            should_return_http_response=True,
         )
         attempt = 1
         while True:
@@ -389,7 +489,14 @@ class GeminiAnalyzer(Analyzer):
                     "Gemini returned a response in an unexpected shape", transient=False
                 ) from exc
             else:
-                return _Reply.of(response)
+                http = response.sdk_http_response
+                try:
+                    return _Reply.parse(http.body if http is not None else None)
+                except ValueError as exc:
+                    raise AnalysisFailedError(
+                        f"Gemini returned a response in an unexpected shape ({exc})",
+                        transient=False,
+                    ) from exc
             await asyncio.sleep(delay)
             attempt += 1
 
@@ -408,17 +515,32 @@ class GeminiAnalyzer(Analyzer):
     def _fail(self, exc: genai_errors.APIError, attempt: int) -> NoReturn:
         code = exc.code or 0
         detail = _redact(str(exc.message or exc.status or "no error message"), self._api_key)
-        logger.warning("Gemini failed with %s after %d attempt(s): %s", code, attempt, detail)
-        if _key_rejected(exc):
-            raise AnalysisFailedError(_KEY_REJECTED, transient=False) from exc
+        reason = _error_reason(exc)
+        logger.warning(
+            "Gemini failed with %s %s after %d attempt(s): %s",
+            code,
+            " ".join(x for x in (exc.status, reason) if x),
+            attempt,
+            detail,
+        )
+        # Google's error body can quote the key (a suspended consumer): keep it out of
+        # the exception chain, which a caller may log.
+        cause = None if _quotes_key(exc, self._api_key) else exc
+        if _key_rejected(exc, reason):
+            raise AnalysisFailedError(_KEY_REJECTED, transient=False) from cause
         if code in _RETRY_STATUSES or code >= 500:
             raise AnalysisFailedError(
                 f"Gemini is unavailable ({code}) after {attempt} attempt(s): {detail}",
                 transient=True,
-            ) from exc
+            ) from cause
+        if code == 403:
+            label = ", ".join(x for x in (f"{code} {exc.status or ''}".strip(), reason) if x)
+            what = _DENIED.get(reason or "")
+            prefix = f"Gemini denied access: {what}" if what else "Gemini denied access"
+            raise AnalysisFailedError(f"{prefix} ({label}): {detail}", transient=False) from cause
         raise AnalysisFailedError(
             f"Gemini refused the request ({code}): {detail}", transient=False
-        ) from exc
+        ) from cause
 
 
 # --------------------------------------------------------------------------- value objects
@@ -426,32 +548,135 @@ class GeminiAnalyzer(Analyzer):
 
 @attrs.frozen
 class _Reply:
-    """The text of Gemini's first candidate and the tokens the request used."""
+    """What one ``generateContent`` answer says: text, why it stopped, tokens used.
+
+    ``text`` joins the first candidate's text parts that are not thoughts (``None`` when
+    there is none). ``finish``/``finish_message`` are the candidate's ``finishReason`` and
+    ``finishMessage``; ``block``/``block_message`` the prompt feedback's ``blockReason``
+    and ``blockReasonMessage``; ``candidates`` how many candidates came back.
+    """
 
     text: str | None
     input_tokens: int
     output_tokens: int
-    note: str = ""
+    finish: str = ""
+    finish_message: str | None = None
+    block: str | None = None
+    block_message: str | None = None
+    candidates: int = 1
 
     @classmethod
-    def of(cls, response: types.GenerateContentResponse) -> _Reply:
-        meta = response.usage_metadata
-        tokens_in = (meta.prompt_token_count or 0) if meta else 0
-        tokens_out = (
-            (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0) if meta else 0
+    def parse(cls, body: str | None) -> _Reply:
+        """The reply in *body* (a ``GenerateContentResponse`` as JSON); ``ValueError`` if not."""
+        if not body:
+            raise ValueError("an empty body")
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        meta = _mapping(data.get("usageMetadata"))
+        tokens_in = _count(meta.get("promptTokenCount"))
+        tokens_out = _count(meta.get("candidatesTokenCount")) + _count(
+            meta.get("thoughtsTokenCount")
         )
-        candidates = response.candidates or []
+        feedback = _mapping(data.get("promptFeedback"))
+        block = _label_text(feedback.get("blockReason"))
+        if block == "BLOCKED_REASON_UNSPECIFIED":
+            block = None
+        candidates = data.get("candidates")
+        if candidates is not None and not isinstance(candidates, list):
+            raise ValueError("candidates is not a list")
+        block_message = _label_text(feedback.get("blockReasonMessage"))
         if not candidates:
-            feedback = response.prompt_feedback
-            reason = feedback.block_reason if feedback and feedback.block_reason else None
-            note = f"blocked: {reason.value}" if reason else "no candidates"
-            return cls(None, tokens_in, tokens_out, note)
-        candidate = candidates[0]
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text = "".join(p.text for p in parts if p.text and not p.thought)
-        finish = candidate.finish_reason.value if candidate.finish_reason else ""
-        note = "" if finish in ("", "STOP") else f"finish reason {finish}"
-        return cls(text or None, tokens_in, tokens_out, note)
+            return cls(
+                None,
+                tokens_in,
+                tokens_out,
+                block=block,
+                block_message=block_message,
+                candidates=0,
+            )
+        candidate = _mapping(candidates[0])
+        content = _mapping(candidate.get("content"))
+        parts = content.get("parts")
+        texts = [
+            part["text"]
+            for part in (parts if isinstance(parts, list) else [])
+            if isinstance(part, dict)
+            and isinstance(part.get("text"), str)
+            and part.get("thought") is not True
+        ]
+        text = "".join(texts)
+        return cls(
+            text if text.strip() else None,
+            tokens_in,
+            tokens_out,
+            finish=_label_text(candidate.get("finishReason")) or "",
+            finish_message=_label_text(candidate.get("finishMessage")),
+            block=block,
+            block_message=block_message,
+            candidates=len(candidates),
+        )
+
+    @property
+    def cut_off(self) -> bool:
+        """The answer stopped at the output token limit before its JSON was complete."""
+        if self.finish != "MAX_TOKENS":
+            return False
+        try:
+            json.loads(self.text or "")
+        except json.JSONDecodeError:
+            return True
+        return False
+
+    def refusal(self) -> str | None:
+        """Why Gemini will not answer this prompt, when asking again cannot help."""
+        if self.block:
+            return _with_message(
+                f"Gemini blocked the prompt (blockReason {self.block})", self.block_message
+            )
+        if self.finish in _CONTENT_STOPS:
+            return _with_message(
+                f"Gemini stopped its answer {_CONTENT_STOPS[self.finish]} "
+                f"(finishReason {self.finish})",
+                self.finish_message,
+            )
+        return None
+
+    @property
+    def note(self) -> str:
+        """What to add to "the answer was empty/not JSON" so it says why."""
+        if self.candidates == 0:
+            return "Gemini returned no candidates and no block reason"
+        notes = []
+        if self.finish and self.finish != "STOP":
+            notes.append(f"finishReason {self.finish}")
+        if self.finish_message:
+            notes.append(self.finish_message)
+        return ": ".join(notes)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _label_text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _with_message(text: str, message: str | None) -> str:
+    return f"{text}: {message}" if message else text
+
+
+class _CutOffError(Exception):
+    """Gemini's answer for a part stopped at the output token limit (MAX_TOKENS)."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__("MAX_TOKENS")
+        self.reply = reply
 
 
 class _Usage:
@@ -561,6 +786,25 @@ class _Part:
 
     def speaker_weight(self, label: str) -> int:
         return sum(len(s.text) for s in self.segments if s.speaker == label)
+
+
+def _halves(
+    context: _Context, segments: tuple[Segment, ...]
+) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """*segments* (at least two) in two runs of about equal transcript length."""
+    sizes = [len(_line(context, segment)) + 1 for segment in segments]
+    total = sum(sizes)
+    before = [sum(sizes[:cut]) for cut in range(1, len(segments))]
+    cut = 1 + min(range(len(before)), key=lambda i: abs(2 * before[i] - total))
+    return segments[:cut], segments[cut:]
+
+
+def _cut_off_error(reply: _Reply) -> str:
+    return _with_message(
+        "Gemini's answer was cut off at its output token limit (finishReason MAX_TOKENS), "
+        "even for a single segment of the transcript",
+        reply.finish_message,
+    )
 
 
 def _split(context: _Context, char_budget: float) -> list[_Part]:
@@ -1043,16 +1287,31 @@ def _merge_sentiments(sentiments: Sequence[Sentiment], parts: Sequence[_Part]) -
 # --------------------------------------------------------------------------- errors
 
 
-def _key_rejected(exc: genai_errors.APIError) -> bool:
+def _error_reason(exc: genai_errors.APIError) -> str | None:
+    """The ``reason`` of the ``google.rpc.ErrorInfo`` in Google's error body, if any."""
+    details = exc.details
+    error = details.get("error", details) if isinstance(details, dict) else None
+    entries = error.get("details") if isinstance(error, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and str(entry.get("@type", "")).endswith("ErrorInfo"):
+            reason = entry.get("reason")
+            if isinstance(reason, str) and reason:
+                return reason
+    return None
+
+
+def _key_rejected(exc: genai_errors.APIError, reason: str | None) -> bool:
+    """The key itself is wrong (not a key Google knows, or no valid credentials)."""
     code = exc.code or 0
-    if code in (401, 403):
+    if code == 401 or reason == "API_KEY_INVALID":
         return True
-    if code != 400:
-        return False
     message = str(exc.message or "").lower()
-    return "api_key_invalid" in json.dumps(exc.details, default=str).lower() or (
-        "api key" in message and ("invalid" in message or "not valid" in message)
-    )
+    return code == 400 and "api key" in message and ("invalid" in message or "not valid" in message)
+
+
+def _quotes_key(exc: genai_errors.APIError, key: str) -> bool:
+    text = json.dumps(exc.details, default=str)
+    return bool(key and key in text) or _GOOGLE_KEY.search(text) is not None
 
 
 def _retry_after(exc: genai_errors.APIError) -> float | None:
@@ -1093,7 +1352,9 @@ def _retry_info_delay(details: Any) -> float | None:
 
 
 def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[REDACTED]") if secret else text
+    """*text* without *secret* nor anything shaped like a Google API key."""
+    text = text.replace(secret, "[REDACTED]") if secret else text
+    return _GOOGLE_KEY.sub("[REDACTED]", text)
 
 
 # --------------------------------------------------------------------------- text

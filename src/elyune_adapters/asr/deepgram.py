@@ -1,15 +1,26 @@
 """Speech to text with Deepgram's pre-recorded API (deepgram-sdk 7, ``AsyncDeepgramClient``).
 
 The extracted WAV is streamed from local disk as the request body (never a URL: Deepgram
-cannot always reach a private object store) with diarization, smart formatting,
-punctuation, utterances and paragraphs. Without a language, Deepgram detects it and the
-detected language and its confidence are kept.
+cannot always reach a private object store) with diarization (``diarize_model``, which
+replaces the deprecated ``diarize=true``), smart formatting, punctuation and utterances.
+Paragraphs are not requested: nothing here reads them. Without a language, Deepgram
+detects it and the detected language and its confidence are kept; with
+``language=multi`` the dominant language of ``languages`` is.
+
+Segments take their speaker from the words, not from the utterance: in real diarized
+output an utterance's speaker sometimes disagrees with some of its own words. Each
+utterance is split where the speaker of its words changes, so every word is credited to
+the speaker Deepgram gave it; words keep ``speaker_confidence``. The engine is labelled
+with the model Deepgram reports in ``metadata.model_info`` (its ``arch``), not the one
+configured.
 
 Failures are translated at this boundary into ``TranscriptionFailedError``:
 
 * 429 and 5xx (and 408, and lost connections) are retried with exponential backoff,
   honouring ``Retry-After``; when the attempts run out the error is *transient*.
-* 401/403: "Deepgram rejected the API key", permanent, at once.
+* 401 (and a 403 ``INVALID_AUTH``): "Deepgram rejected the API key", permanent, at once;
+  another 403 (a project without access to the model or feature) says so with
+  Deepgram's ``err_code`` and message.
 * 400 and other 4xx: permanent, with Deepgram's own message.
 * A timeout: transient, not retried here (the pipeline decides when to try again).
 * A response without the fields asked for: permanent, naming what is missing.
@@ -52,7 +63,8 @@ class DeepgramResponseError(Exception):
 class DeepgramTranscriber(Transcriber):
     """A ``Transcriber`` backed by Deepgram's pre-recorded ``/v1/listen`` endpoint.
 
-    *api_key* authenticates every request; *model* is the Deepgram model (``nova-3``).
+    *api_key* authenticates every request; *model* is the Deepgram model (``nova-3``);
+    *diarize_model* the diarizer (``latest``, ``v2`` or ``v1``).
     *environment* (a ``DeepgramClientEnvironment``) or *base_url* (an ``http(s)://`` URL
     used for REST calls) point the client somewhere other than Deepgram's production
     endpoints, e.g. a local fake server. *timeout* bounds each network wait, in seconds.
@@ -66,6 +78,7 @@ class DeepgramTranscriber(Transcriber):
         api_key: str,
         model: str = "nova-3",
         *,
+        diarize_model: str = "latest",
         environment: DeepgramClientEnvironment | None = None,
         base_url: str | None = None,
         timeout: float = 600.0,
@@ -80,8 +93,11 @@ class DeepgramTranscriber(Transcriber):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._api_key = api_key
+        if not diarize_model:
+            raise ValueError("a diarize_model is required (latest, v2 or v1)")
         self.model = model
         self.name = f"deepgram:{model}"
+        self._diarize_model = diarize_model
         self._environment = environment or _environment_for(base_url)
         self._timeout = timeout
         self._max_attempts = max_attempts
@@ -144,7 +160,7 @@ class DeepgramTranscriber(Transcriber):
                 )
             else:
                 try:
-                    result = _to_result(response, request, self.name)
+                    result = _to_result(response, request, self.model)
                 except DeepgramResponseError as exc:
                     logger.error(
                         "Deepgram's answer for recording %s is incomplete: %s",
@@ -155,10 +171,12 @@ class DeepgramTranscriber(Transcriber):
                         f"Deepgram returned an incomplete transcription: {exc}", transient=False
                     ) from exc
                 logger.info(
-                    "Deepgram transcribed recording %s: %d segments, language %s, request %s",
+                    "Deepgram transcribed recording %s: %d segments, language %s, engine %s, "
+                    "request %s",
                     request.recording_id,
                     len(result.segments),
                     result.language,
+                    result.engine,
                     result.request_id,
                 )
                 return result
@@ -184,11 +202,10 @@ class DeepgramTranscriber(Transcriber):
                 return await client.listen.v1.media.transcribe_file(
                     request=_read_chunks(handle),
                     model=self.model,
-                    diarize=True,
+                    diarize_model=self._diarize_model,
                     smart_format=True,
                     punctuate=True,
                     utterances=True,
-                    paragraphs=True,
                     request_options={"additional_headers": {"Content-Length": str(size)}},
                     **language,
                 )
@@ -210,6 +227,7 @@ class DeepgramTranscriber(Transcriber):
     def _fail(self, request: TranscriptionRequest, exc: ApiError, attempt: int) -> NoReturn:
         status = exc.status_code or 0
         detail = _redact(_error_message(exc.body), self._api_key)
+        code = _error_code(exc.body)
         logger.warning(
             "Deepgram failed recording %s with %s after %d attempt(s): %s",
             request.recording_id,
@@ -217,8 +235,12 @@ class DeepgramTranscriber(Transcriber):
             attempt,
             detail,
         )
-        if status in (401, 403):
+        if status == 401 or (status == 403 and code in (None, "INVALID_AUTH")):
             raise TranscriptionFailedError(_KEY_REJECTED, transient=False) from exc
+        if status == 403:
+            raise TranscriptionFailedError(
+                f"Deepgram denied access (403 {code}): {detail}", transient=False
+            ) from exc
         if status in _RETRY_STATUSES or status >= 500:
             raise TranscriptionFailedError(
                 f"Deepgram is unavailable ({status}) after {attempt} attempt(s): {detail}",
@@ -296,6 +318,11 @@ def _error_message(body: Any) -> str:
     return "no error message"
 
 
+def _error_code(body: Any) -> str | None:
+    value = body.get("err_code") if isinstance(body, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
 def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "[REDACTED]") if secret else text
 
@@ -355,7 +382,87 @@ def _speaker(value: Any, where: str) -> str | None:
     return str(value)
 
 
-def _to_result(response: Any, request: TranscriptionRequest, engine: str) -> TranscriptionResult:
+def _word(item: Any, at: str) -> Word:
+    punctuated = _field(item, "punctuated_word")
+    return Word(
+        text=_text(_field(item, "word"), f"{at}.word"),
+        start=_number(_field(item, "start"), f"{at}.start"),
+        end=_number(_field(item, "end"), f"{at}.end"),
+        confidence=_optional_number(_field(item, "confidence"), f"{at}.confidence"),
+        speaker=_speaker(_field(item, "speaker"), f"{at}.speaker"),
+        punctuated=punctuated if isinstance(punctuated, str) else None,
+        speaker_confidence=_optional_number(
+            _field(item, "speaker_confidence"), f"{at}.speaker_confidence"
+        ),
+    )
+
+
+def _runs(words: Sequence[Word]) -> list[list[Word]]:
+    """*words* in runs of one speaker (a word without a speaker joins the run it is in)."""
+    runs: list[list[Word]] = []
+    for word in words:
+        speaker = word.speaker
+        current = runs[-1] if runs else None
+        current_speaker = next((w.speaker for w in current or () if w.speaker), None)
+        if current is None or (
+            speaker is not None and current_speaker is not None and speaker != current_speaker
+        ):
+            runs.append([word])
+        else:
+            current.append(word)
+    return runs
+
+
+def _utterance_segments(item: Any, at: str, first_id: int) -> list[Segment]:
+    """The segments of one utterance: one per run of words with the same speaker."""
+    start = _number(_field(item, "start"), f"{at}.start")
+    end = _number(_field(item, "end"), f"{at}.end")
+    transcript = _text(_field(item, "transcript"), f"{at}.transcript").strip()
+    speaker = _speaker(_field(item, "speaker"), f"{at}.speaker")
+    confidence = _optional_number(_field(item, "confidence"), f"{at}.confidence")
+    raw_words = _field(item, "words")
+    words = (
+        [_word(w, f"{at}.words[{j}]") for j, w in enumerate(_sequence(raw_words, f"{at}.words"))]
+        if raw_words is not None
+        else []
+    )
+    runs = _runs(words)
+    if len(runs) <= 1:
+        said_by = next((w.speaker for w in words if w.speaker is not None), speaker)
+        return [Segment(first_id, start, end, transcript, said_by, confidence)]
+    segments = []
+    for offset, run in enumerate(runs):
+        known = [w.confidence for w in run if w.confidence is not None]
+        segments.append(
+            Segment(
+                id=first_id + offset,
+                start=run[0].start,
+                end=run[-1].end,
+                text=" ".join(w.punctuated or w.text for w in run),
+                speaker=next((w.speaker for w in run if w.speaker is not None), speaker),
+                confidence=round(sum(known) / len(known), 4) if known else None,
+            )
+        )
+    return segments
+
+
+def _reported_model(metadata: Any, configured: str) -> str:
+    """The model Deepgram says it used (``model_info``'s ``arch``, else its ``name``)."""
+    info = _field(metadata, "model_info")
+    models = _field(metadata, "models")
+    entries: list[Any] = []
+    if isinstance(info, Mapping):
+        keys = [m for m in models if m in info] if isinstance(models, Sequence) else []
+        entries = [info[k] for k in keys] or list(info.values())
+    for entry in entries:
+        for name in ("arch", "name"):
+            value = _field(entry, name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return configured
+
+
+def _to_result(response: Any, request: TranscriptionRequest, model: str) -> TranscriptionResult:
     """Map Deepgram's answer to a ``TranscriptionResult``; raise on missing fields."""
     metadata = _required(response, "metadata")
     results = _required(response, "results")
@@ -372,35 +479,15 @@ def _to_result(response: Any, request: TranscriptionRequest, engine: str) -> Tra
     where = "results.channels[0].alternatives[0]"
     text = _text(_field(best, "transcript"), f"{where}.transcript")
 
-    words: list[Word] = []
-    for i, item in enumerate(_sequence(_field(best, "words"), f"{where}.words")):
-        at = f"{where}.words[{i}]"
-        punctuated = _field(item, "punctuated_word")
-        words.append(
-            Word(
-                text=_text(_field(item, "word"), f"{at}.word"),
-                start=_number(_field(item, "start"), f"{at}.start"),
-                end=_number(_field(item, "end"), f"{at}.end"),
-                confidence=_optional_number(_field(item, "confidence"), f"{at}.confidence"),
-                speaker=_speaker(_field(item, "speaker"), f"{at}.speaker"),
-                punctuated=punctuated if isinstance(punctuated, str) else None,
-            )
-        )
+    words = [
+        _word(item, f"{where}.words[{i}]")
+        for i, item in enumerate(_sequence(_field(best, "words"), f"{where}.words"))
+    ]
 
     segments: list[Segment] = []
     utterances = _sequence(_field(results, "utterances"), "results.utterances")
     for i, item in enumerate(utterances):
-        at = f"results.utterances[{i}]"
-        segments.append(
-            Segment(
-                id=i,
-                start=_number(_field(item, "start"), f"{at}.start"),
-                end=_number(_field(item, "end"), f"{at}.end"),
-                text=_text(_field(item, "transcript"), f"{at}.transcript").strip(),
-                speaker=_speaker(_field(item, "speaker"), f"{at}.speaker"),
-                confidence=_optional_number(_field(item, "confidence"), f"{at}.confidence"),
-            )
-        )
+        segments.extend(_utterance_segments(item, f"results.utterances[{i}]", len(segments)))
 
     speakers = {s.speaker for s in segments if s.speaker is not None} | {
         w.speaker for w in words if w.speaker is not None
@@ -411,7 +498,7 @@ def _to_result(response: Any, request: TranscriptionRequest, engine: str) -> Tra
         language=language,
         segments=tuple(segments),
         words=tuple(words),
-        engine=engine,
+        engine=f"deepgram:{_reported_model(metadata, model)}",
         language_confidence=confidence,
         duration=billed,
         speaker_count=len(speakers) or None,

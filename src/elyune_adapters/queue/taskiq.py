@@ -61,6 +61,7 @@ from elyune_core.entities import StepName
 from elyune_core.errors import ElyuneError, QueueUnavailableError
 from elyune_core.ids import JobId
 from elyune_core.ports import JobQueue
+from elyune_core.use_cases.run_step import RateLimitedLog
 
 if TYPE_CHECKING:
     from elyune_adapters.container import Container
@@ -81,6 +82,10 @@ TAKEN_SECONDS = 5
 STREAM_MAXLEN = 100_000
 #: How long a stopped worker waits for cancelled steps to be handed back.
 RELEASE_SECONDS = 15.0
+#: A consumer of the group that has not read for this long is a dead worker's.
+DEAD_CONSUMER_SECONDS = float(IDLE_TIMEOUT_SECONDS)
+#: How often a worker looks for dead consumers.
+PRUNE_EVERY_SECONDS = 300.0
 
 _POOL_SIZE = 50
 _CONNECTION: dict[str, Any] = {
@@ -189,6 +194,27 @@ class ElyuneStreamBroker(RedisStreamBroker):
                 logger.warning("could not acknowledge message %s (%s); it comes again", id, exc)
 
         return _ack
+
+    async def prune_consumers(self, idle_seconds: float) -> list[str]:
+        """Remove the consumers (workers) of the group other than this one that have not
+        read for *idle_seconds*: workers that died without leaving. Their unacknowledged
+        messages go with them, which loses nothing: the reconciler queues again, from the
+        database, every step that nobody holds. (A live worker busy with a long step
+        that is pruned is recreated by its next read.) Return the names removed."""
+        removed: list[str] = []
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            try:
+                consumers = await redis.xinfo_consumers(self.queue_name, self.consumer_group_name)
+            except ResponseError:  # no stream or group yet
+                return removed
+            for consumer in consumers:
+                name = consumer.get("name")
+                name = name.decode() if isinstance(name, bytes) else str(name)
+                idle = float(consumer.get("idle") or 0) / 1000.0
+                if name != self.consumer_name and idle >= idle_seconds:
+                    await redis.xgroup_delconsumer(self.queue_name, self.consumer_group_name, name)
+                    removed.append(name)
+        return removed
 
     async def _leave_group(self) -> None:
         async with Redis(connection_pool=self.connection_pool) as redis:
@@ -359,6 +385,7 @@ async def _serve(
 ) -> None:
     queue = settings.queue
     await _reconcile(container, name)  # at start; also checks the database answers
+    await _prune(name)
     finish = asyncio.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskiq-sync") as executor:
         receiver = Receiver(
@@ -442,12 +469,17 @@ async def _reconcile_forever(container: Container, every: float, name: str) -> N
     """Queue again what nobody is doing, every *every* seconds (with some jitter); with
     ``RETENTION_DAYS`` set, also delete expired recordings once an hour."""
     last_cleanup = -math.inf
+    last_prune = time.monotonic()
+    warnings = RateLimitedLog(logger, every=60.0)
     while True:
         await asyncio.sleep(every * random.uniform(0.9, 1.1))  # workers drift apart
         try:
             await _reconcile(container, name)
         except ElyuneError as exc:
-            logger.warning("worker %s could not reconcile: %s", name, exc)
+            warnings.warning("worker %s could not reconcile: %s", name, exc)
+        if time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+            last_prune = time.monotonic()
+            await _prune(name)
         days = container.settings().retention_days
         if days > 0 and time.monotonic() - last_cleanup >= CLEANUP_SECONDS:
             last_cleanup = time.monotonic()
@@ -455,6 +487,22 @@ async def _reconcile_forever(container: Container, every: float, name: str) -> N
                 await _cleanup(container, name, days)
             except ElyuneError as exc:
                 logger.warning("worker %s could not apply the retention: %s", name, exc)
+
+
+async def _prune(name: str) -> None:
+    """Remove dead workers' consumers from the group (see ``prune_consumers``)."""
+    try:
+        removed = await broker.prune_consumers(DEAD_CONSUMER_SECONDS)
+    except (RedisError, OSError) as exc:
+        logger.warning("worker %s could not look for dead consumers: %s", name, exc)
+        return
+    if removed:
+        logger.info(
+            "worker %s removed %d dead consumer(s) from the queue: %s",
+            name,
+            len(removed),
+            ", ".join(removed),
+        )
 
 
 async def _cleanup(container: Container, name: str, days: float) -> None:

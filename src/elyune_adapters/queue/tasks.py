@@ -45,10 +45,10 @@ async def start_worker(state: TaskiqState) -> None:
     # Build the adapters and load the speech model now, not in the first step.
     await resolve(container.run_step())
     transcriber = await resolve(container.transcriber())
-    load = getattr(transcriber, "load", None)
-    if callable(load):
+    warm = getattr(transcriber, "warm", None)
+    if callable(warm):
         try:
-            await asyncio.to_thread(load)
+            await warm()
         except ElyuneError as exc:  # the transcribe step reports it where users see it
             logger.warning("could not load the speech model at start: %s", exc)
 

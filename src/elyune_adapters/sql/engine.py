@@ -19,6 +19,8 @@ from elyune_adapters.settings import DatabaseSettings
 from elyune_core.errors import RepositoryUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: PostgreSQL ends a session idle inside a transaction after this long (milliseconds).
+_IDLE_IN_TRANSACTION = "60000"
 
 
 def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> AsyncEngine:
@@ -73,6 +75,11 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # A process frozen inside a transaction (a wedged worker) must not hold its row
+        # locks, and so the steps of every other worker, for longer than this.
+        connect_args={
+            "server_settings": {"idle_in_transaction_session_timeout": _IDLE_IN_TRANSACTION}
+        },
     )
 
 

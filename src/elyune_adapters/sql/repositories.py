@@ -476,6 +476,8 @@ def _step(row: RowMapping, prefix: str = "") -> Step:
         worker=row[prefix + "worker"],
         lease_expires_at=row[prefix + "lease_expires_at"],
         progress=row[prefix + "progress"],
+        retry_at=row[prefix + "retry_at"],
+        outage_since=row[prefix + "outage_since"],
     )
 
 
@@ -490,6 +492,8 @@ def _step_values(step: Step) -> dict[str, Any]:
         "worker": step.worker,
         "lease_expires_at": step.lease_expires_at,
         "progress": step.progress,
+        "retry_at": step.retry_at,
+        "outage_since": step.outage_since,
     }
 
 

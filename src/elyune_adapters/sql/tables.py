@@ -158,6 +158,8 @@ job_steps = Table(
     Column("worker", String(200)),
     Column("lease_expires_at", UTCDateTime),
     Column("progress", Float),
+    Column("retry_at", UTCDateTime),
+    Column("outage_since", UTCDateTime),
     Index("ix_job_steps_status_lease", "status", "lease_expires_at"),
 )
 

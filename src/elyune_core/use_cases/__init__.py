@@ -31,7 +31,13 @@ from elyune_core.use_cases.retry_job import (
     RetryJobInput,
     RetryJobResult,
 )
-from elyune_core.use_cases.run_step import PipelinePolicy, RunStep, RunStepInput, RunStepResult
+from elyune_core.use_cases.run_step import (
+    PipelinePolicy,
+    RunStep,
+    RunStepInput,
+    RunStepResult,
+    TimeLimit,
+)
 from elyune_core.use_cases.start_processing import (
     StartProcessing,
     StartProcessingInput,
@@ -120,6 +126,7 @@ __all__ = [
     "StartProcessingResult",
     "StepHandlers",
     "StepResult",
+    "TimeLimit",
     "UpdateRecording",
     "UpdateRecordingInput",
     "UploadPolicy",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from elyune_core.entities import JobStatus, RecordingStatus
+from elyune_core.entities import RecordingStatus
 from elyune_core.errors import ConflictError, InvalidInputError
 from elyune_core.ids import JobId, RecordingId
 from elyune_core.pipeline import new_job, ready_steps
@@ -70,7 +70,7 @@ class StartProcessing:
                 job = await uow.jobs.for_recording(data.recording_id)
             if job is None:
                 raise ConflictError("The job could not be created; try again.")
-        if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        if job.status.finished:
             return StartProcessingResult(job.id, created, ())
         queued = ready_steps(job, now)
         for step in queued:

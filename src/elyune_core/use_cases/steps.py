@@ -9,6 +9,7 @@ step succeeded, so a step that ran twice still leaves exactly one transcript.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -27,12 +28,18 @@ from elyune_core.entities import (
     StoredFile,
     Transcript,
 )
-from elyune_core.errors import InvalidMediaError, ObjectChangedError, StepError
+from elyune_core.errors import (
+    InvalidMediaError,
+    ObjectChangedError,
+    ObjectStoreUnavailableError,
+    StepError,
+)
 from elyune_core.keys import OUTPUT_NAMES, output_key, recording_prefix
 from elyune_core.ports import (
     AnalysisRequest,
     Analyzer,
     Clock,
+    ObjectInfo,
     ObjectStore,
     ProgressCallback,
     Transcoder,
@@ -82,7 +89,11 @@ class StepHandlers:
         transcriber: Transcriber,
         analyzer: Analyzer,
         clock: Clock,
+        store_retry_seconds: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._store_retry_seconds = store_retry_seconds
+        self._sleep = sleep
         self._uow = uow
         self._store = store
         self._workspace = workspace
@@ -109,7 +120,7 @@ class StepHandlers:
         if info.size != _source_size(recording):
             raise ObjectChangedError()
         async with self._source(recording) as source:
-            media = await self._transcoder.probe(source)
+            media = await self._transcoder.probe(source, on_progress)
         if not media.has_audio and not media.has_video:
             raise InvalidMediaError("the file has neither an audio nor a video track")
         skip: dict[StepName, str] = {}
@@ -145,7 +156,7 @@ class StepHandlers:
         stored, _ = await self._produce(
             recording,
             FileKind.AUDIO,
-            lambda src, dst: self._transcoder.extract_audio(src, dst, media),
+            lambda src, dst: self._transcoder.extract_audio(src, dst, media, on_progress),
         )
         return StepResult(output={"size": stored.size, "key": stored.key}, files=(stored,))
 
@@ -175,6 +186,7 @@ class StepHandlers:
                     audio=path,
                     language=recording.language,
                     duration=recording.duration,
+                    on_progress=on_progress,
                 )
             )
         now = self._clock.now()
@@ -306,8 +318,26 @@ class StepHandlers:
         ):
             target = scratch / name
             made = await make(source, target)
-            info = await self._store.put_file(key, target, content_type)
+            info = await self._keep(key, target, content_type)
         return StoredFile(kind=kind, key=key, size=info.size, content_type=content_type), made
+
+    async def _keep(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        """Store a file that was just made; while the object store is away, keep the file
+        and try again with backoff for up to ``store_retry_seconds`` (less than a step's
+        stall limit), so that a blip does not throw away a finished transcode. A longer
+        outage fails the attempt, and the pipeline waits it out (see ``PipelinePolicy``)."""
+        waited = 0.0
+        delay = 1.0
+        while True:
+            try:
+                return await self._store.put_file(key, path, content_type)
+            except ObjectStoreUnavailableError:
+                if waited >= self._store_retry_seconds:
+                    raise
+                pause = min(delay, self._store_retry_seconds - waited)
+                await self._sleep(pause)
+                waited += pause
+                delay = min(delay * 2, 15.0)
 
 
 def _source_size(recording: Recording) -> int:

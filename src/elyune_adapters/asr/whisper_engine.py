@@ -1,0 +1,439 @@
+"""The embedded speech engine's child process: faster-whisper, window by window.
+
+Run as ``python -m elyune_adapters.asr.whisper_engine`` by :class:`WhisperTranscriber`
+(see :mod:`elyune_adapters.asr.engine` for the protocol). Memory stays flat in the
+recording's length: the 16 kHz WAV is read ``WINDOW`` seconds at a time (cut in a pause
+near the window's end), each window is transcribed with the language found in the first
+and the end of the previous window's text as its prompt, and only the words found so far
+are kept. The speakers are then told apart by :mod:`elyune_adapters.asr.diarize`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import string
+import threading
+import time
+import wave
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from elyune_adapters.asr.engine import ChildChannel
+
+SAMPLE_RATE = 16_000
+#: Seconds of audio transcribed at a time.
+WINDOW = 300.0
+#: How far before a window's end a pause is looked for to cut it in.
+CUT_SEARCH = 45.0
+#: Characters of the previous window's text given to the next as its prompt.
+PROMPT_CHARS = 200
+#: Seconds the diarizer may take: this plus so much per second of audio.
+DIARIZE_BASE, DIARIZE_PER_SECOND = 60.0, 0.25
+#: Seconds loading the model may take before a silent engine counts as stuck.
+LOAD_SECONDS = 120.0
+#: Seconds between two progress reports of a pulse.
+PULSE_SECONDS = 2.0
+
+_WORD_PUNCTUATION = string.punctuation.replace("'", "") + "¿¡«»“”‘’…。、，！？"
+
+
+class EngineFailedError(Exception):
+    """A request failed; ``transient`` when a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@attrs.frozen
+class Config:
+    """The engine's configuration (the first line the parent sends)."""
+
+    model: str = "base"
+    models_dir: str = ".elyune/models"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+    allow_download: bool = False
+    diarize: bool = True
+    max_speakers: int = 4
+    window: float = WINDOW
+
+
+# --------------------------------------------------------------------------- audio
+
+
+class Audio:
+    """A 16 kHz mono 16-bit WAV read by windows, or any other audio decoded whole."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._whole: npt.NDArray[np.float32] | None = None
+        self._frames = 0
+        try:
+            with wave.open(str(path), "rb") as wav:
+                pcm = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+                self._frames = wav.getnframes()
+        except (wave.Error, EOFError, OSError):
+            pcm = None
+        if pcm != (SAMPLE_RATE, 1, 2):
+            self._whole = _decode(path)
+            self._frames = int(self._whole.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio."""
+        return self._frames / SAMPLE_RATE
+
+    def read(self, start: float, end: float) -> npt.NDArray[np.float32]:
+        """The samples from *start* to *end* seconds, as float32 in [-1, 1]."""
+        first = max(0, int(start * SAMPLE_RATE))
+        last = min(self._frames, math.ceil(end * SAMPLE_RATE))
+        if last <= first:
+            return np.zeros(0, dtype=np.float32)
+        if self._whole is not None:
+            return self._whole[first:last]
+        with wave.open(str(self.path), "rb") as wav:
+            wav.setpos(first)
+            raw = wav.readframes(last - first)
+        return (np.frombuffer(raw, dtype="<i2").astype(np.float32)) / 32768.0
+
+
+def _decode(path: Path) -> npt.NDArray[np.float32]:
+    import av
+    import faster_whisper
+
+    try:
+        audio: npt.NDArray[np.float32] = faster_whisper.decode_audio(
+            str(path), sampling_rate=SAMPLE_RATE
+        )
+    except MemoryError as exc:
+        raise EngineFailedError("not enough memory to read the audio", transient=True) from exc
+    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise EngineFailedError(f"the audio file {path.name} cannot be read: {exc}") from exc
+    return audio
+
+
+def windows(audio: Audio, window: float) -> Iterator[tuple[float, float]]:
+    """Spans of at most about *window* seconds covering *audio*, each cut in the longest
+    pause near its end (so that no word is cut in two)."""
+    start, total = 0.0, audio.duration
+    while start < total:
+        end = start + window
+        if end >= total - CUT_SEARCH / 3:
+            yield start, total
+            return
+        cut = _pause_near(audio, end - CUT_SEARCH, end) or end
+        yield start, cut
+        start = cut
+
+
+def _pause_near(audio: Audio, start: float, end: float) -> float | None:
+    """The middle of the quietest 0.4 s between *start* and *end* seconds."""
+    samples = audio.read(start, end)
+    hop = int(0.05 * SAMPLE_RATE)
+    if samples.size < hop * 8:
+        return None
+    frames = samples[: samples.size // hop * hop].reshape(-1, hop)
+    energy = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    run = 8  # 8 x 50 ms
+    smooth = np.convolve(energy, np.ones(run) / run, mode="valid")
+    best = int(np.argmin(smooth))
+    return start + (best + run / 2) * hop / SAMPLE_RATE
+
+
+# --------------------------------------------------------------------------- recognition
+
+
+class Engine:
+    """The model, loaded once, and what it does with one request."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._model: Any = None
+
+    def load(self) -> Any:
+        if self._model is None:
+            import faster_whisper
+
+            from elyune_adapters.asr.whisper import resolve_model
+            from elyune_core.errors import TranscriptionFailedError
+
+            try:
+                path = resolve_model(
+                    self.config.model,
+                    Path(self.config.models_dir),
+                    allow_download=self.config.allow_download,
+                )
+            except TranscriptionFailedError as exc:
+                raise EngineFailedError(str(exc), transient=exc.transient) from exc
+            try:
+                self._model = faster_whisper.WhisperModel(
+                    str(path),
+                    device="cpu",
+                    compute_type=self.config.compute_type,
+                    cpu_threads=self.config.cpu_threads,
+                    num_workers=1,
+                    local_files_only=True,
+                )
+            except MemoryError as exc:
+                raise EngineFailedError(
+                    f"not enough memory to load the Whisper model {self.config.model}",
+                    transient=True,
+                ) from exc
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise EngineFailedError(
+                    f"could not load the Whisper model {self.config.model} from {path}: {exc}"
+                ) from exc
+        return self._model
+
+    def transcribe(self, request: dict[str, Any], channel: ChildChannel | None) -> dict[str, Any]:
+        """Transcribe ``request["audio"]``; return the result message."""
+        audio = Audio(Path(str(request["audio"])))
+        duration = audio.duration
+        # loading the model reports no progress of its own: pulse, for a bounded time
+        with _pulse(channel if self._model is None else None, 0.0, 0.01, LOAD_SECONDS):
+            model = self.load()
+        language: str | None = request.get("language")
+        forced = language is not None
+        confidence: float | None = None
+        segments: list[list[Any]] = []
+        words: list[list[Any]] = []
+        speech: list[tuple[float, float]] = []
+        prompt: str | None = None
+        for start, end in windows(audio, self.config.window):
+            samples = audio.read(start, end)
+            pieces, info = self._run(model, samples, language, prompt)
+            if language is None:
+                language = info.language
+                confidence = _clamp(float(info.language_probability))
+            speech.extend(_speech_of(samples, start))
+            texts: list[str] = []
+            for piece in pieces:
+                _add(piece, start, duration, segments, words)
+                if piece.text.strip():
+                    texts.append(piece.text.strip())
+                if channel is not None and duration > 0:
+                    channel.progress(min(0.99, (start + float(piece.end)) * 0.9 / duration))
+            if channel is not None and duration > 0:
+                channel.progress(min(0.99, end * 0.9 / duration))
+            prompt = " ".join(texts)[-PROMPT_CHARS:] or None
+        if not segments:
+            return _result("", request.get("language"), None, duration, [], [])
+        if self.config.diarize:
+            # the diarizer reports no progress of its own: pulse for as long as it may
+            # take on this much audio, then fall silent so that a stuck one is stopped
+            with _pulse(channel, 0.9, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * duration):
+                segments, words = _diarize(audio, segments, words, speech, self.config.max_speakers)
+        text = " ".join(s[3] for s in segments)
+        return _result(text, language, None if forced else confidence, duration, segments, words)
+
+    def _run(
+        self, model: Any, samples: npt.NDArray[np.float32], language: str | None, prompt: str | None
+    ) -> tuple[list[Any], Any]:
+        try:
+            pieces, info = model.transcribe(
+                samples,
+                language=language,
+                beam_size=self.config.beam_size,
+                vad_filter=True,
+                word_timestamps=True,
+                initial_prompt=prompt,
+            )
+            return list(pieces), info
+        except MemoryError as exc:
+            raise EngineFailedError(
+                "the speech model ran out of memory; try again later", transient=True
+            ) from exc
+        except ValueError as exc:  # an unknown language code, mostly
+            if language:
+                raise EngineFailedError(
+                    f"cannot transcribe in the language {language!r}: {exc}"
+                ) from exc
+            raise EngineFailedError(f"the speech model refused the audio: {exc}") from exc
+        except RuntimeError as exc:
+            raise EngineFailedError(f"the speech model failed: {exc}", transient=True) from exc
+
+
+@contextlib.contextmanager
+def _pulse(
+    channel: ChildChannel | None, start: float, end: float, seconds: float
+) -> Iterator[None]:
+    """Report progress rising from *start* to *end* over *seconds* while the block runs
+    (from a thread: the block is native code), then nothing more."""
+    if channel is None:
+        yield
+        return
+    done = threading.Event()
+
+    def beat() -> None:
+        began = time.monotonic()
+        while not done.wait(PULSE_SECONDS):
+            elapsed = time.monotonic() - began
+            if elapsed > seconds:
+                return
+            channel.progress(start + (end - start) * elapsed / seconds)
+
+    thread = threading.Thread(target=beat, name="pulse", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _speech_of(samples: npt.NDArray[np.float32], offset: float) -> list[tuple[float, float]]:
+    """Stretches of speech in one window (for the diarizer), in recording seconds."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from elyune_adapters.asr.diarize import MAX_TURN
+
+    # split at short pauses, at most MAX_TURN long
+    options = VadOptions(
+        min_silence_duration_ms=250, speech_pad_ms=30, max_speech_duration_s=MAX_TURN
+    )
+    chunks = get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
+    return [(offset + c["start"] / SAMPLE_RATE, offset + c["end"] / SAMPLE_RATE) for c in chunks]
+
+
+def _diarize(
+    audio: Audio,
+    segments: list[list[Any]],
+    words: list[list[Any]],
+    speech: Sequence[tuple[float, float]],
+    max_speakers: int,
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Label speakers; a numerical failure leaves the transcript without speakers."""
+    import logging
+
+    from elyune_adapters.asr.diarize import label_speakers
+    from elyune_core.entities import Segment, Word
+
+    typed_segments = tuple(
+        Segment(id=s[0], start=s[1], end=s[2], text=s[3], speaker=None, confidence=s[5])
+        for s in segments
+    )
+    typed_words = tuple(
+        Word(text=w[0], start=w[1], end=w[2], confidence=w[3], speaker=None, punctuated=w[5])
+        for w in words
+    )
+    try:
+        signal = audio.read(0.0, audio.duration)
+        labelled_segments, labelled_words = label_speakers(
+            signal,
+            SAMPLE_RATE,
+            typed_segments,
+            typed_words,
+            speech=list(speech),
+            max_speakers=max_speakers,
+        )
+    except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+        logging.getLogger(__name__).warning(
+            "speaker diarization failed, transcript has no speakers: %s", exc
+        )
+        return segments, words
+    return (
+        [[s.id, s.start, s.end, s.text, s.speaker, s.confidence] for s in labelled_segments],
+        [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in labelled_words],
+    )
+
+
+def _add(
+    piece: Any,
+    offset: float,
+    duration: float,
+    segments: list[list[Any]],
+    words: list[list[Any]],
+) -> None:
+    """Add one faster-whisper segment (times relative to its window at *offset*)."""
+
+    def clock(seconds: float) -> float:
+        return round(_clamp(offset + float(seconds), 0.0, duration), 3)
+
+    text = piece.text.strip()
+    if not text:
+        return
+    start, end = clock(piece.start), clock(piece.end)
+    confidence = round(_clamp(math.exp(float(piece.avg_logprob))), 4)
+    segments.append([len(segments), start, max(start, end), text, None, confidence])
+    for item in piece.words or ():
+        written = item.word.strip()
+        if not written:
+            continue
+        w_start, w_end = clock(item.start), clock(item.end)
+        words.append(
+            [
+                _bare(written),
+                w_start,
+                max(w_start, w_end),
+                round(_clamp(float(item.probability)), 4),
+                None,
+                written,
+            ]
+        )
+
+
+def _result(
+    text: str,
+    language: str | None,
+    confidence: float | None,
+    duration: float,
+    segments: list[list[Any]],
+    words: list[list[Any]],
+) -> dict[str, Any]:
+    return {
+        "type": "result",
+        "text": text,
+        "language": language,
+        "language_confidence": confidence,
+        "duration": duration,
+        "segments": segments,
+        "words": words,
+    }
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    if math.isnan(value):
+        return low
+    return min(high, max(low, value))
+
+
+def _bare(word: str) -> str:
+    """*word* without the punctuation around it (``"morning,"`` -> ``"morning"``)."""
+    return word.strip().strip(_WORD_PUNCTUATION) or word.strip()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    """Serve requests until the parent closes the input."""
+    channel = ChildChannel()
+    first = channel.read()
+    if first is None:
+        return 0
+    fields = {f.name for f in attrs.fields(Config)}
+    engine = Engine(Config(**{k: v for k, v in first.items() if k in fields}))
+    while (request := channel.read()) is not None:
+        try:
+            if request.get("warm"):  # load the model now, before the first recording
+                engine.load()
+                channel.send({"type": "result"})
+                continue
+            channel.send(engine.transcribe(request, channel))
+        except EngineFailedError as exc:
+            channel.error(str(exc), transient=exc.transient)
+        except MemoryError:
+            channel.error("the speech engine ran out of memory", transient=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
