@@ -57,6 +57,7 @@ bench: install-dev
 	$(BIN)/python bench/api.py --runs 3
 	$(BIN)/python bench/api.py --runs 3 --postgres
 	$(BIN)/python bench/throughput.py --recordings 10 --seconds 60
+	$(BIN)/python bench/action_items.py
 
 clean:
 	rm -rf $(VENV) .elyune .mypy_cache .ruff_cache .pytest_cache .coverage

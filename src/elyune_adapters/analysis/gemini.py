@@ -65,6 +65,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from elyune_adapters.analysis.owners import UnknownOwnerError, resolve_owner
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -1147,16 +1148,18 @@ def _check_action_items(
         where = f"action item {i}"
         text = _text_field(item.get("text"), f"{where}: the text", errors)
         owner = _optional_text(item.get("owner"), f"{where}: the owner", errors)
-        if owner is not None:
-            known = context.owner(owner)
-            if known is None:
-                errors.append(
-                    f"{where}: owner {owner!r} is neither a speaker nor a person named in "
-                    "the transcript"
-                )
-            owner = known
         due = _optional_text(item.get("due"), f"{where}: the due date", errors)
         segment, timestamp = _check_anchor(item, where, context, part, tolerance, errors)
+        try:  # the owner rule shared with the local engine: a person, never a bare label
+            owner = resolve_owner(
+                owner,
+                context.speakers,
+                context.names,
+                speaker=segment.speaker if segment else None,
+                named=context.owner,
+            )
+        except UnknownOwnerError as exc:
+            errors.append(f"{where}: {exc}")
         if segment is not None and text:
             items.append(
                 ActionItem(
