@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from elyune_core.ports import TokenClaims, TokenPair, TokenService
 
 _TYPES = ("access", "refresh")
 _REQUIRED = ["exp", "iat", "jti", "sub", "type"]
+# Three base64url parts: anything else (control bytes, non-ASCII) is refused unread.
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 class JwtTokenService(TokenService):
@@ -58,7 +61,7 @@ class JwtTokenService(TokenService):
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
     def verify(self, token: str, expected_type: str, now: datetime) -> TokenClaims:
-        if not isinstance(token, str) or not token or len(token) > 4096:
+        if not isinstance(token, str) or len(token) > 4096 or not _SHAPE.fullmatch(token):
             raise InvalidTokenError("Given token not valid for any token type")
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -72,10 +75,12 @@ class JwtTokenService(TokenService):
         kind = claims.get("type")
         if kind not in _TYPES or kind != expected_type:
             raise InvalidTokenError("Token has wrong type")
+        if not all(_numeric(claims[name]) for name in ("exp", "iat")):
+            raise InvalidTokenError("Given token not valid for any token type")
         try:
             expires = datetime.fromtimestamp(int(claims["exp"]), now.tzinfo)
             issued = datetime.fromtimestamp(int(claims["iat"]), now.tzinfo)
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             raise InvalidTokenError("Given token not valid for any token type") from None
         if expires <= now:
             raise InvalidTokenError("Token is expired")
@@ -88,3 +93,8 @@ class JwtTokenService(TokenService):
             issued_at=issued,
             expires_at=expires,
         )
+
+
+def _numeric(value: object) -> bool:
+    """A NumericDate (RFC 7519): a JSON number, not a string or a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
