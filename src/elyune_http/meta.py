@@ -20,6 +20,7 @@ DOCS_PAGE = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Elyune API</title>
+  <link rel="icon" type="image/png" href="/favicon.ico">
   <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css">
 </head>
 <body>
@@ -35,7 +36,8 @@ DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/api/schema/", dom_id: "#swagg
 
 
 def swagger_assets() -> Path | None:
-    """Where the swagger-ui-bundle package keeps Swagger UI's files."""
+    """Where the swagger-ui-bundle-v2 package keeps Swagger UI's files (Swagger UI 5,
+    which reads OpenAPI 3.1; the package installs as ``swagger_ui_bundle``)."""
     try:
         import swagger_ui_bundle
     except ImportError:  # pragma: no cover - it is a dependency
@@ -102,3 +104,15 @@ async def docs_asset(request: web.Request) -> web.StreamResponse:
     if folder is None or name not in {"swagger-ui.css", "swagger-ui-bundle.js"}:
         raise web.HTTPNotFound()
     return web.FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """The tab icon browsers ask for on their own (Swagger UI's, from the package)."""
+    folder = swagger_assets()
+    if folder is None:  # pragma: no cover - it is a dependency
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        folder / "favicon-32x32.png",
+        headers={"Cache-Control": "public, max-age=86400", "Content-Type": "image/png"},
+    )

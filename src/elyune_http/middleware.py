@@ -32,7 +32,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/")
 PUBLIC_PATHS = frozenset(
-    {"/api/token/", "/api/token/refresh/", "/healthz", "/readyz", "/api/schema/", "/api/docs/"}
+    {
+        "/api/token/",
+        "/api/token/refresh/",
+        "/healthz",
+        "/readyz",
+        "/api/schema/",
+        "/api/docs/",
+        "/favicon.ico",
+    }
 )
 
 

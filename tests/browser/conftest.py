@@ -1,0 +1,72 @@
+"""Shared fixtures of the browser tests: Debian's chromium driven by Playwright, and a
+real ``elyune serve`` on a free loopback port.
+
+Playwright cannot download its own browser here: it drives ``/usr/bin/chromium``
+(``make test`` installs the Debian package when it is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import LiveServer, free_port, live_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless chromium for the session."""
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is needed for the browser tests: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh page (its own cookies and cache); console errors are kept on it."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda message: message.type == "error" and page.console_errors.append(message.text),
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def app_origin() -> str:
+    """The origin of the web app page that calls the API from elsewhere."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, app_origin) -> Iterator[LiveServer]:
+    """``elyune serve`` on a free port; the app origin may call it (CORS)."""
+    with live_server(
+        tmp_path_factory.mktemp("live") / "data", CORS_ALLOWED_ORIGINS=app_origin
+    ) as server:
+        yield server
