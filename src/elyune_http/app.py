@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from elyune_adapters.container import Container, create_container, resolve
+from elyune_adapters.container import Container, create_container, derive_key, resolve
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
-from elyune_http import events, meta, redact, storage, views
+from elyune_http import events, meta, redact, storage, subtitles, views
 from elyune_http.caches import TokenCache
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, TOKENS
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
+from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
 from elyune_http.ratelimit import RateLimiter
 from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
@@ -50,10 +51,14 @@ def create_app(
     app[CONTAINER] = container or create_container(settings)
     app[LIMITER] = RateLimiter(settings.http.rate_limit_per_minute, 60.0)
     app[TOKENS] = TokenCache()
+    app[SUBTITLES] = SubtitleLinks(
+        derive_key(app[CONTAINER].secret(), "subtitles"), settings.http.public_url
+    )
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
     app.add_routes(events.routes)
     app.add_routes(storage.routes)
+    app.add_routes(subtitles.routes)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app

@@ -36,7 +36,7 @@ from elyune_core.use_cases import (
     UpdateRecordingInput,
 )
 from elyune_http import present, schema
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, USER
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
 from elyune_http.middleware import json_dumps
 
 routes = web.RouteTableDef()
@@ -195,7 +195,13 @@ async def _details(request: web.Request, urls: bool = True) -> Any:
 @routes.get(f"/api/v1/recordings/{ID}/")
 async def get_recording(request: web.Request) -> web.Response:
     """One recording with short-lived download URLs, its job, transcript and analyses."""
-    return _json(present.recording_detail(await _details(request)))
+    details = await _details(request)
+    body = present.recording_detail(details)
+    # A signed WebVTT link too: a <track src> cannot send the token.
+    body["transcript_vtt_url"] = (
+        None if details.transcript is None else request.app[SUBTITLES].url(details.recording.id)
+    )
+    return _json(body)
 
 
 @routes.patch(f"/api/v1/recordings/{ID}/")

@@ -42,15 +42,17 @@ class JwtTokenService(TokenService):
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
 
-    def issue(self, user_id: UserId, now: datetime) -> TokenPair:
+    def issue(self, user_id: UserId, now: datetime, session: str = "") -> TokenPair:
         return TokenPair(
-            access=self._encode(user_id, "access", now, self._access_ttl),
-            refresh=self._encode(user_id, "refresh", now, self._refresh_ttl),
+            access=self._encode(user_id, "access", now, self._access_ttl, session),
+            refresh=self._encode(user_id, "refresh", now, self._refresh_ttl, session),
             access_expires_in=int(self._access_ttl.total_seconds()),
             refresh_expires_in=int(self._refresh_ttl.total_seconds()),
         )
 
-    def _encode(self, user_id: UserId, kind: str, now: datetime, ttl: timedelta) -> str:
+    def _encode(
+        self, user_id: UserId, kind: str, now: datetime, ttl: timedelta, session: str
+    ) -> str:
         claims = {
             "sub": str(user_id),
             "type": kind,
@@ -58,6 +60,8 @@ class JwtTokenService(TokenService):
             "iat": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),
         }
+        if session:
+            claims["ses"] = session
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
     def verify(self, token: str, expected_type: str, now: datetime) -> TokenClaims:
@@ -86,12 +90,16 @@ class JwtTokenService(TokenService):
             raise InvalidTokenError("Token is expired")
         if not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
             raise InvalidTokenError("Given token not valid for any token type")
+        session = claims.get("ses")
+        if session is not None and not isinstance(session, str):
+            raise InvalidTokenError("Given token not valid for any token type")
         return TokenClaims(
             user_id=UserId(claims["sub"]),
             jti=claims["jti"],
             type=kind,
             issued_at=issued,
             expires_at=expires,
+            session=session,
         )
 
 
