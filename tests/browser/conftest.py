@@ -7,7 +7,9 @@ Playwright cannot download its own browser here: it drives ``/usr/bin/chromium``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -57,10 +59,32 @@ def page(browser) -> Iterator[object]:
         context.close()
 
 
+class _AppPage(BaseHTTPRequestHandler):
+    BODY = b"<!doctype html><html><head><title>app</title></head><body></body></html>"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        self.wfile.write(self.BODY)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def app_origin() -> str:
-    """The origin of the web app page that calls the API from elsewhere."""
-    return f"http://127.0.0.1:{free_port()}"
+def app_origin() -> Iterator[str]:
+    """The origin of a web app page (a real server on another loopback port: Chromium
+    lets a loopback page call a loopback API) that calls the API from elsewhere."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _AppPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
