@@ -49,6 +49,7 @@ from elyune_core.ids import JobId
 from elyune_core.ports import (
     Analyzer,
     JobQueue,
+    LanguageSupport,
     ObjectStore,
     RecordingEvent,
     Transcoder,
@@ -224,6 +225,15 @@ def _transcriber(settings: Settings) -> Transcriber:
     )
 
 
+def _languages(settings: Settings) -> LanguageSupport:
+    from elyune_adapters.asr.languages import DeepgramLanguages, WhisperLanguages
+
+    config = settings.transcriber
+    if config.kind == "deepgram":
+        return DeepgramLanguages()
+    return WhisperLanguages(config.whisper_model)
+
+
 def _analyzer(settings: Settings) -> Analyzer:
     config = settings.analyzer
     if config.kind == "gemini":
@@ -372,6 +382,7 @@ class Container(containers.DeclarativeContainer):
     )
     transcoder = providers.Singleton(_transcoder, settings)
     transcriber = providers.Singleton(_transcriber, settings)
+    languages = providers.Singleton(_languages, settings)
     analyzer = providers.Singleton(_analyzer, settings)
     job_queue = providers.Resource(_job_queue, settings)
     policy = providers.Singleton(_policy, settings)
@@ -413,7 +424,13 @@ class Container(containers.DeclarativeContainer):
         StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
     )
     import_recording = providers.Factory(
-        ImportRecording, uow=uow, store=object_store, events=events, clock=clock, ids=ids
+        ImportRecording,
+        uow=uow,
+        store=object_store,
+        events=events,
+        clock=clock,
+        ids=ids,
+        languages=languages,
     )
     get_recording = providers.Factory(GetRecording, uow=read_uow, store=object_store)
     list_recordings = providers.Factory(ListRecordings, uow=read_uow)
@@ -427,7 +444,13 @@ class Container(containers.DeclarativeContainer):
     refresh_tokens = providers.Factory(RefreshTokens, uow=uow, tokens=tokens, clock=clock)
     authenticate = providers.Factory(Authenticate, uow=read_uow, tokens=tokens, clock=clock)
     request_upload = providers.Factory(
-        RequestUpload, uow=uow, store=object_store, clock=clock, ids=ids, policy=upload_policy
+        RequestUpload,
+        uow=uow,
+        store=object_store,
+        clock=clock,
+        ids=ids,
+        policy=upload_policy,
+        languages=languages,
     )
     complete_upload = providers.Factory(
         CompleteUpload,
@@ -437,7 +460,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         start=start_processing,
     )
-    update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock)
+    update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)

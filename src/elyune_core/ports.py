@@ -237,6 +237,14 @@ class Transcriber(Protocol):
         ...
 
 
+class LanguageSupport(Protocol):
+    """Which spoken languages the configured transcriber can be told to use."""
+
+    def problem(self, language: str) -> str | None:
+        """``None`` when *language* can be used; else why not (a message for the user)."""
+        ...
+
+
 @attrs.frozen
 class AnalysisRequest:
     """A transcript to analyse, with what the analyses should know about it."""

@@ -285,3 +285,59 @@ async def test_a_lone_surrogate_in_json_is_a_400_naming_the_field(
     # nothing was stored: the recording is as it was
     detail = await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
     assert (await detail.json())["title"] != "u\ud800"
+
+
+# --------------------------------------------------------------------------- language
+
+
+async def test_a_language_the_transcriber_cannot_use_is_refused_at_request_time(make_api):
+    api = await make_api(WHISPER_MODEL="base", RATE_LIMIT_PER_MINUTE="1000")
+    token = await api.user()
+
+    async def ask(language):
+        response = await api.client.post(
+            "/api/v1/recordings/request-upload/",
+            json={"filename": "a.webm", "file_size": 5, "language": language},
+            headers=api.auth(token),
+        )
+        return response.status, await response.json()
+
+    status, body = await ask("zz")
+    assert status == 400
+    assert list(body) == ["language"] and "zz" in body["language"][0]
+    status, body = await ask("de-DE")
+    assert status == 400 and '"de"' in body["language"][0]
+    status, created = await ask("de")
+    assert status == 201
+    rid = created["recording_id"]
+    patched = await api.client.patch(
+        f"/api/v1/recordings/{rid}/", json={"language": "zz"}, headers=api.auth(token)
+    )
+    assert patched.status == 400
+    assert "language" in await patched.json()
+    listing = await (await api.client.get("/api/v1/recordings/", headers=api.auth(token))).json()
+    assert listing["count"] == 1  # nothing was created for the refused requests
+
+
+async def test_an_english_only_model_accepts_english_only(make_api):
+    api = await make_api(WHISPER_MODEL="tiny.en")
+    token = await api.user()
+    refused = await api.client.post(
+        "/api/v1/recordings/request-upload/",
+        json={"filename": "a.webm", "file_size": 5, "language": "de"},
+        headers=api.auth(token),
+    )
+    assert refused.status == 400
+    assert "English only" in (await refused.json())["language"][0]
+
+
+async def test_deepgram_takes_regions_and_multi_but_not_unknown_codes(make_api):
+    api = await make_api(DEEPGRAM_API_KEY="dg-test-key", RATE_LIMIT_PER_MINUTE="1000")
+    token = await api.user()
+    for language, status in (("en-US", 201), ("pt-BR", 201), ("multi", 201), ("zz", 400)):
+        response = await api.client.post(
+            "/api/v1/recordings/request-upload/",
+            json={"filename": "a.webm", "file_size": 5, "language": language},
+            headers=api.auth(token),
+        )
+        assert response.status == status, (language, await response.text())
