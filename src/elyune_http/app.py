@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from elyune_adapters import logs
 from elyune_adapters.container import Container, create_container, derive_key, resolve
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
-from elyune_http import events, meta, redact, storage, subtitles, views
+from elyune_http import events, meta, storage, subtitles, views
 from elyune_http.caches import TokenCache
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
 from elyune_http.links import SubtitleLinks
@@ -36,7 +37,7 @@ def create_app(
     with the app and stop with it; in embedded mode the app also runs the jobs.
     """
     settings = settings or load_settings()
-    redact.install()
+    logs.install()  # no secret in any log record, whatever the input
     app = web.Application(
         middlewares=[
             request_log,
