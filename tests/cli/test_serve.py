@@ -40,3 +40,21 @@ def test_public_url_setting_still_wins_over_the_port_option(tmp_path):
             token=tokens["access"],
         )
         assert json.loads(body)["upload_url"].startswith("https://elyune.example.com/api/v1/")
+
+
+def test_users_set_password_ends_the_sessions_of_a_running_server(tmp_path):
+    import time
+
+    with live_server(tmp_path / "data") as server:
+        tokens = server.user("erin")
+        assert server.request("GET", "/api/v1/recordings/", token=tokens["access"])[0] == 200
+        changed = server.cli(
+            "users", "set-password", "erin", "--password-stdin", input="another password\n"
+        )
+        assert changed.returncode == 0, changed.stderr
+        refreshed = server.request("POST", "/api/token/refresh/", {"refresh": tokens["refresh"]})
+        assert refreshed[0] == 401
+        time.sleep(5.2)  # the server's token cache window
+        assert server.request("GET", "/api/v1/recordings/", token=tokens["access"])[0] == 401
+        fresh = server.login("erin", "another password")
+        assert server.request("GET", "/api/v1/recordings/", token=fresh["access"])[0] == 200
