@@ -28,9 +28,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless chromium for the session."""
+    """One headless chromium per test module. Not per session: while Playwright's sync
+    API is open, this thread counts as running an event loop, and the tests after these
+    (``asyncio.run`` in the CLI's) would fail."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is needed for the browser tests: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
