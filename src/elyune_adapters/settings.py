@@ -138,6 +138,7 @@ class HttpSettings:
     rate_limit_per_minute: int = 20
     public_url_set: bool = False  # ELYUNE_PUBLIC_URL given: it wins over host and port
     header_timeout: float = 10.0
+    body_timeout: float = 60.0
     max_connections: int = 1000
 
     def listening_on(self, host: str | None = None, port: int | None = None) -> HttpSettings:
@@ -420,6 +421,7 @@ def _http(env: _Env) -> HttpSettings:
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
         public_url_set=explicit is not None,
         header_timeout=env.number("HTTP_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        body_timeout=env.number("HTTP_BODY_TIMEOUT_SECONDS", 60.0, minimum=0.1),
         max_connections=env.integer("HTTP_MAX_CONNECTIONS", 1000, minimum=1),
     )
 

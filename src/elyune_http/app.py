@@ -113,10 +113,17 @@ class BoundedSite(web.TCPSite):
     Its connections refuse malformed requests without quoting them (:mod:`redact`)."""
 
     def __init__(
-        self, runner: web.AppRunner, host: str, port: int, *, max_connections: int
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        max_connections: int,
+        body_timeout: float = 60.0,
     ) -> None:
         super().__init__(runner, host, port)
         self._max_connections = max_connections
+        self._body_timeout = body_timeout
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
@@ -130,7 +137,7 @@ class BoundedSite(web.TCPSite):
         def protocol() -> asyncio.Protocol:
             if len(server.connections) >= limit:
                 return _Refuse()
-            return SafeRequestHandler(server, loop=loop, **options)
+            return SafeRequestHandler(server, loop=loop, body_timeout=self._body_timeout, **options)
 
         self._server = await loop.create_server(protocol, self._host, self._port)
         sockets = self._server.sockets
@@ -165,7 +172,8 @@ async def start_server(
     """Start serving *app* the way ``elyune serve`` does: no access log (it would print
     signed URLs' queries), a connection that has not sent a whole request's headers
     within ``header_timeout`` seconds (or idles that long between requests) is closed,
-    and at most ``max_connections`` connections are open at once."""
+    so is one whose request body stalls for ``body_timeout`` seconds, and at most
+    ``max_connections`` connections are open at once."""
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -173,7 +181,13 @@ async def start_server(
         handle_signals=handle_signals,
     )
     await runner.setup()
-    site = BoundedSite(runner, http.host, http.port, max_connections=http.max_connections)
+    site = BoundedSite(
+        runner,
+        http.host,
+        http.port,
+        max_connections=http.max_connections,
+        body_timeout=http.body_timeout,
+    )
     try:
         await site.start()
     except BaseException:

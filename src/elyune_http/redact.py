@@ -9,6 +9,7 @@ kind of error; :mod:`elyune_adapters.logs` masks secrets in every log record bes
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -21,9 +22,53 @@ SECURITY_HEADERS = {"Server": "Elyune", "X-Content-Type-Options": "nosniff"}
 
 class SafeRequestHandler(RequestHandler):
     """aiohttp's connection handler, but a request it cannot parse gets a JSON 400 that
-    names the kind of error only, and one log line without the request's bytes."""
+    names the kind of error only, and one log line without the request's bytes; and a
+    request whose body stops arriving for *body_timeout* seconds is cut off (a slow-body
+    attack would otherwise hold the connection for as long as the client likes)."""
 
-    __slots__ = ()
+    __slots__ = ("_body_timeout", "_last_data", "_watchdog")
+
+    def __init__(self, *args: Any, body_timeout: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._body_timeout = body_timeout
+        self._last_data = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._last_data = self._loop.time()
+        self._arm()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_data = self._loop.time()
+        super().data_received(data)
+
+    def _arm(self) -> None:
+        self._watchdog = self._loop.call_later(self._body_timeout / 4, self._check_body)
+
+    def _check_body(self) -> None:
+        self._watchdog = None
+        if self.transport is None:
+            return
+        now = self._loop.time()
+        request = self._current_request
+        if self._reading_paused or self._buffer_paused or request is None:
+            self._last_data = now  # waiting for our handler, not for the client
+        elif not request.content.is_eof() and now - self._last_data > self._body_timeout:
+            self.logger.warning(
+                "closed a connection from %s: its request body stalled for %.0f s",
+                request.remote,
+                now - self._last_data,
+            )
+            self.force_close()
+            return
+        self._arm()
 
     def handle_error(
         self,

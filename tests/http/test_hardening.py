@@ -341,3 +341,61 @@ async def test_deepgram_takes_regions_and_multi_but_not_unknown_codes(make_api):
             headers=api.auth(token),
         )
         assert response.status == status, (language, await response.text())
+
+
+async def test_a_request_body_that_stalls_is_cut_off_but_a_slow_steady_one_is_not(serve):
+    served = await serve(HTTP_BODY_TIMEOUT_SECONDS="1")
+    access = (await served.login())["access"].encode()
+
+    async def ticket(size: int) -> dict:
+        body = b'{"filename": "a.webm", "file_size": %d}' % size
+        answer = await served.raw(
+            _http(
+                "POST",
+                b"/api/v1/recordings/request-upload/",
+                b"Authorization: Bearer " + access,
+                b"Content-Type: application/json",
+                body=body,
+            )
+        )
+        return json.loads(answer.split(b"\r\n\r\n", 1)[1])
+
+    def put_head(url: str, size: int) -> bytes:
+        target = url.split("127.0.0.1", 1)[1].split("/", 1)[1]
+        return (
+            b"PUT /" + target.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % size
+        )
+
+    stalled = await ticket(10)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(put_head(stalled["upload_url"], 10) + b"abc")  # then nothing more
+    started = asyncio.get_running_loop().time()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    assert b"200 OK" not in answer
+    assert asyncio.get_running_loop().time() - started < 6
+    writer.close()
+
+    steady = await ticket(6)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(put_head(steady["upload_url"], 6))
+    for byte in b"webm!!":  # one byte every 0.4 s: 2.4 s in all, never idle for 1 s
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(0.4)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    assert _status(answer) == 200, answer
+    writer.close()
+
+    # a long response (an event stream) has no body to wait for: it stays open
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    rid = (await ticket(5))["recording_id"]
+    writer.write(
+        b"GET /api/v1/recordings/%s/events/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+        b"\r\n\r\n" % (rid.encode(), access)
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert b"200 OK" in head
+    with pytest.raises(TimeoutError):  # still open well after the body timeout
+        await asyncio.wait_for(reader.read(), 2.5)
+    writer.close()
