@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE := src/elyune_cli/data/sample-meeting.webm
 
-.PHONY: demo test install install-dev lint format typecheck contracts pytest bench clean serve
+.PHONY: demo test install install-dev lint format typecheck contracts pytest bench clean serve browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ demo: install
 	$(BIN)/elyune process $(SAMPLE)
 
 ## test: lint, format check, type checks, import contracts, tests with coverage
-test: install-dev lint typecheck contracts pytest
+test: install-dev browser lint typecheck contracts pytest
+
+## browser: Debian's chromium for tests/browser (Playwright drives it; it cannot
+## download a browser of its own here). apt-get runs only when it is missing.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint:
 	$(BIN)/ruff check src tests bench

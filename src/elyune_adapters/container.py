@@ -32,6 +32,7 @@ from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.reader import create_sqlite_reader
 from elyune_adapters.sql.repositories import RecordingCounts
+from elyune_adapters.sql.sealing import SecretBox
 from elyune_adapters.sql.unit_of_work import SqlReadUnitOfWork, SqlUnitOfWork
 from elyune_adapters.storage.local import LocalObjectStore, LocalUploadReceiver
 from elyune_adapters.storage.signing import UrlSigner
@@ -40,6 +41,7 @@ from elyune_adapters.system import (
     SystemClock,
     TempWorkspace,
     UuidIdSource,
+    private_dir,
 )
 from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
 from elyune_core.entities import StepName, WebhookEvent
@@ -48,6 +50,7 @@ from elyune_core.ids import JobId
 from elyune_core.ports import (
     Analyzer,
     JobQueue,
+    LanguageSupport,
     ObjectStore,
     RecordingEvent,
     Transcoder,
@@ -110,7 +113,7 @@ def master_secret(settings: Settings) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     secret = secrets.token_urlsafe(48).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -123,18 +126,23 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, f"elyune:{purpose}".encode(), hashlib.sha256).digest()
 
 
-async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+def _secret_box(secret: bytes) -> SecretBox:
+    return SecretBox(derive_key(secret, "webhook-secrets"))
+
+
+async def _engine(settings: Settings, box: SecretBox) -> AsyncIterator[AsyncEngine]:
+    private_dir(settings.data_dir)  # the embedded database, objects and secret live here
     engine = create_engine(settings.database)
     try:
         if settings.database.is_sqlite:
-            await upgrade(engine)  # the embedded database migrates itself on first start
+            await upgrade(engine, box=box)  # the embedded database migrates itself
         yield engine
     finally:
         await engine.dispose()
 
 
 async def _read_uow(
-    settings: Settings, engine: AsyncEngine, counts: RecordingCounts
+    settings: Settings, engine: AsyncEngine, counts: RecordingCounts, box: SecretBox
 ) -> AsyncIterator[Callable[[], UnitOfWork]]:
     """Read-only units of work: on SQLite a synchronous query-only engine (no thread hop
     per statement, never waiting for writers); on PostgreSQL an autocommit pool of its
@@ -143,22 +151,22 @@ async def _read_uow(
         reads = create_engine(settings.database, readonly=True)
         gate = asyncio.Semaphore(settings.database.pool_size + settings.database.max_overflow)
         try:
-            yield lambda: SqlUnitOfWork(reads, gate, counts)
+            yield lambda: SqlUnitOfWork(reads, gate, counts, box)
         finally:
             await reads.dispose()
         return
     reader = create_sqlite_reader(settings.database)
     try:
-        yield lambda: SqlReadUnitOfWork(reader, counts)
+        yield lambda: SqlReadUnitOfWork(reader, counts, box)
     finally:
         reader.dispose()
 
 
 def _uow_factory(
-    engine: AsyncEngine, counts: RecordingCounts | None = None
+    engine: AsyncEngine, counts: RecordingCounts | None = None, box: SecretBox | None = None
 ) -> Callable[[], SqlUnitOfWork]:
     lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-    return lambda: SqlUnitOfWork(engine, lock, counts)
+    return lambda: SqlUnitOfWork(engine, lock, counts, box)
 
 
 async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[ObjectStore]:
@@ -174,7 +182,7 @@ async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[Obje
         await store.ensure_bucket()
         yield store
         return
-    storage.root.mkdir(parents=True, exist_ok=True)
+    private_dir(storage.root)
     yield LocalObjectStore(
         storage.root, UrlSigner(derive_key(secret, "storage"), settings.http.public_url)
     )
@@ -226,6 +234,15 @@ async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
         yield whisper
     finally:  # the engine children go with the container
         await whisper.close()
+
+
+def _languages(settings: Settings) -> LanguageSupport:
+    from elyune_adapters.asr.languages import DeepgramLanguages, WhisperLanguages
+
+    config = settings.transcriber
+    if config.kind == "deepgram":
+        return DeepgramLanguages()
+    return WhisperLanguages(config.whisper_model)
 
 
 def _analyzer(settings: Settings) -> Analyzer:
@@ -380,17 +397,19 @@ class Container(containers.DeclarativeContainer):
     secret = providers.Singleton(master_secret, settings)
     events = providers.Singleton(InMemoryEventHub)
 
-    engine = providers.Resource(_engine, settings)
+    secret_box = providers.Singleton(_secret_box, secret)  # webhook secrets at rest
+    engine = providers.Resource(_engine, settings, secret_box)
     recording_counts = providers.Singleton(RecordingCounts)
-    uow = providers.Singleton(_uow_factory, engine, recording_counts)
-    read_uow = providers.Resource(_read_uow, settings, engine, recording_counts)
-    schema = providers.Factory(SqlSchema, engine)
+    uow = providers.Singleton(_uow_factory, engine, recording_counts, secret_box)
+    read_uow = providers.Resource(_read_uow, settings, engine, recording_counts, secret_box)
+    schema = providers.Factory(SqlSchema, engine, secret_box)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(
         TempWorkspace, providers.Callable(lambda s: s.scratch_dir, settings)
     )
     transcoder = providers.Singleton(_transcoder, settings)
     transcriber = providers.Resource(_transcriber, settings)
+    languages = providers.Singleton(_languages, settings)
     analyzer = providers.Singleton(_analyzer, settings)
     job_queue = providers.Resource(_job_queue, settings)
     policy = providers.Singleton(_policy, settings)
@@ -432,7 +451,13 @@ class Container(containers.DeclarativeContainer):
         StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
     )
     import_recording = providers.Factory(
-        ImportRecording, uow=uow, store=object_store, events=events, clock=clock, ids=ids
+        ImportRecording,
+        uow=uow,
+        store=object_store,
+        events=events,
+        clock=clock,
+        ids=ids,
+        languages=languages,
     )
     get_recording = providers.Factory(GetRecording, uow=read_uow, store=object_store)
     list_recordings = providers.Factory(ListRecordings, uow=read_uow)
@@ -446,7 +471,13 @@ class Container(containers.DeclarativeContainer):
     refresh_tokens = providers.Factory(RefreshTokens, uow=uow, tokens=tokens, clock=clock)
     authenticate = providers.Factory(Authenticate, uow=read_uow, tokens=tokens, clock=clock)
     request_upload = providers.Factory(
-        RequestUpload, uow=uow, store=object_store, clock=clock, ids=ids, policy=upload_policy
+        RequestUpload,
+        uow=uow,
+        store=object_store,
+        clock=clock,
+        ids=ids,
+        policy=upload_policy,
+        languages=languages,
     )
     complete_upload = providers.Factory(
         CompleteUpload,
@@ -456,7 +487,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         start=start_processing,
     )
-    update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock)
+    update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)

@@ -149,6 +149,18 @@ class HttpSettings:
     cors_origins: tuple[str, ...] = ()
     webhook_allow_private: bool = False
     rate_limit_per_minute: int = 20
+    public_url_set: bool = False  # ELYUNE_PUBLIC_URL given: it wins over host and port
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections: int = 1000
+
+    def listening_on(self, host: str | None = None, port: int | None = None) -> HttpSettings:
+        """These settings for another *host* and/or *port* (``elyune serve --port``): the
+        public URL follows them unless ``ELYUNE_PUBLIC_URL`` names it."""
+        host = self.host if host is None else host
+        port = self.port if port is None else port
+        public = self.public_url if self.public_url_set else public_url_for(host, port)
+        return attrs.evolve(self, host=host, port=port, public_url=public)
 
 
 @attrs.frozen
@@ -434,7 +446,8 @@ def _http(env: _Env) -> HttpSettings:
         raise SettingsError("JWT_SECRET_KEY must be at least 32 characters long.")
     port = env.integer("PORT", 8000, minimum=0, maximum=65535)
     host = env.text("HOST", "127.0.0.1") or "127.0.0.1"
-    public = (env.text("ELYUNE_PUBLIC_URL") or f"http://{_url_host(host)}:{port}").rstrip("/")
+    explicit = env.text("ELYUNE_PUBLIC_URL")
+    public = (explicit or public_url_for(host, port)).rstrip("/")
     if not public.startswith(("http://", "https://")):
         raise SettingsError("ELYUNE_PUBLIC_URL must be an http:// or https:// URL.")
     origins = tuple(
@@ -463,7 +476,16 @@ def _http(env: _Env) -> HttpSettings:
         cors_origins=origins,
         webhook_allow_private=env.flag("WEBHOOK_ALLOW_PRIVATE", False),
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
+        public_url_set=explicit is not None,
+        header_timeout=env.number("HTTP_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        body_timeout=env.number("HTTP_BODY_TIMEOUT_SECONDS", 60.0, minimum=0.1),
+        max_connections=env.integer("HTTP_MAX_CONNECTIONS", 1000, minimum=1),
     )
+
+
+def public_url_for(host: str, port: int) -> str:
+    """The URL clients reach an API listening on *host* and *port* at."""
+    return f"http://{_url_host(host)}:{port}"
 
 
 def _url_host(host: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +17,29 @@ from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from elyune_core.ports import Clock, IdSource, PasswordHasher, Workspace
+
+
+def private_dir(path: Path) -> Path:
+    """Create *path* (and its parents) readable by this user only (0700); an existing
+    folder of ours that others may read is tightened to 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create *path* empty if missing, readable and writable by this user only (0600);
+    an existing file of ours that others may read is tightened to 0600."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    _tighten(path, 0o600)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    info = path.stat()
+    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(mode)
 
 
 class SystemClock(Clock):

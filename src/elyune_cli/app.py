@@ -199,15 +199,12 @@ def serve(
     from elyune_http import run as run_api
 
     config = settings()
-    http = attrs.evolve(
-        config.http,
-        host=host if host is not None else config.http.host,
-        port=port if port is not None else config.http.port,
-    )
+    http = config.http.listening_on(host, port)
     configure_logging(config, verbose=True)
     err_console.print(
         f"Elyune API on http://{http.host}:{http.port} ({config.mode} mode); "
-        f"docs at {http.public_url}/api/docs/"
+        f"docs at {http.public_url}/api/docs/",
+        soft_wrap=True,  # a URL broken over two lines cannot be clicked or copied
     )
     run_api(attrs.evolve(config, http=http))
 

@@ -12,6 +12,7 @@ from typing import NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from elyune_adapters import logs
 from elyune_adapters.container import Container, create_container, resolve
 from elyune_adapters.settings import Settings, SettingsError, load_settings
 from elyune_core.errors import ElyuneError, InvalidInputError, NotFoundError
@@ -100,7 +101,9 @@ def guarded(call: Callable[[], T]) -> T:
 
 
 def configure_logging(config: Settings, *, verbose: bool = False) -> None:
-    """Log to stderr: warnings by default, INFO with ``--verbose``, all with ``--debug``."""
+    """Log to stderr: warnings by default, INFO with ``--verbose``, all with ``--debug``;
+    secrets (tokens, signatures, keys, passwords) are masked in every record."""
+    logs.install()
     if state.debug:
         level = logging.DEBUG
     elif state.verbose or verbose:

@@ -7,6 +7,7 @@ deterministic under test. Serialization lives in :mod:`elyune_core.codec`, not h
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,13 @@ class User:
     def with_password_hash(self, password_hash: str) -> User:
         """Return the user with a new password hash."""
         return attrs.evolve(self, password_hash=password_hash)
+
+    @property
+    def session_stamp(self) -> str:
+        """What every token of the user carries: it changes with the password, so a new
+        password ends every session (refresh and access tokens) issued before it."""
+        digest = hashlib.sha256(f"elyune-session:{self.password_hash}".encode())
+        return digest.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- media

@@ -253,6 +253,14 @@ class Transcriber(Protocol):
         ...
 
 
+class LanguageSupport(Protocol):
+    """Which spoken languages the configured transcriber can be told to use."""
+
+    def problem(self, language: str) -> str | None:
+        """``None`` when *language* can be used; else why not (a message for the user)."""
+        ...
+
+
 @attrs.frozen
 class AnalysisRequest:
     """A transcript to analyse, with what the analyses should know about it."""
@@ -535,13 +543,14 @@ class TokenClaims:
     type: str
     issued_at: datetime
     expires_at: datetime
+    session: str | None = None  # the user's session stamp when the token was issued
 
 
 class TokenService(Protocol):
     """Issues and verifies signed tokens (JWT)."""
 
-    def issue(self, user_id: UserId, now: datetime) -> TokenPair:
-        """A new access and refresh token for *user_id*."""
+    def issue(self, user_id: UserId, now: datetime, session: str = "") -> TokenPair:
+        """A new access and refresh token for *user_id*, carrying its *session* stamp."""
         ...
 
     def verify(self, token: str, expected_type: str, now: datetime) -> TokenClaims:

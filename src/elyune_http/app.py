@@ -6,18 +6,22 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from elyune_adapters.container import Container, create_container, resolve
-from elyune_adapters.settings import Settings, load_settings
+from elyune_adapters import logs
+from elyune_adapters.container import Container, create_container, derive_key, resolve
+from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
-from elyune_http import events, meta, storage, views
+from elyune_http import events, meta, storage, subtitles, views
 from elyune_http.caches import TokenCache
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, TOKENS
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
+from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
 from elyune_http.ratelimit import RateLimiter
+from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
 
 logger = logging.getLogger("elyune.http")
 
@@ -33,6 +37,7 @@ def create_app(
     with the app and stop with it; in embedded mode the app also runs the jobs.
     """
     settings = settings or load_settings()
+    logs.install()  # no secret in any log record, whatever the input
     app = web.Application(
         middlewares=[
             request_log,
@@ -47,12 +52,22 @@ def create_app(
     app[CONTAINER] = container or create_container(settings)
     app[LIMITER] = RateLimiter(settings.http.rate_limit_per_minute, 60.0)
     app[TOKENS] = TokenCache()
+    app[SUBTITLES] = SubtitleLinks(
+        derive_key(app[CONTAINER].secret(), "subtitles"), settings.http.public_url
+    )
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
     app.add_routes(events.routes)
     app.add_routes(storage.routes)
+    app.add_routes(subtitles.routes)
+    app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer: no MIME sniffing, and a ``Server`` header without versions."""
+    response.headers.update(SECURITY_HEADERS)
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -92,6 +107,95 @@ async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
             await asyncio.sleep(idle)
 
 
+class BoundedSite(web.TCPSite):
+    """A TCP site that holds at most *max_connections* open connections: one more is
+    answered 503 and closed at once, so idle or slow clients cannot take every socket.
+    Its connections refuse malformed requests without quoting them (:mod:`redact`)."""
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        max_connections: int,
+        body_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(runner, host, port)
+        self._max_connections = max_connections
+        self._body_timeout = body_timeout
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        limit = self._max_connections
+
+        loop = asyncio.get_running_loop()
+        options = server._kwargs  # what AppRunner gives each connection's handler
+
+        def protocol() -> asyncio.Protocol:
+            if len(server.connections) >= limit:
+                return _Refuse()
+            return SafeRequestHandler(server, loop=loop, body_timeout=self._body_timeout, **options)
+
+        self._server = await loop.create_server(protocol, self._host, self._port)
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one chosen when asked for port 0)."""
+        return int(self._bound_port or self._port)
+
+
+class _Refuse(asyncio.Protocol):
+    """Answers one 503 and closes: the server holds as many connections as it may."""
+
+    BODY = b'{"detail": "The server is busy. Try again shortly."}'
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 1\r\nConnection: close\r\nServer: Elyune\r\n"
+            b"X-Content-Type-Options: nosniff\r\n"
+            + f"Content-Length: {len(self.BODY)}\r\n\r\n".encode()
+            + self.BODY
+        )
+        transport.close()
+
+
+async def start_server(
+    app: web.Application, http: HttpSettings, *, handle_signals: bool = False
+) -> tuple[web.AppRunner, BoundedSite]:
+    """Start serving *app* the way ``elyune serve`` does: no access log (it would print
+    signed URLs' queries), a connection that has not sent a whole request's headers
+    within ``header_timeout`` seconds (or idles that long between requests) is closed,
+    so is one whose request body stalls for ``body_timeout`` seconds, and at most
+    ``max_connections`` connections are open at once."""
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=http.header_timeout,
+        handle_signals=handle_signals,
+    )
+    await runner.setup()
+    site = BoundedSite(
+        runner,
+        http.host,
+        http.port,
+        max_connections=http.max_connections,
+        body_timeout=http.body_timeout,
+    )
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, site
+
+
 def run(settings: Settings | None = None) -> None:
     """Serve the API on the configured host and port until interrupted."""
     settings = settings or load_settings()
@@ -101,10 +205,19 @@ def run(settings: Settings | None = None) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - Windows
         pass
-    web.run_app(
-        create_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        access_log=None,
-        print=lambda line: logger.info(line),
-    )
+
+    async def serve() -> None:
+        runner, site = await start_server(create_app(settings), settings.http)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
+                loop.add_signal_handler(signum, stop.set)
+        logger.info("serving on %s:%s", settings.http.host, site.port)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())

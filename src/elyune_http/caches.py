@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
-from elyune_core.entities import User
+from elyune_core.use_cases.auth import Session
 
 
 class TokenCache:
-    """Users of recently verified access tokens, for a few seconds (bounded).
+    """Sessions of recently verified access tokens, for a few seconds (bounded).
 
     Saves the signature check and the user lookup on a burst of requests with one token;
-    a deactivated user is refused again within ``ttl`` seconds.
+    a deactivated user, or one whose password changed, is refused again within ``ttl``
+    seconds, and a token is never served from here past its own expiry.
     """
 
     def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
         self._ttl = ttl
         self._size = size
-        self._users: dict[str, tuple[float, User]] = {}
+        self._sessions: dict[str, tuple[float, Session]] = {}
 
-    def get(self, token: str) -> User | None:
-        found = self._users.get(token)
+    def get(self, token: str) -> Session | None:
+        found = self._sessions.get(token)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1]
 
-    def put(self, token: str, user: User) -> None:
-        if len(self._users) >= self._size:
-            self._users.clear()
-        self._users[token] = (time.monotonic() + self._ttl, user)
+    def put(self, token: str, session: Session) -> None:
+        if len(self._sessions) >= self._size:
+            self._sessions.clear()
+        left = (session.expires_at - datetime.now(UTC)).total_seconds()
+        self._sessions[token] = (time.monotonic() + min(self._ttl, left), session)

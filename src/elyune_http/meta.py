@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +21,7 @@ DOCS_PAGE = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Elyune API</title>
+  <link rel="icon" type="image/png" href="/favicon.ico">
   <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css">
 </head>
 <body>
@@ -34,13 +36,25 @@ DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/api/schema/", dom_id: "#swagg
 """
 
 
+@functools.cache
 def swagger_assets() -> Path | None:
-    """Where the swagger-ui-bundle package keeps Swagger UI's files."""
+    """Where the swagger-ui-bundle-v2 package keeps Swagger UI 5's files (it reads
+    OpenAPI 3.1). The package installs as ``swagger_ui_bundle``, like the older
+    swagger-ui-bundle (Swagger UI 4, which cannot): where both are installed, the
+    module's ``swagger_ui_path`` is whichever came last, so the newest bundled Swagger
+    UI of version 5 or later is looked up instead."""
     try:
         import swagger_ui_bundle
     except ImportError:  # pragma: no cover - it is a dependency
         return None
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    found = []
+    for folder in (Path(swagger_ui_bundle.__file__).parent / "vendor").glob("swagger-ui-*"):
+        version = tuple(
+            int(p) for p in folder.name.removeprefix("swagger-ui-").split(".") if p.isdigit()
+        )
+        if version and version[0] >= 5 and (folder / "swagger-ui-bundle.js").is_file():
+            found.append((version, folder))
+    return max(found)[1] if found else None
 
 
 @routes.get("/healthz")
@@ -85,6 +99,11 @@ async def schema_document(request: web.Request) -> web.Response:
 @routes.get("/api/docs/")
 async def docs_page(request: web.Request) -> web.Response:
     """Swagger UI over the OpenAPI document, with no CDN."""
+    if swagger_assets() is None:  # pragma: no cover - it is a dependency
+        return web.Response(
+            status=503,
+            text="The docs page needs Swagger UI 5: pip install swagger-ui-bundle-v2",
+        )
     return web.Response(text=DOCS_PAGE, content_type="text/html")
 
 
@@ -102,3 +121,15 @@ async def docs_asset(request: web.Request) -> web.StreamResponse:
     if folder is None or name not in {"swagger-ui.css", "swagger-ui-bundle.js"}:
         raise web.HTTPNotFound()
     return web.FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """The tab icon browsers ask for on their own (Swagger UI's, from the package)."""
+    folder = swagger_assets()
+    if folder is None:  # pragma: no cover - it is a dependency
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        folder / "favicon-32x32.png",
+        headers={"Cache-Control": "public, max-age=86400", "Content-Type": "image/png"},
+    )

@@ -23,16 +23,24 @@ from elyune_core.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, TOKENS, USER
+from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, TOKEN_EXPIRES, TOKENS, USER
 
 logger = logging.getLogger("elyune.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/")
+PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/", "/api/v1/subtitles/")  # signed links
 PUBLIC_PATHS = frozenset(
-    {"/api/token/", "/api/token/refresh/", "/healthz", "/readyz", "/api/schema/", "/api/docs/"}
+    {
+        "/api/token/",
+        "/api/token/refresh/",
+        "/healthz",
+        "/readyz",
+        "/api/schema/",
+        "/api/docs/",
+        "/favicon.ico",
+    }
 )
 
 
@@ -172,6 +180,22 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+# What a page on another origin may read: ETag of an upload (multipart uploads and
+# integrity checks need it), the download's name and ranges, and our own headers.
+EXPOSED_HEADERS = ", ".join(
+    (
+        "ETag",
+        "Content-Disposition",
+        "Content-Length",
+        "Content-Range",
+        "Accept-Ranges",
+        "Location",
+        "Retry-After",
+        "X-Request-ID",
+    )
+)
+
+
 def cors_headers(request: web.Request) -> dict[str, str]:
     """The CORS headers for *request*'s origin (none when it is not allowed); streaming
     handlers set them before they prepare their response."""
@@ -181,7 +205,7 @@ def cors_headers(request: web.Request) -> dict[str, str]:
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Expose-Headers": "X-Request-ID, Retry-After",
+        "Access-Control-Expose-Headers": EXPOSED_HEADERS,
         "Vary": "Origin",
     }
 
@@ -211,12 +235,13 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
             **{"WWW-Authenticate": 'Bearer realm="api"'},
         )
     cache = request.app[TOKENS]
-    user = cache.get(token)
-    if user is None:
+    session = cache.get(token)
+    if session is None:
         authenticate = await resolve(request.app[CONTAINER].authenticate())
-        user = await authenticate.execute(token)
-        cache.put(token, user)
-    request[USER] = user
+        session = await authenticate.session(token)
+        cache.put(token, session)
+    request[USER] = session.user
+    request[TOKEN_EXPIRES] = session.expires_at
     return await handler(request)
 
 

@@ -194,6 +194,9 @@ SCHEMAS: JSON = {
                     "video_url": _nullable("string"),
                     "audio_url": _nullable("string"),
                     "thumbnail_url": _nullable("string"),
+                    "transcript_vtt_url": _nullable(
+                        "string", description="A signed WebVTT link for <track src> (15 min)."
+                    ),
                     "job": _ref("Job"),
                     "transcript": _ref("Transcript"),
                     "analyses": {"type": "object", "additionalProperties": _ref("Analysis")},
@@ -338,6 +341,7 @@ _ERRORS = {
     "401": _json_response("Missing, invalid or expired token.", "Error"),
     "404": _json_response("Not found (or not yours).", "Error"),
     "413": _json_response("Body too large.", "Error"),
+    "403": _json_response("The link is not signed or has expired.", "Error"),
     "415": _json_response("Body is not JSON.", "Error"),
     "429": _json_response("Too many requests; see Retry-After.", "Error"),
     "503": _json_response("A backing service is unavailable; try again.", "Error"),
@@ -553,6 +557,34 @@ PATHS: JSON = {
             ("200", _json_response("Deliveries.", "DeliveryList")),
             params=(_ID,),
             tag="webhooks",
+        )
+    },
+    "/api/v1/subtitles/{id}.vtt": {
+        "get": _op(
+            "The transcript as WebVTT, through the signed transcript_vtt_url (no token)",
+            (
+                "200",
+                {
+                    "description": "The WebVTT file.",
+                    "content": {"text/vtt": {"schema": {"type": "string"}}},
+                },
+            ),
+            errors=("403", "404", "503"),
+            public=True,
+            params=(
+                _ID,
+                _query("exp", {"type": "integer"}, "Expiry (Unix time), from the link."),
+                _query("sig", {"type": "string"}, "Signature, from the link."),
+            ),
+        )
+    },
+    "/favicon.ico": {
+        "get": _op(
+            "The tab icon",
+            ("200", {"description": "A PNG.", "content": {"image/png": {}}}),
+            errors=(),
+            public=True,
+            tag="health",
         )
     },
     "/healthz": {

@@ -16,6 +16,19 @@ from aiohttp import web
 from elyune_core.errors import InvalidInputError
 
 JSON = dict[str, Any]
+LONE_SURROGATE = "Not valid Unicode text: it holds a lone surrogate (like \\ud800)."
+
+
+def valid_text(value: str) -> bool:
+    """Whether *value* can be stored and sent as UTF-8: JSON can spell half of a
+    surrogate pair (``"\\ud800"``), which no database or encoder accepts."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @attrs.frozen
@@ -44,6 +57,8 @@ class Field:
                 return None, "Not a valid string."
             if "\x00" in value:
                 return None, "Null characters are not allowed."
+            if not valid_text(value):
+                return None, LONE_SURROGATE
             if self.min_length is not None and len(value.strip()) < self.min_length:
                 if self.min_length == 1:
                     return None, "This field may not be blank."
@@ -125,6 +140,9 @@ class Body:
         errors: dict[str, str] = {}
         values: JSON = {}
         for key, value in data.items():
+            if not valid_text(key):
+                errors["non_field_errors"] = "A field name holds a lone surrogate (like \\ud800)."
+                continue
             field = self.fields.get(key, self.extra)
             if field is None:
                 errors[key] = "Unknown field."

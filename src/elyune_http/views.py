@@ -36,7 +36,7 @@ from elyune_core.use_cases import (
     UpdateRecordingInput,
 )
 from elyune_http import present, schema
-from elyune_http.keys import CONTAINER, LIMITER, USER
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
 from elyune_http.middleware import json_dumps
 
 routes = web.RouteTableDef()
@@ -177,7 +177,8 @@ async def list_recordings(request: web.Request) -> web.Response:
         query = {k: v for k, v in request.query.items() if k != "page"}
         if number > 1:
             query["page"] = str(number)
-        base = str(request.url.with_query(None))
+        # The public URL, never the request's Host header (a client could name any host).
+        base = request.app[SETTINGS].http.public_url + request.path
         return f"{base}?{urlencode(query)}" if query else base
 
     following = link(page + 1) if page * size < result.total else None
@@ -194,7 +195,13 @@ async def _details(request: web.Request, urls: bool = True) -> Any:
 @routes.get(f"/api/v1/recordings/{ID}/")
 async def get_recording(request: web.Request) -> web.Response:
     """One recording with short-lived download URLs, its job, transcript and analyses."""
-    return _json(present.recording_detail(await _details(request)))
+    details = await _details(request)
+    body = present.recording_detail(details)
+    # A signed WebVTT link too: a <track src> cannot send the token.
+    body["transcript_vtt_url"] = (
+        None if details.transcript is None else request.app[SUBTITLES].url(details.recording.id)
+    )
+    return _json(body)
 
 
 @routes.patch(f"/api/v1/recordings/{ID}/")

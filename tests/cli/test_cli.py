@@ -238,3 +238,15 @@ def test_storage_cleanup_and_usage(cli, tmp_path):
     assert "Deleted 1 recording(s), 3 object(s)" in gone.stdout
     assert not any(objects.rglob("*.*"))
     assert '"count": 0' in cli("recordings", "list", "--json").stdout
+
+
+def test_process_refuses_a_language_the_transcriber_does_not_know(cli):
+    import json
+
+    from tests.support.media import SAMPLE
+
+    result = cli("process", str(SAMPLE), "--language", "zz")
+    assert result.exit_code == 2, result.output
+    assert "zz" in result.output
+    listed = cli("recordings", "list", "--json")
+    assert json.loads(listed.stdout)["count"] == 0  # nothing was imported

@@ -174,7 +174,7 @@ class SeaweedServer:
 
     def _answers(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/", timeout=1):  # noqa: S310 (loopback)
+            with urllib.request.urlopen(self.url + "/", timeout=1):
                 return True
         except urllib.error.HTTPError:
             return True  # 403 without credentials: the gateway is up

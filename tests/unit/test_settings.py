@@ -118,3 +118,17 @@ def test_step_time_limits_stalls_and_the_temporary_folder_can_be_set(tmp_path):
 def test_bad_step_limits_name_the_variable(tmp_path, name, value, message):
     with pytest.raises(SettingsError, match=message):
         load_settings({"ELYUNE_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_serve_options_move_the_public_url_unless_it_is_set():
+    from elyune_adapters.settings import load_settings as load
+
+    http = load({}).http
+    assert http.listening_on(port=18900).public_url == "http://127.0.0.1:18900"
+    assert http.listening_on("::1", 9000).public_url == "http://[::1]:9000"
+    assert http.listening_on("0.0.0.0", 9000).public_url == "http://127.0.0.1:9000"  # noqa: S104
+    moved = load({"HOST": "10.1.2.3", "PORT": "8100"}).http
+    assert moved.public_url == "http://10.1.2.3:8100"
+    fixed = load({"ELYUNE_PUBLIC_URL": "https://api.example.com/"}).http
+    assert fixed.listening_on("0.0.0.0", 18900).public_url == "https://api.example.com"  # noqa: S104
+    assert fixed.listening_on(port=18900).port == 18900

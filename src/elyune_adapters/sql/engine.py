@@ -16,11 +16,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from elyune_adapters.settings import DatabaseSettings
+from elyune_adapters.sql.sealing import SecretBox
+from elyune_adapters.system import private_dir, private_file
 from elyune_core.errors import RepositoryUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: PostgreSQL ends a session idle inside a transaction after this long (milliseconds).
 _IDLE_IN_TRANSACTION = "60000"
+
+
+def sqlite_file(path: Path) -> None:
+    """The database file and its WAL files readable by this user only (0600), in a
+    folder only this user can enter (0700): it holds password hashes and webhooks."""
+    private_dir(path.parent)
+    private_file(path)
+    for extra in ("-wal", "-shm", "-journal"):
+        sibling = path.with_name(path.name + extra)
+        if sibling.exists():
+            private_file(sibling)
 
 
 def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> AsyncEngine:
@@ -37,7 +50,7 @@ def create_engine(settings: DatabaseSettings, *, readonly: bool = False) -> Asyn
     if settings.is_sqlite:
         path = settings.url.split("///", 1)[1] if "///" in settings.url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            sqlite_file(Path(path))
         engine = create_async_engine(
             settings.url,
             connect_args={"timeout": 30},
@@ -111,12 +124,16 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate the database to *revision* (the newest by default)."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, box: SecretBox | None = None
+) -> None:
+    """Migrate the database to *revision* (the newest by default); *box* seals the
+    webhook secrets stored before they were encrypted (migration 0003)."""
 
     def run(conn: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = conn
+        config.attributes["secret_box"] = box
         command.upgrade(config, revision)
 
     try:
@@ -147,12 +164,13 @@ def head_revision() -> str | None:
 class SqlSchema:
     """Schema migrations of one engine, for ``elyune db`` and start-up checks."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, box: SecretBox | None = None) -> None:
         self._engine = engine
+        self._box = box
 
     async def upgrade(self) -> str | None:
         """Migrate to the newest revision and return it."""
-        await upgrade(self._engine)
+        await upgrade(self._engine, box=self._box)
         return await current_revision(self._engine)
 
     async def current(self) -> str | None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.sql import Executable
 
 from elyune_adapters.settings import DatabaseSettings
+from elyune_adapters.sql.engine import sqlite_file
 
 
 class SyncReader:
@@ -48,7 +49,7 @@ def create_sqlite_reader(settings: DatabaseSettings) -> Engine:
     """A synchronous, query-only, autocommit SQLite engine on the same file."""
     path = settings.url.split("///", 1)[1]
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_file(Path(path))
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": 30},

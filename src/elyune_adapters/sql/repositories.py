@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from elyune_adapters.sql import tables as t
 from elyune_adapters.sql.reader import SyncReader
+from elyune_adapters.sql.sealing import SecretBox
 from elyune_core.codec import (
     content_from_dict,
     content_to_dict,
@@ -789,13 +790,13 @@ class SqlTokenRepository(TokenRepository):
 # --------------------------------------------------------------------------- webhooks
 
 
-def _endpoint(row: RowMapping) -> WebhookEndpoint:
+def _endpoint(row: RowMapping, box: SecretBox | None) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=WebhookId(row["id"]),
         owner_id=UserId(row["owner_id"]),
         url=row["url"],
         events=tuple(WebhookEvent(e) for e in row["events"]),
-        secret=row["secret"],
+        secret=row["secret"] if box is None else box.open(row["secret"], row["id"]),
         created_at=row["created_at"],
         description=row["description"] or "",
         is_active=bool(row["is_active"]),
@@ -843,10 +844,14 @@ def _delivery_values(delivery: WebhookDelivery) -> dict[str, Any]:
 
 
 class SqlWebhookRepository(WebhookRepository):
-    """Webhook endpoints in ``webhooks``, deliveries in ``webhook_deliveries``."""
+    """Webhook endpoints in ``webhooks``, deliveries in ``webhook_deliveries``.
 
-    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
+    With a *box*, signing secrets are stored encrypted (see ``sealing``).
+    """
+
+    def __init__(self, conn: AsyncConnection | SyncReader, box: SecretBox | None = None) -> None:
         self._conn = conn
+        self._box = box
 
     async def add(self, endpoint: WebhookEndpoint) -> None:
         await self._conn.execute(
@@ -855,7 +860,9 @@ class SqlWebhookRepository(WebhookRepository):
                 owner_id=endpoint.owner_id,
                 url=endpoint.url,
                 events=[e.value for e in endpoint.events],
-                secret=endpoint.secret,
+                secret=endpoint.secret
+                if self._box is None
+                else self._box.seal(endpoint.secret, endpoint.id),
                 description=endpoint.description,
                 is_active=endpoint.is_active,
                 created_at=endpoint.created_at,
@@ -876,7 +883,7 @@ class SqlWebhookRepository(WebhookRepository):
         )
         if row is None:
             raise WebhookNotFoundError("Not found.")
-        return _endpoint(row)
+        return _endpoint(row, self._box)
 
     async def list(self, owner_id: UserId) -> Sequence[WebhookEndpoint]:
         rows = (
@@ -886,7 +893,7 @@ class SqlWebhookRepository(WebhookRepository):
                 .order_by(t.webhooks.c.created_at, t.webhooks.c.id)
             )
         ).mappings()
-        return [_endpoint(r) for r in rows]
+        return [_endpoint(r, self._box) for r in rows]
 
     async def delete(self, webhook_id: WebhookId) -> None:
         await self._conn.execute(

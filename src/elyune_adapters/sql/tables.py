@@ -237,7 +237,7 @@ webhooks = Table(
     Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("url", Text, nullable=False),
     Column("events", JSON, nullable=False),
-    Column("secret", String(100), nullable=False),
+    Column("secret", String(255), nullable=False),  # sealed (sql/sealing.py)
     Column("description", String(500), nullable=False, default=""),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),

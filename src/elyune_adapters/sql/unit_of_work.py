@@ -21,6 +21,7 @@ from elyune_adapters.sql.repositories import (
     SqlUserRepository,
     SqlWebhookRepository,
 )
+from elyune_adapters.sql.sealing import SecretBox
 from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
 from elyune_core.ports import (
     AnalysisRepository,
@@ -58,14 +59,19 @@ class _SqlRepositories:
     tokens: TokenRepository
     webhooks: WebhookRepository
 
-    def _attach(self, conn: AsyncConnection | SyncReader, counts: RecordingCounts | None) -> None:
+    def _attach(
+        self,
+        conn: AsyncConnection | SyncReader,
+        counts: RecordingCounts | None,
+        box: SecretBox | None = None,
+    ) -> None:
         self.users = SqlUserRepository(conn)
         self.recordings = SqlRecordingRepository(conn, counts)
         self.jobs = SqlJobRepository(conn)
         self.transcripts = SqlTranscriptRepository(conn)
         self.analyses = SqlAnalysisRepository(conn)
         self.tokens = SqlTokenRepository(conn)
-        self.webhooks = SqlWebhookRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn, box)
 
 
 class SqlUnitOfWork(_SqlRepositories, UnitOfWork):
@@ -86,7 +92,9 @@ class SqlUnitOfWork(_SqlRepositories, UnitOfWork):
         engine: AsyncEngine,
         gate: asyncio.Lock | asyncio.Semaphore | None = None,
         counts: RecordingCounts | None = None,
+        box: SecretBox | None = None,
     ) -> None:
+        self._box = box
         self._engine = engine
         self._lock = gate
         self._held = False
@@ -113,7 +121,7 @@ class SqlUnitOfWork(_SqlRepositories, UnitOfWork):
                 raise RepositoryUnavailableError(UNAVAILABLE) from exc
             raise
         self._conn = conn
-        self._attach(conn, self._counts)
+        self._attach(conn, self._counts, self._box)
         return self
 
     async def __aexit__(
@@ -165,7 +173,10 @@ class SqlReadUnitOfWork(_SqlRepositories, UnitOfWork):
     ``commit`` is refused; database failures come out as core errors, as above.
     """
 
-    def __init__(self, engine: Engine, counts: RecordingCounts | None = None) -> None:
+    def __init__(
+        self, engine: Engine, counts: RecordingCounts | None = None, box: SecretBox | None = None
+    ) -> None:
+        self._box = box
         self._engine = engine
         self._counts = counts
         self._conn: Connection | None = None
@@ -176,7 +187,7 @@ class SqlReadUnitOfWork(_SqlRepositories, UnitOfWork):
         except (SQLAlchemyError, OSError) as exc:
             raise RepositoryUnavailableError(UNAVAILABLE) from exc
         self._conn = conn
-        self._attach(SyncReader(conn), self._counts)
+        self._attach(SyncReader(conn), self._counts, self._box)
         return self
 
     async def __aexit__(

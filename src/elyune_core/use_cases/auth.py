@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import attrs
 
@@ -57,14 +58,15 @@ class Login:
         matches = await asyncio.to_thread(self._hasher.verify, user.password_hash, data.password)
         if not matches or not user.is_active:
             raise InvalidCredentialsError("No active account found with the given credentials")
-        return self._tokens.issue(user.id, self._clock.now())
+        return self._tokens.issue(user.id, self._clock.now(), user.session_stamp)
 
 
 class RefreshTokens:
     """Exchange a refresh token for a new pair; the old refresh token stops working.
 
     Rules: only refresh tokens are accepted; a refresh token used before is refused
-    (``InvalidTokenError``); the user must still exist and be active.
+    (``InvalidTokenError``); the user must still exist and be active, and not have
+    changed password since the token was issued.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory, tokens: TokenService, clock: Clock) -> None:
@@ -81,16 +83,28 @@ class RefreshTokens:
                 user = await uow.users.get(claims.user_id)
             except UserNotFoundError:
                 raise InvalidTokenError("Token is invalid or expired") from None
-            if not user.is_active:
+            if not user.is_active or claims.session != user.session_stamp:
                 raise InvalidTokenError("Token is invalid or expired")
             if not await uow.tokens.use(claims.jti, user.id, claims.expires_at):
                 raise InvalidTokenError("Token has already been used")
             await uow.commit()
-        return self._tokens.issue(user.id, now)
+        return self._tokens.issue(user.id, now, user.session_stamp)
+
+
+@attrs.frozen
+class Session:
+    """Who an access token belongs to, and until when it works."""
+
+    user: User
+    expires_at: datetime
 
 
 class Authenticate:
-    """Return the active user an access token belongs to, or raise ``InvalidTokenError``."""
+    """Return the active user an access token belongs to, or raise ``InvalidTokenError``.
+
+    Rules: the token must be valid and unexpired, its user must exist and be active,
+    and the user must not have changed password since it was issued.
+    """
 
     def __init__(self, *, uow: UnitOfWorkFactory, tokens: TokenService, clock: Clock) -> None:
         self._uow = uow
@@ -99,6 +113,10 @@ class Authenticate:
 
     async def execute(self, access: str) -> User:
         """Verify *access* and load its user."""
+        return (await self.session(access)).user
+
+    async def session(self, access: str) -> Session:
+        """Verify *access*; its user and its expiry."""
         claims = self._tokens.verify(access, "access", self._clock.now())
         async with self._uow() as uow:
             try:
@@ -107,4 +125,6 @@ class Authenticate:
                 raise InvalidTokenError("User not found") from None
         if not user.is_active:
             raise InvalidTokenError("User is inactive")
-        return user
+        if claims.session != user.session_stamp:
+            raise InvalidTokenError("Token is invalid or expired")
+        return Session(user, claims.expires_at)

@@ -13,10 +13,12 @@ from elyune_core.ports import (
     Clock,
     EventPublisher,
     IdSource,
+    LanguageSupport,
     ObjectStore,
     RecordingEvent,
     UnitOfWorkFactory,
 )
+from elyune_core.use_cases.uploads import check_language
 
 
 @attrs.frozen
@@ -52,15 +54,19 @@ class ImportRecording:
         events: EventPublisher,
         clock: Clock,
         ids: IdSource,
+        languages: LanguageSupport | None = None,
     ) -> None:
         self._uow = uow
         self._store = store
         self._events = events
         self._clock = clock
         self._ids = ids
+        self._languages = languages
 
     async def execute(self, data: ImportRecordingInput) -> ImportRecordingResult:
         """Store *data.path* and create its recording."""
+        if data.language is not None:
+            check_language(data.language, self._languages)
         recording_id = RecordingId(self._ids.new_id())
         filename = sanitize_filename(data.path.name)
         key = source_key(data.owner_id, recording_id, filename)

@@ -11,7 +11,13 @@ from elyune_core.entities import Recording
 from elyune_core.errors import InvalidInputError, RecordingNotFoundError
 from elyune_core.ids import RecordingId, UserId
 from elyune_core.keys import recording_prefix
-from elyune_core.ports import Clock, ObjectStore, RecordingQuery, UnitOfWorkFactory
+from elyune_core.ports import (
+    Clock,
+    LanguageSupport,
+    ObjectStore,
+    RecordingQuery,
+    UnitOfWorkFactory,
+)
 from elyune_core.use_cases.uploads import check_language
 
 
@@ -35,9 +41,12 @@ class UpdateRecording:
     a language code (it applies to the next transcription).
     """
 
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, clock: Clock, languages: LanguageSupport | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._languages = languages
 
     async def execute(self, data: UpdateRecordingInput) -> Recording:
         """Apply the changes and return the recording."""
@@ -49,7 +58,7 @@ class UpdateRecording:
         if errors:
             raise InvalidInputError(errors)
         if data.language is not None:
-            check_language(data.language)
+            check_language(data.language, self._languages)
         async with self._uow() as uow:
             recording = await uow.recordings.lock(data.recording_id, data.owner_id)
             recording = recording.edit(

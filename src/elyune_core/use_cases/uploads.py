@@ -18,6 +18,7 @@ from elyune_core.ports import (
     Clock,
     EventPublisher,
     IdSource,
+    LanguageSupport,
     ObjectStore,
     PresignedPost,
     RecordingEvent,
@@ -80,12 +81,14 @@ class RequestUpload:
         clock: Clock,
         ids: IdSource,
         policy: UploadPolicy,
+        languages: LanguageSupport | None = None,
     ) -> None:
         self._uow = uow
         self._store = store
         self._clock = clock
         self._ids = ids
         self._policy = policy
+        self._languages = languages
 
     async def execute(self, data: RequestUploadInput) -> RequestUploadResult:
         """Validate the declaration, create the recording and sign the upload."""
@@ -138,14 +141,16 @@ class RequestUpload:
             errors["quality"] = f'"{data.quality}" is not a valid choice ({", ".join(QUALITIES)}).'
         if data.fps is not None and not 1 <= data.fps <= MAX_FPS:
             errors["fps"] = f"Ensure this value is between 1 and {MAX_FPS}."
-        if data.language is not None:
-            check_language(data.language)
         if errors:
             raise InvalidInputError(errors)
+        if data.language is not None:
+            check_language(data.language, self._languages)
 
 
-def check_language(language: str) -> str:
-    """Return *language* if it looks like a language code (``en``, ``pt-BR``, ``multi``)."""
+def check_language(language: str, support: LanguageSupport | None = None) -> str:
+    """Return *language* if it looks like a language code (``en``, ``pt-BR``, ``multi``)
+    and, given *support*, the transcriber can use it: a request names a bad language
+    now, not when its transcription fails."""
     parts = language.split("-")
     ok = (
         0 < len(language) <= 20
@@ -156,6 +161,9 @@ def check_language(language: str) -> str:
     )
     if not ok:
         raise InvalidInputError({"language": "Use a language code like en, de or pt-BR."})
+    problem = None if support is None else support.problem(language)
+    if problem is not None:
+        raise InvalidInputError({"language": problem})
     return language
 
 
