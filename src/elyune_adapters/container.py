@@ -63,6 +63,7 @@ from elyune_core.use_cases import (
     DeleteWebhook,
     DeliverWebhooks,
     EnsureUser,
+    FindUploadTarget,
     GetRecording,
     ImportRecording,
     ListDeliveries,
@@ -429,6 +430,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         start=start_processing,
     )
+    find_upload_target = providers.Factory(FindUploadTarget, uow=uow)
     update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)

@@ -16,6 +16,7 @@ any adapter::
     │   ├── InvalidKeyError
     │   └── UploadIncompleteError
     ├── ConflictError
+    │   └── UploadInProgressError
     ├── AuthenticationError
     │   ├── InvalidCredentialsError
     │   └── InvalidTokenError
@@ -104,6 +105,10 @@ class UploadIncompleteError(InvalidInputError):
 
 class ConflictError(ElyuneError):
     """The request conflicts with the current state (a taken user name, say)."""
+
+
+class UploadInProgressError(ConflictError):
+    """Another upload to the same object is running."""
 
 
 class AuthenticationError(ElyuneError):
@@ -196,6 +201,7 @@ __all__ = [
     "StepError",
     "TranscriptNotFoundError",
     "TranscriptionFailedError",
+    "UploadInProgressError",
     "UploadIncompleteError",
     "UserNotFoundError",
     "WebhookNotFoundError",
