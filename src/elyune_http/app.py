@@ -78,18 +78,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
-    """Send due webhook deliveries, forever."""
-    while True:
-        try:
-            report = await (await resolve(container.deliver_webhooks())).execute()
-        except ElyuneError as exc:
-            logger.warning("webhook delivery round failed: %s", exc)
-            report = None
-        except Exception:  # a bug must not end deliveries for the life of the process
-            logger.exception("webhook delivery round crashed")
-            report = None
-        if report is None or report.attempted == 0:
-            await asyncio.sleep(idle)
+    """Send due webhook deliveries, concurrently within their bounds, forever."""
+    await (await resolve(container.deliver_webhooks())).run(idle)
 
 
 def run(settings: Settings | None = None) -> None:

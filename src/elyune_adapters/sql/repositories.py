@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -918,19 +918,49 @@ class SqlWebhookRepository(WebhookRepository):
         )
 
     async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int = 50
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int = 50,
+        *,
+        per_owner: int | None = None,
+        per_endpoint: int | None = None,
+        skip_owners: Collection[UserId] = (),
+        skip_endpoints: Collection[WebhookId] = (),
     ) -> Sequence[WebhookDelivery]:
-        query = (
-            select(t.webhook_deliveries)
-            .where(
-                and_(
-                    t.webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
-                    t.webhook_deliveries.c.next_attempt_at <= now,
+        d = t.webhook_deliveries
+        conditions = [d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at <= now]
+        if skip_owners:
+            conditions.append(d.c.owner_id.not_in(list(skip_owners)))
+        if skip_endpoints:
+            conditions.append(d.c.endpoint_id.not_in(list(skip_endpoints)))
+        order = (d.c.next_attempt_at, d.c.id)
+        if per_owner is None and per_endpoint is None:
+            query = select(d).where(and_(*conditions)).order_by(*order).limit(limit)
+        else:
+            # The oldest few of each owner and of each endpoint (window functions), then
+            # the oldest of those: one backlog cannot take every slot of the claim.
+            ranked = (
+                select(
+                    d.c.id,
+                    func.row_number()
+                    .over(partition_by=d.c.owner_id, order_by=order)
+                    .label("by_owner"),
+                    func.row_number()
+                    .over(partition_by=d.c.endpoint_id, order_by=order)
+                    .label("by_endpoint"),
                 )
+                .where(and_(*conditions))
+                .subquery()
             )
-            .order_by(t.webhook_deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
+            fair = select(ranked.c.id)
+            if per_owner is not None:
+                fair = fair.where(ranked.c.by_owner <= per_owner)
+            if per_endpoint is not None:
+                fair = fair.where(ranked.c.by_endpoint <= per_endpoint)
+            query = (
+                select(d).where(and_(d.c.id.in_(fair), *conditions)).order_by(*order).limit(limit)
+            )
         if self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = [_delivery(r) for r in (await self._conn.execute(query)).mappings()]
