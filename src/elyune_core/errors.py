@@ -14,7 +14,8 @@ any adapter::
     │   └── ObjectNotFoundError
     ├── InvalidInputError
     │   ├── InvalidKeyError
-    │   └── UploadIncompleteError
+    │   └── InvalidStateError               (409)
+    │       └── UploadIncompleteError
     ├── ConflictError
     │   └── UploadInProgressError
     ├── AuthenticationError
@@ -99,7 +100,12 @@ class InvalidKeyError(InvalidInputError):
     """An object key that is malformed or escapes its prefix."""
 
 
-class UploadIncompleteError(InvalidInputError):
+class InvalidStateError(InvalidInputError):
+    """Valid input that the current state of its object refuses (HTTP 409): nothing
+    uploaded yet, no failed step to retry, the webhook limit reached."""
+
+
+class UploadIncompleteError(InvalidStateError):
     """The uploaded object is missing or does not match what was declared."""
 
 
@@ -187,6 +193,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidKeyError",
     "InvalidMediaError",
+    "InvalidStateError",
     "InvalidTokenError",
     "JobNotFoundError",
     "MediaProcessingError",

@@ -40,7 +40,9 @@ from elyune_http.keys import CONTAINER, LIMITER, USER
 from elyune_http.middleware import json_dumps
 
 routes = web.RouteTableDef()
-ID = r"{id:[A-Za-z0-9_-]{1,64}}"
+# Not "request-upload": that path is its own resource (POST only), and an OPTIONS or GET
+# on it must not be taken for a recording's (whose Allow lists GET, PATCH, DELETE).
+ID = r"{id:(?!request-upload/)[A-Za-z0-9_-]{1,64}}"
 MAX_PAGE = 1_000_000
 
 

@@ -38,7 +38,7 @@ async def test_an_upload_larger_than_declared_is_refused_and_nothing_is_stored(a
         json={"s3_key": ticket["s3_key"]},
         headers=api.auth(token),
     )
-    assert done.status == 400
+    assert done.status == 409
     assert "No file has been uploaded" in (await done.json())["s3_key"][0]
 
 
@@ -159,7 +159,7 @@ async def test_a_key_that_is_not_the_recordings_is_refused(api):
             json={"s3_key": key},
             headers=api.auth(token),
         )
-        assert done.status == 400
+        assert done.status == 409
         assert "does not belong" in (await done.json())["s3_key"][0]
 
 

@@ -10,6 +10,7 @@ from elyune_core.entities import Recording, RecordingStatus, content_type_for
 from elyune_core.errors import (
     ConflictError,
     InvalidInputError,
+    InvalidStateError,
     ObjectNotFoundError,
     RecordingNotFoundError,
     UploadIncompleteError,
@@ -207,7 +208,7 @@ class CompleteUpload:
             recording = await uow.recordings.get(data.recording_id, data.owner_id)
             job = await uow.jobs.for_recording(recording.id)
         if data.s3_key != recording.source_key:
-            raise InvalidInputError({"s3_key": "This key does not belong to this recording."})
+            raise InvalidStateError({"s3_key": "This key does not belong to this recording."})
         if recording.status is not RecordingStatus.AWAITING_UPLOAD and job is not None:
             return CompleteUploadResult(recording, job.id, queued=False)
         try:

@@ -25,6 +25,7 @@ from elyune_core.entities import (
 from elyune_core.errors import (
     ElyuneError,
     InvalidInputError,
+    InvalidStateError,
     ServiceUnavailableError,
     WebhookNotFoundError,
 )
@@ -121,7 +122,7 @@ class CreateWebhook:
         )
         async with self._uow() as uow:
             if len(await uow.webhooks.list(data.owner_id)) >= MAX_WEBHOOKS_PER_USER:
-                raise InvalidInputError(
+                raise InvalidStateError(
                     f"A user may have at most {MAX_WEBHOOKS_PER_USER} webhooks."
                 )
             await uow.webhooks.add(endpoint)
