@@ -136,6 +136,7 @@ class HttpSettings:
     cors_origins: tuple[str, ...] = ()
     webhook_allow_private: bool = False
     rate_limit_per_minute: int = 20
+    workers: int = 1  # API processes on this host (``elyune serve --workers``)
 
 
 @attrs.frozen

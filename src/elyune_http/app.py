@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+import multiprocessing
+import multiprocessing.connection
+import signal
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from elyune_adapters.container import Container, create_container, resolve
+from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, storage, views
 from elyune_http.caches import TokenCache
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, TOKENS
 from elyune_http.middleware import authentication, cors, errors, request_log
-from elyune_http.ratelimit import RateLimiter
 
 logger = logging.getLogger("elyune.http")
 
@@ -45,14 +48,30 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CONTAINER] = container or create_container(settings)
-    app[LIMITER] = RateLimiter(settings.http.rate_limit_per_minute, 60.0)
     app[TOKENS] = TokenCache()
+    app[LIMITER] = _ContainerLimiter(app[CONTAINER])
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
     app.add_routes(events.routes)
     app.add_routes(storage.routes)
     app.cleanup_ctx.append(_lifecycle)
     return app
+
+
+class _ContainerLimiter(RateLimiter):
+    """The container's rate limiter (in memory, or in Redis), resolved on first use."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._limiter: RateLimiter | None = None
+
+    async def hit(self, *keys: str) -> None:
+        if self._limiter is None:
+            self._limiter = await resolve(self._container.rate_limiter())
+        await self._limiter.hit(*keys)
+
+    async def close(self) -> None:
+        return None  # the container closes it
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -82,19 +101,69 @@ async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
     await (await resolve(container.deliver_webhooks())).run(idle)
 
 
-def run(settings: Settings | None = None) -> None:
-    """Serve the API on the configured host and port until interrupted."""
+def run(settings: Settings | None = None, *, setup: Callable[[], None] | None = None) -> None:
+    """Serve the API on the configured host and port until interrupted.
+
+    With ``settings.http.workers`` > 1, that many processes serve the one port
+    (``SO_REUSEPORT``: the kernel spreads the connections); this one waits for them and
+    stops them all on SIGINT/SIGTERM or when one exits. *setup* (a picklable callable,
+    e.g. the CLI's logging set-up) runs first in every worker process.
+    """
     settings = settings or load_settings()
+    if settings.http.workers <= 1:
+        _serve(settings, False, None)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_serve, args=(settings, True, setup), name=f"elyune-api-{n}")
+        for n in range(settings.http.workers)
+    ]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        logger.info("serving with %d worker processes", len(processes))
+        while not stopping and all(p.is_alive() for p in processes):
+            multiprocessing.connection.wait([p.sentinel for p in processes], timeout=1.0)
+        if not stopping:
+            logger.error("an API worker process exited; stopping the others")
+            stop(signal.SIGTERM, None)
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stopping:
+        raise SystemExit(1)
+
+
+def _serve(settings: Settings, reuse_port: bool, setup: Callable[[], None] | None) -> None:
+    if setup is not None:
+        setup()
     try:
         import uvloop  # a faster event loop where available
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - Windows
         pass
+    if reuse_port:  # a worker process: the parent stops it with SIGTERM
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     web.run_app(
         create_app(settings),
         host=settings.http.host,
         port=settings.http.port,
         access_log=None,
+        reuse_port=reuse_port,
         print=lambda line: logger.info(line),
     )

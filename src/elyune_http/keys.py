@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from elyune_adapters.container import Container
+from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import Settings
 from elyune_core import User
 from elyune_http.caches import TokenCache
-from elyune_http.ratelimit import RateLimiter
 
 CONTAINER = web.AppKey("container", Container)
 SETTINGS = web.AppKey("settings", Settings)

@@ -310,6 +310,9 @@ def _with_files(rows: Sequence[RowMapping]) -> builtins.list[Recording]:
     return [_recording(row, _sorted_files(files[key])) for key, row in first.items()]
 
 
+_INSERT_RECORDING = insert(t.recordings)
+
+
 class RecordingCounts:
     """Totals of recent listings, kept for *ttl* seconds (shared by units of work).
 
@@ -354,10 +357,13 @@ class SqlRecordingRepository(RecordingRepository):
         self._counts = counts
 
     async def add(self, recording: Recording) -> None:
+        # One statement built once (its compiled form is cached), and no DELETE of files
+        # a new recording cannot have: request-upload is this INSERT and its commit.
         await self._conn.execute(
-            insert(t.recordings).values(id=recording.id, **_recording_values(recording))
+            _INSERT_RECORDING, {"id": recording.id, **_recording_values(recording)}
         )
-        await self._write_files(recording)
+        if recording.files:
+            await self._write_files(recording, new=True)
         if self._counts is not None:
             self._counts.forget(recording.owner_id)
 
@@ -434,10 +440,11 @@ class SqlRecordingRepository(RecordingRepository):
         if self._counts is not None:
             self._counts.forget(None)  # the owner is not at hand: forget every total
 
-    async def _write_files(self, recording: Recording) -> None:
-        await self._conn.execute(
-            delete(t.recording_files).where(t.recording_files.c.recording_id == recording.id)
-        )
+    async def _write_files(self, recording: Recording, *, new: bool = False) -> None:
+        if not new:
+            await self._conn.execute(
+                delete(t.recording_files).where(t.recording_files.c.recording_id == recording.id)
+            )
         if recording.files:
             await self._conn.execute(
                 insert(t.recording_files),
