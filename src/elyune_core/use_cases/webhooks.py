@@ -312,9 +312,12 @@ class DeliverWebhooks:
     async def _deliver(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
         try:
             updated = await self._attempt(endpoint, delivery)
-            async with self._uow() as uow:
-                await uow.webhooks.save_delivery(updated)
-                await uow.commit()
+            try:
+                async with self._uow() as uow:
+                    await uow.webhooks.save_delivery(updated)
+                    await uow.commit()
+            except ElyuneError as exc:  # tried again when its lease ends
+                logger.warning("could not record delivery %s: %s", delivery.id, exc)
             return updated.delivered_at is not None
         finally:
             self._by_owner[delivery.owner_id] -= 1
