@@ -26,7 +26,9 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/elyune process $(SAMPLE)
 
-## test: lint, format check, type checks, import contracts, tests with coverage
+## test: lint, format check, type checks, import contracts, tests with coverage; the
+## tests include browser tests (tests/browser) and a schemathesis run over the whole API
+## (tests/e2e/test_schemathesis.py, bounded by ST_MAX_TIME seconds, 120 by default)
 test: install-dev browser lint typecheck contracts pytest
 
 ## browser: Debian's chromium for tests/browser (Playwright drives it; it cannot

@@ -13,21 +13,32 @@ RSS grew. Targets: >= 1,500 requests/s and p99 < 50 ms on list and detail; the 1
 upload raises RSS by < 50 MB. Writes its section of docs/benchmarks.md.
 
     python bench/api.py [--runs 3] [--duration 20] [--postgres | --database-url URL]
+
+With ``--reference DIR`` (the Django + DRF implementation of the seed's routes, see its
+README) it instead runs that reference (gunicorn 2 workers x 4 threads) and ``elyune
+serve --workers N`` (PostgreSQL, Redis) side by side on one PostgreSQL, in interleaved
+rounds, with the reference's own ``load.sh`` (wrk 1 thread x 32 connections pinned to
+CPU 1) against both, and writes the ratios with the absolute figures:
+
+    python bench/api.py --reference ../shared/reference/drf [--rounds 5] [--duration 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,6 +263,210 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             server.wait(timeout=30)
 
 
+REF_VENV = Path("/tmp/drf-ref/venv")
+ROUTES = ("list", "detail", "request_upload")
+
+
+def _results(output: str, side: str, round_: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            row: dict[str, object] = dict(kv.split("=", 1) for kv in line.split()[1:])
+            row.update(side=side, round=round_)
+            rows.append(row)
+    return rows
+
+
+def _wait_up(url: str, process: subprocess.Popen | None = None, tries: int = 600) -> None:
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (401 for an API route)
+        except OSError:
+            if process is not None and process.poll() is not None:
+                sys.exit(f"the server exited with {process.returncode}")
+            time.sleep(0.2)
+    sys.exit(f"{url} did not answer")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Interleaved rounds of the DRF reference and Elyune on one PostgreSQL."""
+    reference = Path(args.reference).resolve()
+    python = REF_VENV / "bin" / "python"
+    if not python.exists():
+        sys.exit(
+            f"the reference needs its venv: python3 -m venv {REF_VENV} && "
+            f"{REF_VENV}/bin/pip install -r {reference}/requirements.txt"
+        )
+    tag = os.getpid()
+    drf_db, elyune_db = f"drf_ab_{tag}", f"elyune_ab_{tag}"
+    admin = ["psql", "-qh", "127.0.0.1", "-U", "postgres", "-c"]
+    for name in (drf_db, elyune_db):
+        subprocess.run([*admin, f'CREATE DATABASE "{name}"'], check=True)
+    logs = Path(tempfile.mkdtemp(prefix="elyune-ab-"))
+    ref_env = {
+        **os.environ,
+        "POSTGRES_DB": drf_db,
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": "",
+        "POSTGRES_HOST": "127.0.0.1",
+        "VENV": str(REF_VENV),
+    }
+    drf_port, elyune_port = free_port(), free_port()
+    workers = args.workers or os.cpu_count() or 1
+    elyune_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")},
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{elyune_db}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "ELYUNE_QUEUE_NAME": f"elyune-ab-{tag}",
+        "PORT": str(elyune_port),
+        "ELYUNE_PUBLIC_URL": f"http://127.0.0.1:{elyune_port}",
+        "RATE_LIMIT_PER_MINUTE": "100000000",
+        "LOG_LEVEL": "warning",
+        "JWT_SECRET_KEY": "ab-secret-abcdefghijklmnopqrstuvwxyz0123",
+        "ELYUNE_DATA_DIR": str(logs / "elyune-data"),
+    }
+    drf = elyune = None
+    rows: list[dict[str, object]] = []
+    loads: list[str] = []
+    try:
+        seed_ref = [str(python), "manage.py", "seed"]
+        subprocess.run(
+            [str(python), "manage.py", "migrate", "-v0"], cwd=reference, env=ref_env, check=True
+        )
+        subprocess.run(seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, __file__, "--seed", "--recordings", str(args.recordings)],
+            env=elyune_env,
+            check=True,
+            capture_output=True,
+        )
+        drf = subprocess.Popen(
+            ["./run.sh", str(drf_port), "gunicorn"],
+            cwd=reference,
+            env={**ref_env, "LOG": str(logs / "drf.log")},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        drf_pid = int(drf.communicate(timeout=120)[0].strip().splitlines()[-1])
+        elyune = subprocess.Popen(
+            [sys.executable, "-m", "elyune_cli", "serve", "--workers", str(workers)],
+            env=elyune_env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "elyune.log").open("w"),
+        )
+        _wait_up(f"http://127.0.0.1:{elyune_port}/healthz", elyune)
+        sides = {
+            "drf": (drf_port, "user0", "pw-0"),
+            "elyune": (elyune_port, "bench", PASSWORD),
+        }
+        for round_ in range(1, args.rounds + 1):
+            order = ("drf", "elyune") if round_ % 2 else ("elyune", "drf")
+            for side in order:
+                port, user, password = sides[side]
+                out = subprocess.run(
+                    ["./load.sh", str(port)],
+                    cwd=reference,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env={
+                        **os.environ,
+                        "DURATION": str(args.duration),
+                        "WARMUP": "2",
+                        "LOAD_CPUS": "1",
+                        "USER_NAME": user,
+                        "USER_PASSWORD": password,
+                        "LOGDIR": str(logs / side),
+                    },
+                ).stdout
+                rows += _results(out, side, round_)
+            loads.append(Path("/proc/loadavg").read_text().split()[0])
+            print(f"round {round_}/{args.rounds} done (load {loads[-1]})", flush=True)
+            # undo the reference's request-upload inserts, as its ab.sh does
+            subprocess.run(seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True)
+    finally:
+        if elyune is not None:
+            elyune.terminate()
+            elyune.wait(timeout=60)
+        if drf is not None:
+            with contextlib.suppress(Exception):
+                os.kill(drf_pid, signal.SIGTERM)
+        time.sleep(1)
+        for name in (drf_db, elyune_db):
+            subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+    _write_comparison(args, rows, workers, loads)
+
+
+def _write_comparison(
+    args: argparse.Namespace, rows: list[dict[str, object]], workers: int, loads: list[str]
+) -> None:
+    def of(side: str, route: str, field: str) -> list[float]:
+        return [float(r[field]) for r in rows if r["side"] == side and r["route"] == route]
+
+    lines = [
+        "## API against the Django + DRF reference (PostgreSQL)",
+        "",
+        f"Machine: {_report.machine()}. `python bench/api.py --reference "
+        f"../shared/reference/drf --rounds {args.rounds} --duration {args.duration}`: the "
+        "reference (Django 5.2 + DRF + simplejwt, gunicorn 2 workers x 4 threads, its "
+        "README) and `elyune serve --workers "
+        f"{workers}` (PostgreSQL, Redis for the shared rate limits; local object store) on "
+        "the same PostgreSQL 15, same data shape (10,000 recordings for the measured user, "
+        "100 users), driven by the reference's own `load.sh` (wrk 1 thread x 32 "
+        f"connections pinned to CPU 1, {args.duration} s per route after a 2 s warm-up), "
+        f"A B / B A interleaved over {args.rounds} rounds, the reference re-seeded after "
+        "each. Medians; the ratio is the median of the per-round ratios (min-max).",
+        "",
+        f"Other agents were loading the machine (1-minute load average after each round: "
+        f"{', '.join(loads)} on {os.cpu_count()} cores), so absolute figures are far below "
+        "an idle machine's; both sides ran in the same minutes.",
+        "",
+        "| route | Django+DRF req/s | p99 | Elyune req/s | p99 | ratio (min-max) | non-2xx |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    labels = {
+        "list": "`GET /api/v1/recordings/`",
+        "detail": "`GET /api/v1/recordings/{id}/`",
+        "request_upload": "`POST .../request-upload/`",
+    }
+    for route in ROUTES:
+        ratios = []
+        for round_ in range(1, args.rounds + 1):
+            a = [
+                float(r["rps"])
+                for r in rows
+                if r["round"] == round_ and r["route"] == route and r["side"] == "drf"
+            ]
+            b = [
+                float(r["rps"])
+                for r in rows
+                if r["round"] == round_ and r["route"] == route and r["side"] == "elyune"
+            ]
+            if a and b and a[0] > 0:
+                ratios.append(b[0] / a[0])
+        bad = sum(int(r["non2xx"]) + int(r["sockerr"]) for r in rows if r["route"] == route)
+        lines.append(
+            f"| {labels[route]} | {_report.median(of('drf', route, 'rps')):,.0f} | "
+            f"{_report.median(of('drf', route, 'p99_ms')):.0f} ms | "
+            f"{_report.median(of('elyune', route, 'rps')):,.0f} | "
+            f"{_report.median(of('elyune', route, 'p99_ms')):.0f} ms | "
+            f"**{_report.median(ratios):.1f}x** ({min(ratios):.1f}-{max(ratios):.1f}) | {bad} |"
+        )
+    lines += ["", "Per-round lines (`RESULT` of `load.sh`):", "", "```"]
+    lines += [
+        " ".join(
+            f"{k}={r[k]}" for k in ("side", "round", "route", "rps", "p50_ms", "p99_ms", "non2xx")
+        )
+        for r in rows
+    ]
+    lines.append("```")
+    _report.write_section("api-reference", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -264,7 +479,15 @@ def main() -> None:
         help="use a fresh database on the PostgreSQL server at 127.0.0.1:5432",
     )
     parser.add_argument("--seed", action="store_true")
+    parser.add_argument("--reference", help="the DRF reference's folder: compare with it")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, help="Elyune's processes (default: cores)")
     args = parser.parse_args()
+    if args.reference:
+        if not shutil.which("wrk"):
+            sys.exit("wrk is needed: apt-get install wrk")
+        compare(args)
+        return
     if args.seed:
         env = dict(os.environ)
         print(asyncio.run(seed(env, args.recordings, 100)))

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from elyune_adapters.auth.jwt import JwtTokenService
 from elyune_adapters.events import InMemoryEventHub
 from elyune_adapters.queue.inprocess import InProcessJobQueue
+from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.reader import create_sqlite_reader
@@ -67,6 +68,7 @@ from elyune_core.use_cases import (
     DeleteWebhook,
     DeliverWebhooks,
     EnsureUser,
+    FindUploadTarget,
     GetRecording,
     ImportRecording,
     ListDeliveries,
@@ -357,6 +359,39 @@ async def _webhook_listener(
     yield None
 
 
+def _one_statement_uow(
+    settings: Settings,
+    uow: Callable[[], UnitOfWork],
+    read_uow: Callable[[], UnitOfWork],
+) -> Callable[[], UnitOfWork]:
+    """Units of work that run a single statement (request-upload's INSERT): on
+    PostgreSQL the autocommit pool, so the statement is its own transaction (no ping,
+    BEGIN and COMMIT round trips); on SQLite the usual writer."""
+    return uow if settings.database.is_sqlite else read_uow
+
+
+def _recording_counts(settings: Settings) -> RecordingCounts | None:
+    """Listing totals cached in this process, which forgets an owner's on every add or
+    delete it makes; with several API processes another one's add would go unseen, so
+    then every listing counts."""
+    return RecordingCounts() if settings.http.workers <= 1 else None
+
+
+async def _rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
+    """In Redis when it is configured (every API process, on any host, counts the same
+    hits), else in this process's memory (the embedded mode serves from one process)."""
+    limit = settings.http.rate_limit_per_minute
+    limiter: RateLimiter
+    if settings.queue.kind == "redis" and settings.queue.url:
+        limiter = RedisRateLimiter(settings.queue.url, limit, 60.0, prefix=settings.queue.name)
+    else:
+        limiter = MemoryRateLimiter(limit, 60.0)
+    try:
+        yield limiter
+    finally:
+        await limiter.close()
+
+
 def _upload_receiver(store: ObjectStore) -> LocalUploadReceiver | None:
     """The embedded API receives uploads itself; with S3 the browser talks to S3."""
     return LocalUploadReceiver(store) if isinstance(store, LocalObjectStore) else None
@@ -399,9 +434,10 @@ class Container(containers.DeclarativeContainer):
 
     secret_box = providers.Singleton(_secret_box, secret)  # webhook secrets at rest
     engine = providers.Resource(_engine, settings, secret_box)
-    recording_counts = providers.Singleton(RecordingCounts)
+    recording_counts = providers.Singleton(_recording_counts, settings)
     uow = providers.Singleton(_uow_factory, engine, recording_counts, secret_box)
     read_uow = providers.Resource(_read_uow, settings, engine, recording_counts, secret_box)
+    one_statement_uow = providers.Factory(_one_statement_uow, settings, uow, read_uow)
     schema = providers.Factory(SqlSchema, engine, secret_box)
     object_store = providers.Resource(_object_store, settings, secret)
     workspace = providers.Singleton(
@@ -417,6 +453,7 @@ class Container(containers.DeclarativeContainer):
     tokens = providers.Singleton(_tokens, settings, secret)
     upload_policy = providers.Singleton(_upload_policy, settings)
     upload_receiver = providers.Singleton(_upload_receiver, object_store)
+    rate_limiter = providers.Resource(_rate_limiter, settings)
     url_guard = providers.Singleton(
         NetworkUrlGuard,
         allow_private=providers.Callable(lambda s: s.http.webhook_allow_private, settings),
@@ -472,7 +509,7 @@ class Container(containers.DeclarativeContainer):
     authenticate = providers.Factory(Authenticate, uow=read_uow, tokens=tokens, clock=clock)
     request_upload = providers.Factory(
         RequestUpload,
-        uow=uow,
+        uow=one_statement_uow,
         store=object_store,
         clock=clock,
         ids=ids,
@@ -487,6 +524,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         start=start_processing,
     )
+    find_upload_target = providers.Factory(FindUploadTarget, uow=uow)
     update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)

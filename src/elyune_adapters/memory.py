@@ -11,7 +11,8 @@ import contextlib
 import copy
 import itertools
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -315,7 +316,15 @@ class _Webhooks(WebhookRepository):
         self._s.deliveries[delivery.id] = delivery
 
     async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int = 50
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int = 50,
+        *,
+        per_owner: int | None = None,
+        per_endpoint: int | None = None,
+        skip_owners: Collection[UserId] = (),
+        skip_endpoints: Collection[WebhookId] = (),
     ) -> Sequence[WebhookDelivery]:
         due = [
             d
@@ -323,8 +332,22 @@ class _Webhooks(WebhookRepository):
             if d.status is DeliveryStatus.PENDING
             and d.next_attempt_at is not None
             and d.next_attempt_at <= now
+            and d.owner_id not in skip_owners
+            and d.endpoint_id not in skip_endpoints
         ]
-        claimed = sorted(due, key=lambda d: d.next_attempt_at or now)[:limit]
+        owners: Counter[UserId] = Counter()
+        endpoints: Counter[WebhookId] = Counter()
+        claimed: list[WebhookDelivery] = []
+        for delivery in sorted(due, key=lambda d: (d.next_attempt_at or now, d.id)):
+            if len(claimed) >= limit:
+                break
+            if per_owner is not None and owners[delivery.owner_id] >= per_owner:
+                continue
+            if per_endpoint is not None and endpoints[delivery.endpoint_id] >= per_endpoint:
+                continue
+            owners[delivery.owner_id] += 1
+            endpoints[delivery.endpoint_id] += 1
+            claimed.append(delivery)
         for delivery in claimed:
             self._s.deliveries[delivery.id] = attrs.evolve(delivery, next_attempt_at=lease_until)
         return claimed

@@ -149,6 +149,7 @@ class HttpSettings:
     cors_origins: tuple[str, ...] = ()
     webhook_allow_private: bool = False
     rate_limit_per_minute: int = 20
+    workers: int = 1  # API processes on this host (``elyune serve --workers``)
     public_url_set: bool = False  # ELYUNE_PUBLIC_URL given: it wins over host and port
     header_timeout: float = 10.0
     body_timeout: float = 60.0

@@ -192,21 +192,44 @@ def _print_details(data: RecordingDetails, as_json: bool) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="API processes on this port (default: one per core with Redis, else 1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the REST API (with the embedded defaults when nothing is configured)."""
+    import functools
+    import os
+
     import attrs
 
     from elyune_http import run as run_api
 
     config = settings()
-    http = config.http.listening_on(host, port)
+    shared = config.queue.kind == "redis"
+    if workers is None:
+        workers = (os.cpu_count() or 1) if shared else 1
+    if workers > 1 and not shared:
+        err_console.print(
+            "[red]--workers needs REDIS_URL:[/red] without Redis the API serves from one "
+            "process (its rate limits, caches and in-process jobs live in that process)."
+        )
+        raise typer.Exit(2)
+    http = attrs.evolve(config.http.listening_on(host, port), workers=workers)
     configure_logging(config, verbose=True)
     err_console.print(
-        f"Elyune API on http://{http.host}:{http.port} ({config.mode} mode); "
-        f"docs at {http.public_url}/api/docs/",
+        f"Elyune API on http://{http.host}:{http.port} ({config.mode} mode, "
+        f"{workers} process{'es' if workers > 1 else ''}); docs at {http.public_url}/api/docs/",
         soft_wrap=True,  # a URL broken over two lines cannot be clicked or copied
     )
-    run_api(attrs.evolve(config, http=http))
+    run_api(
+        attrs.evolve(config, http=http),
+        setup=functools.partial(configure_logging, config, verbose=True),
+    )
 
 
 # --------------------------------------------------------------------------- recordings

@@ -14,8 +14,10 @@ any adapter::
     │   └── ObjectNotFoundError
     ├── InvalidInputError
     │   ├── InvalidKeyError
-    │   └── UploadIncompleteError
+    │   └── InvalidStateError               (409)
+    │       └── UploadIncompleteError
     ├── ConflictError
+    │   └── UploadInProgressError
     ├── AuthenticationError
     │   ├── InvalidCredentialsError
     │   └── InvalidTokenError
@@ -98,12 +100,21 @@ class InvalidKeyError(InvalidInputError):
     """An object key that is malformed or escapes its prefix."""
 
 
-class UploadIncompleteError(InvalidInputError):
+class InvalidStateError(InvalidInputError):
+    """Valid input that the current state of its object refuses (HTTP 409): nothing
+    uploaded yet, no failed step to retry, the webhook limit reached."""
+
+
+class UploadIncompleteError(InvalidStateError):
     """The uploaded object is missing or does not match what was declared."""
 
 
 class ConflictError(ElyuneError):
     """The request conflicts with the current state (a taken user name, say)."""
+
+
+class UploadInProgressError(ConflictError):
+    """Another upload to the same object is running."""
 
 
 class AuthenticationError(ElyuneError):
@@ -182,6 +193,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidKeyError",
     "InvalidMediaError",
+    "InvalidStateError",
     "InvalidTokenError",
     "JobNotFoundError",
     "MediaProcessingError",
@@ -196,6 +208,7 @@ __all__ = [
     "StepError",
     "TranscriptNotFoundError",
     "TranscriptionFailedError",
+    "UploadInProgressError",
     "UploadIncompleteError",
     "UserNotFoundError",
     "WebhookNotFoundError",

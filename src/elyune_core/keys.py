@@ -52,6 +52,14 @@ def source_key(owner_id: UserId, recording_id: RecordingId, filename: str) -> st
     return check_key(f"{recording_prefix(owner_id, recording_id)}source{extension}")
 
 
+def source_owner(key: str) -> tuple[UserId, RecordingId] | None:
+    """The owner and recording a source key (``source_key``) belongs to, else ``None``."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "recordings" or not parts[3].startswith("source."):
+        return None
+    return UserId(parts[1]), RecordingId(parts[2])
+
+
 def source_extension(filename: str) -> str:
     """The lower-case extension of *filename* if it is a media extension, else ``.webm``."""
     dot = filename.rfind(".")
@@ -105,4 +113,5 @@ __all__ = [
     "sanitize_filename",
     "source_extension",
     "source_key",
+    "source_owner",
 ]

@@ -7,7 +7,7 @@ local scratch files, entities; never an SDK's types.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -480,10 +480,23 @@ class WebhookRepository(Protocol):
         ...
 
     async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int = 50
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int = 50,
+        *,
+        per_owner: int | None = None,
+        per_endpoint: int | None = None,
+        skip_owners: Collection[UserId] = (),
+        skip_endpoints: Collection[WebhookId] = (),
     ) -> Sequence[WebhookDelivery]:
         """Pending deliveries due at *now*, oldest first; each is pushed back to
-        *lease_until* so that no other sender takes it while this one sends it."""
+        *lease_until* so that no other sender takes it while this one sends it.
+
+        At most *per_owner* of one owner's and *per_endpoint* of one endpoint's are
+        taken (the oldest of each), none of *skip_owners*' or *skip_endpoints*': one
+        user's backlog cannot fill a claim that another user's delivery waits for.
+        """
         ...
 
     async def deliveries(

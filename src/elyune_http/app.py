@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
+import multiprocessing.connection
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from elyune_adapters import logs
 from elyune_adapters.container import Container, create_container, derive_key, resolve
+from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, storage, subtitles, views
@@ -20,7 +23,6 @@ from elyune_http.caches import TokenCache
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
 from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
-from elyune_http.ratelimit import RateLimiter
 from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
 
 logger = logging.getLogger("elyune.http")
@@ -50,11 +52,11 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CONTAINER] = container or create_container(settings)
-    app[LIMITER] = RateLimiter(settings.http.rate_limit_per_minute, 60.0)
     app[TOKENS] = TokenCache()
     app[SUBTITLES] = SubtitleLinks(
         derive_key(app[CONTAINER].secret(), "subtitles"), settings.http.public_url
     )
+    app[LIMITER] = _ContainerLimiter(app[CONTAINER])
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
     app.add_routes(events.routes)
@@ -68,6 +70,22 @@ def create_app(
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every answer: no MIME sniffing, and a ``Server`` header without versions."""
     response.headers.update(SECURITY_HEADERS)
+
+
+class _ContainerLimiter(RateLimiter):
+    """The container's rate limiter (in memory, or in Redis), resolved on first use."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._limiter: RateLimiter | None = None
+
+    async def hit(self, *keys: str) -> None:
+        if self._limiter is None:
+            self._limiter = await resolve(self._container.rate_limiter())
+        await self._limiter.hit(*keys)
+
+    async def close(self) -> None:
+        return None  # the container closes it
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -93,18 +111,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _deliver_webhooks(container: Container, idle: float = 1.0) -> None:
-    """Send due webhook deliveries, forever."""
-    while True:
-        try:
-            report = await (await resolve(container.deliver_webhooks())).execute()
-        except ElyuneError as exc:
-            logger.warning("webhook delivery round failed: %s", exc)
-            report = None
-        except Exception:  # a bug must not end deliveries for the life of the process
-            logger.exception("webhook delivery round crashed")
-            report = None
-        if report is None or report.attempted == 0:
-            await asyncio.sleep(idle)
+    """Send due webhook deliveries, concurrently within their bounds, forever."""
+    await (await resolve(container.deliver_webhooks())).run(idle)
 
 
 class BoundedSite(web.TCPSite):
@@ -120,8 +128,9 @@ class BoundedSite(web.TCPSite):
         *,
         max_connections: int,
         body_timeout: float = 60.0,
+        reuse_port: bool = False,
     ) -> None:
-        super().__init__(runner, host, port)
+        super().__init__(runner, host, port, reuse_port=reuse_port)
         self._max_connections = max_connections
         self._body_timeout = body_timeout
 
@@ -139,7 +148,9 @@ class BoundedSite(web.TCPSite):
                 return _Refuse()
             return SafeRequestHandler(server, loop=loop, body_timeout=self._body_timeout, **options)
 
-        self._server = await loop.create_server(protocol, self._host, self._port)
+        self._server = await loop.create_server(
+            protocol, self._host, self._port, reuse_port=self._reuse_port
+        )
         sockets = self._server.sockets
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
@@ -167,7 +178,11 @@ class _Refuse(asyncio.Protocol):
 
 
 async def start_server(
-    app: web.Application, http: HttpSettings, *, handle_signals: bool = False
+    app: web.Application,
+    http: HttpSettings,
+    *,
+    handle_signals: bool = False,
+    reuse_port: bool = False,
 ) -> tuple[web.AppRunner, BoundedSite]:
     """Start serving *app* the way ``elyune serve`` does: no access log (it would print
     signed URLs' queries), a connection that has not sent a whole request's headers
@@ -187,6 +202,7 @@ async def start_server(
         http.port,
         max_connections=http.max_connections,
         body_timeout=http.body_timeout,
+        reuse_port=reuse_port,
     )
     try:
         await site.start()
@@ -196,21 +212,74 @@ async def start_server(
     return runner, site
 
 
-def run(settings: Settings | None = None) -> None:
-    """Serve the API on the configured host and port until interrupted."""
+def run(settings: Settings | None = None, *, setup: Callable[[], None] | None = None) -> None:
+    """Serve the API on the configured host and port until interrupted.
+
+    With ``settings.http.workers`` > 1, that many processes serve the one port
+    (``SO_REUSEPORT``: the kernel spreads the connections); this one waits for them and
+    stops them all on SIGINT/SIGTERM or when one exits. *setup* (a picklable callable,
+    e.g. the CLI's logging set-up) runs first in every worker process.
+    """
     settings = settings or load_settings()
+    if settings.http.workers <= 1:
+        _serve(settings, False, None)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_serve, args=(settings, True, setup), name=f"elyune-api-{n}")
+        for n in range(settings.http.workers)
+    ]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        logger.info("serving with %d worker processes", len(processes))
+        while not stopping and all(p.is_alive() for p in processes):
+            multiprocessing.connection.wait([p.sentinel for p in processes], timeout=1.0)
+        if not stopping:
+            logger.error("an API worker process exited; stopping the others")
+            stop(signal.SIGTERM, None)
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stopping:
+        raise SystemExit(1)
+
+
+def _serve(settings: Settings, reuse_port: bool, setup: Callable[[], None] | None) -> None:
+    if setup is not None:
+        setup()
     try:
         import uvloop  # a faster event loop where available
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - Windows
         pass
+    if reuse_port:  # a worker process: the parent stops it with SIGTERM
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     async def serve() -> None:
-        runner, site = await start_server(create_app(settings), settings.http)
+        runner, site = await start_server(
+            create_app(settings), settings.http, reuse_port=reuse_port
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # a worker process stops on its parent's SIGTERM only (Ctrl-C reaches the parent)
+        signals = (signal.SIGTERM,) if reuse_port else (signal.SIGINT, signal.SIGTERM)
+        for signum in signals:
             with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
                 loop.add_signal_handler(signum, stop.set)
         logger.info("serving on %s:%s", settings.http.host, site.port)

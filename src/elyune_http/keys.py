@@ -7,11 +7,11 @@ from datetime import datetime
 from aiohttp import web
 
 from elyune_adapters.container import Container
+from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import Settings
 from elyune_core import User
 from elyune_http.caches import TokenCache
 from elyune_http.links import SubtitleLinks
-from elyune_http.ratelimit import RateLimiter
 
 CONTAINER = web.AppKey("container", Container)
 SETTINGS = web.AppKey("settings", Settings)

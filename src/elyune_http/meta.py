@@ -92,8 +92,9 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/api/schema/")
 async def schema_document(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document."""
-    server = request.app[SETTINGS].http.public_url
-    return web.json_response(openapi.document(server), dumps=json_dumps)
+    http = request.app[SETTINGS].http
+    document = openapi.document(http.public_url, max_upload_bytes=http.max_upload_mb << 20)
+    return web.json_response(document, dumps=json_dumps)
 
 
 @routes.get("/api/docs/")

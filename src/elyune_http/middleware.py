@@ -19,6 +19,7 @@ from elyune_core.errors import (
     ConflictError,
     ElyuneError,
     InvalidInputError,
+    InvalidStateError,
     NotFoundError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -94,6 +95,7 @@ _STATUS: list[tuple[type[ElyuneError], int]] = [
     (RateLimitedError, 429),
     (ConflictError, 409),
     (ServiceUnavailableError, 503),
+    (InvalidStateError, 409),
     (InvalidInputError, 400),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from elyune_http import schema
@@ -321,6 +322,17 @@ SCHEMAS: JSON = {
         },
         "required": ["count", "results"],
     },
+    "ServerSentEvent": {
+        "type": "object",
+        "description": "One event of the stream: `step` (data: a Step), `done` or "
+        "`error` (data: JSON), `ping`.",
+        "properties": {
+            "event": {"type": "string"},
+            "data": {"type": "string"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+    },
     "Health": {
         "type": "object",
         "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
@@ -340,6 +352,11 @@ _ERRORS = {
     "400": _json_response("Invalid input: a message per field.", "ValidationError"),
     "401": _json_response("Missing, invalid or expired token.", "Error"),
     "404": _json_response("Not found (or not yours).", "Error"),
+    "409": _json_response(
+        "Valid, but the object's current state refuses it (nothing uploaded yet, no "
+        "failed step, no transcript yet, the webhook limit reached).",
+        "ValidationError",
+    ),
     "413": _json_response("Body too large.", "Error"),
     "403": _json_response("The link is not signed or has expired.", "Error"),
     "415": _json_response("Body is not JSON.", "Error"),
@@ -375,7 +392,12 @@ def _op(
     return operation
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+}
 _NO_CONTENT = ("204", {"description": "Done; no content."})
 
 
@@ -416,12 +438,27 @@ PATHS: JSON = {
             ("200", _json_response("A page of recordings.", "RecordingPage")),
             errors=("400", "401", "404", "503"),
             params=(
-                _query("page", {"type": "integer", "minimum": 1}, "Page number."),
                 _query(
-                    "page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size."
+                    "page",
+                    {"anyOf": [{"type": "integer", "minimum": 1}, {"const": ""}]},
+                    "Page number (empty: the first).",
                 ),
-                _query("status", {"enum": _RECORDING_STATUS}, "Only this status."),
-                _query("search", {"type": "string", "maxLength": 200}, "Words in the title."),
+                _query(
+                    "page_size",
+                    {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 1, "maximum": 100},
+                            {"const": ""},
+                        ]
+                    },
+                    "Page size (empty: 20).",
+                ),
+                _query("status", {"enum": [*_RECORDING_STATUS, ""]}, "Only this status."),
+                _query(
+                    "search",
+                    {"type": "string", "maxLength": 200, "pattern": schema.NO_NUL},
+                    "Words in the title.",
+                ),
             ),
         )
     },
@@ -438,7 +475,7 @@ PATHS: JSON = {
             "Say the upload is done; the stored file is checked and processing queued",
             ("200", _json_response("Queued (or already queued).", "UploadCompleted")),
             body="UploadComplete",
-            errors=("400", "401", "404", "415", "503"),
+            errors=("400", "401", "404", "409", "415", "503"),
             params=(_ID,),
         )
     },
@@ -472,7 +509,7 @@ PATHS: JSON = {
                 {
                     "description": "An event stream; `access_token` may be given in the "
                     "query for EventSource clients.",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "content": {"text/event-stream": {"schema": _ref("ServerSentEvent")}},
                 },
             ),
             params=(
@@ -504,7 +541,7 @@ PATHS: JSON = {
         "post": _op(
             "Re-run the failed steps only",
             ("202", _json_response("Queued.", "Queued")),
-            errors=("400", "401", "404", "503"),
+            errors=("401", "404", "409", "503"),
             params=(_ID,),
         )
     },
@@ -512,7 +549,7 @@ PATHS: JSON = {
         "post": _op(
             "Run one analysis again from the stored transcript",
             ("202", _json_response("Queued.", "Queued")),
-            errors=("400", "401", "404", "503"),
+            errors=("401", "404", "409", "503"),
             params=(
                 _ID,
                 {
@@ -528,7 +565,7 @@ PATHS: JSON = {
         "patch": _op(
             'Name the speakers (`{"0": "Alice"}`)',
             ("200", _json_response("The names.", "SpeakerNames")),
-            body="SpeakerNames",
+            body="SpeakerNamesUpdate",
             errors=("400", "401", "404", "415", "503"),
             params=(_ID,),
         )
@@ -544,7 +581,7 @@ PATHS: JSON = {
             "Register a webhook; the answer holds its signing secret (shown once)",
             ("201", _json_response("The webhook.", "Webhook")),
             body="WebhookCreate",
-            errors=("400", "401", "415", "503"),
+            errors=("400", "401", "409", "415", "503"),
             tag="webhooks",
         ),
     },
@@ -608,8 +645,14 @@ PATHS: JSON = {
 }
 
 
-def document(server_url: str) -> JSON:
-    """The OpenAPI 3.1 document, with *server_url* as the server."""
+def document(server_url: str, *, max_upload_bytes: int | None = None) -> JSON:
+    """The OpenAPI 3.1 document, with *server_url* as the server and the upload size
+    limit the server applies."""
+    schemas = SCHEMAS
+    if max_upload_bytes is not None:
+        upload = copy.deepcopy(SCHEMAS["RequestUpload"])
+        upload["properties"]["file_size"]["maximum"] = max_upload_bytes
+        schemas = {**SCHEMAS, "RequestUpload": upload}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -623,7 +666,7 @@ def document(server_url: str) -> JSON:
         "security": [{"bearerAuth": []}],
         "paths": PATHS,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

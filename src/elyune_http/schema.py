@@ -7,6 +7,7 @@ keeps working: ``{"file_size": ["A valid integer is required."]}``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,10 @@ class Field:
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
     items: Field | None = None
+    min_items: int | None = None
     max_items: int | None = None
+    pattern: str | None = None  # a regular expression the whole value must match
+    pattern_message: str = "Enter a valid value."
     example: Any = None
 
     def check(self, value: Any) -> tuple[Any, str | None]:
@@ -67,8 +71,12 @@ class Field:
                 return None, f"Ensure this field has no more than {self.max_length} characters."
             if self.choices is not None and value not in self.choices:
                 return None, f'"{value}" is not a valid choice.'
+            if self.pattern is not None and not re.fullmatch(self.pattern, value):
+                return None, self.pattern_message
             return value, None
         if self.type in ("integer", "number"):
+            if self.type == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)  # 30.0 is an integer to JSON Schema and to DRF
             ok = (
                 isinstance(value, int) if self.type == "integer" else isinstance(value, int | float)
             )
@@ -87,6 +95,8 @@ class Field:
         if self.type == "array":
             if not isinstance(value, list):
                 return None, f'Expected a list of items but got type "{type(value).__name__}".'
+            if self.min_items is not None and len(value) < self.min_items:
+                return None, f"Ensure this field has at least {self.min_items} elements."
             if self.max_items is not None and len(value) > self.max_items:
                 return None, f"Ensure this field has no more than {self.max_items} elements."
             converted = []
@@ -103,16 +113,21 @@ class Field:
         raise AssertionError(self.type)
 
     def json_schema(self) -> JSON:
-        """This field as JSON Schema (OpenAPI 3.1)."""
+        """This field as JSON Schema (OpenAPI 3.1): every rule ``check`` applies."""
         schema: JSON = {"type": [self.type, "null"] if self.nullable else self.type}
+        choices: list[Any] | None = None
+        if self.choices:
+            choices = [*self.choices, None] if self.nullable else list(self.choices)
         for key, value in (
             ("description", self.description or None),
             ("minLength", self.min_length),
             ("maxLength", self.max_length),
             ("minimum", self.minimum),
             ("maximum", self.maximum),
-            ("enum", list(self.choices) if self.choices else None),
+            ("enum", choices),
+            ("minItems", self.min_items),
             ("maxItems", self.max_items),
+            ("pattern", self.schema_pattern()),
             ("example", self.example),
         ):
             if value is not None:
@@ -120,6 +135,45 @@ class Field:
         if self.items is not None:
             schema["items"] = self.items.json_schema()
         return schema
+
+    def schema_pattern(self) -> str | None:
+        """The pattern of a string: this field's own, else no NUL character and, when a
+        minimum length applies, not blank (``check`` strips the value first)."""
+        if self.type != "string" or self.choices:
+            return None
+        if self.pattern is not None:
+            return f"^(?:{self.pattern})$"
+        if self.min_length:
+            return NOT_BLANK
+        return NO_NUL
+
+
+NO_NUL = "^[^\\x00]*$"
+NOT_BLANK = "^[^\\x00]*[^\\x00\\s][^\\x00]*$"
+# What check_language accepts: ``en``, ``pt-BR``, ``zh-Hant-TW`` (at most 20 characters).
+LANGUAGE = "[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*"
+LANGUAGE_MESSAGE = "Use a language code like en, de or pt-BR."
+# What a webhook URL may look like: http(s), a host name, an IPv4 or IPv6 address, a
+# port from 1 to 65535, then printable ASCII. (Whether the host is internal is checked
+# on its resolved addresses: no pattern can say it.)
+_H = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_V4 = f"(?:{_OCTET}\\.){{3}}{_OCTET}"
+_V6 = "|".join(
+    (
+        f"(?:{_H}:){{7}}{_H}",
+        f"(?:{_H}:){{1,7}}:",
+        f"(?:{_H}:){{1,6}}:{_H}",
+        *(f"(?:{_H}:){{1,{n}}}(?::{_H}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+        f":(?:(?::{_H}){{1,7}}|:)",
+        f"(?:{_H}:){{1,4}}:{_V4}",
+        f"::(?:ffff(?::0{{1,4}})?:)?{_V4}",
+    )
+)
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+WEBHOOK_URL = f"https?://(?:{_LABEL}(?:\\.{_LABEL})*|\\[(?:{_V6})\\])(?::{_PORT})?(?:[/?#][!-~]*)?"
+SPEAKER_LABEL = "[0-9]{1,4}"
 
 
 @attrs.frozen
@@ -129,6 +183,9 @@ class Body:
     name: str
     fields: Mapping[str, Field]
     extra: Field | None = None  # a schema for arbitrary keys (a mapping body)
+    extra_keys: str | None = None  # a pattern the arbitrary keys must match
+    extra_keys_message: str = "Unknown field."
+    min_fields: int = 0
 
     def parse(self, data: Any, *, partial: bool = False) -> JSON:
         """Validate *data*; raise ``InvalidInputError`` with a message per bad field."""
@@ -147,6 +204,13 @@ class Body:
             if field is None:
                 errors[key] = "Unknown field."
                 continue
+            if (
+                key not in self.fields
+                and self.extra_keys is not None
+                and not re.fullmatch(self.extra_keys, key)
+            ):
+                errors[key] = self.extra_keys_message
+                continue
             checked, error = field.check(value)
             if error:
                 errors[key] = error
@@ -158,6 +222,8 @@ class Body:
                     errors[key] = "This field is required."
         if partial and not data:
             errors["non_field_errors"] = "Send at least one field to change."
+        elif len(data) < self.min_fields:
+            errors["non_field_errors"] = f"Send at least {self.min_fields} field(s)."
         if errors:
             raise InvalidInputError(errors)
         return values
@@ -169,11 +235,13 @@ class Body:
             "properties": {k: f.json_schema() for k, f in self.fields.items()},
             "additionalProperties": self.extra.json_schema() if self.extra else False,
         }
+        if self.extra_keys is not None:
+            schema["propertyNames"] = {"pattern": f"^(?:{self.extra_keys})$"}
         required = [k for k, f in self.fields.items() if f.required]
         if required and not partial:
             schema["required"] = required
-        if partial:
-            schema["minProperties"] = 1
+        if partial or self.min_fields:
+            schema["minProperties"] = max(1 if partial else 0, self.min_fields)
         return schema
 
 
@@ -226,7 +294,12 @@ REQUEST_UPLOAD = Body(
         "has_microphone": Field("boolean"),
         "title": Field("string", nullable=True, min_length=1, max_length=200),
         "language": Field(
-            "string", nullable=True, max_length=20, description="Spoken language, e.g. en."
+            "string",
+            nullable=True,
+            max_length=20,
+            pattern=LANGUAGE,
+            pattern_message=LANGUAGE_MESSAGE,
+            description="Spoken language, e.g. en.",
         ),
     },
 )
@@ -238,21 +311,40 @@ RECORDING_PATCH = Body(
     {
         "title": Field("string", min_length=1, max_length=200),
         "description": Field("string", max_length=5000),
-        "language": Field("string", nullable=True, max_length=20),
+        "language": Field(
+            "string",
+            nullable=True,
+            max_length=20,
+            pattern=LANGUAGE,
+            pattern_message=LANGUAGE_MESSAGE,
+        ),
     },
 )
 SPEAKERS = Body(
-    "SpeakerNames",
+    "SpeakerNamesUpdate",
     {},
     extra=Field("string", max_length=100, description="Name of the speaker with this label."),
+    extra_keys=SPEAKER_LABEL,
+    extra_keys_message="Speaker labels are numbers like 0 or 1; names at most 100 characters.",
+    min_fields=1,
 )
 WEBHOOK = Body(
     "WebhookCreate",
     {
-        "url": Field("string", required=True, min_length=1, max_length=2000),
+        "url": Field(
+            "string",
+            required=True,
+            min_length=1,
+            max_length=2000,
+            pattern=WEBHOOK_URL,
+            pattern_message="Enter a valid http:// or https:// URL.",
+            description="Where to POST; its host may not be a loopback, private or other "
+            "internal address (checked again at each delivery).",
+        ),
         "events": Field(
             "array",
             required=True,
+            min_items=1,
             max_items=10,
             items=Field(
                 "string",

@@ -1,21 +1,28 @@
 """The embedded object store's signed URLs, served by the API itself.
 
-``PUT`` streams the body to disk in constant memory and refuses more bytes than the URL
-allows; ``POST`` does the same for a form upload; ``GET`` serves a file (with ranges,
+``PUT`` streams the body to disk in constant memory; ``POST`` does the same for a form
+upload. Either stores a recording's file once, with exactly its declared size, only while
+the recording awaits it (see ``_store``); ``GET`` serves a file (with ranges,
 so videos can seek). Refusals look like S3's: 403 for a bad or expired signature.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
 from elyune_adapters.container import resolve
-from elyune_core import InvalidTokenError, ObjectNotFoundError, check_key
-from elyune_core.errors import InvalidKeyError
+from elyune_core import InvalidTokenError, ObjectNotFoundError, Recording, check_key
+from elyune_core.errors import (
+    ConflictError,
+    InvalidKeyError,
+    RecordingNotFoundError,
+    UploadInProgressError,
+)
 from elyune_http.keys import CONTAINER
 from elyune_http.middleware import problem
 
@@ -39,28 +46,108 @@ def _key(request: web.Request) -> str:
         raise web.HTTPNotFound() from None
 
 
+USED = "This upload URL was already used."
+DELETED = "This upload URL's recording was deleted."
+
+
+async def _target(request: web.Request, key: str) -> tuple[Recording | None, web.Response | None]:
+    """The recording awaiting *key*'s file, or the refusal to answer."""
+    find = await resolve(request.app[CONTAINER].find_upload_target())
+    try:
+        return await find.execute(key), None
+    except RecordingNotFoundError:
+        return None, problem(403, {"detail": DELETED})
+    except ConflictError:
+        return None, problem(403, {"detail": USED})
+
+
+async def _deleted(request: web.Request, key: str) -> bool:
+    find = await resolve(request.app[CONTAINER].find_upload_target())
+    try:
+        await find.execute(key)
+    except RecordingNotFoundError:
+        return True
+    except ConflictError:
+        return False
+    return False
+
+
+async def _store(
+    request: web.Request, receiver: Any, key: str, chunks: AsyncIterator[bytes], limit: int
+) -> web.Response | None:
+    """Stream *chunks* into *key*: one upload at a time, of exactly the declared size.
+
+    ``None`` when stored, else the refusal. A refused upload stores nothing, so the URL
+    stays usable while its recording awaits the file; a stored file is never replaced
+    (not by a second PUT, nor by the form POST), and nothing is stored for a deleted
+    recording.
+    """
+    recording, refused = await _target(request, key)
+    if recording is None:
+        return refused
+    expected = recording.file_size or 0
+    if expected > limit:  # the signature allows less than the recording declares
+        return problem(413, {"detail": f"The upload may have at most {limit} bytes."})
+    try:
+        with receiver.claim(key):
+            if receiver.exists(key):
+                return problem(403, {"detail": USED})
+            writer = receiver.writer(key)
+            try:
+                async for chunk in chunks:
+                    if writer.size + len(chunk) > expected:
+                        return problem(
+                            413, {"detail": f"The upload may have at most {expected} bytes."}
+                        )
+                    writer.write(chunk)
+                if writer.size != expected:
+                    return problem(
+                        400,
+                        {
+                            "detail": f"The upload had {writer.size} bytes but {expected} were "
+                            "declared; nothing was stored: send the whole file again."
+                        },
+                    )
+                try:
+                    await asyncio.to_thread(writer.commit, replace=False)
+                except FileExistsError:
+                    return problem(403, {"detail": USED})
+                except FileNotFoundError:  # the folder went with its recording
+                    return problem(403, {"detail": DELETED})
+            finally:
+                writer.abort()
+            if await _deleted(request, key):  # while its file arrived: keep no orphan
+                receiver.remove(key)
+                return problem(403, {"detail": DELETED})
+    except UploadInProgressError:
+        return problem(409, {"detail": "Another upload to this URL is in progress."})
+    return None
+
+
+async def _chunks_of_put(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(CHUNK):
+        yield chunk
+
+
+async def _chunks_of_part(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk
+
+
 @routes.put("/api/v1/storage/{key:.+}")
 async def put_object(request: web.Request) -> web.Response:
-    """Store the body under the signed key (at most the signed size)."""
+    """Store the body under the signed key (exactly the recording's declared size)."""
     receiver = await _receiver(request)
     key = _key(request)
     try:
         signed = receiver.verify("put", key, request.query)
     except InvalidTokenError as exc:
         return problem(403, {"detail": str(exc)})
-    if receiver.exists(key):  # one upload per URL: no replacing a file being processed
-        return problem(403, {"detail": "This upload URL was already used."})
     if request.content_length is not None and request.content_length > signed.size:
         return problem(413, {"detail": f"The upload may have at most {signed.size} bytes."})
-    writer = receiver.writer(key)
-    try:
-        async for chunk in request.content.iter_chunked(CHUNK):
-            if writer.size + len(chunk) > signed.size:
-                return problem(413, {"detail": f"The upload may have at most {signed.size} bytes."})
-            writer.write(chunk)
-        await asyncio.to_thread(writer.commit)
-    finally:
-        writer.abort()
+    refused = await _store(request, receiver, key, _chunks_of_put(request), signed.size)
+    if refused is not None:
+        return refused
     return web.Response(status=200, headers={"ETag": f'"{key.rsplit("/", 1)[0][-12:]}"'})
 
 
@@ -84,26 +171,17 @@ async def post_object(request: web.Request) -> web.Response:
             signed = receiver.verify_post(fields)
         except InvalidTokenError as exc:
             return problem(403, {"detail": str(exc)})
-        writer = receiver.writer(signed.key)
-        try:
-            while chunk := await part.read_chunk(CHUNK):
-                if writer.size + len(chunk) > signed.size:
-                    return problem(
-                        400,
-                        {
-                            "detail": f"Your proposed upload exceeds the maximum allowed size "
-                            f"of {signed.size} bytes."
-                        },
-                    )
-                writer.write(chunk)
-            if writer.size == 0:
+        refused = await _store(request, receiver, signed.key, _chunks_of_part(part), signed.size)
+        if refused is not None:
+            if refused.status == 413:  # S3's words for a form over its policy's range
                 return problem(
                     400,
-                    {"detail": "Your proposed upload is smaller than the minimum allowed size."},
+                    {
+                        "detail": "Your proposed upload exceeds the maximum allowed size "
+                        f"of {signed.size} bytes."
+                    },
                 )
-            await asyncio.to_thread(writer.commit)
-        finally:
-            writer.abort()
+            return refused
         return web.Response(status=204)
     return problem(400, {"detail": "The form has no file field."})
 

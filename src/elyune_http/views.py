@@ -40,7 +40,9 @@ from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
 from elyune_http.middleware import json_dumps
 
 routes = web.RouteTableDef()
-ID = r"{id:[A-Za-z0-9_-]{1,64}}"
+# Not "request-upload": that path is its own resource (POST only), and an OPTIONS or GET
+# on it must not be taken for a recording's (whose Allow lists GET, PATCH, DELETE).
+ID = r"{id:(?!request-upload/)[A-Za-z0-9_-]{1,64}}"
 MAX_PAGE = 1_000_000
 
 
@@ -64,7 +66,7 @@ def _client(request: web.Request) -> str:
 async def obtain_token(request: web.Request) -> web.Response:
     """Log in: ``{username, password}`` -> ``{access, refresh}``."""
     data = await schema.read_json(request, schema.TOKEN)
-    request.app[LIMITER].hit(
+    await request.app[LIMITER].hit(
         f"token:ip:{_client(request)}", f"token:user:{data['username'].lower()}"
     )
     pair = await (await resolve(request.app[CONTAINER].login())).execute(
@@ -77,7 +79,7 @@ async def obtain_token(request: web.Request) -> web.Response:
 async def refresh_token(request: web.Request) -> web.Response:
     """A new access token (and a rotated refresh token) for a refresh token."""
     data = await schema.read_json(request, schema.TOKEN_REFRESH)
-    request.app[LIMITER].hit(f"token:ip:{_client(request)}")
+    await request.app[LIMITER].hit(f"token:ip:{_client(request)}")
     pair = await (await resolve(request.app[CONTAINER].refresh_tokens())).execute(data["refresh"])
     return _json({"access": pair.access, "refresh": pair.refresh})
 
@@ -90,7 +92,7 @@ async def request_upload(request: web.Request) -> web.Response:
     """Create a recording awaiting upload; answer presigned upload URLs."""
     user = _user(request)
     data = await schema.read_json(request, schema.REQUEST_UPLOAD)
-    request.app[LIMITER].hit(f"upload:user:{user.id}", f"upload:ip:{_client(request)}")
+    await request.app[LIMITER].hit(f"upload:user:{user.id}", f"upload:ip:{_client(request)}")
     result = await (await resolve(request.app[CONTAINER].request_upload())).execute(
         RequestUploadInput(
             owner_id=user.id,

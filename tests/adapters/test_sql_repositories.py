@@ -19,6 +19,7 @@ from elyune_core import (
     AnalysisKind,
     AnalysisStatus,
     ConflictError,
+    DeliveryId,
     FileKind,
     JobId,
     MediaInfo,
@@ -35,8 +36,12 @@ from elyune_core import (
     Transcript,
     User,
     UserId,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookId,
     new_job,
 )
+from elyune_core.entities import WebhookDelivery
 from elyune_core.ports import RecordingQuery
 from tests.conftest import reset_schema
 
@@ -294,3 +299,57 @@ async def test_the_sqlite_reader_sees_committed_rows_and_cannot_write(tmp_path):
         assert (await uow.recordings.list(RecordingQuery())).total == 3
     reader.dispose()
     await engine.dispose()
+
+
+async def test_claiming_webhook_deliveries_is_fair_between_users_and_endpoints(uow_factory):
+    await _seed(uow_factory, users=(1, 2))
+    endpoints = [
+        WebhookEndpoint(
+            WebhookId(f"hook-{n}"),
+            UserId("user-1" if n < 3 else "user-2"),
+            f"https://example.com/{n}",
+            (WebhookEvent.TRANSCRIPT_READY,),
+            "whsec_x",
+            NOW,
+        )
+        for n in range(4)
+    ]
+    async with uow_factory() as uow:
+        for endpoint in endpoints:
+            await uow.webhooks.add(endpoint)
+        # user-1: 30 old deliveries over 3 endpoints; user-2: one newer delivery
+        for n in range(31):
+            endpoint = endpoints[n % 3] if n < 30 else endpoints[3]
+            due = NOW + timedelta(seconds=n)
+            await uow.webhooks.add_delivery(
+                WebhookDelivery(
+                    DeliveryId(f"dlv-{n:03d}"),
+                    endpoint.id,
+                    endpoint.owner_id,
+                    WebhookEvent.TRANSCRIPT_READY,
+                    {"n": n},
+                    NOW,
+                    next_attempt_at=due,
+                )
+            )
+        await uow.commit()
+    later = NOW + timedelta(minutes=1)
+    lease = later + timedelta(minutes=2)
+    async with uow_factory() as uow:
+        claimed = await uow.webhooks.claim_due(later, lease, 10, per_owner=4, per_endpoint=2)
+        await uow.commit()
+    owners = [d.owner_id for d in claimed]
+    assert owners.count("user-1") == 4
+    assert owners.count("user-2") == 1  # not starved by user-1's older backlog
+    by_endpoint = [d.endpoint_id for d in claimed if d.owner_id == "user-1"]
+    assert max(by_endpoint.count(e) for e in set(by_endpoint)) <= 2
+    async with uow_factory() as uow:
+        again = await uow.webhooks.claim_due(
+            later, lease, 10, per_owner=4, skip_owners={UserId("user-1")}
+        )
+        await uow.commit()
+    assert again == []  # user-2's one is leased; user-1 is skipped
+    async with uow_factory() as uow:
+        rest = await uow.webhooks.claim_due(later, lease, 50)
+        await uow.commit()
+    assert len(rest) == 26 and {d.owner_id for d in rest} == {"user-1"}

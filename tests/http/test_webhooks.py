@@ -24,6 +24,19 @@ async def test_private_and_loopback_urls_are_refused_by_default(api):
         "http://100.100.100.200/latest/meta-data",
         "http://[2002:7f00::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
+        # IPv4 inside other IPv6 forms: compatible, translated, NAT64; site-local
+        "http://[::127.0.0.1]/hook",
+        "http://[::7f00:1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[64:ff9b:1::a00:1]/hook",
+        "http://[fec0::1]/hook",
+        "http://[fc00::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[ff02::1]/hook",
+        "http://[100::1]/hook",
+        "http://[::]/hook",
         "http://[::1/hook",
         "http://a..b/hook",
         "http://example.com:99999/hook",
@@ -161,3 +174,70 @@ async def test_the_app_delivers_in_the_background(make_api, aiohttp_server):
     )
     await api.upload(token, b"\x1aE\xdf\xa3 not really media")
     await asyncio.wait_for(got.wait(), timeout=10)
+
+
+async def _owner(api, name: str) -> UserId:
+    async with (await resolve(api.container.uow()))() as uow:
+        return UserId((await uow.users.get_by_username(name)).id)
+
+
+async def test_one_users_hanging_endpoints_do_not_delay_another_users_delivery(
+    make_api, aiohttp_server
+):
+    hanging = 0
+    most_hanging = 0
+    release = asyncio.Event()
+    healthy = asyncio.Event()
+    hanging_when_healthy: list[int] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        nonlocal hanging, most_hanging
+        hanging += 1
+        most_hanging = max(most_hanging, hanging)
+        try:
+            await release.wait()  # never answers while the test looks
+        finally:
+            hanging -= 1
+        return web.Response(status=204)
+
+    async def ok(request: web.Request) -> web.Response:
+        hanging_when_healthy.append(hanging)
+        healthy.set()
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hang/{n}", hang)
+    receiver.router.add_post("/ok", ok)
+    server = await aiohttp_server(receiver)
+    api = await make_api(WEBHOOK_ALLOW_PRIVATE="true")
+    slow, fine = await api.user("slow"), await api.user("fine")
+    for n in range(9):
+        created = await api.client.post(
+            "/api/v1/webhooks/",
+            json={"url": str(server.make_url(f"/hang/{n}")), "events": ["transcript.ready"]},
+            headers=api.auth(slow),
+        )
+        assert created.status == 201
+    await api.client.post(
+        "/api/v1/webhooks/",
+        json={"url": str(server.make_url("/ok")), "events": ["transcript.ready"]},
+        headers=api.auth(fine),
+    )
+    now = (await resolve(api.container.clock())).now()
+    for name in ("slow", "fine"):  # the slow user's deliveries are due first
+        await api.container.events().publish(
+            RecordingEvent(
+                type="transcript.ready",
+                recording_id=RecordingId(f"rec-{name}"),
+                owner_id=await _owner(api, name),
+                occurred_at=now,
+            )
+        )
+    try:
+        await asyncio.wait_for(healthy.wait(), timeout=60)
+    finally:
+        release.set()
+    # Delivered while the slow user's endpoints were still hanging (one at a time, it
+    # came after 9 timeouts of 10 s), and those held at most the per-user bound.
+    assert hanging_when_healthy[0] >= 1
+    assert most_hanging <= 4

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -311,6 +311,9 @@ def _with_files(rows: Sequence[RowMapping]) -> builtins.list[Recording]:
     return [_recording(row, _sorted_files(files[key])) for key, row in first.items()]
 
 
+_INSERT_RECORDING = insert(t.recordings)
+
+
 class RecordingCounts:
     """Totals of recent listings, kept for *ttl* seconds (shared by units of work).
 
@@ -355,10 +358,13 @@ class SqlRecordingRepository(RecordingRepository):
         self._counts = counts
 
     async def add(self, recording: Recording) -> None:
+        # One statement built once (its compiled form is cached), and no DELETE of files
+        # a new recording cannot have: request-upload is this INSERT and its commit.
         await self._conn.execute(
-            insert(t.recordings).values(id=recording.id, **_recording_values(recording))
+            _INSERT_RECORDING, {"id": recording.id, **_recording_values(recording)}
         )
-        await self._write_files(recording)
+        if recording.files:
+            await self._write_files(recording, new=True)
         if self._counts is not None:
             self._counts.forget(recording.owner_id)
 
@@ -435,10 +441,11 @@ class SqlRecordingRepository(RecordingRepository):
         if self._counts is not None:
             self._counts.forget(None)  # the owner is not at hand: forget every total
 
-    async def _write_files(self, recording: Recording) -> None:
-        await self._conn.execute(
-            delete(t.recording_files).where(t.recording_files.c.recording_id == recording.id)
-        )
+    async def _write_files(self, recording: Recording, *, new: bool = False) -> None:
+        if not new:
+            await self._conn.execute(
+                delete(t.recording_files).where(t.recording_files.c.recording_id == recording.id)
+            )
         if recording.files:
             await self._conn.execute(
                 insert(t.recording_files),
@@ -929,19 +936,49 @@ class SqlWebhookRepository(WebhookRepository):
         )
 
     async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int = 50
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int = 50,
+        *,
+        per_owner: int | None = None,
+        per_endpoint: int | None = None,
+        skip_owners: Collection[UserId] = (),
+        skip_endpoints: Collection[WebhookId] = (),
     ) -> Sequence[WebhookDelivery]:
-        query = (
-            select(t.webhook_deliveries)
-            .where(
-                and_(
-                    t.webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
-                    t.webhook_deliveries.c.next_attempt_at <= now,
+        d = t.webhook_deliveries
+        conditions = [d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at <= now]
+        if skip_owners:
+            conditions.append(d.c.owner_id.not_in(list(skip_owners)))
+        if skip_endpoints:
+            conditions.append(d.c.endpoint_id.not_in(list(skip_endpoints)))
+        order = (d.c.next_attempt_at, d.c.id)
+        if per_owner is None and per_endpoint is None:
+            query = select(d).where(and_(*conditions)).order_by(*order).limit(limit)
+        else:
+            # The oldest few of each owner and of each endpoint (window functions), then
+            # the oldest of those: one backlog cannot take every slot of the claim.
+            ranked = (
+                select(
+                    d.c.id,
+                    func.row_number()
+                    .over(partition_by=d.c.owner_id, order_by=order)
+                    .label("by_owner"),
+                    func.row_number()
+                    .over(partition_by=d.c.endpoint_id, order_by=order)
+                    .label("by_endpoint"),
                 )
+                .where(and_(*conditions))
+                .subquery()
             )
-            .order_by(t.webhook_deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
+            fair = select(ranked.c.id)
+            if per_owner is not None:
+                fair = fair.where(ranked.c.by_owner <= per_owner)
+            if per_endpoint is not None:
+                fair = fair.where(ranked.c.by_endpoint <= per_endpoint)
+            query = (
+                select(d).where(and_(d.c.id.in_(fair), *conditions)).order_by(*order).limit(limit)
+            )
         if self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = [_delivery(r) for r in (await self._conn.execute(query)).mappings()]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +20,7 @@ from elyune_core.errors import (
     ObjectChangedError,
     ObjectNotFoundError,
     ObjectStoreUnavailableError,
+    UploadInProgressError,
 )
 from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
@@ -202,12 +204,22 @@ class AtomicWriter:
         self._file.write(chunk)
         self.size += len(chunk)
 
-    def commit(self) -> int:
-        """Flush, fsync and move the file into place; return its size."""
+    def commit(self, *, replace: bool = True) -> int:
+        """Flush, fsync and move the file into place; return its size.
+
+        With ``replace=False`` an existing file stays and ``FileExistsError`` is raised
+        (a hard link is created or not, atomically, even across processes).
+        """
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self._temp, self._target)
+        if replace:
+            os.replace(self._temp, self._target)
+        else:
+            try:
+                os.link(self._temp, self._target)
+            finally:
+                self._temp.unlink(missing_ok=True)
         self._done = True
         return self.size
 
@@ -240,6 +252,36 @@ class LocalUploadReceiver:
     def exists(self, key: str) -> bool:
         """Whether *key* is stored."""
         return self._store.path_of(key).is_file()
+
+    def remove(self, key: str) -> None:
+        """Delete *key* if stored."""
+        self._store.path_of(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Hold the one upload to *key* (``UploadInProgressError`` if another holds it).
+
+        An advisory lock on a hidden file next to the object (a name no key can take):
+        another process's or this one's second attempt fails at once, and a crashed
+        process releases it.
+        """
+        target = self._store.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path = target.with_name(f".{target.name}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UploadInProgressError("Another upload to this URL is in progress.") from None
+            try:
+                yield
+            finally:
+                # Dropped while held: one opened just before may lock the old file, but
+                # the no-replace commit still lets only one upload store the key.
+                path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)  # releases the lock
 
     def path(self, key: str) -> Path:
         """The file holding *key* (``ObjectNotFoundError`` when missing)."""

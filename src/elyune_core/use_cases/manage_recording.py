@@ -98,7 +98,8 @@ class RenameSpeakers:
         errors = {
             str(label): "Speaker labels are numbers like 0 or 1; names at most 100 characters."
             for label, name in data.names.items()
-            if not (isinstance(label, str) and label.isdigit() and len(label) <= 4)
+            if not (isinstance(label, str) and label.isascii() and label.isdigit())
+            or len(label) > 4
             or not isinstance(name, str)
             or len(name) > 100
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from elyune_core.entities import AnalysisKind, AnalysisStatus, StepName, StepStatus
-from elyune_core.errors import InvalidInputError, JobNotFoundError
+from elyune_core.errors import InvalidStateError, JobNotFoundError
 from elyune_core.ids import JobId, RecordingId, UserId
 from elyune_core.pipeline import derive_status, ready_steps
 from elyune_core.ports import Clock, JobQueue, UnitOfWorkFactory
@@ -35,7 +35,7 @@ class RetryJob:
 
     - Succeeded and skipped steps are kept; steps that were blocked behind a failed step
       run once it succeeds.
-    - A job with no failed step is left alone (``InvalidInputError``): a finished job is
+    - A job with no failed step is left alone (``InvalidStateError``): a finished job is
       never re-run as a whole.
     """
 
@@ -56,7 +56,7 @@ class RetryJob:
             recording = await uow.recordings.lock(recording.id)  # after the job, as RunStep
             failed = [s for s in job.steps if s.status is StepStatus.FAILED]
             if not failed:
-                raise InvalidInputError("Nothing to retry: no step of this job has failed.")
+                raise InvalidStateError("Nothing to retry: no step of this job has failed.")
             for step in failed:
                 job = job.with_step(step.reset())
             job = derive_status(job, now)
@@ -102,14 +102,14 @@ class RerunAnalysis:
             found = await uow.jobs.for_recording(recording.id)
             transcript = await uow.transcripts.get(recording.id)
             if found is None or transcript is None:
-                raise InvalidInputError("The recording has no transcript yet.")
+                raise InvalidStateError("The recording has no transcript yet.")
             if transcript.is_empty:
-                raise InvalidInputError("The recording has no speech to analyse.")
+                raise InvalidStateError("The recording has no speech to analyse.")
             job = await uow.jobs.lock(found.id)
             recording = await uow.recordings.lock(recording.id)
             analyze = job.step(StepName.ANALYZE)
             if analyze.status is StepStatus.RUNNING:
-                raise InvalidInputError("The analyses are running right now.")
+                raise InvalidStateError("The analyses are running right now.")
             for analysis in await uow.analyses.list(recording.id):
                 if analysis.kind is data.kind:
                     await uow.analyses.save(

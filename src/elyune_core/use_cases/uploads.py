@@ -8,12 +8,15 @@ import attrs
 
 from elyune_core.entities import Recording, RecordingStatus, content_type_for
 from elyune_core.errors import (
+    ConflictError,
     InvalidInputError,
+    InvalidStateError,
     ObjectNotFoundError,
+    RecordingNotFoundError,
     UploadIncompleteError,
 )
 from elyune_core.ids import JobId, RecordingId, UserId
-from elyune_core.keys import sanitize_filename, source_key
+from elyune_core.keys import sanitize_filename, source_key, source_owner
 from elyune_core.ports import (
     Clock,
     EventPublisher,
@@ -213,7 +216,7 @@ class CompleteUpload:
             recording = await uow.recordings.get(data.recording_id, data.owner_id)
             job = await uow.jobs.for_recording(recording.id)
         if data.s3_key != recording.source_key:
-            raise InvalidInputError({"s3_key": "This key does not belong to this recording."})
+            raise InvalidStateError({"s3_key": "This key does not belong to this recording."})
         if recording.status is not RecordingStatus.AWAITING_UPLOAD and job is not None:
             return CompleteUploadResult(recording, job.id, queued=False)
         try:
@@ -251,3 +254,28 @@ class CompleteUpload:
         async with self._uow() as uow:
             current = await uow.recordings.get(current.id)
         return CompleteUploadResult(current, started.job_id, queued=started.created)
+
+
+class FindUploadTarget:
+    """The recording an upload to *key* would give its file (the embedded store's check).
+
+    Rules: *key* is the source key of an existing recording (``RecordingNotFoundError``
+    after it was deleted) that still awaits its upload (``ConflictError`` once
+    upload-complete accepted a file). The store accepts exactly the declared size.
+    """
+
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, key: str) -> Recording:
+        """The recording awaiting the file under *key*."""
+        owner = source_owner(key)
+        if owner is None:
+            raise RecordingNotFoundError("No recording awaits a file under this key.")
+        async with self._uow() as uow:
+            recording = await uow.recordings.get(owner[1], owner[0])
+        if recording.source_key != key:
+            raise RecordingNotFoundError("No recording awaits a file under this key.")
+        if recording.status is not RecordingStatus.AWAITING_UPLOAD:
+            raise ConflictError("This upload URL was already used.")
+        return recording

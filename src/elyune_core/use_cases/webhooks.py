@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -19,7 +23,9 @@ from elyune_core.entities import (
     WebhookEvent,
 )
 from elyune_core.errors import (
+    ElyuneError,
     InvalidInputError,
+    InvalidStateError,
     ServiceUnavailableError,
     WebhookNotFoundError,
 )
@@ -32,6 +38,8 @@ from elyune_core.ports import (
     UrlGuard,
     WebhookSender,
 )
+
+logger = logging.getLogger("elyune.webhooks")
 
 SIGNATURE_HEADER = "X-Elyune-Signature"
 # Waits between attempts: 10 s, 1 min, 5 min, 30 min, 2 h; then the delivery fails.
@@ -114,7 +122,7 @@ class CreateWebhook:
         )
         async with self._uow() as uow:
             if len(await uow.webhooks.list(data.owner_id)) >= MAX_WEBHOOKS_PER_USER:
-                raise InvalidInputError(
+                raise InvalidStateError(
                     f"A user may have at most {MAX_WEBHOOKS_PER_USER} webhooks."
                 )
             await uow.webhooks.add(endpoint)
@@ -175,12 +183,27 @@ class DeliveryReport:
     succeeded: int
 
 
+@attrs.frozen
+class DeliveryLimits:
+    """How many attempts may run at once: in all, per user and per endpoint.
+
+    With the sender's timeout (10 s), a user's endpoints that never answer hold at most
+    *per_user* slots: everyone else's deliveries go on in the others.
+    """
+
+    total: int = 64
+    per_user: int = 4
+    per_endpoint: int = 2
+
+
 class DeliverWebhooks:
-    """Send the deliveries that are due, signed, and record every attempt.
+    """Send the deliveries that are due, signed, concurrently, and record every attempt.
 
     Rules: a 2xx answer succeeds; anything else (or a network error) is retried after
     ``RETRY_DELAYS``; after the last one the delivery fails. Each attempt is logged with
-    its status code or error and its duration.
+    its status code or error and its duration. Attempts run concurrently within
+    ``DeliveryLimits``; a user or endpoint at its bound is not claimed for, so one
+    user's slow endpoints never delay another user's deliveries.
     """
 
     def __init__(
@@ -190,17 +213,68 @@ class DeliverWebhooks:
         sender: WebhookSender,
         clock: Clock,
         delays: Sequence[float] = RETRY_DELAYS,
+        limits: DeliveryLimits | None = None,
     ) -> None:
         self._uow = uow
         self._sender = sender
         self._clock = clock
         self._delays = tuple(delays)
+        self._limits = limits or DeliveryLimits()
+        self._by_owner: Counter[UserId] = Counter()
+        self._by_endpoint: Counter[WebhookId] = Counter()
+        self._running: set[asyncio.Task[bool]] = set()
+        self._finished = asyncio.Event()
 
     async def execute(self, limit: int = 50) -> DeliveryReport:
-        """Send up to *limit* due deliveries."""
+        """One round: send up to *limit* due deliveries concurrently and wait for them."""
+        tasks = await self._start_due(limit)
+        results = await asyncio.gather(*tasks)
+        return DeliveryReport(len(tasks), sum(results))
+
+    async def run(self, idle: float = 1.0) -> None:
+        """Deliver forever: claim more as soon as slots free up, look again after
+        *idle* seconds when nothing was due. Cancel to stop (attempts in flight are
+        cancelled; their deliveries are retried when their lease ends)."""
+        try:
+            while True:
+                try:
+                    started = await self._start_due(self._limits.total - len(self._running))
+                except ElyuneError as exc:
+                    logger.warning("webhook delivery round failed: %s", exc)
+                    started = []
+                except Exception:  # a bug must not end deliveries for the life of the process
+                    logger.exception("webhook delivery round crashed")
+                    started = []
+                if started and len(self._running) < self._limits.total:
+                    await asyncio.sleep(0)  # let them start; then claim for others
+                    continue
+                self._finished.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._finished.wait(), idle)
+        finally:
+            for task in self._running:
+                task.cancel()
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _start_due(self, limit: int) -> list[asyncio.Task[bool]]:
+        if limit <= 0:
+            return []
+        limits = self._limits
         now = self._clock.now()
         async with self._uow() as uow:
-            due = list(await uow.webhooks.claim_due(now, now + timedelta(minutes=2), limit))
+            due = list(
+                await uow.webhooks.claim_due(
+                    now,
+                    now + timedelta(minutes=2),
+                    limit,
+                    per_owner=limits.per_user,
+                    per_endpoint=limits.per_endpoint,
+                    skip_owners={o for o, n in self._by_owner.items() if n >= limits.per_user},
+                    skip_endpoints={
+                        e for e, n in self._by_endpoint.items() if n >= limits.per_endpoint
+                    },
+                )
+            )
             endpoints: dict[WebhookId, WebhookEndpoint | None] = {}
             for delivery in due:
                 if delivery.endpoint_id not in endpoints:
@@ -211,17 +285,49 @@ class DeliverWebhooks:
                     except WebhookNotFoundError:  # deleted meanwhile: skip its deliveries
                         endpoints[delivery.endpoint_id] = None
             await uow.commit()
-        succeeded = 0
+        tasks: list[asyncio.Task[bool]] = []
+        release: list[WebhookDelivery] = []
         for delivery in due:
             endpoint = endpoints.get(delivery.endpoint_id)
             if endpoint is None:
                 continue
-            updated = await self._attempt(endpoint, delivery)
-            succeeded += updated.delivered_at is not None
+            if (
+                self._by_owner[delivery.owner_id] >= limits.per_user
+                or self._by_endpoint[endpoint.id] >= limits.per_endpoint
+            ):
+                release.append(delivery)  # over a bound with those in flight: not now
+                continue
+            self._by_owner[delivery.owner_id] += 1
+            self._by_endpoint[endpoint.id] += 1
+            task = asyncio.create_task(self._deliver(endpoint, delivery))
+            self._running.add(task)
+            tasks.append(task)
+        if release:
             async with self._uow() as uow:
-                await uow.webhooks.save_delivery(updated)
+                for delivery in release:  # as claimed: due again at once
+                    await uow.webhooks.save_delivery(delivery)
                 await uow.commit()
-        return DeliveryReport(len(due), succeeded)
+        return tasks
+
+    async def _deliver(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
+        try:
+            updated = await self._attempt(endpoint, delivery)
+            try:
+                async with self._uow() as uow:
+                    await uow.webhooks.save_delivery(updated)
+                    await uow.commit()
+            except ElyuneError as exc:  # tried again when its lease ends
+                logger.warning("could not record delivery %s: %s", delivery.id, exc)
+            return updated.delivered_at is not None
+        finally:
+            self._by_owner[delivery.owner_id] -= 1
+            self._by_endpoint[endpoint.id] -= 1
+            if self._by_owner[delivery.owner_id] <= 0:
+                del self._by_owner[delivery.owner_id]
+            if self._by_endpoint[endpoint.id] <= 0:
+                del self._by_endpoint[endpoint.id]
+            self._running.discard(asyncio.current_task())
+            self._finished.set()
 
     async def _attempt(
         self, endpoint: WebhookEndpoint, delivery: WebhookDelivery
