@@ -152,19 +152,23 @@ def run_once(path: Path, model: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="elyune-long-") as data:
         env = {**os.environ, "ELYUNE_DATA_DIR": data, "WHISPER_MODEL": model}
         started = time.time()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "elyune_cli", "process", str(path), "--json"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
-        sampler = Sampler(process.pid)
-        sampler.start()
-        out, _ = process.communicate()
+        log = Path(data) / "process.log"
+        with log.open("w") as errors:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "elyune_cli", "process", str(path), "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                cwd=ROOT,
+            )
+            sampler = Sampler(process.pid)
+            sampler.start()
+            out, _ = process.communicate()
         wall = time.time() - started
         sampler.stop()
+        if process.returncode != 0:
+            print(out[-4000:], log.read_text()[-4000:], sep="\n", file=sys.stderr)
     if process.returncode not in (0,):
         raise SystemExit(f"elyune process failed ({process.returncode}) on {path.name}")
     details = json.loads(out)
