@@ -761,7 +761,7 @@ class _Progress:
         except ValueError:
             return
         fraction = min(max(seconds / self._duration, 0.0), 0.999)
-        if fraction >= self._reported + 0.01:
+        if fraction > self._reported + 0.0005:  # fine-grained: it keeps the lease alive
             self._reported = fraction
             await self._callback(fraction)
 
