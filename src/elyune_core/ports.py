@@ -260,6 +260,11 @@ class LanguageSupport(Protocol):
         """``None`` when *language* can be used; else why not (a message for the user)."""
         ...
 
+    def pattern(self) -> str:
+        """A regular expression (ECMA-262, whole value) matching exactly the codes that
+        :meth:`problem` accepts: the API's document states it."""
+        ...
+
 
 @attrs.frozen
 class AnalysisRequest:

@@ -93,7 +93,12 @@ async def readyz(request: web.Request) -> web.Response:
 async def schema_document(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document."""
     http = request.app[SETTINGS].http
-    document = openapi.document(http.public_url, max_upload_bytes=http.max_upload_mb << 20)
+    languages = request.app[CONTAINER].languages()
+    document = openapi.document(
+        http.public_url,
+        max_upload_bytes=http.max_upload_mb << 20,
+        language_pattern=languages.pattern(),
+    )
     return web.json_response(document, dumps=json_dumps)
 
 

@@ -645,14 +645,27 @@ PATHS: JSON = {
 }
 
 
-def document(server_url: str, *, max_upload_bytes: int | None = None) -> JSON:
-    """The OpenAPI 3.1 document, with *server_url* as the server and the upload size
-    limit the server applies."""
+def document(
+    server_url: str,
+    *,
+    max_upload_bytes: int | None = None,
+    language_pattern: str | None = None,
+) -> JSON:
+    """The OpenAPI 3.1 document, with *server_url* as the server, the upload size limit
+    the server applies and the language codes its transcriber takes."""
     schemas = SCHEMAS
     if max_upload_bytes is not None:
         upload = copy.deepcopy(SCHEMAS["RequestUpload"])
         upload["properties"]["file_size"]["maximum"] = max_upload_bytes
         schemas = {**SCHEMAS, "RequestUpload": upload}
+    if language_pattern is not None:
+        schemas = dict(schemas)
+        for name, schema in schemas.items():
+            field = schema.get("properties", {}).get("language")
+            if isinstance(field, dict) and "pattern" in field:
+                changed = copy.deepcopy(schema)
+                changed["properties"]["language"]["pattern"] = f"^{language_pattern}$"
+                schemas[name] = changed
     return {
         "openapi": "3.1.0",
         "info": {

@@ -263,7 +263,7 @@ LONE = '"u\\ud800"'  # JSON text for a string holding half of a surrogate pair
         (
             "POST",
             "/api/v1/webhooks/",
-            f'{{"url": "https://example.com/h", "events": [], "description": {LONE}}}',
+            f'{{"url": "https://example.com/h", "events": ["transcript.ready"], "description": {LONE}}}',
             "description",
         ),
     ],

@@ -25,6 +25,14 @@ WHISPER_LANGUAGES = frozenset(_WHISPER_CODES)
 EXAMPLES = "en, de, fr, es, pt, ja"
 
 
+def _any_case(code: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in code)
+
+
+def _one_of(codes: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(_any_case(c) for c in sorted(codes, key=len, reverse=True)) + ")"
+
+
 class WhisperLanguages(LanguageSupport):
     """The languages of a faster-whisper model: its list, or ``en`` for ``*.en`` models."""
 
@@ -45,6 +53,9 @@ class WhisperLanguages(LanguageSupport):
             return f'Whisper takes the language without a region: use "{base}".'
         return f'"{language}" is not a language Whisper knows (codes like {EXAMPLES}).'
 
+    def pattern(self) -> str:
+        return _any_case("en") if self._english_only else _one_of(_WHISPER_CODES)
+
 
 class DeepgramLanguages(LanguageSupport):
     """A known language code with an optional region (``en``, ``en-US``), or ``multi``."""
@@ -54,3 +65,6 @@ class DeepgramLanguages(LanguageSupport):
         if code == "multi" or code.split("-", 1)[0] in WHISPER_LANGUAGES:
             return None
         return f'"{language}" is not a language code Deepgram takes (like en, en-US, pt-BR).'
+
+    def pattern(self) -> str:
+        return f"(?:{_any_case('multi')}|{_one_of(_WHISPER_CODES)}(?:-[A-Za-z0-9]{{1,8}})*)"
