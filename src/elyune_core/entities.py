@@ -435,6 +435,19 @@ class Segment:
 
 
 @attrs.frozen
+class SpeakerVoice:
+    """The voice of one speaker of a recording: its mean embedding and the speech behind it.
+
+    ``embedding`` is an L2-normed speaker embedding (256 floats from the voice encoder);
+    ``seconds`` is how much speech it was computed from.
+    """
+
+    label: str
+    embedding: tuple[float, ...]
+    seconds: float
+
+
+@attrs.frozen
 class Transcript:
     """The speech of a recording as text, segments and words.
 
@@ -691,6 +704,7 @@ __all__ = [
     "Sentiment",
     "SentimentLabel",
     "SpeakerSentiment",
+    "SpeakerVoice",
     "Step",
     "StepName",
     "StepStatus",

@@ -27,6 +27,7 @@ from elyune_core.entities import (
     Recording,
     RecordingStatus,
     Segment,
+    SpeakerVoice,
     StepName,
     Transcript,
     User,
@@ -206,6 +207,9 @@ class TranscriptionRequest:
     audio: Path
     language: str | None = None
     duration: float | None = None
+    #: speaker-count hints for the diarization: exactly this many, or at most this many
+    num_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 @attrs.frozen
@@ -222,6 +226,8 @@ class TranscriptionResult:
     speaker_count: int | None = None
     request_id: str | None = None
     audio_seconds: float | None = None
+    #: each speaker's voice (mean embedding), when the engine computed them
+    voices: tuple[SpeakerVoice, ...] = ()
 
 
 class Transcriber(Protocol):

