@@ -210,6 +210,20 @@ REQUEST_UPLOAD = Body(
         "language": Field(
             "string", nullable=True, max_length=20, description="Spoken language, e.g. en."
         ),
+        "num_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="Exactly this many speakers (a hint for the diarization).",
+        ),
+        "max_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="At most this many speakers (a hint for the diarization).",
+        ),
     },
 )
 UPLOAD_COMPLETE = Body(
@@ -221,6 +235,20 @@ RECORDING_PATCH = Body(
         "title": Field("string", min_length=1, max_length=200),
         "description": Field("string", max_length=5000),
         "language": Field("string", nullable=True, max_length=20),
+        "num_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="Exactly this many speakers (a hint for the diarization).",
+        ),
+        "max_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="At most this many speakers (a hint for the diarization).",
+        ),
     },
 )
 SPEAKERS = Body(

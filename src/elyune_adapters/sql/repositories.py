@@ -254,6 +254,8 @@ def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
         files=tuple(files),
         error=row["error"],
         speaker_names=dict(row["speaker_names"] or {}),
+        num_speakers=row["num_speakers"],
+        max_speakers=row["max_speakers"],
     )
 
 
@@ -274,6 +276,8 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
         "media": None if recording.media is None else media_to_dict(recording.media),
         "error": recording.error,
         "speaker_names": dict(recording.speaker_names),
+        "num_speakers": recording.num_speakers,
+        "max_speakers": recording.max_speakers,
         "created_at": recording.created_at,
         "updated_at": recording.updated_at,
     }

@@ -175,6 +175,8 @@ class StepHandlers:
                     audio=path,
                     language=recording.language,
                     duration=recording.duration,
+                    num_speakers=recording.num_speakers,
+                    max_speakers=recording.max_speakers,
                 )
             )
         now = self._clock.now()
