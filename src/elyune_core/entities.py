@@ -479,6 +479,8 @@ class Transcript:
     speaker_count: int | None = None
     request_id: str | None = None
     audio_seconds: float | None = None
+    #: each speaker's voice (mean speaker embedding), when it was computed
+    voices: tuple[SpeakerVoice, ...] = ()
 
     @property
     def is_empty(self) -> bool:

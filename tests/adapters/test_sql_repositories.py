@@ -37,6 +37,7 @@ from elyune_core import (
     UserId,
     new_job,
 )
+from elyune_core.entities import SpeakerVoice
 from elyune_core.ports import RecordingQuery
 from tests.conftest import reset_schema
 
@@ -186,6 +187,7 @@ async def test_jobs_steps_transcripts_and_analyses_round_trip(uow_factory):
         engine="fake",
         created_at=NOW,
         speaker_count=2,
+        voices=(SpeakerVoice("0", (0.6, 0.8), 3.5), SpeakerVoice("1", (1.0, 0.0), 2.25)),
     )
     analyses = [
         Analysis(

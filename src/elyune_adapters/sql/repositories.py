@@ -40,6 +40,7 @@ from elyune_core.entities import (
     Recording,
     RecordingStatus,
     Segment,
+    SpeakerVoice,
     Step,
     StepName,
     StepStatus,
@@ -663,6 +664,10 @@ class SqlTranscriptRepository(TranscriptRepository):
             speaker_count=row["speaker_count"],
             request_id=row["request_id"],
             audio_seconds=row["audio_seconds"],
+            voices=tuple(
+                SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
+                for v in row["voices"] or ()
+            ),
         )
 
     async def save(self, transcript: Transcript) -> None:
@@ -683,6 +688,10 @@ class SqlTranscriptRepository(TranscriptRepository):
                 request_id=transcript.request_id,
                 audio_seconds=transcript.audio_seconds,
                 words=words_to_rows(transcript.words),
+                voices=[
+                    {"label": v.label, "embedding": list(v.embedding), "seconds": v.seconds}
+                    for v in transcript.voices
+                ],
                 created_at=transcript.created_at,
             )
         )

@@ -181,6 +181,7 @@ transcripts = Table(
     Column("request_id", String(200)),
     Column("audio_seconds", Float),
     Column("words", JSON, nullable=False),
+    Column("voices", JSON),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

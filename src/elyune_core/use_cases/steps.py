@@ -193,6 +193,7 @@ class StepHandlers:
             speaker_count=result.speaker_count,
             request_id=result.request_id,
             audio_seconds=result.audio_seconds,
+            voices=result.voices,
         )
         output: dict[str, object] = {
             "engine": result.engine,

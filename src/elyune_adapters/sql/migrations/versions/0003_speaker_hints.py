@@ -1,4 +1,4 @@
-"""speaker-count hints of a recording (num_speakers, max_speakers)
+"""speaker-count hints of a recording (num_speakers, max_speakers); transcript voices
 
 Revision ID: 0003
 Revises: 0002
@@ -21,9 +21,13 @@ def upgrade() -> None:
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("num_speakers", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("max_speakers", sa.Integer(), nullable=True))
+    with op.batch_alter_table("transcripts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("voices", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("transcripts", schema=None) as batch_op:
+        batch_op.drop_column("voices")
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.drop_column("max_speakers")
         batch_op.drop_column("num_speakers")
