@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def run_new(wav: Path, encoder: object) -> list[tuple[str, float, float]]:
         speech_stretches,
         turns_of,
     )
+
     embedded = embed_speech(wav, speech_stretches(wav), encoder)  # type: ignore[arg-type]
     labels = assign_speakers(embedded, params=ClusterParams())
     return [(str(t.speaker), t.start, t.end) for t in turns_of(embedded.windows, labels.tolist())]
@@ -153,10 +155,18 @@ def benchmark(runs: int, threads: int, workdir: Path) -> None:
             }
             print(wav.stem, engine, row[engine], flush=True)
         rows.append(row)
+    load = os.getloadavg()[0]
     longest = max(ensure_set("test", workdir), key=wav_seconds)
     hour = hour_long(longest, workdir / "test-hour.wav")
     hour_runs = [measure(hour, "new", threads) for _ in range(max(1, runs - 1))]
-    write_section("speakers", render(rows, hour_runs, wav_seconds(hour), runs, threads))
+    load = max(load, os.getloadavg()[0])
+    (workdir / "speakers-results.json").write_text(json.dumps(rows, indent=1))
+    body = render(rows, hour_runs, wav_seconds(hour), runs, threads)
+    body += (
+        f"\n\nLoad average (1 min) while measuring: up to {load:.1f} on "
+        f"{os.cpu_count()} cores (other agents shared the machine), so speeds are pessimistic."
+    )
+    write_section("speakers", body)
 
 
 def render(
