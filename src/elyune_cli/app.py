@@ -95,6 +95,12 @@ def process(
     language: Annotated[
         str | None, typer.Option(help="Spoken language (e.g. en, de); detected if omitted.")
     ] = None,
+    speakers: Annotated[
+        int | None, typer.Option(help="Exactly this many speakers (diarization hint).")
+    ] = None,
+    max_speakers: Annotated[
+        int | None, typer.Option(help="At most this many speakers (diarization hint).")
+    ] = None,
 ) -> None:
     """Process FILE: convert, transcribe and analyse it, then print the results."""
     if not file.exists():
@@ -106,7 +112,14 @@ def process(
         config = container.settings()
         user = await (await resolve(container.ensure_user())).execute(config.cli_user)
         imported = await (await resolve(container.import_recording())).execute(
-            ImportRecordingInput(user.id, file.absolute(), title=title, language=language)
+            ImportRecordingInput(
+                user.id,
+                file.absolute(),
+                title=title,
+                language=language,
+                num_speakers=speakers,
+                max_speakers=max_speakers,
+            )
         )
         recording_id = imported.recording.id
         async with container.events().subscribe(recording_id) as events:

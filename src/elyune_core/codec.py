@@ -247,6 +247,8 @@ def recording_to_dict(recording: Recording) -> JSON:
         "duration": recording.duration,
         "media": None if recording.media is None else media_to_dict(recording.media),
         "speaker_names": dict(recording.speaker_names),
+        "num_speakers": recording.num_speakers,
+        "max_speakers": recording.max_speakers,
         "s3_key": recording.source_key,
         "files": [file_to_dict(f) for f in recording.files],
         "created_at": _time(recording.created_at),

@@ -111,6 +111,8 @@ class Recording:
 
     ``file_size`` is the size the uploader declared; the stored source must match it.
     ``speaker_names`` maps a transcript's speaker labels (``"0"``) to names.
+    ``num_speakers``/``max_speakers`` are the user's hints for the diarization (exactly
+    this many speakers / at most this many).
     """
 
     id: RecordingId
@@ -132,6 +134,8 @@ class Recording:
     files: tuple[StoredFile, ...] = ()
     error: str | None = None
     speaker_names: Mapping[str, str] = attrs.field(factory=dict)
+    num_speakers: int | None = None
+    max_speakers: int | None = None
 
     @classmethod
     def awaiting_upload(
@@ -208,13 +212,21 @@ class Recording:
         description: str | None = None,
         language: str | None = None,
         clear_language: bool = False,
+        speakers: Mapping[str, int | None] | None = None,
     ) -> Recording:
-        """Return the recording with the user-editable fields changed."""
+        """Return the recording with the user-editable fields changed.
+
+        *speakers* sets the hints it names (``num_speakers``, ``max_speakers``); ``None``
+        as a value clears one.
+        """
+        hints = dict(speakers or {})
         return attrs.evolve(
             self,
             title=self.title if title is None else title,
             description=self.description if description is None else description,
             language=None if clear_language else (language or self.language),
+            num_speakers=hints.get("num_speakers", self.num_speakers),
+            max_speakers=hints.get("max_speakers", self.max_speakers),
             updated_at=now,
         )
 
@@ -480,6 +492,19 @@ class Segment:
 
 
 @attrs.frozen
+class SpeakerVoice:
+    """The voice of one speaker of a recording: its mean embedding and the speech behind it.
+
+    ``embedding`` is an L2-normed speaker embedding (256 floats from the voice encoder);
+    ``seconds`` is how much speech it was computed from.
+    """
+
+    label: str
+    embedding: tuple[float, ...]
+    seconds: float
+
+
+@attrs.frozen
 class Transcript:
     """The speech of a recording as text, segments and words.
 
@@ -499,6 +524,8 @@ class Transcript:
     speaker_count: int | None = None
     request_id: str | None = None
     audio_seconds: float | None = None
+    #: each speaker's voice (mean speaker embedding), when it was computed
+    voices: tuple[SpeakerVoice, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -736,6 +763,7 @@ __all__ = [
     "Sentiment",
     "SentimentLabel",
     "SpeakerSentiment",
+    "SpeakerVoice",
     "Step",
     "StepName",
     "StepStatus",

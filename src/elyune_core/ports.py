@@ -27,6 +27,7 @@ from elyune_core.entities import (
     Recording,
     RecordingStatus,
     Segment,
+    SpeakerVoice,
     StepName,
     Transcript,
     User,
@@ -220,6 +221,9 @@ class TranscriptionRequest:
     audio: Path
     language: str | None = None
     duration: float | None = None
+    #: speaker-count hints for the diarization: exactly this many, or at most this many
+    num_speakers: int | None = None
+    max_speakers: int | None = None
     on_progress: ProgressCallback | None = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -237,6 +241,8 @@ class TranscriptionResult:
     speaker_count: int | None = None
     request_id: str | None = None
     audio_seconds: float | None = None
+    #: each speaker's voice (mean embedding), when the engine computed them
+    voices: tuple[SpeakerVoice, ...] = ()
 
 
 class Transcriber(Protocol):

@@ -94,6 +94,8 @@ SCHEMAS: JSON = {
             "duration": _nullable("number"),
             "media": _ref("Media"),
             "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}},
+            "num_speakers": _nullable("integer"),
+            "max_speakers": _nullable("integer"),
             "s3_key": {"type": "string"},
             "files": {"type": "array", "items": _ref("StoredFile")},
             "created_at": {"type": "string", "format": "date-time"},

@@ -301,6 +301,20 @@ REQUEST_UPLOAD = Body(
             pattern_message=LANGUAGE_MESSAGE,
             description="Spoken language, e.g. en.",
         ),
+        "num_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="Exactly this many speakers (a hint for the diarization).",
+        ),
+        "max_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="At most this many speakers (a hint for the diarization).",
+        ),
     },
 )
 UPLOAD_COMPLETE = Body(
@@ -317,6 +331,20 @@ RECORDING_PATCH = Body(
             max_length=20,
             pattern=LANGUAGE,
             pattern_message=LANGUAGE_MESSAGE,
+        ),
+        "num_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="Exactly this many speakers (a hint for the diarization).",
+        ),
+        "max_speakers": Field(
+            "integer",
+            nullable=True,
+            minimum=1,
+            maximum=20,
+            description="At most this many speakers (a hint for the diarization).",
         ),
     },
 )

@@ -104,6 +104,8 @@ async def request_upload(request: web.Request) -> web.Response:
             has_microphone=data.get("has_microphone", False),
             title=data.get("title"),
             language=data.get("language"),
+            num_speakers=data.get("num_speakers"),
+            max_speakers=data.get("max_speakers"),
         )
     )
     return _json(present.upload_response(result), status=201)
@@ -208,7 +210,7 @@ async def get_recording(request: web.Request) -> web.Response:
 
 @routes.patch(f"/api/v1/recordings/{ID}/")
 async def patch_recording(request: web.Request) -> web.Response:
-    """Change title, description or language."""
+    """Change title, description, language or the speaker-count hints."""
     data = await schema.read_json(request, schema.RECORDING_PATCH, partial=True)
     recording = await (await resolve(request.app[CONTAINER].update_recording())).execute(
         UpdateRecordingInput(
@@ -218,6 +220,7 @@ async def patch_recording(request: web.Request) -> web.Response:
             description=data.get("description"),
             language=data.get("language"),
             clear_language="language" in data and data["language"] is None,
+            speakers={k: data[k] for k in ("num_speakers", "max_speakers") if k in data},
         )
     )
     return _json(present.recording_summary(recording))

@@ -6,6 +6,7 @@ import logging
 import math
 import socket
 import struct
+import subprocess
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from elyune_core.ids import RecordingId
 from elyune_core.ports import TranscriptionRequest
 from tests.fakes import ScriptedResponse
 from tests.fakes.deepgram import FakeDeepgram, deepgram_error, listen_response
+from tests.support.media import SAMPLE, ffmpeg_exe
 
 API_KEY = "dg-test-key-5f1d0c2a9b"
 RECORDING = RecordingId("rec-1")
@@ -143,6 +145,28 @@ async def test_maps_a_two_speaker_diarized_result(fake: FakeDeepgram, audio: Pat
     assert result.duration == 18.25
     assert result.language == "en"
     assert result.language_confidence == 0.99
+
+
+async def test_voices_of_deepgrams_speakers_are_computed_locally(
+    fake: FakeDeepgram, tmp_path: Path
+) -> None:
+    """For voice profiles, each Deepgram speaker gets a voice embedded from the WAV."""
+    wav = tmp_path / "sample.wav"
+    subprocess.run(
+        [
+            *(ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y"),
+            *("-i", str(SAMPLE), "-t", "18.5", "-vn", "-ac", "1", "-ar", "16000"),
+            *("-c:a", "pcm_s16le", str(wav)),  # under the fake server's 1 MB body limit
+        ],
+        check=True,
+    )
+    fake.enqueue(ok(listen_response(request_id="req-7", duration=18.25)))
+    result = await transcriber(fake).transcribe(request(wav))
+    assert {v.label for v in result.voices} == {"0", "1"}
+    assert all(len(v.embedding) == 256 and v.seconds > 1 for v in result.voices)
+    fake.enqueue(ok(listen_response(request_id="req-8", duration=18.25)))
+    quiet = await transcriber(fake, voices=False).transcribe(request(wav))
+    assert quiet.voices == ()
 
 
 async def test_a_known_language_is_sent_instead_of_detection(

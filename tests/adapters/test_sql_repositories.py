@@ -41,7 +41,7 @@ from elyune_core import (
     WebhookId,
     new_job,
 )
-from elyune_core.entities import WebhookDelivery
+from elyune_core.entities import SpeakerVoice, WebhookDelivery
 from elyune_core.ports import RecordingQuery
 from tests.conftest import reset_schema
 
@@ -191,6 +191,7 @@ async def test_jobs_steps_transcripts_and_analyses_round_trip(uow_factory):
         engine="fake",
         created_at=NOW,
         speaker_count=2,
+        voices=(SpeakerVoice("0", (0.6, 0.8), 3.5), SpeakerVoice("1", (1.0, 0.0), 2.25)),
     )
     analyses = [
         Analysis(

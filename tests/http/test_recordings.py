@@ -192,3 +192,31 @@ async def test_unknown_routes_and_methods_are_json(api):
         "/api/v1/recordings", headers=api.auth(token), allow_redirects=False
     )
     assert no_slash.status in (301, 308)
+
+
+async def test_speaker_count_hints_are_kept_checked_and_editable(api):
+    token = await api.user()
+    made = await _ticket(api, token, num_speakers=3, max_speakers=4)
+    assert made.status == 201
+    rid = (await made.json())["recording_id"]
+    url = f"/api/v1/recordings/{rid}/"
+    body = await (await api.client.get(url, headers=api.auth(token))).json()
+    assert (body["num_speakers"], body["max_speakers"]) == (3, 4)
+    changed = await api.client.patch(url, json={"num_speakers": None}, headers=api.auth(token))
+    assert changed.status == 200
+    assert ((await changed.json())["num_speakers"], (await changed.json())["max_speakers"]) == (
+        None,
+        4,
+    )
+    for payload, field in [
+        ({"num_speakers": 0}, "num_speakers"),
+        ({"max_speakers": 21}, "max_speakers"),
+        ({"num_speakers": "two"}, "num_speakers"),
+        ({"num_speakers": 5}, "num_speakers"),  # more than max_speakers (4)
+    ]:
+        response = await api.client.patch(url, json=payload, headers=api.auth(token))
+        assert response.status == 400, payload
+        assert field in await response.json()
+    refused = await _ticket(api, token, num_speakers=3, max_speakers=2)
+    assert refused.status == 400
+    assert "num_speakers" in await refused.json()

@@ -77,18 +77,20 @@ class Core:
             rand=lambda: 0.0,
         )
 
-    async def add_recording(self, content: bytes = b"MEDIA data", name: str = "talk.webm"):
+    async def add_recording(
+        self, content: bytes = b"MEDIA data", name: str = "talk.webm", **options
+    ):
         path = self.tmp / name
         path.write_bytes(content)
         use_case = ImportRecording(
             uow=self.uow(), store=self.store, events=self.events, clock=self.clock, ids=self.ids
         )
-        result = await use_case.execute(ImportRecordingInput(UserId("u1"), path))
+        result = await use_case.execute(ImportRecordingInput(UserId("u1"), path, **options))
         return result.recording
 
-    async def process(self, content: bytes = b"MEDIA data"):
+    async def process(self, content: bytes = b"MEDIA data", **options):
         """Import a recording and run its whole job; return the recording id and job id."""
-        recording = await self.add_recording(content)
+        recording = await self.add_recording(content, **options)
         start = StartProcessing(uow=self.uow(), queue=self.queue, clock=self.clock, ids=self.ids)
         started = await start.execute(StartProcessingInput(recording.id))
         await self.queue.join()

@@ -302,3 +302,15 @@ async def test_a_step_handed_back_by_a_stopping_worker_keeps_its_attempt_budget(
     step = job.step(StepName.TRANSCODE)
     assert step.status is StepStatus.PENDING
     assert step.attempts == 0
+
+
+async def test_speaker_count_hints_reach_the_transcriber(core):
+    await core.process(num_speakers=2, max_speakers=3)
+    (request,) = core.transcriber.requests
+    assert (request.num_speakers, request.max_speakers) == (2, 3)
+
+
+async def test_bad_speaker_count_hints_are_refused_on_import(core):
+    with pytest.raises(InvalidInputError) as raised:
+        await core.add_recording(num_speakers=4, max_speakers=2)
+    assert "num_speakers" in raised.value.errors

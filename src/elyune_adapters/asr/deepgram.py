@@ -40,12 +40,15 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
+import attrs
 import httpx
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from deepgram.core.api_error import ApiError
 from deepgram.core.parse_error import ParsingError
 
-from elyune_core.entities import Segment, Word
+from elyune_adapters.asr.diarize import voices_for_transcript
+from elyune_adapters.asr.voice_encoder import VoiceEncoder, VoiceEncoderError
+from elyune_core.entities import Segment, SpeakerVoice, Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
 
@@ -85,6 +88,8 @@ class DeepgramTranscriber(Transcriber):
         max_attempts: int = 3,
         backoff_base: float = 2.0,
         max_retry_delay: float = 60.0,
+        voices: bool = True,
+        voice_threads: int = 1,
     ) -> None:
         if not api_key:
             raise ValueError("a Deepgram API key is required")
@@ -103,6 +108,7 @@ class DeepgramTranscriber(Transcriber):
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._max_retry_delay = max_retry_delay
+        self._voice_encoder = VoiceEncoder(threads=voice_threads) if voices else None
 
     def __repr__(self) -> str:
         return f"DeepgramTranscriber(model={self.model!r}, base={self._environment.base!r})"
@@ -179,11 +185,27 @@ class DeepgramTranscriber(Transcriber):
                     result.engine,
                     result.request_id,
                 )
-                return result
+                voices = await self._voices(request, result.segments)
+                return attrs.evolve(result, voices=voices) if voices else result
             await asyncio.sleep(delay)
             attempt += 1
 
     # ------------------------------------------------------------------ internals
+
+    async def _voices(
+        self, request: TranscriptionRequest, segments: Sequence[Segment]
+    ) -> tuple[SpeakerVoice, ...]:
+        """Each Deepgram speaker's voice, embedded locally from the WAV (for voice
+        profiles); a failure only leaves the transcript without voices."""
+        if self._voice_encoder is None or not segments:
+            return ()
+        try:
+            return await asyncio.to_thread(
+                voices_for_transcript, request.audio, segments, self._voice_encoder
+            )
+        except (VoiceEncoderError, ArithmeticError, ValueError, RuntimeError) as exc:
+            logger.warning("no voices for recording %s: %s", request.recording_id, exc)
+            return ()
 
     async def _send(self, request: TranscriptionRequest, size: int) -> Any:
         async with httpx.AsyncClient(timeout=self._timeout) as http:

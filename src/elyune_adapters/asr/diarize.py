@@ -1,184 +1,492 @@
-"""A light speaker diarization for the embedded engine, in numpy only.
+"""Speaker diarization with neural speaker embeddings (Resemblyzer's voice encoder).
 
-It is a small version of the classic BIC diarization (Chen & Gopalakrishnan, 1998):
+:func:`diarize` takes the 16 kHz mono WAV file a transcript was made from, the
+transcript's segments and words, and optional ``num_speakers``/``max_speakers`` hints,
+and returns the segments and words with speakers ``"0"``, ``"1"``... plus each speaker's
+voice (centroid embedding and the seconds of speech behind it). It works in steps:
 
-1. The speech is cut into *turns*: the stretches of speech between pauses (given by the
-   caller's voice activity detector, or found here from the signal's energy), cut again
-   into pieces of at most ``MAX_TURN`` seconds.
-2. Each turn becomes a cloud of voiced 10 ms frames, each described by 12 mel-cepstral
-   coefficients and its log pitch (autocorrelation): the shape of the voice and how high
-   it is.
-3. Turns are merged bottom-up, always the pair whose merge costs least, as long as the
-   Bayesian information criterion prefers one full-covariance Gaussian for both over one
-   Gaussian each (ΔBIC < 0). That is the criterion that chooses the number of speakers.
-   Because the BIC's gain grows with the amount of speech while its penalty grows with
-   its logarithm, on long recordings it would split one voice by what it says; so pairs
-   that differ by less than ``SAME_VOICE`` nats of log-likelihood per frame are merged
-   too (one voice stays below about 0.4 on long recordings, a man and a woman are above
-   2). At most ``max_speakers`` clusters are kept (the cheapest merges continue).
-4. Turns too short to judge go to the speaker whose Gaussian explains them best.
-5. Each word takes the speaker of the turn it was said in; a segment in which the
-   speaker changes is split there.
+1. **Speech.** Stretches of speech are found with the Silero voice activity detector of
+   faster-whisper, run over the file block by block (``VAD_BLOCK`` seconds at a time, so
+   memory stays flat in the recording's length); words Whisper heard outside them are
+   added as speech too.
+2. **Embeddings.** Each stretch is read from the file on its own (``wave``, seek), its
+   volume is raised to -30 dBFS, and it is cut into windows of 1.6 s every ``STEP``
+   seconds (a stretch shorter than a window is one window of its own length). Each window
+   gets a 256-dim d-vector (:mod:`elyune_adapters.asr.voice_encoder`).
+3. **Speakers.** Windows are clustered (:mod:`elyune_adapters.asr.clustering`): windows
+   too short to judge a voice (back-channel turns such as "Agreed.") take the speaker whose
+   centroid explains them best.
+4. **Labels.** Each window owns the time up to the middle of its overlap with the next;
+   consecutive stretches of one speaker make a turn. Each word takes the speaker of the
+   turn it overlaps most, and a segment whose words change speaker is split there (its
+   text cut at the first word of each run).
 
-Speakers are labelled ``"0"``, ``"1"``... in order of first appearance. This tells
-clearly different voices apart (a low and a high voice, say); it is not a neural
-diarizer, and two similar voices will be taken for one.
+Speakers are numbered in order of first appearance. Short, silent or noisy input gives
+one speaker or none, never an error: :func:`diarize` raises only ``VoiceEncoderError``
+(the model or the file cannot be read), which callers treat as "no speakers".
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import wave
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from elyune_core.entities import Segment, Word
+from elyune_adapters.asr.clustering import ClusterParams, centroids, cluster
+from elyune_adapters.asr.voice_encoder import (
+    HOP,
+    PARTIAL_FRAMES,
+    SAMPLE_RATE,
+    VoiceEncoder,
+    mel_spectrogram,
+    normalize_volume,
+    open_wav,
+    read_span,
+)
+from elyune_core.entities import Segment, SpeakerVoice, Word
 
-FloatArray = npt.NDArray[np.float64]
 Span = tuple[float, float]
+FloatArray = npt.NDArray[np.float64]
 
-FRAME = 512  # samples per analysis frame at 16 kHz (32 ms)
-HOP = 160  # 10 ms
-MEL_BANDS = 26
-CEPSTRA = 12
-MIN_PITCH, MAX_PITCH = 60.0, 400.0
-VOICING = 0.45  # normalised autocorrelation peak above which a frame is voiced
-MIN_FRAMES = 40  # feature rows a turn needs to take part in the clustering
-SUBSAMPLE = 2  # use every other frame: neighbouring frames are not independent
-PENALTY = 1.0  # the BIC's lambda
-SAME_VOICE = 0.55  # nats per frame below which two clusters are one voice whatever the BIC
-MAX_TURN = 6.0  # seconds; longer stretches of speech are cut
-MIN_PAUSE = 0.25  # seconds of quiet that end a stretch of speech (energy detector)
+WINDOW = PARTIAL_FRAMES * HOP / SAMPLE_RATE  # 1.6 s
+STEP = 0.8  # seconds between windows of a long stretch
+MIN_WINDOW = 0.25  # stretches shorter than this carry no usable voice
+RELIABLE = 1.0  # seconds of speech a window needs to take part in the clustering
+MAX_STRETCH = 30.0  # longer stretches of speech are read in pieces
+VAD_BLOCK = 60.0  # seconds of audio the voice activity detector sees at once
+MERGE_GAP = 0.6  # seconds between two turns of one speaker that still make one turn
+MIN_PITCH, MAX_PITCH = 60, 400  # Hz
+VOICING = 0.5  # normalised autocorrelation peak above which a frame is voiced
 
 
-def label_speakers(
-    audio: npt.NDArray[np.floating],
-    sample_rate: int,
-    segments: Sequence[Segment],
-    words: Sequence[Word],
-    *,
-    speech: Sequence[Span] | None = None,
-    max_speakers: int = 4,
-    penalty: float = PENALTY,
-    same_voice: float = SAME_VOICE,
-) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-    """Return *segments* and *words* with speakers ``"0"``, ``"1"``... set.
+@attrs.frozen
+class Window:
+    """One embedded stretch of audio, and the time it speaks for."""
 
-    *audio* is the mono signal the transcript was made from, at *sample_rate*; *speech*
-    lists its stretches of speech in seconds (found from the energy when not given). A
-    segment in which the speaker changes is split at the change and segment ids are
-    renumbered from 0. One voice gives every segment and word the speaker ``"0"``.
+    start: float
+    end: float
+    owned: Span
+    stretch: int
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@attrs.frozen
+class Turn:
+    """Who spoke from ``start`` to ``end``."""
+
+    start: float
+    end: float
+    speaker: int
+
+
+@attrs.frozen
+class Diarization:
+    """The labelled transcript, the turns and each speaker's voice."""
+
+    segments: tuple[Segment, ...]
+    words: tuple[Word, ...]
+    voices: tuple[SpeakerVoice, ...]
+    turns: tuple[Turn, ...]
+
+
+@attrs.frozen
+class Embedded:
+    """The windows of a recording and their embeddings (``[windows, 256]``)."""
+
+    windows: tuple[Window, ...]
+    embeddings: FloatArray
+    #: median log pitch (Hz) of each window's voiced frames, NaN when too few are voiced
+    pitch: FloatArray = attrs.field(factory=lambda: np.zeros(0))
+
+    @property
+    def weights(self) -> FloatArray:
+        return np.array([w.owned[1] - w.owned[0] for w in self.windows], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- speech
+
+
+def speech_stretches(path: Path, *, words: Sequence[Word] = ()) -> list[Span]:
+    """Stretches of speech in the WAV file *path*, in seconds, in time order.
+
+    Silero VAD over blocks of ``VAD_BLOCK`` seconds; the words of *words* that fall in no
+    stretch become stretches of their own (Whisper heard speech there).
     """
-    if not segments:
-        return tuple(segments), tuple(words)
-    signal = np.asarray(audio, dtype=np.float64)
-    spans = speech if speech is not None else speech_spans(signal, sample_rate)
-    turns = cut_turns(spans) or [(segments[0].start, segments[-1].end)]
-    features = [turn_features(signal, sample_rate, start, end) for start, end in turns]
-    labels = cluster_turns(
-        features, max_speakers=max_speakers, penalty=penalty, same_voice=same_voice
-    )
-    return apply_labels(turns, labels, segments, words)
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-
-# --------------------------------------------------------------------------- turns
-
-
-def speech_spans(signal: FloatArray, sample_rate: int) -> list[Span]:
-    """Stretches of *signal* louder than its noise floor, split at pauses."""
-    hop = sample_rate // 100
-    count = signal.size // hop
-    if count == 0:
-        return []
-    energy = (signal[: count * hop].reshape(count, hop) ** 2).mean(axis=1)
-    level = 10 * np.log10(energy + 1e-12)
-    floor = np.percentile(level, 10)
-    loud = level > max(level.max() - 40.0, floor + 10.0)
+    options = VadOptions(min_silence_duration_ms=100, speech_pad_ms=30)
     spans: list[Span] = []
-    start: int | None = None
-    quiet = 0
-    for index, is_loud in enumerate(loud):
-        if is_loud:
-            if start is None:
-                start = index
-            quiet = 0
-        elif start is not None:
-            quiet += 1
-            if quiet * 0.01 >= MIN_PAUSE:
-                spans.append((start / 100, (index - quiet + 1) / 100))
-                start, quiet = None, 0
-    if start is not None:
-        spans.append((start / 100, (count - quiet) / 100))
-    return [(a, b) for a, b in spans if b - a >= 0.1]
-
-
-def cut_turns(spans: Sequence[Span], longest: float = MAX_TURN) -> list[Span]:
-    """*spans* in time order, each cut into equal pieces of at most *longest* seconds."""
-    turns: list[Span] = []
-    for start, end in sorted(spans):
-        if end <= start:
+    with open_wav(path) as reader:
+        total = reader.getnframes() / SAMPLE_RATE
+        offset = 0.0
+        while offset < total:
+            block = read_span(reader, offset, min(total, offset + VAD_BLOCK))
+            if block.size >= 512:
+                for chunk in get_speech_timestamps(block, options, sampling_rate=SAMPLE_RATE):
+                    start = offset + chunk["start"] / SAMPLE_RATE
+                    end = offset + chunk["end"] / SAMPLE_RATE
+                    if spans and start - spans[-1][1] < 0.05:  # cut by the block boundary
+                        spans[-1] = (spans[-1][0], end)
+                    else:
+                        spans.append((start, end))
+            offset += VAD_BLOCK
+    for word in words:
+        if word.end - word.start <= 0:
             continue
-        pieces = max(1, int(np.ceil((end - start) / longest)))
-        step = (end - start) / pieces
-        turns.extend((start + i * step, start + (i + 1) * step) for i in range(pieces))
+        if not any(a < word.end and word.start < b for a, b in spans):
+            spans.append((word.start, word.end))
+    spans.sort()
+    merged: list[Span] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return [(a, b) for a, b in merged if b - a >= MIN_WINDOW]
+
+
+def _windows_of(start: float, end: float, stretch: int) -> list[Window]:
+    """Windows of 1.6 s every ``STEP`` seconds over [start, end], the last flush with end."""
+    length = end - start
+    if length <= WINDOW:
+        return [Window(start, end, (start, end), stretch)]
+    count = int(np.ceil((length - WINDOW) / STEP)) + 1
+    starts = [start + i * STEP for i in range(count - 1)] + [end - WINDOW]
+    windows: list[Window] = []
+    for index, first in enumerate(starts):
+        low = start if index == 0 else (first + starts[index - 1] + WINDOW) / 2
+        high = end if index == count - 1 else (first + WINDOW + starts[index + 1]) / 2
+        windows.append(Window(first, first + WINDOW, (low, high), stretch))
+    return windows
+
+
+def _pieces(spans: Sequence[Span]) -> Iterator[Span]:
+    for start, end in spans:
+        count = max(1, int(np.ceil((end - start) / MAX_STRETCH)))
+        step = (end - start) / count
+        for index in range(count):
+            yield start + index * step, start + (index + 1) * step
+
+
+PITCH_FRAME, PITCH_HOP = 640, 320  # 40 ms frames every 20 ms
+
+
+def frame_pitch(audio: npt.NDArray[np.float32]) -> FloatArray:
+    """Log F0 of each 40 ms frame of *audio* every 20 ms (autocorrelation); NaN if unvoiced."""
+    count = 1 + (audio.size - PITCH_FRAME) // PITCH_HOP
+    if count <= 0:
+        return np.zeros(0)
+    signal = np.asarray(audio, dtype=np.float64)
+    frames = np.lib.stride_tricks.as_strided(
+        signal,
+        (count, PITCH_FRAME),
+        (signal.strides[0] * PITCH_HOP, signal.strides[0]),
+        writeable=False,
+    )
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(frames * np.hanning(PITCH_FRAME), 2 * PITCH_FRAME, axis=1)
+    correlation = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :PITCH_FRAME]
+    low, high = SAMPLE_RATE // MAX_PITCH, SAMPLE_RATE // MIN_PITCH
+    peak = low + np.argmax(correlation[:, low:high], axis=1)
+    strength = correlation[np.arange(count), peak] / np.maximum(correlation[:, 0], 1e-12)
+    return np.where(strength > VOICING, np.log(SAMPLE_RATE / peak), np.nan)
+
+
+def _median_pitch(pitch: FloatArray, start: float, end: float) -> float:
+    """Median of the frame pitches between *start* and *end* seconds (of the stretch)."""
+    rate = SAMPLE_RATE / PITCH_HOP
+    values = pitch[int(start * rate) : max(int(start * rate) + 1, int(end * rate))]
+    voiced = values[np.isfinite(values)]
+    return float(np.median(voiced)) if voiced.size >= 5 else float("nan")
+
+
+def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Embedded:
+    """Embed the windows of every stretch in *spans*, reading the file stretch by stretch."""
+    windows: list[Window] = []
+    vectors: list[FloatArray] = []
+    pitches: dict[Window, float] = {}
+    full: list[tuple[Window, npt.NDArray[np.float32]]] = []
+    with open_wav(path) as reader:
+        for number, (start, end) in enumerate(_pieces(spans)):
+            audio = normalize_volume(read_span(reader, start, end), lower=True)
+            if audio.size < MIN_WINDOW * SAMPLE_RATE:
+                continue
+            mel = mel_spectrogram(audio)
+            pitch = frame_pitch(audio)
+            for window in _windows_of(start, start + audio.size / SAMPLE_RATE, number):
+                first = round((window.start - start) * SAMPLE_RATE / HOP)
+                frames = mel[first : first + PARTIAL_FRAMES]
+                pitches[window] = _median_pitch(pitch, window.start - start, window.end - start)
+                if frames.shape[0] >= PARTIAL_FRAMES:
+                    full.append((window, frames))
+                else:
+                    windows.append(window)
+                    vectors.append(encoder.embed_mels(frames[None])[0].astype(np.float64))
+            if len(full) >= 64:
+                _flush(full, encoder, windows, vectors)
+    _flush(full, encoder, windows, vectors)
+    order = sorted(range(len(windows)), key=lambda i: windows[i].start)
+    if not order:
+        return Embedded((), np.zeros((0, 256)), np.zeros(0))
+    return Embedded(
+        tuple(windows[i] for i in order),
+        np.stack([vectors[i] for i in order]),
+        np.array([pitches[windows[i]] for i in order]),
+    )
+
+
+def _flush(
+    full: list[tuple[Window, npt.NDArray[np.float32]]],
+    encoder: VoiceEncoder,
+    windows: list[Window],
+    vectors: list[FloatArray],
+) -> None:
+    if not full:
+        return
+    embedded = encoder.embed_mels(np.stack([frames for _, frames in full]))
+    for (window, _), vector in zip(full, embedded, strict=True):
+        windows.append(window)
+        vectors.append(vector.astype(np.float64))
+    full.clear()
+
+
+# --------------------------------------------------------------------------- speakers
+
+
+def group_windows(embedded: Embedded, most: int) -> tuple[Embedded, list[list[int]]]:
+    """Join runs of at most *most* consecutive windows of one stretch into one unit.
+
+    A unit's embedding is the mean of its windows' (L2-normed) embeddings and its pitch
+    their median: a few seconds of one voice are judged far more reliably than 1.6 s.
+    """
+    groups: list[list[int]] = []
+    for index, window in enumerate(embedded.windows):
+        last = groups[-1] if groups else None
+        if last and embedded.windows[last[-1]].stretch == window.stretch and len(last) < most:
+            last.append(index)
+        else:
+            groups.append([index])
+    windows, vectors, pitch = [], [], []
+    unit = embedded.embeddings / np.maximum(
+        np.linalg.norm(embedded.embeddings, axis=1, keepdims=True), 1e-9
+    )
+    for group in groups:
+        first, last_window = embedded.windows[group[0]], embedded.windows[group[-1]]
+        windows.append(
+            Window(
+                first.start,
+                last_window.end,
+                (first.owned[0], last_window.owned[1]),
+                first.stretch,
+            )
+        )
+        vectors.append(unit[group].mean(axis=0))
+        values = embedded.pitch[group] if embedded.pitch.size else np.array([np.nan])
+        finite = values[np.isfinite(values)]
+        pitch.append(float(np.median(finite)) if finite.size else float("nan"))
+    return Embedded(tuple(windows), np.array(vectors), np.array(pitch)), groups
+
+
+def assign_speakers(
+    embedded: Embedded,
+    *,
+    params: ClusterParams,
+    num_speakers: int | None = None,
+    max_speakers: int | None = None,
+) -> npt.NDArray[np.int64]:
+    """A speaker number per window: the units of :func:`group_windows` are clustered
+    (:func:`elyune_adapters.asr.clustering.cluster`) and each window takes its unit's."""
+    units, groups = group_windows(embedded, params.unit_windows)
+    usable = np.linalg.norm(units.embeddings, axis=1) > 0
+    unit_labels = np.zeros(len(units.windows), dtype=np.int64)
+    if usable.any():
+        reliable = np.array([w.seconds >= RELIABLE for w in units.windows])[usable]
+        unit_labels[usable] = cluster(
+            units.embeddings[usable],
+            units.weights[usable],
+            params=params,
+            reliable=reliable,
+            pitch=units.pitch[usable],
+            num_speakers=num_speakers,
+            max_speakers=max_speakers,
+        )
+        if not usable.all():  # silent units take their neighbour's speaker
+            near = np.flatnonzero(usable)
+            for index in np.flatnonzero(~usable):
+                unit_labels[index] = unit_labels[near[np.argmin(np.abs(near - index))]]
+    labels = np.zeros(len(embedded.windows), dtype=np.int64)
+    for group, label in zip(groups, unit_labels.tolist(), strict=True):
+        labels[group] = label
+    return _by_first_appearance(labels)
+
+
+def _by_first_appearance(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    order: dict[int, int] = {}
+    for label in labels.tolist():
+        order.setdefault(label, len(order))
+    return np.array([order[label] for label in labels.tolist()], dtype=np.int64)
+
+
+def turns_of(windows: Sequence[Window], labels: Sequence[int]) -> list[Turn]:
+    """The windows' owned time as turns, joining neighbours of one speaker."""
+    turns: list[Turn] = []
+    for window, label in zip(windows, labels, strict=True):
+        start, end = window.owned
+        if turns and turns[-1].speaker == label and start - turns[-1].end <= MERGE_GAP:
+            turns[-1] = Turn(turns[-1].start, max(turns[-1].end, end), int(label))
+        else:
+            turns.append(Turn(start, end, int(label)))
     return turns
 
 
-def _anchor(word: Word) -> float:
-    """A moment inside *word* (its middle)."""
-    return (word.start + word.end) / 2
+def voices_of(
+    embedded: Embedded, labels: npt.NDArray[np.int64], names: Sequence[str] | None = None
+) -> tuple[SpeakerVoice, ...]:
+    """Each speaker's centroid embedding and the seconds of speech behind it."""
+    if not embedded.windows:
+        return ()
+    weights = embedded.weights
+    means = centroids(embedded.embeddings, labels, weights)
+    voices = []
+    for label in range(means.shape[0]):
+        seconds = float(weights[labels == label].sum())
+        if seconds <= 0 or not np.isfinite(means[label]).all():
+            continue
+        voices.append(
+            SpeakerVoice(
+                label=names[label] if names is not None else str(label),
+                embedding=tuple(round(float(v), 6) for v in means[label]),
+                seconds=round(seconds, 2),
+            )
+        )
+    return tuple(voices)
 
 
-def _turn_at(turns: Sequence[Span], moment: float) -> int:
-    best, distance = 0, float("inf")
-    for index, (start, end) in enumerate(turns):
-        gap = 0.0 if start <= moment <= end else min(abs(moment - start), abs(moment - end))
-        if gap < distance:
-            best, distance = index, gap
-    return best
+# --------------------------------------------------------------------------- entry points
 
 
-def _turn_overlapping(turns: Sequence[Span], start: float, end: float) -> int:
-    overlaps = [max(0.0, min(end, b) - max(start, a)) for a, b in turns]
-    if max(overlaps) > 0:
-        return int(np.argmax(overlaps))
-    return _turn_at(turns, (start + end) / 2)
+def diarize(
+    path: Path,
+    segments: Sequence[Segment],
+    words: Sequence[Word],
+    *,
+    encoder: VoiceEncoder,
+    num_speakers: int | None = None,
+    max_speakers: int | None = None,
+    params: ClusterParams | None = None,
+) -> Diarization:
+    """Label *segments* and *words* of the WAV file *path* with speakers (module docstring).
+
+    A segment in which the speaker changes is split there and segment ids are renumbered
+    from 0. Without speech the transcript comes back unlabelled.
+    """
+    if not segments:
+        return Diarization(tuple(segments), tuple(words), (), ())
+    spans = speech_stretches(path, words=words)
+    embedded = embed_speech(path, spans, encoder)
+    if not embedded.windows:
+        return Diarization(tuple(segments), tuple(words), (), ())
+    labels = assign_speakers(
+        embedded,
+        params=params or ClusterParams(),
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+    )
+    turns = turns_of(embedded.windows, labels.tolist())
+    labelled, labelled_words = apply_turns(turns, segments, words)
+    return Diarization(labelled, labelled_words, voices_of(embedded, labels), tuple(turns))
+
+
+def voices_for_transcript(
+    path: Path, segments: Sequence[Segment], encoder: VoiceEncoder
+) -> tuple[SpeakerVoice, ...]:
+    """The voice of each speaker an engine (Deepgram) labelled, computed from the WAV file.
+
+    Each labelled segment is embedded like a stretch of speech; a speaker's voice is the
+    mean over its segments' windows.
+    """
+    labelled = [s for s in segments if s.speaker is not None and s.end - s.start >= MIN_WINDOW]
+    if not labelled:
+        return ()
+    names = list(dict.fromkeys(s.speaker for s in labelled if s.speaker is not None))
+    vectors: list[FloatArray] = []
+    owners: list[int] = []
+    windows: list[Window] = []
+    for segment in labelled:
+        embedded = embed_speech(path, [(segment.start, segment.end)], encoder)
+        for window, vector in zip(embedded.windows, embedded.embeddings, strict=True):
+            windows.append(window)
+            vectors.append(vector)
+            owners.append(names.index(str(segment.speaker)))
+    if not vectors:
+        return ()
+    embedded = Embedded(tuple(windows), np.stack(vectors))
+    labels = np.array(owners, dtype=np.int64)
+    present = sorted(set(owners))
+    # centroids() numbers labels 0..max; speakers without windows are skipped there
+    return tuple(v for v in voices_of(embedded, labels, names) if names.index(v.label) in present)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _overlap(turn: Turn, start: float, end: float) -> float:
+    return max(0.0, min(end, turn.end) - max(start, turn.start))
+
+
+def _turn_for(turns: Sequence[Turn], start: float, end: float) -> tuple[int, float]:
+    """The turn that overlaps [start, end] most (else the nearest), and the overlap share."""
+    overlaps = [_overlap(t, start, end) for t in turns]
+    best = int(np.argmax(overlaps))
+    if overlaps[best] > 0:
+        return best, overlaps[best] / max(end - start, 1e-6)
+    middle = (start + end) / 2
+    gaps = [
+        0.0 if t.start <= middle <= t.end else min(abs(middle - t.start), abs(middle - t.end))
+        for t in turns
+    ]
+    return int(np.argmin(gaps)), 0.0
 
 
 def _segment_of_words(segments: Sequence[Segment], words: Sequence[Word]) -> list[int]:
-    """The index of the segment each word belongs to (by its anchor)."""
+    """The index of the segment each word belongs to (by its middle)."""
     owners: list[int] = []
     current = 0
     for word in words:
-        moment = _anchor(word)
+        moment = (word.start + word.end) / 2
         while current + 1 < len(segments) and segments[current + 1].start <= moment + 1e-6:
             current += 1
         owners.append(current)
     return owners
 
 
-def apply_labels(
-    turns: Sequence[Span],
-    labels: Sequence[int],
-    segments: Sequence[Segment],
-    words: Sequence[Word],
+def apply_turns(
+    turns: Sequence[Turn], segments: Sequence[Segment], words: Sequence[Word]
 ) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
-    """Give words the speaker of their turn and split segments where it changes."""
-    # Whisper stretches a word next to a pause over the pause, so a word goes to the turn
-    # it overlaps most rather than the one its middle falls in.
-    speakers = [str(labels[_turn_overlapping(turns, w.start, w.end)]) for w in words]
+    """Give words the speaker of the turn they overlap most; split segments at changes."""
+    if not turns:
+        return tuple(segments), tuple(words)
+    found = [_turn_for(turns, w.start, w.end) for w in words]
+    speakers = [str(turns[index].speaker) for index, _ in found]
+    sure = [share >= 0.5 for _, share in found]
     members: list[list[int]] = [[] for _ in segments]
     for index, owner in enumerate(_segment_of_words(segments, words)):
         members[owner].append(index)
     result: list[Segment] = []
     for segment, indexes in zip(segments, members, strict=True):
         if not indexes:
-            label = labels[_turn_overlapping(turns, segment.start, segment.end)]
-            result.append(attrs.evolve(segment, id=len(result), speaker=str(label)))
+            best, _ = _turn_for(turns, segment.start, segment.end)
+            result.append(attrs.evolve(segment, id=len(result), speaker=str(turns[best].speaker)))
             continue
-        runs = _runs(indexes, speakers)
+        runs = _runs(indexes, speakers, sure)
         texts = _split_text(segment.text, [[words[i] for i in run] for run in runs])
         for number, (run, text) in enumerate(zip(runs, texts, strict=True)):
             start = segment.start if number == 0 else words[run[0]].start
@@ -199,11 +507,12 @@ def apply_labels(
     return tuple(result), labelled
 
 
-def _runs(indexes: Sequence[int], speakers: list[str]) -> list[list[int]]:
+def _runs(indexes: Sequence[int], speakers: list[str], sure: Sequence[bool]) -> list[list[int]]:
     """Split a segment's word *indexes* into runs of one speaker.
 
-    A lone word of another speaker inside a segment is more likely a timing error than a
-    one-word turn, so it joins its neighbour's run (and *speakers* is updated).
+    A lone word whose speaker is unsure (it lies mostly outside every turn: a timing
+    error of the word, not a turn) joins its neighbour's run; a one-word turn that the
+    voice encoder heard ("Agreed.") stays a run of its own.
     """
     runs: list[list[int]] = []
     for index in indexes:
@@ -211,8 +520,11 @@ def _runs(indexes: Sequence[int], speakers: list[str]) -> list[list[int]]:
             runs[-1].append(index)
         else:
             runs.append([index])
-    while len(runs) > 1 and any(len(run) == 1 for run in runs):
-        position = next(i for i, run in enumerate(runs) if len(run) == 1)
+    while len(runs) > 1:
+        loose = [i for i, run in enumerate(runs) if len(run) == 1 and not sure[run[0]]]
+        if not loose:
+            break
+        position = loose[0]
         neighbour = position - 1 if position > 0 else 1
         speakers[runs[position][0]] = speakers[runs[neighbour][0]]
         merged = sorted(runs[position] + runs[neighbour])
@@ -220,6 +532,7 @@ def _runs(indexes: Sequence[int], speakers: list[str]) -> list[list[int]]:
         runs[low : low + 2] = [merged]
         if low > 0 and speakers[runs[low - 1][0]] == speakers[merged[0]]:
             runs[low - 1 : low + 1] = [runs[low - 1] + merged]
+            low -= 1
         if low + 1 < len(runs) and speakers[runs[low + 1][0]] == speakers[runs[low][0]]:
             runs[low : low + 2] = [runs[low] + runs[low + 1]]
     return runs
@@ -249,227 +562,18 @@ def _split_text(text: str, runs: Sequence[Sequence[Word]]) -> list[str]:
     return [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
 
 
-# --------------------------------------------------------------------------- features
-
-
-def _mel_filterbank(sample_rate: int) -> FloatArray:
-    def to_mel(hz: FloatArray | float) -> FloatArray:
-        return np.asarray(2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0))
-
-    def to_hz(mel: FloatArray) -> FloatArray:
-        return np.asarray(700.0 * (10.0 ** (mel / 2595.0) - 1.0))
-
-    edges = to_hz(np.linspace(to_mel(80.0), to_mel(min(7600.0, sample_rate / 2)), MEL_BANDS + 2))
-    bins = np.fft.rfftfreq(FRAME, 1.0 / sample_rate)
-    bank = np.zeros((MEL_BANDS, bins.size))
-    for band in range(MEL_BANDS):
-        low, centre, high = edges[band], edges[band + 1], edges[band + 2]
-        rising = (bins - low) / (centre - low)
-        falling = (high - bins) / (high - centre)
-        bank[band] = np.clip(np.minimum(rising, falling), 0.0, None)
-    return bank
-
-
-def _dct_matrix() -> FloatArray:
-    n = np.arange(MEL_BANDS)
-    k = np.arange(1, CEPSTRA + 1)[:, None]
-    return np.asarray(np.cos(np.pi * k * (2 * n + 1) / (2 * MEL_BANDS)))
-
-
-def turn_features(signal: FloatArray, sample_rate: int, start: float, end: float) -> FloatArray:
-    """Voiced frames of ``signal[start:end]`` as rows of 12 cepstra and the log pitch."""
-    first = max(0, int(start * sample_rate))
-    last = min(signal.size, int(end * sample_rate))
-    piece = signal[first:last]
-    if piece.size < FRAME + HOP:
-        return np.empty((0, CEPSTRA + 1))
-    count = 1 + (piece.size - FRAME) // HOP
-    index = np.arange(FRAME)[None, :] + HOP * np.arange(count)[:, None]
-    frames = piece[index]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    energy = (frames**2).mean(axis=1)
-    loud = energy > max(energy.max() * 10 ** (-35 / 10), 1e-10)
-
-    # pitch: the strongest normalised autocorrelation peak between 60 and 400 Hz
-    spectrum = np.fft.rfft(frames, n=2 * FRAME, axis=1)
-    autocorrelation = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :FRAME]
-    zero_lag = np.maximum(autocorrelation[:, :1], 1e-12)
-    lags = slice(int(sample_rate / MAX_PITCH), int(sample_rate / MIN_PITCH) + 1)
-    window = autocorrelation[:, lags] / zero_lag
-    peak = window.argmax(axis=1)
-    strength = window[np.arange(count), peak]
-    pitch = sample_rate / (peak + lags.start)
-    voiced = loud & (strength > VOICING)
-
-    windowed = frames * np.hamming(FRAME)
-    power = np.abs(np.fft.rfft(windowed, axis=1)) ** 2
-    log_mel = np.log(power @ _mel_filterbank(sample_rate).T + 1e-10)
-    cepstra = log_mel @ _dct_matrix().T
-    features = np.hstack([cepstra, np.log(pitch)[:, None]])
-    return np.asarray(features[voiced][::SUBSAMPLE])
-
-
-# --------------------------------------------------------------------------- clustering
-
-
-class _Clusters:
-    """Gaussian statistics of the clusters, and the cost of merging each pair.
-
-    ``bic[i, j]`` is the ΔBIC of keeping clusters *i* and *j* apart (below 0, one Gaussian
-    explains both better); ``divergence[i, j]`` is the same likelihood gain per frame,
-    which does not grow with the amount of speech.
-    """
-
-    def __init__(self, features: Sequence[FloatArray], penalty: float) -> None:
-        dims = features[0].shape[1]
-        self.penalty = penalty
-        self.parameters = dims + dims * (dims + 1) / 2
-        self.counts = np.array([rows.shape[0] for rows in features], dtype=np.float64)
-        self.totals = np.stack([rows.sum(axis=0) for rows in features])
-        self.outers = np.stack([rows.T @ rows for rows in features])
-        self.members: list[list[int]] = [[i] for i in range(len(features))]
-        self.active = np.ones(len(features), dtype=bool)
-        self.log_dets = self._log_dets(self.counts, self.totals, self.outers)
-        size = len(features)
-        self.bic = np.full((size, size), np.inf)
-        self.divergence = np.full((size, size), np.inf)
-        for i in range(size):
-            self._score_row(i)
-
-    @staticmethod
-    def _log_dets(
-        counts: FloatArray, totals: FloatArray, outers: npt.NDArray[np.float64]
-    ) -> FloatArray:
-        means = totals / counts[:, None]
-        covariances = outers / counts[:, None, None] - means[:, :, None] * means[:, None, :]
-        covariances += np.eye(totals.shape[1]) * 1e-6
-        signs, values = np.linalg.slogdet(covariances)
-        return np.asarray(np.where(signs > 0, values, np.inf))
-
-    def _score_row(self, i: int) -> None:
-        others = np.flatnonzero(self.active)
-        others = others[others != i]
-        if others.size == 0:
-            return
-        counts = self.counts[i] + self.counts[others]
-        merged = self._log_dets(
-            counts, self.totals[i] + self.totals[others], self.outers[i] + self.outers[others]
-        )
-        gain = 0.5 * (
-            counts * merged
-            - self.counts[i] * self.log_dets[i]
-            - self.counts[others] * self.log_dets[others]
-        )
-        gain = np.nan_to_num(gain, nan=np.inf)  # a degenerate cluster never attracts
-        bic = gain - self.penalty * 0.5 * self.parameters * np.log(counts)
-        self.bic[i, others] = self.bic[others, i] = bic
-        self.divergence[i, others] = self.divergence[others, i] = gain / counts
-
-    @property
-    def size(self) -> int:
-        return int(self.active.sum())
-
-    def merge(self, i: int, j: int) -> None:
-        """Make *j* part of *i*."""
-        self.counts[i] += self.counts[j]
-        self.totals[i] += self.totals[j]
-        self.outers[i] += self.outers[j]
-        self.members[i] += self.members[j]
-        self.log_dets[i] = self._log_dets(
-            self.counts[i : i + 1], self.totals[i : i + 1], self.outers[i : i + 1]
-        )[0]
-        self.active[j] = False
-        self.bic[j, :] = self.bic[:, j] = np.inf
-        self.divergence[j, :] = self.divergence[:, j] = np.inf
-        self._score_row(i)
-
-    def model(self, i: int) -> tuple[FloatArray, FloatArray, float]:
-        """Mean, precision and log-determinant of cluster *i*'s Gaussian."""
-        mean = self.totals[i] / self.counts[i]
-        covariance = self.outers[i] / self.counts[i] - np.outer(mean, mean)
-        covariance += np.eye(mean.size) * 1e-6
-        return mean, np.linalg.inv(covariance), float(self.log_dets[i])
-
-
-def _next_merge(
-    clusters: _Clusters, max_speakers: int, same_voice: float
-) -> tuple[int, int] | None:
-    """The pair to merge next, or None when every remaining pair is two voices."""
-    flat = int(np.argmin(clusters.bic))
-    i, j = divmod(flat, clusters.bic.shape[0])
-    if clusters.bic[i, j] < 0 or clusters.size > max_speakers:
-        return i, j
-    flat = int(np.argmin(clusters.divergence))
-    i, j = divmod(flat, clusters.divergence.shape[0])
-    if clusters.divergence[i, j] < same_voice:
-        return i, j
-    return None
-
-
-def cluster_turns(
-    features: Sequence[FloatArray],
-    *,
-    max_speakers: int = 4,
-    penalty: float = PENALTY,
-    same_voice: float = SAME_VOICE,
-) -> list[int]:
-    """Give each turn (its voiced frames in *features*) a speaker number, 0 first.
-
-    Clusters merge while ΔBIC < 0 (with *penalty* as its lambda), or while they differ by
-    less than *same_voice* nats per frame: on long recordings the BIC alone splits one
-    voice by what it says. At most *max_speakers* clusters remain.
-    """
-    long_turns = [i for i, rows in enumerate(features) if rows.shape[0] >= MIN_FRAMES]
-    if not long_turns or max_speakers <= 1:
-        return [0] * len(features)
-    clusters = _Clusters([features[i] for i in long_turns], penalty)
-    while clusters.size > 1:
-        pair = _next_merge(clusters, max_speakers, same_voice)
-        if pair is None:
-            break
-        clusters.merge(*pair)
-
-    labels = [-1] * len(features)
-    remaining = [int(i) for i in np.flatnonzero(clusters.active)]
-    for number, cluster in enumerate(remaining):
-        for member in clusters.members[cluster]:
-            labels[long_turns[member]] = number
-    models = [clusters.model(cluster) for cluster in remaining]
-    for turn, rows in enumerate(features):
-        if labels[turn] >= 0:
-            continue
-        if rows.shape[0] == 0:
-            labels[turn] = _neighbour_label(labels, turn)
-            continue
-        scores = []
-        for mean, precision, log_det in models:
-            centred = rows - mean
-            mahalanobis = np.einsum("ij,jk,ik->i", centred, precision, centred)
-            scores.append(float(-0.5 * (mahalanobis.mean() + log_det)))
-        labels[turn] = int(np.argmax(scores))
-    return _by_first_appearance(labels)
-
-
-def _neighbour_label(labels: Sequence[int], turn: int) -> int:
-    for distance in range(1, len(labels)):
-        for candidate in (turn - distance, turn + distance):
-            if 0 <= candidate < len(labels) and labels[candidate] >= 0:
-                return labels[candidate]
-    return 0
-
-
-def _by_first_appearance(labels: Sequence[int]) -> list[int]:
-    order: dict[int, int] = {}
-    for label in labels:
-        order.setdefault(label, len(order))
-    return [order[label] for label in labels]
-
-
 __all__ = [
-    "apply_labels",
-    "cluster_turns",
-    "cut_turns",
-    "label_speakers",
-    "speech_spans",
-    "turn_features",
+    "Diarization",
+    "Embedded",
+    "Turn",
+    "Window",
+    "apply_turns",
+    "assign_speakers",
+    "diarize",
+    "embed_speech",
+    "speech_stretches",
+    "turns_of",
+    "voices_for_transcript",
+    "voices_of",
+    "wave",
 ]

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from elyune_adapters.asr.engine import EngineError, EnginePool, EngineProcess
-from elyune_core.entities import Segment, Word
+from elyune_core.entities import Segment, SpeakerVoice, Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
 
@@ -270,8 +270,9 @@ class WhisperTranscriber(Transcriber):
     threads); decoding uses *beam_size*, voice activity detection and word timestamps,
     window by window, so memory stays flat in the recording's length. *parallel*
     transcriptions may run at once (one child each; otherwise concurrent calls queue).
-    With *diarize*, speakers are told apart by :mod:`elyune_adapters.asr.diarize` and
-    labelled ``"0"``, ``"1"``...
+    With *diarize*, speakers are told apart by :mod:`elyune_adapters.asr.diarize` (neural
+    voice embeddings, clustered; at most *max_speakers* unless the request hints) and
+    labelled ``"0"``, ``"1"``..., each with its voice (a centroid embedding).
 
     A child that reports no progress for *stall_seconds* is killed and the call fails
     with a transient error; so does one that runs longer than *timeout* plus twice the
@@ -288,7 +289,7 @@ class WhisperTranscriber(Transcriber):
         beam_size: int = 5,
         allow_download: bool = False,
         diarize: bool = True,
-        max_speakers: int = 4,
+        max_speakers: int = 8,
         parallel: int = 1,
         stall_seconds: float = 120.0,
         timeout: float = 600.0,
@@ -356,7 +357,12 @@ class WhisperTranscriber(Transcriber):
         engine or a CTranslate2 runtime failure a transient one.
         """
         duration = request.duration if request.duration is not None else _wav_seconds(request.audio)
-        message = {"audio": str(request.audio), "language": request.language}
+        message = {
+            "audio": str(request.audio),
+            "language": request.language,
+            "num_speakers": request.num_speakers,
+            "max_speakers": request.max_speakers,
+        }
         async with self._pool.engine() as engine:
             try:
                 answer = await engine.call(
@@ -375,6 +381,10 @@ class WhisperTranscriber(Transcriber):
             Word(text=text, start=a, end=b, confidence=conf, speaker=spk, punctuated=written)
             for text, a, b, conf, spk, written in answer["words"]
         )
+        voices = tuple(
+            SpeakerVoice(label=str(label), embedding=tuple(embedding), seconds=float(seconds))
+            for label, embedding, seconds in answer.get("voices") or ()
+        )
         length = float(answer.get("duration") or 0.0)
         return TranscriptionResult(
             text=str(answer.get("text") or ""),
@@ -386,6 +396,7 @@ class WhisperTranscriber(Transcriber):
             duration=length,
             speaker_count=_speaker_count(segments),
             audio_seconds=length,
+            voices=voices,
         )
 
 

@@ -5,7 +5,8 @@ Run as ``python -m elyune_adapters.asr.whisper_engine`` by :class:`WhisperTransc
 recording's length: the 16 kHz WAV is read ``WINDOW`` seconds at a time (cut in a pause
 near the window's end), each window is transcribed with the language found in the first
 and the end of the previous window's text as its prompt, and only the words found so far
-are kept. The speakers are then told apart by :mod:`elyune_adapters.asr.diarize`.
+are kept. The speakers are then told apart by :mod:`elyune_adapters.asr.diarize`, which reads
+the WAV by windows too.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import math
 import string
+import tempfile
 import threading
 import time
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,7 @@ class Config:
     beam_size: int = 5
     allow_download: bool = False
     diarize: bool = True
-    max_speakers: int = 4
+    max_speakers: int = 8
     window: float = WINDOW
 
 
@@ -90,6 +92,22 @@ class Audio:
     def duration(self) -> float:
         """Seconds of audio."""
         return self._frames / SAMPLE_RATE
+
+    @contextlib.contextmanager
+    def as_wav(self) -> Iterator[Path]:
+        """The audio as a 16 kHz mono 16-bit WAV file (itself, or a temporary copy)."""
+        if self._whole is None:
+            yield self.path
+            return
+        with tempfile.TemporaryDirectory(prefix="elyune-audio-") as folder:
+            target = Path(folder) / "audio.wav"
+            with wave.open(str(target), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(SAMPLE_RATE)
+                pcm = np.clip(self._whole, -1.0, 1.0) * 32767.0
+                out.writeframes(pcm.astype("<i2").tobytes())
+            yield target
 
     def read(self, start: float, end: float) -> npt.NDArray[np.float32]:
         """The samples from *start* to *end* seconds, as float32 in [-1, 1]."""
@@ -157,6 +175,15 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._model: Any = None
+        self._encoder: Any = None
+
+    def voice_encoder(self) -> Any:
+        """The speaker-embedding model (ONNX), loaded once."""
+        if self._encoder is None:
+            from elyune_adapters.asr.voice_encoder import VoiceEncoder
+
+            self._encoder = VoiceEncoder(threads=self.config.cpu_threads)
+        return self._encoder
 
     def load(self) -> Any:
         if self._model is None:
@@ -205,7 +232,6 @@ class Engine:
         confidence: float | None = None
         segments: list[list[Any]] = []
         words: list[list[Any]] = []
-        speech: list[tuple[float, float]] = []
         prompt: str | None = None
         for start, end in windows(audio, self.config.window):
             samples = audio.read(start, end)
@@ -213,7 +239,6 @@ class Engine:
             if language is None:
                 language = info.language
                 confidence = _clamp(float(info.language_probability))
-            speech.extend(_speech_of(samples, start))
             texts: list[str] = []
             for piece in pieces:
                 _add(piece, start, duration, segments, words)
@@ -226,13 +251,15 @@ class Engine:
             prompt = " ".join(texts)[-PROMPT_CHARS:] or None
         if not segments:
             return _result("", request.get("language"), None, duration, [], [])
+        voices: list[list[Any]] = []
         if self.config.diarize:
             # the diarizer reports no progress of its own: pulse for as long as it may
             # take on this much audio, then fall silent so that a stuck one is stopped
             with _pulse(channel, 0.9, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * duration):
-                segments, words = _diarize(audio, segments, words, speech, self.config.max_speakers)
+                segments, words, voices = _diarize(self, audio, segments, words, request)
         text = " ".join(s[3] for s in segments)
-        return _result(text, language, None if forced else confidence, duration, segments, words)
+        confident = None if forced else confidence
+        return _result(text, language, confident, duration, segments, words, voices)
 
     def _run(
         self, model: Any, samples: npt.NDArray[np.float32], language: str | None, prompt: str | None
@@ -289,31 +316,19 @@ def _pulse(
         thread.join()
 
 
-def _speech_of(samples: npt.NDArray[np.float32], offset: float) -> list[tuple[float, float]]:
-    """Stretches of speech in one window (for the diarizer), in recording seconds."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    from elyune_adapters.asr.diarize import MAX_TURN
-
-    # split at short pauses, at most MAX_TURN long
-    options = VadOptions(
-        min_silence_duration_ms=250, speech_pad_ms=30, max_speech_duration_s=MAX_TURN
-    )
-    chunks = get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
-    return [(offset + c["start"] / SAMPLE_RATE, offset + c["end"] / SAMPLE_RATE) for c in chunks]
-
-
 def _diarize(
+    engine: Engine,
     audio: Audio,
     segments: list[list[Any]],
     words: list[list[Any]],
-    speech: Sequence[tuple[float, float]],
-    max_speakers: int,
-) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Label speakers; a numerical failure leaves the transcript without speakers."""
+    request: dict[str, Any],
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Label speakers from the WAV file (read by windows, so memory stays flat) and
+    return each speaker's voice; a failure leaves the transcript without speakers."""
     import logging
 
-    from elyune_adapters.asr.diarize import label_speakers
+    from elyune_adapters.asr.diarize import diarize
+    from elyune_adapters.asr.voice_encoder import VoiceEncoderError
     from elyune_core.entities import Segment, Word
 
     typed_segments = tuple(
@@ -325,23 +340,24 @@ def _diarize(
         for w in words
     )
     try:
-        signal = audio.read(0.0, audio.duration)
-        labelled_segments, labelled_words = label_speakers(
-            signal,
-            SAMPLE_RATE,
-            typed_segments,
-            typed_words,
-            speech=list(speech),
-            max_speakers=max_speakers,
-        )
-    except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+        with audio.as_wav() as path:
+            result = diarize(
+                path,
+                typed_segments,
+                typed_words,
+                encoder=engine.voice_encoder(),
+                num_speakers=request.get("num_speakers"),
+                max_speakers=request.get("max_speakers") or engine.config.max_speakers,
+            )
+    except (VoiceEncoderError, ArithmeticError, ValueError, RuntimeError) as exc:
         logging.getLogger(__name__).warning(
             "speaker diarization failed, transcript has no speakers: %s", exc
         )
-        return segments, words
+        return segments, words, []
     return (
-        [[s.id, s.start, s.end, s.text, s.speaker, s.confidence] for s in labelled_segments],
-        [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in labelled_words],
+        [[s.id, s.start, s.end, s.text, s.speaker, s.confidence] for s in result.segments],
+        [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in result.words],
+        [[v.label, list(v.embedding), v.seconds] for v in result.voices],
     )
 
 
@@ -387,9 +403,11 @@ def _result(
     duration: float,
     segments: list[list[Any]],
     words: list[list[Any]],
+    voices: list[list[Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "result",
+        "voices": voices or [],
         "text": text,
         "language": language,
         "language_confidence": confidence,

@@ -41,6 +41,7 @@ from elyune_core.entities import (
     Recording,
     RecordingStatus,
     Segment,
+    SpeakerVoice,
     Step,
     StepName,
     StepStatus,
@@ -255,6 +256,8 @@ def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
         files=tuple(files),
         error=row["error"],
         speaker_names=dict(row["speaker_names"] or {}),
+        num_speakers=row["num_speakers"],
+        max_speakers=row["max_speakers"],
     )
 
 
@@ -275,6 +278,8 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
         "media": None if recording.media is None else media_to_dict(recording.media),
         "error": recording.error,
         "speaker_names": dict(recording.speaker_names),
+        "num_speakers": recording.num_speakers,
+        "max_speakers": recording.max_speakers,
         "created_at": recording.created_at,
         "updated_at": recording.updated_at,
     }
@@ -671,6 +676,10 @@ class SqlTranscriptRepository(TranscriptRepository):
             speaker_count=row["speaker_count"],
             request_id=row["request_id"],
             audio_seconds=row["audio_seconds"],
+            voices=tuple(
+                SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
+                for v in row["voices"] or ()
+            ),
         )
 
     async def save(self, transcript: Transcript) -> None:
@@ -691,6 +700,10 @@ class SqlTranscriptRepository(TranscriptRepository):
                 request_id=transcript.request_id,
                 audio_seconds=transcript.audio_seconds,
                 words=words_to_rows(transcript.words),
+                voices=[
+                    {"label": v.label, "embedding": list(v.embedding), "seconds": v.seconds}
+                    for v in transcript.voices
+                ],
                 created_at=transcript.created_at,
             )
         )

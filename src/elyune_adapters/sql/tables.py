@@ -96,6 +96,8 @@ recordings = Table(
     Column("has_system_audio", Boolean, nullable=False, default=False),
     Column("has_microphone", Boolean, nullable=False, default=False),
     Column("language", String(20)),
+    Column("num_speakers", Integer),
+    Column("max_speakers", Integer),
     Column("media", JSON),
     Column("error", Text),
     Column("speaker_names", JSON, nullable=False),
@@ -181,6 +183,7 @@ transcripts = Table(
     Column("request_id", String(200)),
     Column("audio_seconds", Float),
     Column("words", JSON, nullable=False),
+    Column("voices", JSON),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

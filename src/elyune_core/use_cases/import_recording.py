@@ -7,6 +7,7 @@ from pathlib import Path
 import attrs
 
 from elyune_core.entities import Recording
+from elyune_core.errors import InvalidInputError
 from elyune_core.ids import RecordingId, UserId
 from elyune_core.keys import sanitize_filename, source_key
 from elyune_core.ports import (
@@ -18,7 +19,7 @@ from elyune_core.ports import (
     RecordingEvent,
     UnitOfWorkFactory,
 )
-from elyune_core.use_cases.uploads import check_language
+from elyune_core.use_cases.uploads import check_language, speaker_hint_errors
 
 
 @attrs.frozen
@@ -29,6 +30,8 @@ class ImportRecordingInput:
     path: Path
     title: str | None = None
     language: str | None = None
+    num_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 @attrs.frozen
@@ -65,6 +68,9 @@ class ImportRecording:
 
     async def execute(self, data: ImportRecordingInput) -> ImportRecordingResult:
         """Store *data.path* and create its recording."""
+        hint_errors = speaker_hint_errors(data.num_speakers, data.max_speakers)
+        if hint_errors:
+            raise InvalidInputError(hint_errors)
         if data.language is not None:
             check_language(data.language, self._languages)
         recording_id = RecordingId(self._ids.new_id())
@@ -79,6 +85,8 @@ class ImportRecording:
             now,
             title=data.title,
             language=data.language,
+            num_speakers=data.num_speakers,
+            max_speakers=data.max_speakers,
         )
         info = await self._store.put_file(key, data.path, "application/octet-stream")
         recording = draft.mark_uploaded(info.size, self._clock.now())

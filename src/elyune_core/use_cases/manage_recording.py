@@ -18,13 +18,14 @@ from elyune_core.ports import (
     RecordingQuery,
     UnitOfWorkFactory,
 )
-from elyune_core.use_cases.uploads import check_language
+from elyune_core.use_cases.uploads import check_language, speaker_hint_errors
 
 
 @attrs.frozen
 class UpdateRecordingInput:
     """New values of the user-editable fields (``None`` leaves a field unchanged;
-    ``clear_language`` removes the language)."""
+    ``clear_language`` removes the language; ``speakers`` holds the diarization hints
+    given, ``num_speakers``/``max_speakers``, where ``None`` clears one)."""
 
     owner_id: UserId
     recording_id: RecordingId
@@ -32,6 +33,7 @@ class UpdateRecordingInput:
     description: str | None = None
     language: str | None = None
     clear_language: bool = False
+    speakers: Mapping[str, int | None] = attrs.field(factory=dict)
 
 
 class UpdateRecording:
@@ -61,12 +63,21 @@ class UpdateRecording:
             check_language(data.language, self._languages)
         async with self._uow() as uow:
             recording = await uow.recordings.lock(data.recording_id, data.owner_id)
+            hints = {
+                "num_speakers": recording.num_speakers,
+                "max_speakers": recording.max_speakers,
+                **data.speakers,
+            }
+            hint_errors = speaker_hint_errors(hints["num_speakers"], hints["max_speakers"])
+            if hint_errors:
+                raise InvalidInputError(hint_errors)
             recording = recording.edit(
                 self._clock.now(),
                 title=None if data.title is None else data.title.strip(),
                 description=data.description,
                 language=data.language,
                 clear_language=data.clear_language,
+                speakers=data.speakers,
             )
             await uow.recordings.save(recording)
             await uow.commit()

@@ -187,6 +187,8 @@ class StepHandlers:
                     language=recording.language,
                     duration=recording.duration,
                     on_progress=on_progress,
+                    num_speakers=recording.num_speakers,
+                    max_speakers=recording.max_speakers,
                 )
             )
         now = self._clock.now()
@@ -203,6 +205,7 @@ class StepHandlers:
             speaker_count=result.speaker_count,
             request_id=result.request_id,
             audio_seconds=result.audio_seconds,
+            voices=result.voices,
         )
         output: dict[str, object] = {
             "engine": result.engine,

@@ -54,6 +54,8 @@ class RequestUploadInput:
     has_microphone: bool = False
     title: str | None = None
     language: str | None = None
+    num_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 @attrs.frozen
@@ -113,6 +115,8 @@ class RequestUpload:
             has_system_audio=data.has_system_audio,
             has_microphone=data.has_microphone,
             language=data.language,
+            num_speakers=data.num_speakers,
+            max_speakers=data.max_speakers,
         )
         content_type = content_type_for(filename)
         expires = self._policy.url_expires
@@ -144,10 +148,36 @@ class RequestUpload:
             errors["quality"] = f'"{data.quality}" is not a valid choice ({", ".join(QUALITIES)}).'
         if data.fps is not None and not 1 <= data.fps <= MAX_FPS:
             errors["fps"] = f"Ensure this value is between 1 and {MAX_FPS}."
+        errors.update(speaker_hint_errors(data.num_speakers, data.max_speakers))
         if errors:
             raise InvalidInputError(errors)
         if data.language is not None:
             check_language(data.language, self._languages)
+
+
+#: the most speakers a hint may name
+MAX_SPEAKER_HINT = 20
+
+
+def speaker_hint_errors(num_speakers: int | None, max_speakers: int | None) -> dict[str, str]:
+    """Field errors of the diarization hints: whole numbers from 1 to ``MAX_SPEAKER_HINT``,
+    and ``num_speakers`` not above ``max_speakers``."""
+    errors: dict[str, str] = {}
+    for field, value in (("num_speakers", num_speakers), ("max_speakers", max_speakers)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[field] = "A valid integer is required."
+        elif not 1 <= value <= MAX_SPEAKER_HINT:
+            errors[field] = f"Ensure this value is between 1 and {MAX_SPEAKER_HINT}."
+    if (
+        not errors
+        and num_speakers is not None
+        and max_speakers is not None
+        and num_speakers > max_speakers
+    ):
+        errors["num_speakers"] = "Ensure this value is not greater than max_speakers."
+    return errors
 
 
 def check_language(language: str, support: LanguageSupport | None = None) -> str:
