@@ -241,6 +241,60 @@ def test_a_renamed_speaker_is_renamed_everywhere_on_the_page(live, page, reviewe
     assert not _errors(page), _errors(page)
 
 
+def test_a_failed_step_shows_its_reason_and_is_retried(live, page):
+    from playwright.sync_api import expect
+
+    tokens = live.user("fred")
+    data = b"not media at all"
+    status, _, body = live.request(
+        "POST",
+        "/api/v1/recordings/request-upload/",
+        {"filename": "broken.webm", "file_size": len(data), "title": "Broken"},
+        token=tokens["access"],
+    )
+    ticket = json.loads(body)
+    put = urllib.request.Request(
+        ticket["upload_url"], data=data, method="PUT", headers=ticket["upload_headers"]
+    )
+    urllib.request.urlopen(put, timeout=30).close()
+    live.request(
+        "POST",
+        f"/api/v1/recordings/{ticket['recording_id']}/upload-complete/",
+        {"s3_key": ticket["s3_key"]},
+        token=tokens["access"],
+    )
+    _log_in(page, live, "fred")
+    expect(page.locator(".recording .badge")).to_have_text("Failed", timeout=60_000)
+    page.locator(".recording .title").click()
+    failure = page.locator("#failure")
+    expect(failure).to_contain_text("Processing failed: ")
+    probe = page.locator('#steps [data-step="probe"]')
+    expect(probe.locator(".step-status")).to_have_text("failed")
+    reason = probe.locator(".step-error").text_content()
+    assert reason and reason in failure.text_content()
+    _shot(page, "failed")
+    # Every state the probe step shows from now on (the page redraws the steps on events).
+    page.evaluate("""() => {
+      window.probeStates = [];
+      const steps = document.getElementById('steps');
+      new MutationObserver(() => {
+        const status = steps.querySelector('[data-step="probe"] .step-status');
+        const text = status ? status.textContent : null;
+        if (text && window.probeStates.at(-1) !== text) window.probeStates.push(text);
+      }).observe(steps, {childList: true, subtree: true, characterData: true});
+    }""")
+    page.get_by_role("button", name="Retry failed steps").click()
+    # The step runs again and, the file being no media, fails again with its reason.
+    page.wait_for_function(
+        "() => window.probeStates.length >= 2 && window.probeStates.at(-1) === 'failed'"
+        " && window.probeStates.slice(0, -1).some((s) => /^(pending|running)/.test(s))",
+        timeout=60_000,
+    )
+    expect(probe.locator(".step-error")).to_have_text(reason)
+    expect(page.get_by_role("button", name="Retry failed steps")).to_be_visible()
+    assert not _errors(page), _errors(page)
+
+
 def test_a_title_with_markup_is_shown_as_text(live, page):
     from playwright.sync_api import expect
 
