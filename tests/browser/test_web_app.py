@@ -257,14 +257,17 @@ def test_a_failed_step_shows_its_reason_and_is_retried(live, page):
         ticket["upload_url"], data=data, method="PUT", headers=ticket["upload_headers"]
     )
     urllib.request.urlopen(put, timeout=30).close()
+    _log_in(page, live, "fred")
+    badge = page.locator(".recording .badge")
+    expect(badge).to_have_text("Awaiting upload")
     live.request(
         "POST",
         f"/api/v1/recordings/{ticket['recording_id']}/upload-complete/",
         {"s3_key": ticket["s3_key"]},
         token=tokens["access"],
     )
-    _log_in(page, live, "fred")
-    expect(page.locator(".recording .badge")).to_have_text("Failed", timeout=60_000)
+    # The library follows the status without a reload.
+    expect(badge).to_have_text("Failed", timeout=60_000)
     page.locator(".recording .title").click()
     failure = page.locator("#failure")
     expect(failure).to_contain_text("Processing failed: ")
@@ -292,6 +295,40 @@ def test_a_failed_step_shows_its_reason_and_is_retried(live, page):
     )
     expect(probe.locator(".step-error")).to_have_text(reason)
     expect(page.get_by_role("button", name="Retry failed steps")).to_be_visible()
+    assert not _errors(page), _errors(page)
+
+
+def test_the_library_searches_filters_and_pages(live, page):
+    from playwright.sync_api import expect
+
+    tokens = live.user("lena")
+    for number in range(1, 15):
+        status, _, body = live.request(
+            "POST",
+            "/api/v1/recordings/request-upload/",
+            {"filename": "a.webm", "file_size": 10, "title": f"Standup {number:02d}"},
+            token=tokens["access"],
+        )
+        assert status == 201, body
+    _log_in(page, live, "lena")
+    titles = page.locator(".recording .title")
+    expect(titles).to_have_count(12)
+    expect(titles.first).to_have_text("Standup 14")  # newest first
+    expect(page.locator(".pager")).to_contain_text("Page 1 of 2 · 14 recordings")
+    page.get_by_role("button", name="Next").click()
+    expect(titles).to_have_text(["Standup 02", "Standup 01"])
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    page.get_by_role("button", name="Previous").click()
+    expect(titles).to_have_count(12)
+    page.fill("#search", "Standup 07")
+    expect(titles).to_have_text(["Standup 07"])
+    expect(page).to_have_url(re.compile(r"search=Standup"))
+    page.fill("#search", "")
+    expect(titles).to_have_count(12)
+    page.select_option("#status-filter", "failed")
+    expect(page.locator(".empty")).to_have_text("No recordings match.")
+    page.select_option("#status-filter", "awaiting_upload")
+    expect(titles).to_have_count(12)
     assert not _errors(page), _errors(page)
 
 

@@ -4,6 +4,7 @@ import { ApiError, SessionExpired, login, loggedIn, logout, onSessionExpired, re
 import { clear, h } from "./dom.js";
 import { libraryView } from "./library.js";
 import { recordingView } from "./recording.js";
+import { webhooksView } from "./webhooks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -65,6 +66,7 @@ async function route(reason) {
   try {
     if (hash === "#/" || hash.startsWith("#/?")) leave = libraryView(main);
     else if (match) leave = recordingView(main, match[1]);
+    else if (hash === "#/webhooks") leave = webhooksView(main);
     else leave = notFound(main);
   } catch (exc) {
     if (!(exc instanceof SessionExpired)) throw exc;
