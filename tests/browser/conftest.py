@@ -28,9 +28,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless chromium for the session."""
+    """One headless chromium per test module. Not per session: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, and every asyncio
+    test after the browser tests would fail with "cannot be called from a running event
+    loop"."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is needed for the browser tests: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright

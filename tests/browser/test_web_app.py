@@ -132,7 +132,9 @@ def test_log_in_upload_through_the_page_and_watch_the_steps_finish(live, page):
     _shot(page, "processing")
     expect(analyze).to_have_text("succeeded", timeout=PROCESSING)
     for name in ("probe", "transcode", "extract_audio", "thumbnail", "transcribe"):
-        expect(steps.locator(f'[data-step="{name}"] .step-status')).to_have_text("succeeded")
+        expect(steps.locator(f'[data-step="{name}"] .step-status')).to_have_text(
+            "succeeded", timeout=PROCESSING
+        )
     # ... and once done the review page shows the player, the steps folded away.
     expect(page.locator("#player")).to_be_visible(timeout=30_000)
     expect(steps.locator("summary")).to_have_text(re.compile(r"^Processed in [0-9.]+ s$"))
@@ -214,6 +216,22 @@ def test_clicking_an_action_item_seeks_the_player(live, page, reviewer):
         f"() => Math.abs(document.getElementById('player').currentTime - {expected}) < 0.3",
         timeout=10_000,
     )
+    assert not _errors(page), _errors(page)
+
+
+def test_an_analysis_is_re_run_from_the_page(live, page, reviewer):
+    from playwright.sync_api import expect
+
+    _open_recording(page, live, reviewer)
+    before = page.locator("#analysis-key_points .item").all_text_contents()
+    made = page.locator("#analysis-key_points .analysis-when")
+    expect(made).to_have_text(re.compile(r"^Made .+ by the local engine$"))
+    first = made.text_content()
+    page.locator("#analysis-key_points").get_by_role("button", name="Re-run").click()
+    # A new job runs the analysis and the page shows the new result when it is done.
+    expect(made).not_to_have_text(first, timeout=60_000)
+    expect(page.locator("#steps summary")).to_have_text(re.compile(r"^Processed in"))
+    expect(page.locator("#analysis-key_points .item")).to_have_text(before)
     assert not _errors(page), _errors(page)
 
 

@@ -199,7 +199,7 @@ export function recordingView(root, id) {
   // ------------------------------------------------------------------ player and transcript
   function player() {
     video = h("video", { id: "player", controls: true, preload: "metadata",
-      src: detail.video_url, poster: detail.thumbnail_url || undefined });
+      src: detail.video_url || detail.audio_url, poster: detail.thumbnail_url || undefined });
     if (detail.transcript_vtt_url) {
       video.append(h("track", { kind: "subtitles", label: "Transcript", default: true,
         srclang: (detail.transcript && detail.transcript.language) || "en",
@@ -353,6 +353,10 @@ export function recordingView(root, id) {
         box.append(h("p", { class: "error" }, `Failed: ${analysis.error || "unknown reason"}`));
       } else if (!analysis.content) box.append(h("p", { class: "muted" }, analysis.status));
       else box.append(analysisBody(kind, analysis.content));
+      if (analysis) {
+        box.append(h("p", { class: "muted analysis-when" },
+          `Made ${when(analysis.updated_at || analysis.created_at)} by the ${analysis.engine} engine`));
+      }
       pane.append(box);
     }
     return pane;
@@ -456,13 +460,13 @@ export function recordingView(root, id) {
     if (detail.status === "awaiting_upload") {
       page.append(h("p", { class: "muted" }, "Waiting for the upload to finish."));
     }
-    if (detail.video_url) {
+    if (detail.video_url || detail.audio_url) { // an audio-only recording plays its WAV
       page.append(h("div", { class: "review" },
         h("div", { class: "left" }, player(), speakersPane(), downloads()),
         transcriptPane()));
       if (time) video.currentTime = time;
       page.append(analysesPane());
-    } else if (detail.transcript || detail.audio_url) {
+    } else if (detail.transcript) {
       page.append(downloads());
     }
     if (running || ["uploaded", "processing", "awaiting_upload"].includes(detail.status)) watch();
