@@ -19,6 +19,7 @@ from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, storage, subtitles, views
+from elyune_http import web as web_app
 from elyune_http.caches import TokenCache
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
 from elyune_http.links import SubtitleLinks
@@ -62,6 +63,7 @@ def create_app(
     app.add_routes(events.routes)
     app.add_routes(storage.routes)
     app.add_routes(subtitles.routes)
+    web_app.setup(app)  # the web app at /
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app

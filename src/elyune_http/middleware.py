@@ -31,7 +31,8 @@ logger = logging.getLogger("elyune.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/", "/api/v1/subtitles/")  # signed links
+# signed links, and the web app (its page, files and cookie session: web/routes.py)
+PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/", "/api/v1/subtitles/", "/app/")
 PUBLIC_PATHS = frozenset(
     {
         "/api/token/",
@@ -41,6 +42,7 @@ PUBLIC_PATHS = frozenset(
         "/api/schema/",
         "/api/docs/",
         "/favicon.ico",
+        "/",
     }
 )
 

@@ -30,9 +30,10 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless chromium per test module. Not per session: while Playwright's sync
-    API is open, this thread counts as running an event loop, and the tests after these
-    (``asyncio.run`` in the CLI's) would fail."""
+    """One headless chromium per test module. Not per session: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, and every asyncio
+    test after the browser tests would fail with "cannot be called from a running event
+    loop"."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is needed for the browser tests: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
