@@ -169,7 +169,7 @@ async def login(request: web.Request) -> web.Response:
     _same_origin(request)
     data = await schema.read_json(request, schema.TOKEN)
     client = request.remote or "unknown"
-    request.app[LIMITER].hit(f"token:ip:{client}", f"token:user:{data['username'].lower()}")
+    await request.app[LIMITER].hit(f"token:ip:{client}", f"token:user:{data['username'].lower()}")
     pair = await (await resolve(request.app[CONTAINER].login())).execute(
         LoginInput(data["username"], data["password"])
     )
@@ -180,7 +180,7 @@ async def refresh(request: web.Request) -> web.Response:
     """A new access token for the refresh cookie, which rotates (each works once)."""
     _same_origin(request)
     _check_csrf(request)
-    request.app[LIMITER].hit(f"token:ip:{request.remote or 'unknown'}")
+    await request.app[LIMITER].hit(f"token:ip:{request.remote or 'unknown'}")
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
         return _no_session()
