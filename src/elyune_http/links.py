@@ -39,5 +39,7 @@ class SubtitleLinks:
             expires = int(query["exp"])
         except (KeyError, ValueError):
             return False
-        expected = self._mac(recording_id, expires)
-        return hmac.compare_digest(expected, query.get("sig", "")) and expires >= time.time()
+        expected = self._mac(recording_id, expires).encode()
+        given = query.get("sig", "").encode("utf-8", errors="replace")
+        # compare bytes: compare_digest refuses str with non-ASCII characters (a 500)
+        return hmac.compare_digest(expected, given) and expires >= time.time()

@@ -306,7 +306,8 @@ REQUEST_UPLOAD = Body(
             nullable=True,
             minimum=1,
             maximum=20,
-            description="Exactly this many speakers (a hint for the diarization).",
+            description="Exactly this many speakers (a hint for the diarization; it wins "
+            "over max_speakers).",
         ),
         "max_speakers": Field(
             "integer",
@@ -337,7 +338,8 @@ RECORDING_PATCH = Body(
             nullable=True,
             minimum=1,
             maximum=20,
-            description="Exactly this many speakers (a hint for the diarization).",
+            description="Exactly this many speakers (a hint for the diarization; it wins "
+            "over max_speakers).",
         ),
         "max_speakers": Field(
             "integer",

@@ -160,8 +160,9 @@ MAX_SPEAKER_HINT = 20
 
 
 def speaker_hint_errors(num_speakers: int | None, max_speakers: int | None) -> dict[str, str]:
-    """Field errors of the diarization hints: whole numbers from 1 to ``MAX_SPEAKER_HINT``,
-    and ``num_speakers`` not above ``max_speakers``."""
+    """Field errors of the diarization hints: whole numbers from 1 to ``MAX_SPEAKER_HINT``.
+    When both are given, ``num_speakers`` (an exact count) wins over ``max_speakers``, so
+    no combination is refused (a rule across fields that no schema could state)."""
     errors: dict[str, str] = {}
     for field, value in (("num_speakers", num_speakers), ("max_speakers", max_speakers)):
         if value is None:
@@ -170,13 +171,6 @@ def speaker_hint_errors(num_speakers: int | None, max_speakers: int | None) -> d
             errors[field] = "A valid integer is required."
         elif not 1 <= value <= MAX_SPEAKER_HINT:
             errors[field] = f"Ensure this value is between 1 and {MAX_SPEAKER_HINT}."
-    if (
-        not errors
-        and num_speakers is not None
-        and max_speakers is not None
-        and num_speakers > max_speakers
-    ):
-        errors["num_speakers"] = "Ensure this value is not greater than max_speakers."
     return errors
 
 
