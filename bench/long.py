@@ -205,10 +205,24 @@ def main() -> None:
     parser.add_argument("--minutes", default="10,30,60,120")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--model", default="base")
+    parser.add_argument(
+        "--merge",
+        nargs="*",
+        default=[],
+        help="output files of earlier runs of this script: their results are written "
+        "beside this run's (lengths measured in separate runs, each with its own load)",
+    )
     args = parser.parse_args()
-    lengths = [int(m) for m in args.minutes.split(",")]
+    lengths = [int(m) for m in args.minutes.split(",")] if args.minutes else []
     load_before = os.getloadavg()
     results: dict[int, list[dict[str, object]]] = {}
+    for earlier in args.merge:
+        found = None
+        for line in Path(earlier).read_text().splitlines():
+            if " min: run " in line:
+                found = int(line.split(" min")[0])
+            elif line.startswith("{") and found is not None:
+                results.setdefault(found, []).append(json.loads(line))
     for minutes in lengths:
         path = recording(minutes)
         for n in range(args.runs):
@@ -216,6 +230,7 @@ def main() -> None:
             results.setdefault(minutes, []).append(run_once(path, args.model))
             print(json.dumps(results[minutes][-1]), flush=True)
     load_after = os.getloadavg()
+    lengths = sorted(results)
 
     def med(minutes: int, get) -> float:
         return _report.median([float(get(r)) for r in results[minutes]])
@@ -225,7 +240,9 @@ def main() -> None:
         "## Long recordings (embedded mode)",
         "",
         f"Machine: {_report.machine()}. `python bench/long.py --minutes {args.minutes} "
-        f"--runs {args.runs} --model {args.model}`; medians of {args.runs} run(s), each "
+        f"--runs {args.runs} --model {args.model}`"
+        + (" with the results of earlier runs merged (`--merge`)" if args.merge else "")
+        + f"; medians of {args.runs} run(s), each "
         "`elyune process --json` in a fresh process and data folder. Input: 1280x720 VP8 at "
         "1 fps (a picture changing once a second) with the sample meeting's two voices "
         "looped (Opus). Load average (1, 5, 15 min) before: "
