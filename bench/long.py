@@ -212,6 +212,7 @@ def main() -> None:
         help="output files of earlier runs of this script: their results are written "
         "beside this run's (lengths measured in separate runs, each with its own load)",
     )
+    parser.add_argument("--note", default="", help="a sentence about the machine's load")
     args = parser.parse_args()
     lengths = [int(m) for m in args.minutes.split(",")] if args.minutes else []
     load_before = os.getloadavg()
@@ -249,7 +250,8 @@ def main() -> None:
         + ", ".join(f"{v:.1f}" for v in load_before)
         + "; after: "
         + ", ".join(f"{v:.1f}" for v in load_after)
-        + ".",
+        + "."
+        + (f" {args.note}" if args.note else ""),
         "",
         head,
         "|---|" + "---|" * len(lengths),
