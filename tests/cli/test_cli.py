@@ -135,7 +135,7 @@ def test_a_missing_file_is_one_clear_line_and_exit_2(cli, tmp_path):
 def test_bad_speaker_hints_are_a_clear_error(cli, tmp_path):
     media = tmp_path / "talk.webm"
     media.write_bytes(b"\x1aE\xdf\xa3" + b"\0" * 60)
-    result = cli("process", str(media), "--speakers", "3", "--max-speakers", "2")
+    result = cli("process", str(media), "--speakers", "0", "--max-speakers", "2")
     assert result.exit_code == 2
     assert "num_speakers" in result.stderr
     assert "Traceback" not in result.output
