@@ -15,6 +15,7 @@ import attrs
 from aiohttp import web
 
 from elyune_core.errors import InvalidInputError
+from elyune_core.use_cases.uploads import MAX_SPEAKER_HINT
 
 JSON = dict[str, Any]
 LONE_SURROGATE = "Not valid Unicode text: it holds a lone surrogate (like \\ud800)."
@@ -274,6 +275,25 @@ TOKEN = Body(
 TOKEN_REFRESH = Body(
     "TokenRefresh", {"refresh": Field("string", required=True, min_length=1, max_length=4096)}
 )
+#: The diarization hints, the same in request-upload and PATCH (the core checks them
+#: against ``MAX_SPEAKER_HINT``).
+SPEAKER_HINTS = {
+    "num_speakers": Field(
+        "integer",
+        nullable=True,
+        minimum=1,
+        maximum=MAX_SPEAKER_HINT,
+        description="Exactly this many speakers (a hint for the diarization; it wins "
+        "over max_speakers).",
+    ),
+    "max_speakers": Field(
+        "integer",
+        nullable=True,
+        minimum=1,
+        maximum=MAX_SPEAKER_HINT,
+        description="At most this many speakers (a hint for the diarization).",
+    ),
+}
 REQUEST_UPLOAD = Body(
     "RequestUpload",
     {
@@ -301,21 +321,7 @@ REQUEST_UPLOAD = Body(
             pattern_message=LANGUAGE_MESSAGE,
             description="Spoken language, e.g. en.",
         ),
-        "num_speakers": Field(
-            "integer",
-            nullable=True,
-            minimum=1,
-            maximum=20,
-            description="Exactly this many speakers (a hint for the diarization; it wins "
-            "over max_speakers).",
-        ),
-        "max_speakers": Field(
-            "integer",
-            nullable=True,
-            minimum=1,
-            maximum=20,
-            description="At most this many speakers (a hint for the diarization).",
-        ),
+        **SPEAKER_HINTS,
     },
 )
 UPLOAD_COMPLETE = Body(
@@ -333,21 +339,7 @@ RECORDING_PATCH = Body(
             pattern=LANGUAGE,
             pattern_message=LANGUAGE_MESSAGE,
         ),
-        "num_speakers": Field(
-            "integer",
-            nullable=True,
-            minimum=1,
-            maximum=20,
-            description="Exactly this many speakers (a hint for the diarization; it wins "
-            "over max_speakers).",
-        ),
-        "max_speakers": Field(
-            "integer",
-            nullable=True,
-            minimum=1,
-            maximum=20,
-            description="At most this many speakers (a hint for the diarization).",
-        ),
+        **SPEAKER_HINTS,
     },
 )
 SPEAKERS = Body(
