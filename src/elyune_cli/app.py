@@ -177,9 +177,7 @@ async def _follow(
         if use_live:
             live.stop()
     queue = await resolve(container.job_queue())
-    join = getattr(queue, "join", None)
-    if join is not None:
-        await join()  # let the last commits and events land before shutting down
+    await queue.join()  # let the last commits and events land before shutting down
 
 
 def _details_dict(data: RecordingDetails) -> dict[str, Any]:
