@@ -261,7 +261,7 @@ class Transcriber(Protocol):
     async def warm(self) -> None:
         """Load what the first transcription would wait for (a local model) now; hosted
         engines have nothing to load. Raises ``TranscriptionFailedError``."""
-        return None
+        return
 
 
 class LanguageSupport(Protocol):
@@ -632,7 +632,7 @@ class JobQueue(Protocol):
     async def taken(self, job_id: JobId, step: StepName) -> None:
         """A worker took the message of *step*: a new one may be queued once its claim
         is visible."""
-        return None
+        return
 
     async def requeue(self, job_id: JobId, step: StepName) -> None:
         """Queue *step* again at once (a worker handed it back)."""
@@ -641,7 +641,7 @@ class JobQueue(Protocol):
     async def join(self) -> None:
         """Wait until the steps this process runs, and those they queue, are recorded
         (nothing to wait for when workers elsewhere run them)."""
-        return None
+        return
 
 
 @attrs.frozen
