@@ -23,7 +23,7 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from elyune_adapters.auth.jwt import JwtTokenService
-from elyune_adapters.events import InMemoryEventHub
+from elyune_adapters.events import ProcessEventHub
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
 from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -304,7 +304,7 @@ async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhoo
 
 
 async def _webhook_listener(
-    events: InMemoryEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
+    events: ProcessEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
 ) -> AsyncIterator[None]:
     """Turn this process's recording events into webhook deliveries."""
 
@@ -389,7 +389,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidIdSource)
     hasher = providers.Singleton(Argon2PasswordHasher)
     secret = providers.Singleton(master_secret, settings)
-    events = providers.Singleton(InMemoryEventHub)
+    events = providers.Singleton(ProcessEventHub)
 
     secret_box = providers.Singleton(secret_box, secret)  # webhook secrets at rest
     engine = providers.Resource(_engine, settings, secret_box)
