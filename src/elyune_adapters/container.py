@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from elyune_adapters.auth.jwt import JwtTokenService
 from elyune_adapters.events import ProcessEventHub
+from elyune_adapters.hosted import CallRetry
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
 from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -177,6 +178,14 @@ def _transcoder(settings: Settings) -> Transcoder:
     )
 
 
+def _call_retry(settings: Settings) -> CallRetry:
+    """How a hosted engine's call is retried within a step attempt (see hosted.py)."""
+    processing = settings.processing
+    return CallRetry(
+        processing.engine_attempts, processing.backoff_base, processing.engine_max_retry_delay
+    )
+
+
 async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
     config = settings.transcriber
     if config.kind == "deepgram":
@@ -189,6 +198,7 @@ async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
             diarize_model=config.deepgram_diarize_model,
             base_url=config.deepgram_url,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
         return
     from elyune_adapters.asr.whisper import WhisperTranscriber
@@ -235,6 +245,7 @@ def _analyzer(settings: Settings) -> Analyzer:
             base_url=config.gemini_url,
             token_budget=config.token_budget,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
     from elyune_adapters.analysis.local import LocalAnalyzer
 

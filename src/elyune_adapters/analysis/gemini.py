@@ -48,12 +48,10 @@ The API key never appears in log records or exception messages.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeAlias
 
@@ -66,6 +64,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from elyune_adapters.analysis.owners import UnknownOwnerError, resolve_owner
+from elyune_adapters.hosted import CallRetry, redact, retry_after, retryable
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -110,7 +109,6 @@ _DENIED = {
     "BILLING_DISABLED": "billing is disabled for the API key's project",
 }
 _GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
-_RETRY_STATUSES = frozenset({408, 429})
 _MAX_ERRORS_SHOWN = 5
 _LABELS = tuple(label.value for label in SentimentLabel)
 _KIND_NAMES = {
@@ -170,7 +168,8 @@ class GeminiAnalyzer(Analyzer):
     A timestamp up to *timestamp_tolerance* seconds outside its segment is moved to the
     segment start. Failed requests worth retrying are tried *max_attempts* times in all,
     waiting *backoff_base* × 2ⁿ seconds (or what the server asks, up to
-    *max_retry_delay*; a longer wait is left to the pipeline).
+    *max_retry_delay*; a longer wait is left to the pipeline); *retry* gives the three at
+    once (:class:`elyune_adapters.hosted.CallRetry`, what the container passes).
     """
 
     def __init__(
@@ -188,11 +187,11 @@ class GeminiAnalyzer(Analyzer):
         max_attempts: int = 3,
         backoff_base: float = 2.0,
         max_retry_delay: float = 60.0,
+        retry: CallRetry | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a Gemini API key is required")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self._retry = retry or CallRetry(max_attempts, backoff_base, max_retry_delay)
         if token_budget < 1 or chars_per_token <= 0:
             raise ValueError("token_budget and chars_per_token must be positive")
         if not api_version:
@@ -207,9 +206,6 @@ class GeminiAnalyzer(Analyzer):
         self._token_budget = token_budget
         self._chars_per_token = chars_per_token
         self._tolerance = timestamp_tolerance
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._max_retry_delay = max_retry_delay
 
     def __repr__(self) -> str:
         return (
@@ -464,7 +460,7 @@ class GeminiAnalyzer(Analyzer):
                     "Gemini answered %s (attempt %d of %d); retrying in %.2f s",
                     exc.code,
                     attempt,
-                    self._max_attempts,
+                    self._retry.attempts,
                     delay,
                 )
             except (TimeoutError, httpx.TimeoutException) as exc:
@@ -473,16 +469,17 @@ class GeminiAnalyzer(Analyzer):
                     f"Gemini did not answer within {self._timeout:g} s", transient=True
                 ) from exc
             except (aiohttp.ClientError, httpx.TransportError) as exc:
-                if attempt >= self._max_attempts:
+                retry = self._retry.after_transport(attempt)
+                if retry is None:
                     raise AnalysisFailedError(
                         f"Gemini could not be reached ({type(exc).__name__})", transient=True
                     ) from exc
-                delay = self._backoff(attempt)
+                delay = retry
                 logger.warning(
                     "Gemini could not be reached (%s, attempt %d of %d); retrying in %.2f s",
                     type(exc).__name__,
                     attempt,
-                    self._max_attempts,
+                    self._retry.attempts,
                     delay,
                 )
             except (json.JSONDecodeError, pydantic.ValidationError) as exc:
@@ -501,21 +498,15 @@ class GeminiAnalyzer(Analyzer):
             await asyncio.sleep(delay)
             attempt += 1
 
-    def _backoff(self, attempt: int) -> float:
-        return float(self._backoff_base * 2 ** (attempt - 1))
-
     def _retry_delay(self, exc: genai_errors.APIError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up now."""
-        code = exc.code or 0
-        if not (code in _RETRY_STATUSES or code >= 500) or attempt >= self._max_attempts:
-            return None
-        asked = _retry_after(exc)
-        delay = self._backoff(attempt) if asked is None else asked
-        return delay if delay <= self._max_retry_delay else None
+        return self._retry.after_status(exc.code or 0, attempt, _retry_after(exc))
 
     def _fail(self, exc: genai_errors.APIError, attempt: int) -> NoReturn:
         code = exc.code or 0
-        detail = _redact(str(exc.message or exc.status or "no error message"), self._api_key)
+        detail = redact(
+            str(exc.message or exc.status or "no error message"), self._api_key, (_GOOGLE_KEY,)
+        )
         reason = _error_reason(exc)
         logger.warning(
             "Gemini failed with %s %s after %d attempt(s): %s",
@@ -529,7 +520,7 @@ class GeminiAnalyzer(Analyzer):
         cause = None if _quotes_key(exc, self._api_key) else exc
         if _key_rejected(exc, reason):
             raise AnalysisFailedError(_KEY_REJECTED, transient=False) from cause
-        if code in _RETRY_STATUSES or code >= 500:
+        if retryable(code):
             raise AnalysisFailedError(
                 f"Gemini is unavailable ({code}) after {attempt} attempt(s): {detail}",
                 transient=True,
@@ -1318,25 +1309,8 @@ def _quotes_key(exc: genai_errors.APIError, key: str) -> bool:
 def _retry_after(exc: genai_errors.APIError) -> float | None:
     """Seconds the server asked to wait: ``Retry-After``, else Google's ``RetryInfo``."""
     headers = getattr(exc.response, "headers", None)
-    if headers is not None:
-        value = headers.get("Retry-After") or headers.get("retry-after")
-        if isinstance(value, str) and value.strip():
-            seconds = _seconds_from_header(value.strip())
-            if seconds is not None:
-                return seconds
-    return _retry_info_delay(exc.details)
-
-
-def _seconds_from_header(value: str) -> float | None:
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return None if math.isnan(seconds) else max(0.0, seconds)
+    asked = retry_after(headers) if headers is not None else None
+    return asked if asked is not None else _retry_info_delay(exc.details)
 
 
 def _retry_info_delay(details: Any) -> float | None:
@@ -1350,12 +1324,6 @@ def _retry_info_delay(details: Any) -> float | None:
             if match:
                 return float(match.group(1))
     return None
-
-
-def _redact(text: str, secret: str) -> str:
-    """*text* without *secret* nor anything shaped like a Google API key."""
-    text = text.replace(secret, "[REDACTED]") if secret else text
-    return _GOOGLE_KEY.sub("[REDACTED]", text)
 
 
 # --------------------------------------------------------------------------- text
