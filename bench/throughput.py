@@ -182,7 +182,7 @@ async def run_batch(
 
 def waits(jobs: list) -> dict[str, list[float]]:
     """Per step: seconds from 'could start' (dependencies done) to 'a worker started it'."""
-    from elyune_core.pipeline import DEPENDENCIES
+    from elyune_core import DEPENDENCIES
 
     found: dict[str, list[float]] = {}
     for job in jobs:

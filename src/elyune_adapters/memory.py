@@ -20,6 +20,7 @@ from types import TracebackType
 
 import attrs
 
+from elyune_core import check_key
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -58,7 +59,6 @@ from elyune_core.errors import (
     WebhookNotFoundError,
 )
 from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
-from elyune_core.keys import check_key
 from elyune_core.ports import (
     AnalysisOutcome,
     AnalysisRepository,

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from elyune_core import (
+    STEP_TITLES,
     ActionItems,
     Analysis,
     AnalysisStatus,
@@ -22,9 +23,9 @@ from elyune_core import (
     StepStatus,
     Summary,
     UserUsage,
+    clock,
+    progress,
 )
-from elyune_core.pipeline import STEP_TITLES, progress
-from elyune_core.transcript_formats import clock
 
 _STATUS_STYLE = {
     StepStatus.PENDING: ("·", "dim"),

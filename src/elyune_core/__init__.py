@@ -7,6 +7,27 @@ adapters (see ``docs/library.md``).
 
 from __future__ import annotations
 
+from elyune_core._keys import (
+    OUTPUT_NAMES,
+    check_key,
+    output_key,
+    sanitize_filename,
+)
+from elyune_core._pipeline import (
+    DEPENDENCIES,
+    STEP_TITLES,
+    new_job,
+    progress,
+    ready_steps,
+)
+from elyune_core._transcript_formats import (
+    CONTENT_TYPES,
+    TranscriptFormat,
+    clock,
+    export,
+    segment_to_dict,
+    word_to_dict,
+)
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -78,17 +99,6 @@ from elyune_core.ids import (
     UserId,
     WebhookId,
 )
-from elyune_core.keys import (
-    check_key,
-    sanitize_filename,
-)
-from elyune_core.pipeline import (
-    DEPENDENCIES,
-    STEP_TITLES,
-    new_job,
-    progress,
-    ready_steps,
-)
 from elyune_core.ports import (
     AnalysisOutcome,
     AnalysisRepository,
@@ -125,10 +135,6 @@ from elyune_core.ports import (
     WebhookRepository,
     WebhookSender,
     Workspace,
-)
-from elyune_core.transcript_formats import (
-    TranscriptFormat,
-    export,
 )
 from elyune_core.use_cases import (
     Authenticate,
@@ -196,7 +202,9 @@ from elyune_core.use_cases import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONTENT_TYPES",
     "DEPENDENCIES",
+    "OUTPUT_NAMES",
     "STEP_TITLES",
     "ActionItem",
     "ActionItems",
@@ -359,10 +367,14 @@ __all__ = [
     "Word",
     "Workspace",
     "check_key",
+    "clock",
     "content_type_for",
     "export",
     "new_job",
+    "output_key",
     "progress",
     "ready_steps",
     "sanitize_filename",
+    "segment_to_dict",
+    "word_to_dict",
 ]

@@ -26,11 +26,13 @@ any adapter::
     │   ├── ObjectStoreUnavailableError
     │   ├── RepositoryUnavailableError
     │   └── QueueUnavailableError
-    └── StepError
-        ├── InvalidMediaError               (permanent)
-        ├── MediaProcessingError
-        ├── TranscriptionFailedError
-        └── AnalysisFailedError
+    ├── StepError
+    │   ├── InvalidMediaError               (permanent)
+    │   │   └── ObjectChangedError          (the source changed under a step)
+    │   ├── MediaProcessingError
+    │   ├── TranscriptionFailedError
+    │   └── AnalysisFailedError
+    └── SettingsError                      (elyune_adapters.settings: a bad setting)
 
 ``transient`` tells the pipeline whether a failed step may succeed when tried again.
 """
@@ -198,6 +200,7 @@ __all__ = [
     "JobNotFoundError",
     "MediaProcessingError",
     "NotFoundError",
+    "ObjectChangedError",
     "ObjectNotFoundError",
     "ObjectStoreUnavailableError",
     "QueueUnavailableError",

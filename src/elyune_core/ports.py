@@ -102,7 +102,7 @@ class DeletedObjects:
 class ObjectStore(Protocol):
     """Stores the files of recordings under keys like ``recordings/<owner>/<id>/source.webm``.
 
-    Keys are validated by :func:`elyune_core.keys.check_key`; a key that escapes its
+    Keys are validated by :func:`elyune_core._keys.check_key`; a key that escapes its
     prefix raises ``InvalidKeyError``. Unreachable stores raise
     ``ObjectStoreUnavailableError``; missing objects ``ObjectNotFoundError``.
     """

@@ -28,9 +28,9 @@ from elyune_core import (
     RecordingDetails,
     RecordingId,
     RecordingStatus,
+    progress,
 )
 from elyune_core.entities import Step
-from elyune_core.pipeline import progress
 from elyune_http.keys import CONTAINER, SETTINGS, TOKEN_EXPIRES, USER
 from elyune_http.middleware import cors_headers
 from elyune_http.present import step_to_dict

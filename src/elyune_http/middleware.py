@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -20,6 +21,7 @@ from elyune_core.errors import (
     ElyuneError,
     InvalidInputError,
     InvalidStateError,
+    InvalidTokenError,
     NotFoundError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -91,42 +93,58 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         )
 
 
-_STATUS: list[tuple[type[ElyuneError], int]] = [
-    (NotFoundError, 404),
-    (AuthenticationError, 401),
-    (RateLimitedError, 429),
-    (ConflictError, 409),
-    (ServiceUnavailableError, 503),
-    (InvalidStateError, 409),
-    (InvalidInputError, 400),
+def _fields(exc: ElyuneError) -> dict[str, Any]:
+    errors = exc.errors if isinstance(exc, InvalidInputError) else {}
+    if list(errors) == ["detail"]:
+        return {"detail": errors["detail"][0]}
+    return dict(errors)
+
+
+def _detail(exc: ElyuneError) -> dict[str, Any]:
+    return {"detail": str(exc)}
+
+
+def _throttled(exc: ElyuneError) -> dict[str, Any]:
+    return {"detail": f"Request was throttled. Expected available in {_wait(exc)} seconds."}
+
+
+def _wait(exc: ElyuneError) -> int:
+    return max(1, math.ceil(exc.retry_after if isinstance(exc, RateLimitedError) else 1.0))
+
+
+_BEARER = {"WWW-Authenticate": 'Bearer realm="api"'}
+
+#: How each core error is answered: the first row whose class matches wins (subclasses
+#: before their parents); an error of no row is a 400 with its message.
+_Answer = tuple[
+    type[ElyuneError],
+    int,
+    Callable[[ElyuneError], dict[str, Any]],
+    Callable[[ElyuneError], dict[str, str]],
 ]
+ERROR_ANSWERS: tuple[_Answer, ...] = (
+    (NotFoundError, 404, lambda _: {"detail": "Not found."}, lambda _: {}),
+    (
+        InvalidTokenError,
+        401,
+        lambda e: {"detail": str(e), "code": "token_not_valid"},
+        lambda _: _BEARER,
+    ),
+    (AuthenticationError, 401, _detail, lambda _: _BEARER),
+    (RateLimitedError, 429, _throttled, lambda e: {"Retry-After": str(_wait(e))}),
+    (ConflictError, 409, _detail, lambda _: {}),
+    (ServiceUnavailableError, 503, _detail, lambda _: {}),
+    (InvalidStateError, 409, _fields, lambda _: {}),
+    (InvalidInputError, 400, _fields, lambda _: {}),
+)
 
 
 def error_response(exc: ElyuneError) -> web.Response:
-    """The response for a core error, from one table."""
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-    if isinstance(exc, InvalidInputError):
-        if list(exc.errors) == ["detail"]:
-            return problem(status, {"detail": exc.errors["detail"][0]})
-        return problem(status, dict(exc.errors))
-    if isinstance(exc, NotFoundError):
-        return problem(404, {"detail": "Not found."})
-    if isinstance(exc, AuthenticationError):
-        return problem(
-            401,
-            {"detail": str(exc), "code": "token_not_valid"}
-            if "token" in type(exc).__name__.lower()
-            else {"detail": str(exc)},
-            **{"WWW-Authenticate": 'Bearer realm="api"'},
-        )
-    if isinstance(exc, RateLimitedError):
-        wait = max(1, math.ceil(exc.retry_after))
-        return problem(
-            429,
-            {"detail": f"Request was throttled. Expected available in {wait} seconds."},
-            **{"Retry-After": str(wait)},
-        )
-    return problem(status, {"detail": str(exc)})
+    """The response for a core error, from :data:`ERROR_ANSWERS`."""
+    for cls, status, body, headers in ERROR_ANSWERS:
+        if isinstance(exc, cls):
+            return problem(status, body(exc), **headers(exc))
+    return problem(400, _detail(exc))
 
 
 @web.middleware

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from elyune_core import FileKind, Recording, RecordingDetails
+from elyune_core import (
+    STEP_TITLES,
+    FileKind,
+    Recording,
+    RecordingDetails,
+    progress,
+    segment_to_dict,
+    word_to_dict,
+)
 from elyune_core.entities import (
     ActionItems,
     Analysis,
@@ -29,9 +37,7 @@ from elyune_core.entities import (
     iso_time,
     speaker_display,
 )
-from elyune_core.pipeline import STEP_TITLES, progress
 from elyune_core.ports import Page
-from elyune_core.transcript_formats import segment_to_dict, word_to_dict
 from elyune_core.use_cases import RequestUploadResult
 
 JSON = dict[str, Any]

@@ -12,8 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from elyune_adapters.container import resolve
-from elyune_core import GetRecordingInput, RecordingId, TranscriptFormat, export
-from elyune_core.transcript_formats import CONTENT_TYPES
+from elyune_core import CONTENT_TYPES, GetRecordingInput, RecordingId, TranscriptFormat, export
 from elyune_http.keys import CONTAINER, SUBTITLES
 from elyune_http.links import PREFIX
 from elyune_http.middleware import problem

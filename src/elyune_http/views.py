@@ -9,6 +9,7 @@ from aiohttp import web
 
 from elyune_adapters.container import resolve
 from elyune_core import (
+    CONTENT_TYPES,
     AnalysisKind,
     GetRecordingInput,
     InvalidInputError,
@@ -21,9 +22,8 @@ from elyune_core import (
     User,
     WebhookId,
     export,
+    progress,
 )
-from elyune_core.pipeline import progress
-from elyune_core.transcript_formats import CONTENT_TYPES
 from elyune_core.use_cases import (
     CompleteUploadInput,
     CreateWebhookInput,

@@ -116,8 +116,7 @@ async def test_embedded_mode_resumes_a_step_nobody_finished(make_api):
     from datetime import timedelta
 
     from elyune_adapters.container import resolve
-    from elyune_core import JobId, StepName
-    from elyune_core.pipeline import new_job
+    from elyune_core import JobId, StepName, new_job
 
     api = await make_api(STEP_LEASE_SECONDS="3")
     token = await api.user()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from elyune_core import JobId, JobStatus, RecordingId, StepName, StepStatus
-from elyune_core.pipeline import (
+from elyune_core._pipeline import (
     dependents,
     derive_status,
     new_job,

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from elyune_adapters.storage.signing import SignedRequest, UrlSigner
+from elyune_core import check_key
 from elyune_core.errors import (
     ObjectChangedError,
     ObjectNotFoundError,
     ObjectStoreUnavailableError,
     UploadInProgressError,
 )
-from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
 
 

@@ -34,6 +34,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.helpers import DictType
 
 from elyune_adapters.settings import SettingsError, StorageSettings
+from elyune_core import check_key
 from elyune_core.errors import (
     ElyuneError,
     InvalidInputError,
@@ -41,7 +42,6 @@ from elyune_core.errors import (
     ObjectNotFoundError,
     ObjectStoreUnavailableError,
 )
-from elyune_core.keys import check_key
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
 
 logger = logging.getLogger(__name__)

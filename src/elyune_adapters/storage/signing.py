@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
+from elyune_core import check_key
 from elyune_core.errors import InvalidTokenError
-from elyune_core.keys import check_key
 
 STORAGE_PATH = "/api/v1/storage/"
 

@@ -128,3 +128,12 @@ class Authenticate:
         if claims.session != user.session_stamp:
             raise InvalidTokenError("Token is invalid or expired")
         return Session(user, claims.expires_at)
+
+
+__all__ = [
+    "Authenticate",
+    "Login",
+    "LoginInput",
+    "RefreshTokens",
+    "Session",
+]

@@ -104,3 +104,12 @@ class ListRecordings:
         )
         async with self._uow() as uow:
             return await uow.recordings.list(query)
+
+
+__all__ = [
+    "GetRecording",
+    "GetRecordingInput",
+    "ListRecordings",
+    "ListRecordingsInput",
+    "RecordingDetails",
+]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import attrs
 
+from elyune_core._keys import sanitize_filename, source_key
 from elyune_core.entities import Recording
 from elyune_core.errors import InvalidInputError
 from elyune_core.ids import RecordingId, UserId
-from elyune_core.keys import sanitize_filename, source_key
 from elyune_core.ports import (
     Clock,
     EventPublisher,
@@ -104,3 +104,10 @@ class ImportRecording:
             )
         )
         return ImportRecordingResult(recording)
+
+
+__all__ = [
+    "ImportRecording",
+    "ImportRecordingInput",
+    "ImportRecordingResult",
+]

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import attrs
 
+from elyune_core._keys import recording_prefix
 from elyune_core.entities import Recording
 from elyune_core.errors import InvalidInputError, RecordingNotFoundError
 from elyune_core.ids import RecordingId, UserId
-from elyune_core.keys import recording_prefix
 from elyune_core.ports import (
     Clock,
     LanguageSupport,
@@ -206,3 +206,15 @@ class CleanupRecordings:
             objects += deleted.objects
             size += deleted.bytes
         return CleanupResult(tuple(removed), objects, size, dry_run=False)
+
+
+__all__ = [
+    "CleanupRecordings",
+    "CleanupResult",
+    "DeleteRecording",
+    "DeletedRecording",
+    "RenameSpeakers",
+    "RenameSpeakersInput",
+    "UpdateRecording",
+    "UpdateRecordingInput",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from elyune_core.pipeline import ready_steps
+from elyune_core._pipeline import ready_steps
 from elyune_core.ports import Clock, JobQueue, UnitOfWorkFactory
 
 
@@ -43,3 +43,9 @@ class Reconcile:
                 await self._queue.enqueue(job.id, step)
                 queued += 1
         return ReconcileResult(touched, queued)
+
+
+__all__ = [
+    "Reconcile",
+    "ReconcileResult",
+]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
+from elyune_core._pipeline import derive_status, ready_steps
 from elyune_core.entities import AnalysisKind, AnalysisStatus, StepName, StepStatus
 from elyune_core.errors import InvalidStateError, JobNotFoundError
 from elyune_core.ids import JobId, RecordingId, UserId
-from elyune_core.pipeline import derive_status, ready_steps
 from elyune_core.ports import Clock, JobQueue, UnitOfWorkFactory
 
 
@@ -123,3 +123,12 @@ class RerunAnalysis:
         for name in queued:
             await self._queue.enqueue(job.id, name)
         return RetryJobResult(job.id, (StepName.ANALYZE.value,), tuple(s.value for s in queued))
+
+
+__all__ = [
+    "RerunAnalysis",
+    "RerunAnalysisInput",
+    "RetryJob",
+    "RetryJobInput",
+    "RetryJobResult",
+]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from elyune_core._pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
 from elyune_core.entities import (
     AnalysisStatus,
     Job,
@@ -30,7 +31,6 @@ from elyune_core.errors import (
     StepError,
 )
 from elyune_core.ids import JobId
-from elyune_core.pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
 from elyune_core.use_cases.steps import StepHandlers, StepResult
 
@@ -600,3 +600,14 @@ class _Progress:
     def idle(self) -> float:
         """Seconds since the progress last moved (or since the step started)."""
         return self._monotonic() - self._moved
+
+
+__all__ = [
+    "DEFAULT_TIME_LIMITS",
+    "PipelinePolicy",
+    "RateLimitedLog",
+    "RunStep",
+    "RunStepInput",
+    "RunStepResult",
+    "TimeLimit",
+]

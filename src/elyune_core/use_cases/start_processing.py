@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
+from elyune_core._pipeline import new_job, ready_steps
 from elyune_core.entities import RecordingStatus
 from elyune_core.errors import ConflictError, InvalidInputError
 from elyune_core.ids import JobId, RecordingId
-from elyune_core.pipeline import new_job, ready_steps
 from elyune_core.ports import Clock, IdSource, JobQueue, UnitOfWorkFactory
 
 
@@ -76,3 +76,10 @@ class StartProcessing:
         for step in queued:
             await self._queue.enqueue(job.id, step)
         return StartProcessingResult(job.id, created, tuple(s.value for s in queued))
+
+
+__all__ = [
+    "StartProcessing",
+    "StartProcessingInput",
+    "StartProcessingResult",
+]

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import attrs
 
+from elyune_core._keys import OUTPUT_NAMES, output_key, recording_prefix
 from elyune_core.entities import (
     Analysis,
     AnalysisKind,
@@ -34,7 +35,6 @@ from elyune_core.errors import (
     ObjectStoreUnavailableError,
     StepError,
 )
-from elyune_core.keys import OUTPUT_NAMES, output_key, recording_prefix
 from elyune_core.ports import (
     AnalysisRequest,
     Analyzer,
@@ -360,3 +360,13 @@ def _media(recording: Recording) -> MediaInfo:
     if recording.media is None:
         raise StepError("the file was not probed; retry the job")
     return recording.media
+
+
+__all__ = [
+    "NO_AUDIO",
+    "NO_SPEECH",
+    "NO_VIDEO",
+    "Handler",
+    "StepHandlers",
+    "StepResult",
+]

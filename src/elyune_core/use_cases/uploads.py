@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import attrs
 
+from elyune_core._keys import sanitize_filename, source_key, source_owner
 from elyune_core.entities import Recording, RecordingStatus, content_type_for
 from elyune_core.errors import (
     ConflictError,
@@ -16,7 +17,6 @@ from elyune_core.errors import (
     UploadIncompleteError,
 )
 from elyune_core.ids import JobId, RecordingId, UserId
-from elyune_core.keys import sanitize_filename, source_key, source_owner
 from elyune_core.ports import (
     Clock,
     EventPublisher,
@@ -303,3 +303,20 @@ class FindUploadTarget:
         if recording.status is not RecordingStatus.AWAITING_UPLOAD:
             raise ConflictError("This upload URL was already used.")
         return recording
+
+
+__all__ = [
+    "MAX_FPS",
+    "MAX_SPEAKER_HINT",
+    "QUALITIES",
+    "CompleteUpload",
+    "CompleteUploadInput",
+    "CompleteUploadResult",
+    "FindUploadTarget",
+    "RequestUpload",
+    "RequestUploadInput",
+    "RequestUploadResult",
+    "UploadPolicy",
+    "check_language",
+    "speaker_hint_errors",
+]

@@ -61,3 +61,9 @@ class UsageReport:
             for owner, r in totals.items()
         ]
         return sorted(report, key=lambda u: (-u.audio_minutes, -u.input_tokens, u.username))
+
+
+__all__ = [
+    "UsageReport",
+    "UserUsage",
+]

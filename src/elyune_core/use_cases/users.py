@@ -127,3 +127,16 @@ class SetPassword:
             await uow.users.save(user)
             await uow.commit()
         return user
+
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "UNUSABLE_PASSWORD",
+    "CreateUser",
+    "CreateUserInput",
+    "EnsureUser",
+    "SetPassword",
+    "SetPasswordInput",
+    "check_password",
+    "check_username",
+]

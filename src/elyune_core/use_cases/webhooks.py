@@ -402,3 +402,21 @@ class ListDeliveries:
         async with self._uow() as uow:
             endpoint = await uow.webhooks.get(webhook_id, owner_id)
             return await uow.webhooks.deliveries(endpoint.id, limit)
+
+
+__all__ = [
+    "MAX_WEBHOOKS_PER_USER",
+    "RETRY_DELAYS",
+    "SIGNATURE_HEADER",
+    "CreateWebhook",
+    "CreateWebhookInput",
+    "DeleteWebhook",
+    "DeliverWebhooks",
+    "DeliveryLimits",
+    "DeliveryReport",
+    "ListDeliveries",
+    "ListWebhooks",
+    "QueueWebhookDeliveries",
+    "sign",
+    "verify_signature",
+]
