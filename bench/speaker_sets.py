@@ -100,8 +100,9 @@ _SHAPES = (
 
 
 def cases(which: str) -> list[Case]:
-    """The cases of the set *which* (``dev`` or ``test``)."""
-    base = 1000 if which == "dev" else 5000
+    """The cases of the set *which*: ``dev`` and ``dev2`` (development voices, different
+    seeds: more calibration data) or ``test``."""
+    base = {"dev": 1000, "dev2": 2000, "test": 5000}[which]
     return [
         Case(f"{which}-{i:02d}-{n}spk-{int(s)}s{'-similar' if sim else ''}", n, s, sim, base + i)
         for i, (n, s, sim) in enumerate(_SHAPES)
@@ -195,7 +196,7 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
     """Generate the set *which* into *workdir* unless there; return its WAV paths."""
     target = workdir / which
     target.mkdir(parents=True, exist_ok=True)
-    pool = DEV_VOICES if which == "dev" else TEST_VOICES
+    pool = TEST_VOICES if which == "test" else DEV_VOICES
     paths = []
     for case in cases(which):
         wav = target / f"{case.name}.wav"
@@ -209,7 +210,7 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--set", choices=("dev", "test", "all"), default="all")
+    parser.add_argument("--set", choices=("dev", "dev2", "test", "all"), default="all")
     args = parser.parse_args()
     for which in ("dev", "test") if args.set == "all" else (args.set,):
         for path in ensure_set(which, args.workdir):
