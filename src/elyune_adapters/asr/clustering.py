@@ -66,6 +66,12 @@ class ClusterParams:
     centre: bool = False
     #: consecutive windows of one stretch of speech clustered as one unit
     unit_windows: int = 1000
+    #: a stretch is split where its windows change speaker if that lowers the sum of
+    #: their distances to the centroids (x seconds) by more than this
+    #: (``elyune_adapters.asr.diarize.split_units``); 0 turns splitting off
+    split_gain: float = 0.15
+    #: how many cuts deep a stretch is split
+    split_depth: int = 2
 
 
 def _normalise(vectors: FloatArray) -> FloatArray:

@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from elyune_adapters.asr.clustering import ClusterParams, centroids, cluster
+from elyune_adapters.asr.clustering import ClusterParams, Space, centroids, cluster
 from elyune_adapters.asr.voice_encoder import (
     HOP,
     PARTIAL_FRAMES,
@@ -353,7 +353,56 @@ def assign_speakers(
     labels = np.zeros(len(embedded.windows), dtype=np.int64)
     for group, label in zip(groups, unit_labels.tolist(), strict=True):
         labels[group] = label
+    if num_speakers != 1 and params.split_gain > 0:
+        labels = split_units(embedded, labels, groups, params=params)
     return _by_first_appearance(labels)
+
+
+def split_units(
+    embedded: Embedded,
+    labels: npt.NDArray[np.int64],
+    groups: Sequence[Sequence[int]],
+    *,
+    params: ClusterParams,
+) -> npt.NDArray[np.int64]:
+    """Split a stretch of speech where its windows change speaker.
+
+    A stretch is clustered as one unit, but a short pause between two speakers can go
+    unnoticed by the voice activity detector and leave both in one stretch. Each stretch
+    of two windows or more is cut where the sum of its windows' distances to the
+    speakers' centroids (each side taking its best speaker, a different one each side)
+    falls most below that of the whole stretch on one speaker, if it falls by more than
+    ``params.split_gain`` (distance x seconds); each side is looked at again, up to
+    ``params.split_depth`` cuts deep.
+    """
+    usable = np.linalg.norm(embedded.embeddings, axis=1) > 0
+    if int(labels.max(initial=0)) < 1 or not usable.any():
+        return labels
+    space = Space.of(embedded.embeddings, embedded.pitch, params)
+    weights = embedded.weights
+    means, pitch = space.take(np.flatnonzero(usable)).centroids(labels[usable], weights[usable])
+    distance = space.to_centroids(means, pitch) * weights[:, None]
+    distance[~usable] = 0.0
+    labels = labels.copy()
+    pending = [(list(group), 0) for group in groups if len(group) >= 2]
+    while pending:
+        group, depth = pending.pop()
+        rows = distance[group]
+        whole = rows.sum(axis=0)
+        before = np.cumsum(rows, axis=0)[:-1]  # [cut - 1, speakers]: windows before the cut
+        after = whole[None, :] - before
+        left, right = np.argmin(before, axis=1), np.argmin(after, axis=1)
+        cost = before.min(axis=1) + after.min(axis=1)
+        cost[left == right] = np.inf
+        cut = int(np.argmin(cost))
+        if whole.min() - cost[cut] <= params.split_gain:
+            continue
+        head, tail = group[: cut + 1], group[cut + 1 :]
+        labels[head] = int(left[cut])
+        labels[tail] = int(right[cut])
+        if depth + 1 < params.split_depth:
+            pending += [(part, depth + 1) for part in (head, tail) if len(part) >= 2]
+    return labels
 
 
 def _by_first_appearance(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
