@@ -1,15 +1,17 @@
 """Clustering of speaker embeddings: how many voices, and which stretch is whose.
 
-Centroid-linkage agglomerative clustering on cosine distances of the embeddings plus a
-pitch term (numpy only). Without a hint, the tree is cut at the number of clusters with
-the best silhouette, then clusters whose centroids are closer than ``threshold`` are one
-voice (the silhouette alone cannot tell one voice from two); a ``num_speakers`` hint
-merges down to exactly that many clusters, a ``max_speakers`` hint caps the count. The
-settings were calibrated on a development set (``bench/speakers.py --calibrate``).
+Agglomerative clustering of the stretches of speech (numpy only) on the cosine distance of
+their embeddings plus a quadratic pitch term. Without a hint, :func:`ward` merges while the
+cost of a merge (centroid distance less a floor, times the harmonic half of the two
+clusters' seconds) stays under a threshold that grows with the meeting's length; a
+``num_speakers`` hint merges down to exactly that many clusters (it wins over
+``max_speakers``), a ``max_speakers`` hint caps the count. The settings were calibrated on
+the development sets (``bench/speakers.py --calibrate``), never on the test set.
 Clusters holding too little speech to be a speaker are folded into their nearest
-neighbour, and every embedding is reassigned to its nearest centroid (a few k-means
-steps), which repairs greedy merges. Memory is bounded: at most ``MAX_UNITS`` pieces are
-clustered (evenly spaced over the recording), the others take the nearest centroid.
+neighbour, every embedding is reassigned to its nearest centroid (a few k-means steps,
+which repair greedy merges), and clusters whose centroids ended closer than ``threshold``
+are one voice. Memory is bounded: at most ``MAX_UNITS`` pieces are clustered (evenly
+spaced over the recording), the others take the nearest centroid.
 """
 
 from __future__ import annotations
@@ -26,25 +28,25 @@ MAX_UNITS = 900
 
 @attrs.frozen
 class ClusterParams:
-    """Clustering settings; the defaults were chosen on the development set of
-    ``bench/speaker_sets.py`` and the committed sample (``bench/speakers.py --calibrate``),
-    never on the test set."""
+    """Clustering settings; the defaults were chosen on the development sets ``dev`` and
+    ``dev2`` of ``bench/speaker_sets.py`` and the committed sample (``bench/speakers.py
+    --calibrate``), never on the test set."""
 
-    #: how the number of speakers is chosen without a hint: the cut of the centroid-linkage
-    #: tree with the best silhouette ("silhouette"), or a distance threshold ("threshold")
+    #: how the number of speakers is chosen without a hint: Ward-like costs (:func:`ward`,
+    #: "ward"), the cut of the centroid-linkage tree with the best silhouette
+    #: ("silhouette", the earlier rule), or a centroid distance threshold ("threshold")
     count_by: str = "ward"
     #: the cost (see :func:`ward`) above which two clusters stay apart
     ward_threshold: float = 0.7
     #: the distance two long clusters of one voice keep (see :func:`ward`)
     ward_floor: float = 0.015
     #: beyond ``ward_length`` seconds of speech the threshold grows like
-    #: ``(seconds / ward_length) ** ward_growth``: one voice's far-apart moments differ more
-    #: than noise (intonation, topic), and a long meeting has more of them
+    #: ``(seconds / ward_length) ** ward_growth`` (see :func:`ward`)
     ward_length: float = 120.0
     ward_growth: float = 1.0
     #: merge clusters whose centroids ended closer than ``threshold`` after refinement
     merge_close: bool = True
-    #: below this best silhouette the recording is one speaker
+    #: ("silhouette" only) below this best silhouette the recording is one speaker
     min_silhouette: float = 0.1
     #: the most speakers considered without a hint
     most_speakers: int = 8
@@ -205,15 +207,17 @@ def ward(
 ) -> IntArray:
     """Ward-like agglomerative labels ``0..k-1`` of the rows of *space*.
 
-    Merging clusters *a* and *b* costs ``d(a, b) * Wa * Wb / (Wa + Wb)``: the distance of
-    their (weighted mean) centroids times the harmonic half of their seconds of speech.
-    For one voice, the distance of two centroids is noise that shrinks like
-    ``1 / Wa + 1 / Wb``, so the cost stays about constant however much speech the
-    clusters hold, while for two voices it grows with the speech: one *threshold* on the
-    cost works for a 30-second and a 15-minute meeting alike, where a threshold on the
-    distance merges short clusters of two voices or splits long ones of one. Merging goes
-    on while the cheapest merge costs less than *threshold* (or, with a hint, until
-    ``num_speakers`` remain / at most ``max_speakers``).
+    Merging clusters *a* and *b* costs ``(d(a, b) - floor) * Wa * Wb / (Wa + Wb)``: the
+    distance of their (weighted mean) centroids, less *floor*, times the harmonic half of
+    their seconds of speech. Small clusters have noisy centroids, so two of them must be
+    far apart to stay apart; large ones have steady centroids, and a small distance
+    between them is a real difference of voice (more than *floor*, what two far-apart
+    moments of one voice keep). Merging goes on while the cheapest merge costs less than
+    *threshold* (or, with a hint, until ``num_speakers`` remain / at most
+    ``max_speakers``; an exact count wins). :func:`cluster` raises the threshold in
+    proportion to the speech beyond ``ward_length`` seconds: cutting one voice's cloud
+    of pieces in two gains in proportion to the number of pieces, so without that a long
+    meeting would be split into too many speakers.
     """
     count = space.vectors.shape[0]
     if count <= 1:
@@ -527,4 +531,5 @@ __all__ = [
     "cluster",
     "fold_small",
     "refine",
+    "ward",
 ]

@@ -106,6 +106,9 @@ class Embedded:
     embeddings: FloatArray
     #: median log pitch (Hz) of each window's voiced frames, NaN when too few are voiced
     pitch: FloatArray = attrs.field(factory=lambda: np.zeros(0))
+    #: ``[windows, 160]`` log energy of each window's 10 ms frames (NaN past its end), to
+    #: put a change of speaker inside a stretch at its quietest moment
+    loudness: FloatArray = attrs.field(factory=lambda: np.zeros((0, PARTIAL_FRAMES)))
 
     @property
     def weights(self) -> FloatArray:
@@ -241,6 +244,7 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
     windows: list[Window] = []
     vectors: list[FloatArray] = []
     pitches: dict[Window, float] = {}
+    loudness: dict[Window, FloatArray] = {}
     full: list[tuple[Window, npt.NDArray[np.float32]]] = []
     with open_wav(path) as reader:
         for number, (start, end) in enumerate(_pieces(spans)):
@@ -248,11 +252,16 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
             if audio.size < MIN_WINDOW * SAMPLE_RATE:
                 continue
             mel = mel_spectrogram(audio)
+            energy = np.log10(mel.sum(axis=1, dtype=np.float64) + 1e-10)
             pitch = frame_pitch(audio)
             for window in _windows_of(start, start + audio.size / SAMPLE_RATE, number):
                 first = round((window.start - start) * SAMPLE_RATE / HOP)
                 frames = mel[first : first + PARTIAL_FRAMES]
                 pitches[window] = _median_pitch(pitch, window.start - start, window.end - start)
+                envelope = np.full(PARTIAL_FRAMES, np.nan)
+                own = energy[first : first + PARTIAL_FRAMES]
+                envelope[: own.size] = own
+                loudness[window] = envelope
                 if frames.shape[0] >= PARTIAL_FRAMES:
                     full.append((window, frames))
                 else:
@@ -268,6 +277,7 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
         tuple(windows[i] for i in order),
         np.stack([vectors[i] for i in order]),
         np.array([pitches[windows[i]] for i in order]),
+        np.stack([loudness[windows[i]] for i in order]),
     )
 
 
@@ -302,6 +312,11 @@ def group_windows(embedded: Embedded, most: int) -> tuple[Embedded, list[list[in
             last.append(index)
         else:
             groups.append([index])
+    return units_of(embedded, groups), groups
+
+
+def units_of(embedded: Embedded, groups: Sequence[Sequence[int]]) -> Embedded:
+    """One unit per group of consecutive windows (see :func:`group_windows`)."""
     windows, vectors, pitch = [], [], []
     unit = embedded.embeddings / np.maximum(
         np.linalg.norm(embedded.embeddings, axis=1, keepdims=True), 1e-9
@@ -320,7 +335,7 @@ def group_windows(embedded: Embedded, most: int) -> tuple[Embedded, list[list[in
         values = embedded.pitch[group] if embedded.pitch.size else np.array([np.nan])
         finite = values[np.isfinite(values)]
         pitch.append(float(np.median(finite)) if finite.size else float("nan"))
-    return Embedded(tuple(windows), np.array(vectors), np.array(pitch)), groups
+    return Embedded(tuple(windows), np.array(vectors), np.array(pitch))
 
 
 def assign_speakers(
@@ -330,13 +345,56 @@ def assign_speakers(
     num_speakers: int | None = None,
     max_speakers: int | None = None,
 ) -> npt.NDArray[np.int64]:
-    """A speaker number per window: the units of :func:`group_windows` are clustered
-    (:func:`elyune_adapters.asr.clustering.cluster`) and each window takes its unit's."""
+    """A speaker number per window.
+
+    The units of :func:`group_windows` (whole stretches of speech) are clustered
+    (:func:`elyune_adapters.asr.clustering.cluster`) and each window takes its unit's;
+    stretches that hold two voices are then split where the voice changes
+    (:func:`split_units`), and the pieces, purer than the stretches they came from, are
+    clustered again and split again: a stretch holding two voices no longer pulls a
+    cluster of its own.
+    """
     units, groups = group_windows(embedded, params.unit_windows)
+    labels = _cluster_units(embedded, units, groups, params, num_speakers, max_speakers)
+    if num_speakers != 1 and params.split_gain > 0:
+        labels = split_units(embedded, labels, groups, params=params)
+        pieces = [
+            list(run)
+            for group in groups
+            for _, run in itertools.groupby(group, key=lambda index: int(labels[index]))
+        ]
+        if len(pieces) > len(groups):
+            whole = {tuple(group) for group in groups}
+            # a one-window piece cut off a stretch likely holds the change of voice itself
+            # (half of each): it takes the nearest speaker, it does not make one
+            judged = [len(piece) >= 2 or tuple(piece) in whole for piece in pieces]
+            units = units_of(embedded, pieces)
+            labels = _cluster_units(
+                embedded, units, pieces, params, num_speakers, max_speakers, judged=judged
+            )
+            labels = split_units(embedded, labels, pieces, params=params)
+    return _by_first_appearance(labels)
+
+
+def _cluster_units(
+    embedded: Embedded,
+    units: Embedded,
+    groups: Sequence[Sequence[int]],
+    params: ClusterParams,
+    num_speakers: int | None,
+    max_speakers: int | None,
+    *,
+    judged: Sequence[bool] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Cluster *units* (one per group of windows); only units of at least ``RELIABLE``
+    seconds (and *judged*, if given) take part, the others take the nearest speaker."""
     usable = np.linalg.norm(units.embeddings, axis=1) > 0
     unit_labels = np.zeros(len(units.windows), dtype=np.int64)
     if usable.any():
-        reliable = np.array([w.seconds >= RELIABLE for w in units.windows])[usable]
+        reliable = np.array([w.seconds >= RELIABLE for w in units.windows])
+        if judged is not None:
+            reliable &= np.array(judged, dtype=bool)
+        reliable = reliable[usable]
         unit_labels[usable] = cluster(
             units.embeddings[usable],
             units.weights[usable],
@@ -352,10 +410,8 @@ def assign_speakers(
                 unit_labels[index] = unit_labels[near[np.argmin(np.abs(near - index))]]
     labels = np.zeros(len(embedded.windows), dtype=np.int64)
     for group, label in zip(groups, unit_labels.tolist(), strict=True):
-        labels[group] = label
-    if num_speakers != 1 and params.split_gain > 0:
-        labels = split_units(embedded, labels, groups, params=params)
-    return _by_first_appearance(labels)
+        labels[list(group)] = label
+    return labels
 
 
 def split_units(
@@ -383,7 +439,7 @@ def split_units(
     means, pitch = space.take(np.flatnonzero(usable)).centroids(labels[usable], weights[usable])
     distance = space.to_centroids(means, pitch) * weights[:, None]
     distance[~usable] = 0.0
-    labels = labels.copy()
+    labels = _by_first_appearance(labels)  # numbered 0..k-1 with no gaps
     pending = [(list(group), 0) for group in groups if len(group) >= 2]
     while pending:
         group, depth = pending.pop()
@@ -403,6 +459,48 @@ def split_units(
         if depth + 1 < params.split_depth:
             pending += [(part, depth + 1) for part in (head, tail) if len(part) >= 2]
     return labels
+
+
+CUT_REACH = 0.8  # seconds either side of a window edge where a cut inside a stretch may go
+QUIET_FRAMES = 5  # the quietest moment is the quietest 50 ms
+
+
+def place_cuts(embedded: Embedded, labels: Sequence[int]) -> tuple[Window, ...]:
+    """The windows, with each change of speaker inside a stretch moved to its quietest
+    moment within ``CUT_REACH`` seconds of the window edge it was found at.
+
+    :func:`split_units` finds a change of voice to the nearest window edge (1.6 s); the
+    pause between two speakers, too short for the voice activity detector, is still the
+    quietest moment near it, and putting the cut there gives the words on either side to
+    the right speaker.
+    """
+    windows = list(embedded.windows)
+    if embedded.loudness.shape[0] != len(windows):
+        return tuple(windows)
+    for index in range(1, len(windows)):
+        before, after = windows[index - 1], windows[index]
+        if before.stretch != after.stretch or labels[index - 1] == labels[index]:
+            continue
+        times = np.concatenate(
+            [
+                before.start + np.arange(PARTIAL_FRAMES) * HOP / SAMPLE_RATE,
+                after.start + np.arange(PARTIAL_FRAMES) * HOP / SAMPLE_RATE,
+            ]
+        )
+        energy = np.concatenate([embedded.loudness[index - 1], embedded.loudness[index]])
+        edge = after.owned[0]
+        low = max(edge - CUT_REACH, before.owned[0] + MIN_WINDOW)
+        high = min(edge + CUT_REACH, after.owned[1] - MIN_WINDOW)
+        inside = np.isfinite(energy) & (times >= low) & (times <= high)
+        if inside.sum() < QUIET_FRAMES:
+            continue
+        smooth = np.convolve(
+            np.where(inside, energy, np.inf), np.ones(QUIET_FRAMES) / QUIET_FRAMES, "same"
+        )
+        cut = float(times[int(np.argmin(smooth))])
+        windows[index - 1] = attrs.evolve(before, owned=(before.owned[0], cut))
+        windows[index] = attrs.evolve(after, owned=(cut, after.owned[1]))
+    return tuple(windows)
 
 
 def _by_first_appearance(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -477,7 +575,7 @@ def diarize(
         num_speakers=num_speakers,
         max_speakers=max_speakers,
     )
-    turns = turns_of(embedded.windows, labels.tolist())
+    turns = turns_of(place_cuts(embedded, labels.tolist()), labels.tolist())
     labelled, labelled_words = apply_turns(turns, segments, words)
     return Diarization(labelled, labelled_words, voices_of(embedded, labels), tuple(turns))
 
@@ -648,7 +746,9 @@ __all__ = [
     "assign_speakers",
     "diarize",
     "embed_speech",
+    "place_cuts",
     "speech_stretches",
+    "split_units",
     "turns_of",
     "voices_for_transcript",
     "voices_of",
