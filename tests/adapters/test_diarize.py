@@ -279,3 +279,21 @@ def test_a_back_channel_turn_takes_the_voice_that_explains_it(
     result = diarize(path, segments, words, encoder=encoder)
     assert [w.speaker for w in result.words] == ["0", "1", "0", "1", "0", "1"]
     assert len(result.voices) == 2
+
+
+def test_a_change_of_voice_inside_a_stretch_goes_to_its_quietest_moment() -> None:
+    from elyune_adapters.asr.diarize import Embedded, Window, place_cuts
+
+    windows = (
+        Window(10.0, 11.6, (10.0, 11.6), 0),
+        Window(11.6, 13.2, (11.6, 13.2), 0),
+        Window(13.2, 14.8, (13.2, 14.8), 1),  # another stretch: never moved
+    )
+    loudness = np.full((3, 160), 2.0)
+    loudness[0, 120:130] = -3.0  # a 0.1 s pause at 11.2-11.3 s, 0.4 s before the edge
+    embedded = Embedded(windows, np.ones((3, 256)), np.zeros(3), loudness)
+    placed = place_cuts(embedded, [0, 1, 0])
+    assert 11.2 <= placed[0].owned[1] == placed[1].owned[0] <= 11.3
+    assert placed[1].owned[1] == placed[2].owned[0] == 13.2
+    # the same speaker on both sides: nothing moves
+    assert place_cuts(embedded, [0, 0, 0]) == windows

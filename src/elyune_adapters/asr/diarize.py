@@ -10,16 +10,22 @@ voice (centroid embedding and the seconds of speech behind it). It works in step
    memory stays flat in the recording's length); words Whisper heard outside them are
    added as speech too.
 2. **Embeddings.** Each stretch is read from the file on its own (``wave``, seek), its
-   volume is raised to -30 dBFS, and it is cut into windows of 1.6 s every ``STEP``
-   seconds (a stretch shorter than a window is one window of its own length). Each window
-   gets a 256-dim d-vector (:mod:`elyune_adapters.asr.voice_encoder`).
-3. **Speakers.** Windows are clustered (:mod:`elyune_adapters.asr.clustering`): windows
-   too short to judge a voice (back-channel turns such as "Agreed.") take the speaker whose
-   centroid explains them best.
+   volume is brought to -30 dBFS, and it is cut into windows of 1.6 s side by side (a
+   stretch shorter than a window is one window of its own length; the last window is
+   flush with the stretch's end). Each window gets a 256-dim d-vector
+   (:mod:`elyune_adapters.asr.voice_encoder`, windows batched per onnxruntime call), its
+   median pitch (YIN, :func:`frame_pitch`) and its loudness envelope.
+3. **Speakers.** Whole stretches are clustered (:mod:`elyune_adapters.asr.clustering`:
+   Ward-like merges with a threshold that grows with the meeting's length); stretches
+   too short to judge a voice (back-channel turns such as "Agreed.") take the speaker
+   whose centroid explains them best. A stretch holding two voices (a pause too short
+   for the voice activity detector) is split where its windows change voice
+   (:func:`split_units`), and the pieces are clustered again.
 4. **Labels.** Each window owns the time up to the middle of its overlap with the next;
-   consecutive stretches of one speaker make a turn. Each word takes the speaker of the
-   turn it overlaps most, and a segment whose words change speaker is split there (its
-   text cut at the first word of each run).
+   a change of voice inside a stretch is put at its quietest moment near the window edge
+   (:func:`place_cuts`); consecutive stretches of one speaker make a turn. Each word
+   takes the speaker of the turn it overlaps most, and a segment whose words change
+   speaker is split there (its text cut at the first word of each run).
 
 Speakers are numbered in order of first appearance. Short, silent or noisy input gives
 one speaker or none, never an error: :func:`diarize` raises only ``VoiceEncoderError``
@@ -182,7 +188,7 @@ def _pieces(spans: Sequence[Span]) -> Iterator[Span]:
 
 PITCH_RATE = SAMPLE_RATE // 2  # pitch is tracked at 8 kHz
 PITCH_FRAME, PITCH_HOP = 320, 160  # 40 ms frames every 20 ms (at 8 kHz)
-PITCH_SEARCH = 1.25  # the dip is the lowest point within this factor of its first lag
+PITCH_SEARCH = 1.25  # the dip: lowest point up to a quarter past where it first goes under
 
 
 def frame_pitch(audio: npt.NDArray[np.float32]) -> FloatArray:
