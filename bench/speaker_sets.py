@@ -3,15 +3,16 @@
 Each case is a meeting read by espeak-ng voices: 1 to 6 speakers, 30 s to 15 min, with
 long turns, short back-channel turns ("Agreed.", "Will do."), pauses from 0.15 s to
 1 s, and in some cases two speakers sharing one voice at different pitches (similar
-voices). The development set (used to calibrate the clustering) and the test set (only
-measured) use disjoint espeak-ng voices, sentences are drawn with different seeds.
+voices). The development sets ``dev`` and ``dev2`` (used to calibrate the clustering;
+the same voices, other seeds) and the test set (only measured) use disjoint espeak-ng
+voices, sentences are drawn with different seeds.
 
 Every case is written as ``<name>.wav`` (16 kHz mono 16-bit) and ``<name>.json`` (the
 reference turns ``[speaker, start, end]`` and the voices) into the work folder; nothing
 here is committed but this script. Needs ``espeak-ng`` and ``sox`` (``apt-get install -y
 espeak-ng sox``)::
 
-    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|test|all]
+    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|dev2|test|all]
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--set", choices=("dev", "dev2", "test", "all"), default="all")
     args = parser.parse_args()
-    for which in ("dev", "test") if args.set == "all" else (args.set,):
+    for which in ("dev", "dev2", "test") if args.set == "all" else (args.set,):
         for path in ensure_set(which, args.workdir):
             print(path)
 
