@@ -3,15 +3,16 @@
 Each case is a meeting read by espeak-ng voices: 1 to 6 speakers, 30 s to 15 min, with
 long turns, short back-channel turns ("Agreed.", "Will do."), pauses from 0.15 s to
 1 s, and in some cases two speakers sharing one voice at different pitches (similar
-voices). The development set (used to calibrate the clustering) and the test set (only
-measured) use disjoint espeak-ng voices, sentences are drawn with different seeds.
+voices). The development sets ``dev`` and ``dev2`` (used to calibrate the clustering;
+the same voices, other seeds) and the test set (only measured) use disjoint espeak-ng
+voices, sentences are drawn with different seeds.
 
 Every case is written as ``<name>.wav`` (16 kHz mono 16-bit) and ``<name>.json`` (the
 reference turns ``[speaker, start, end]`` and the voices) into the work folder; nothing
 here is committed but this script. Needs ``espeak-ng`` and ``sox`` (``apt-get install -y
 espeak-ng sox``)::
 
-    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|test|all]
+    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|dev2|test|all]
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ _SHAPES = (
 
 
 def cases(which: str) -> list[Case]:
-    """The cases of the set *which* (``dev`` or ``test``)."""
-    base = 1000 if which == "dev" else 5000
+    """The cases of the set *which*: ``dev`` and ``dev2`` (development voices, different
+    seeds: more calibration data) or ``test``."""
+    base = {"dev": 1000, "dev2": 2000, "test": 5000}[which]
     return [
         Case(f"{which}-{i:02d}-{n}spk-{int(s)}s{'-similar' if sim else ''}", n, s, sim, base + i)
         for i, (n, s, sim) in enumerate(_SHAPES)
@@ -195,7 +197,7 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
     """Generate the set *which* into *workdir* unless there; return its WAV paths."""
     target = workdir / which
     target.mkdir(parents=True, exist_ok=True)
-    pool = DEV_VOICES if which == "dev" else TEST_VOICES
+    pool = TEST_VOICES if which == "test" else DEV_VOICES
     paths = []
     for case in cases(which):
         wav = target / f"{case.name}.wav"
@@ -209,9 +211,9 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--set", choices=("dev", "test", "all"), default="all")
+    parser.add_argument("--set", choices=("dev", "dev2", "test", "all"), default="all")
     args = parser.parse_args()
-    for which in ("dev", "test") if args.set == "all" else (args.set,):
+    for which in ("dev", "dev2", "test") if args.set == "all" else (args.set,):
         for path in ensure_set(which, args.workdir):
             print(path)
 

@@ -222,3 +222,78 @@ def test_a_word_straddling_a_pause_joins_its_neighbours() -> None:
     segments = (Segment(0, 0.1, 2.45, "One two three four"),)
     labelled, _ = apply_turns(turns, segments, words)
     assert [s.speaker for s in labelled] == ["0"]
+
+
+def build(
+    sample_wav: Path, tmp_path: Path, plan: list[tuple[str, float, float, float]]
+) -> tuple[Path, list[tuple[str, float, float]]]:
+    """A clip of pieces of the sample: (who, start, end, pause after), and its turns."""
+    pieces, turns, cursor = [np.zeros(int(0.3 * RATE), dtype=np.float32)], [], 0.3
+    for who, start, end, pause in plan:
+        clip = read(sample_wav, start, end)
+        turns.append((who, cursor, cursor + clip.size / RATE))
+        pieces += [clip, np.zeros(int(pause * RATE), dtype=np.float32)]
+        cursor += clip.size / RATE + pause
+    return write_wav(tmp_path / "built.wav", np.concatenate(pieces)), turns
+
+
+def test_two_voices_without_a_pause_are_split_where_the_voice_changes(
+    encoder: VoiceEncoder, sample_wav: Path, tmp_path: Path
+) -> None:
+    """Bob starts the moment Alice stops: one stretch of speech for the voice activity
+    detector (pieces of the sample without a pause inside), cut where the voice changes."""
+    plan = [("A", 23.01, 26.88, 0.0), ("B", 32.29, 34.88, 0.8), ("A", 2.98, 5.69, 0.0)]
+    plan += [("B", 35.23, 38.21, 0.8), ("A", 15.43, 18.21, 0.5), ("B", 10.69, 12.77, 0.5)]
+    path, turns = build(sample_wav, tmp_path, plan)
+    segments, words = fake_transcript(turns)
+    result = diarize(path, segments, words, encoder=encoder)
+    names = {"A": result.words[1].speaker, "B": result.words[4].speaker}
+    assert names["A"] != names["B"]
+    changes = [start for _, start, _ in turns[1:]]
+    for word, (who, _, _) in zip(result.words, [t for t in turns for _ in range(3)], strict=True):
+        middle = (word.start + word.end) / 2
+        if min(abs(middle - moment) for moment in changes) > 1.0:
+            assert word.speaker == names[who], word
+    # each true change is found within a second
+    found = [t.start for t in result.turns[1:]]
+    for moment in changes:
+        assert min(abs(moment - start) for start in found) < 1.0
+    assert len(result.voices) == 2
+
+
+def test_a_back_channel_turn_takes_the_voice_that_explains_it(
+    encoder: VoiceEncoder, sample_wav: Path, tmp_path: Path
+) -> None:
+    """0.7 s of Bob (an "Agreed.") between two turns of Alice is Bob's, and is no new
+    speaker."""
+    a, b, c, d = SAMPLE_TURNS[:4]
+    plan = [("A", a[1], a[2], 0.8), ("B", b[1], b[2], 0.8), ("A", c[1], c[1] + 2.5, 0.4)]
+    plan += [("B", d[1] + 0.2, d[1] + 0.9, 0.4), ("A", c[1] + 2.5, c[2], 0.8)]
+    plan += [("B", d[1], d[2], 0.5)]
+    path, turns = build(sample_wav, tmp_path, plan)
+    segments, _ = fake_transcript(turns)
+    words = tuple(
+        Word(f"w{i}", start + 0.05, end - 0.05, punctuated=f"w{i}")
+        for i, (_, start, end) in enumerate(turns)
+    )
+    result = diarize(path, segments, words, encoder=encoder)
+    assert [w.speaker for w in result.words] == ["0", "1", "0", "1", "0", "1"]
+    assert len(result.voices) == 2
+
+
+def test_a_change_of_voice_inside_a_stretch_goes_to_its_quietest_moment() -> None:
+    from elyune_adapters.asr.diarize import Embedded, Window, place_cuts
+
+    windows = (
+        Window(10.0, 11.6, (10.0, 11.6), 0),
+        Window(11.6, 13.2, (11.6, 13.2), 0),
+        Window(13.2, 14.8, (13.2, 14.8), 1),  # another stretch: never moved
+    )
+    loudness = np.full((3, 160), 2.0)
+    loudness[0, 120:130] = -3.0  # a 0.1 s pause at 11.2-11.3 s, 0.4 s before the edge
+    embedded = Embedded(windows, np.ones((3, 256)), np.zeros(3), loudness)
+    placed = place_cuts(embedded, [0, 1, 0])
+    assert 11.2 <= placed[0].owned[1] == placed[1].owned[0] <= 11.3
+    assert placed[1].owned[1] == placed[2].owned[0] == 13.2
+    # the same speaker on both sides: nothing moves
+    assert place_cuts(embedded, [0, 0, 0]) == windows

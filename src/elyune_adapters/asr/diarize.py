@@ -10,16 +10,22 @@ voice (centroid embedding and the seconds of speech behind it). It works in step
    memory stays flat in the recording's length); words Whisper heard outside them are
    added as speech too.
 2. **Embeddings.** Each stretch is read from the file on its own (``wave``, seek), its
-   volume is raised to -30 dBFS, and it is cut into windows of 1.6 s every ``STEP``
-   seconds (a stretch shorter than a window is one window of its own length). Each window
-   gets a 256-dim d-vector (:mod:`elyune_adapters.asr.voice_encoder`).
-3. **Speakers.** Windows are clustered (:mod:`elyune_adapters.asr.clustering`): windows
-   too short to judge a voice (back-channel turns such as "Agreed.") take the speaker whose
-   centroid explains them best.
+   volume is brought to -30 dBFS, and it is cut into windows of 1.6 s side by side (a
+   stretch shorter than a window is one window of its own length; the last window is
+   flush with the stretch's end). Each window gets a 256-dim d-vector
+   (:mod:`elyune_adapters.asr.voice_encoder`, windows batched per onnxruntime call), its
+   median pitch (YIN, :func:`frame_pitch`) and its loudness envelope.
+3. **Speakers.** Whole stretches are clustered (:mod:`elyune_adapters.asr.clustering`:
+   Ward-like merges with a threshold that grows with the meeting's length); stretches
+   too short to judge a voice (back-channel turns such as "Agreed.") take the speaker
+   whose centroid explains them best. A stretch holding two voices (a pause too short
+   for the voice activity detector) is split where its windows change voice
+   (:func:`split_units`), and the pieces are clustered again.
 4. **Labels.** Each window owns the time up to the middle of its overlap with the next;
-   consecutive stretches of one speaker make a turn. Each word takes the speaker of the
-   turn it overlaps most, and a segment whose words change speaker is split there (its
-   text cut at the first word of each run).
+   a change of voice inside a stretch is put at its quietest moment near the window edge
+   (:func:`place_cuts`); consecutive stretches of one speaker make a turn. Each word
+   takes the speaker of the turn it overlaps most, and a segment whose words change
+   speaker is split there (its text cut at the first word of each run).
 
 Speakers are numbered in order of first appearance. Short, silent or noisy input gives
 one speaker or none, never an error: :func:`diarize` raises only ``VoiceEncoderError``
@@ -37,7 +43,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from elyune_adapters.asr.clustering import ClusterParams, centroids, cluster
+from elyune_adapters.asr.clustering import ClusterParams, Space, centroids, cluster
 from elyune_adapters.asr.voice_encoder import (
     HOP,
     PARTIAL_FRAMES,
@@ -54,14 +60,15 @@ Span = tuple[float, float]
 FloatArray = npt.NDArray[np.float64]
 
 WINDOW = PARTIAL_FRAMES * HOP / SAMPLE_RATE  # 1.6 s
-STEP = 0.8  # seconds between windows of a long stretch
+STEP = WINDOW  # seconds between windows of a long stretch: side by side, no overlap (a
+# stretch is clustered as a whole, so overlapping windows only cost encoder time)
 MIN_WINDOW = 0.25  # stretches shorter than this carry no usable voice
 RELIABLE = 1.0  # seconds of speech a window needs to take part in the clustering
 MAX_STRETCH = 30.0  # longer stretches of speech are read in pieces
 VAD_BLOCK = 60.0  # seconds of audio the voice activity detector sees at once
 MERGE_GAP = 0.6  # seconds between two turns of one speaker that still make one turn
 MIN_PITCH, MAX_PITCH = 60, 400  # Hz
-VOICING = 0.5  # normalised autocorrelation peak above which a frame is voiced
+VOICING = 0.15  # YIN dip under which a frame is voiced
 
 
 @attrs.frozen
@@ -105,6 +112,9 @@ class Embedded:
     embeddings: FloatArray
     #: median log pitch (Hz) of each window's voiced frames, NaN when too few are voiced
     pitch: FloatArray = attrs.field(factory=lambda: np.zeros(0))
+    #: ``[windows, 160]`` log energy of each window's 10 ms frames (NaN past its end), to
+    #: put a change of speaker inside a stretch at its quietest moment
+    loudness: FloatArray = attrs.field(factory=lambda: np.zeros((0, PARTIAL_FRAMES)))
 
     @property
     def weights(self) -> FloatArray:
@@ -176,15 +186,26 @@ def _pieces(spans: Sequence[Span]) -> Iterator[Span]:
             yield start + index * step, start + (index + 1) * step
 
 
-PITCH_FRAME, PITCH_HOP = 640, 320  # 40 ms frames every 20 ms
+PITCH_RATE = SAMPLE_RATE // 2  # pitch is tracked at 8 kHz
+PITCH_FRAME, PITCH_HOP = 320, 160  # 40 ms frames every 20 ms (at 8 kHz)
+PITCH_SEARCH = 1.25  # the dip: lowest point up to a quarter past where it first goes under
 
 
 def frame_pitch(audio: npt.NDArray[np.float32]) -> FloatArray:
-    """Log F0 of each 40 ms frame of *audio* every 20 ms (autocorrelation); NaN if unvoiced."""
-    count = 1 + (audio.size - PITCH_FRAME) // PITCH_HOP
+    """Log F0 of each 40 ms frame of *audio* (16 kHz) every 20 ms; NaN if unvoiced.
+
+    YIN (de Cheveigné and Kawahara, 2002): the cumulative-mean-normalised difference
+    function of each frame, and its first dip under ``VOICING`` between the lags of
+    ``MAX_PITCH`` and ``MIN_PITCH``. Taking the *first* dip, not the highest
+    autocorrelation peak, avoids most octave errors (a voice at 90 Hz read as 250 Hz),
+    which would split one voice into two. The signal is halved to 8 kHz first (pairs of
+    samples averaged), which is plenty for F0 up to 400 Hz and halves the work.
+    """
+    usable = audio.size // 2 * 2
+    signal = np.asarray(audio[:usable], dtype=np.float64).reshape(-1, 2).mean(axis=1)
+    count = 1 + (signal.size - PITCH_FRAME) // PITCH_HOP
     if count <= 0:
         return np.zeros(0)
-    signal = np.asarray(audio, dtype=np.float64)
     frames = np.lib.stride_tricks.as_strided(
         signal,
         (count, PITCH_FRAME),
@@ -192,17 +213,33 @@ def frame_pitch(audio: npt.NDArray[np.float32]) -> FloatArray:
         writeable=False,
     )
     frames = frames - frames.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(frames * np.hanning(PITCH_FRAME), 2 * PITCH_FRAME, axis=1)
+    spectrum = np.fft.rfft(frames, 2 * PITCH_FRAME, axis=1)
     correlation = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :PITCH_FRAME]
-    low, high = SAMPLE_RATE // MAX_PITCH, SAMPLE_RATE // MIN_PITCH
-    peak = low + np.argmax(correlation[:, low:high], axis=1)
-    strength = correlation[np.arange(count), peak] / np.maximum(correlation[:, 0], 1e-12)
-    return np.where(strength > VOICING, np.log(SAMPLE_RATE / peak), np.nan)
+    energy = np.concatenate([np.zeros((count, 1)), np.cumsum(frames**2, axis=1)], axis=1)
+    lags = np.arange(PITCH_FRAME)
+    head = energy[:, PITCH_FRAME - lags]  # sum of x[j]^2 for j < N - lag
+    tail = energy[:, -1:] - energy[:, lags]  # sum of x[j]^2 for j >= lag
+    difference = np.maximum(head + tail - 2.0 * correlation, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = difference * lags / np.cumsum(difference, axis=1)
+    normalised[:, 0] = 1.0
+    normalised = np.nan_to_num(normalised, nan=1.0, posinf=1.0)
+    low, high = PITCH_RATE // MAX_PITCH, PITCH_RATE // MIN_PITCH
+    band = normalised[:, low : high + 1]
+    below = band < VOICING
+    voiced = below.any(axis=1) & (energy[:, -1] > 1e-6)
+    first = np.argmax(below, axis=1)
+    reach = int(np.ceil(high * (PITCH_SEARCH - 1))) + 1
+    look = np.minimum(first[:, None] + np.arange(reach)[None, :], band.shape[1] - 1)
+    within = look <= (first * PITCH_SEARCH)[:, None]
+    values = np.where(within, np.take_along_axis(band, look, axis=1), np.inf)
+    lag = low + np.take_along_axis(look, np.argmin(values, axis=1)[:, None], axis=1)[:, 0]
+    return np.where(voiced, np.log(PITCH_RATE / lag), np.nan)
 
 
 def _median_pitch(pitch: FloatArray, start: float, end: float) -> float:
     """Median of the frame pitches between *start* and *end* seconds (of the stretch)."""
-    rate = SAMPLE_RATE / PITCH_HOP
+    rate = PITCH_RATE / PITCH_HOP
     values = pitch[int(start * rate) : max(int(start * rate) + 1, int(end * rate))]
     voiced = values[np.isfinite(values)]
     return float(np.median(voiced)) if voiced.size >= 5 else float("nan")
@@ -213,6 +250,7 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
     windows: list[Window] = []
     vectors: list[FloatArray] = []
     pitches: dict[Window, float] = {}
+    loudness: dict[Window, FloatArray] = {}
     full: list[tuple[Window, npt.NDArray[np.float32]]] = []
     with open_wav(path) as reader:
         for number, (start, end) in enumerate(_pieces(spans)):
@@ -220,11 +258,16 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
             if audio.size < MIN_WINDOW * SAMPLE_RATE:
                 continue
             mel = mel_spectrogram(audio)
+            energy = np.log10(mel.sum(axis=1, dtype=np.float64) + 1e-10)
             pitch = frame_pitch(audio)
             for window in _windows_of(start, start + audio.size / SAMPLE_RATE, number):
                 first = round((window.start - start) * SAMPLE_RATE / HOP)
                 frames = mel[first : first + PARTIAL_FRAMES]
                 pitches[window] = _median_pitch(pitch, window.start - start, window.end - start)
+                envelope = np.full(PARTIAL_FRAMES, np.nan)
+                own = energy[first : first + PARTIAL_FRAMES]
+                envelope[: own.size] = own
+                loudness[window] = envelope
                 if frames.shape[0] >= PARTIAL_FRAMES:
                     full.append((window, frames))
                 else:
@@ -240,6 +283,7 @@ def embed_speech(path: Path, spans: Sequence[Span], encoder: VoiceEncoder) -> Em
         tuple(windows[i] for i in order),
         np.stack([vectors[i] for i in order]),
         np.array([pitches[windows[i]] for i in order]),
+        np.stack([loudness[windows[i]] for i in order]),
     )
 
 
@@ -274,6 +318,11 @@ def group_windows(embedded: Embedded, most: int) -> tuple[Embedded, list[list[in
             last.append(index)
         else:
             groups.append([index])
+    return units_of(embedded, groups), groups
+
+
+def units_of(embedded: Embedded, groups: Sequence[Sequence[int]]) -> Embedded:
+    """One unit per group of consecutive windows (see :func:`group_windows`)."""
     windows, vectors, pitch = [], [], []
     unit = embedded.embeddings / np.maximum(
         np.linalg.norm(embedded.embeddings, axis=1, keepdims=True), 1e-9
@@ -292,7 +341,7 @@ def group_windows(embedded: Embedded, most: int) -> tuple[Embedded, list[list[in
         values = embedded.pitch[group] if embedded.pitch.size else np.array([np.nan])
         finite = values[np.isfinite(values)]
         pitch.append(float(np.median(finite)) if finite.size else float("nan"))
-    return Embedded(tuple(windows), np.array(vectors), np.array(pitch)), groups
+    return Embedded(tuple(windows), np.array(vectors), np.array(pitch))
 
 
 def assign_speakers(
@@ -302,13 +351,56 @@ def assign_speakers(
     num_speakers: int | None = None,
     max_speakers: int | None = None,
 ) -> npt.NDArray[np.int64]:
-    """A speaker number per window: the units of :func:`group_windows` are clustered
-    (:func:`elyune_adapters.asr.clustering.cluster`) and each window takes its unit's."""
+    """A speaker number per window.
+
+    The units of :func:`group_windows` (whole stretches of speech) are clustered
+    (:func:`elyune_adapters.asr.clustering.cluster`) and each window takes its unit's;
+    stretches that hold two voices are then split where the voice changes
+    (:func:`split_units`), and the pieces, purer than the stretches they came from, are
+    clustered again and split again: a stretch holding two voices no longer pulls a
+    cluster of its own.
+    """
     units, groups = group_windows(embedded, params.unit_windows)
+    labels = _cluster_units(embedded, units, groups, params, num_speakers, max_speakers)
+    if num_speakers != 1 and params.split_gain > 0:
+        labels = split_units(embedded, labels, groups, params=params)
+        pieces = [
+            list(run)
+            for group in groups
+            for _, run in itertools.groupby(group, key=lambda index: int(labels[index]))
+        ]
+        if len(pieces) > len(groups):
+            whole = {tuple(group) for group in groups}
+            # a one-window piece cut off a stretch likely holds the change of voice itself
+            # (half of each): it takes the nearest speaker, it does not make one
+            judged = [len(piece) >= 2 or tuple(piece) in whole for piece in pieces]
+            units = units_of(embedded, pieces)
+            labels = _cluster_units(
+                embedded, units, pieces, params, num_speakers, max_speakers, judged=judged
+            )
+            labels = split_units(embedded, labels, pieces, params=params)
+    return _by_first_appearance(labels)
+
+
+def _cluster_units(
+    embedded: Embedded,
+    units: Embedded,
+    groups: Sequence[Sequence[int]],
+    params: ClusterParams,
+    num_speakers: int | None,
+    max_speakers: int | None,
+    *,
+    judged: Sequence[bool] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Cluster *units* (one per group of windows); only units of at least ``RELIABLE``
+    seconds (and *judged*, if given) take part, the others take the nearest speaker."""
     usable = np.linalg.norm(units.embeddings, axis=1) > 0
     unit_labels = np.zeros(len(units.windows), dtype=np.int64)
     if usable.any():
-        reliable = np.array([w.seconds >= RELIABLE for w in units.windows])[usable]
+        reliable = np.array([w.seconds >= RELIABLE for w in units.windows])
+        if judged is not None:
+            reliable &= np.array(judged, dtype=bool)
+        reliable = reliable[usable]
         unit_labels[usable] = cluster(
             units.embeddings[usable],
             units.weights[usable],
@@ -324,8 +416,97 @@ def assign_speakers(
                 unit_labels[index] = unit_labels[near[np.argmin(np.abs(near - index))]]
     labels = np.zeros(len(embedded.windows), dtype=np.int64)
     for group, label in zip(groups, unit_labels.tolist(), strict=True):
-        labels[group] = label
-    return _by_first_appearance(labels)
+        labels[list(group)] = label
+    return labels
+
+
+def split_units(
+    embedded: Embedded,
+    labels: npt.NDArray[np.int64],
+    groups: Sequence[Sequence[int]],
+    *,
+    params: ClusterParams,
+) -> npt.NDArray[np.int64]:
+    """Split a stretch of speech where its windows change speaker.
+
+    A stretch is clustered as one unit, but a short pause between two speakers can go
+    unnoticed by the voice activity detector and leave both in one stretch. Each stretch
+    of two windows or more is cut where the sum of its windows' distances to the
+    speakers' centroids (each side taking its best speaker, a different one each side)
+    falls most below that of the whole stretch on one speaker, if it falls by more than
+    ``params.split_gain`` (distance x seconds); each side is looked at again, up to
+    ``params.split_depth`` cuts deep.
+    """
+    usable = np.linalg.norm(embedded.embeddings, axis=1) > 0
+    if int(labels.max(initial=0)) < 1 or not usable.any():
+        return labels
+    space = Space.of(embedded.embeddings, embedded.pitch, params)
+    weights = embedded.weights
+    means, pitch = space.take(np.flatnonzero(usable)).centroids(labels[usable], weights[usable])
+    distance = space.to_centroids(means, pitch) * weights[:, None]
+    distance[~usable] = 0.0
+    labels = _by_first_appearance(labels)  # numbered 0..k-1 with no gaps
+    pending = [(list(group), 0) for group in groups if len(group) >= 2]
+    while pending:
+        group, depth = pending.pop()
+        rows = distance[group]
+        whole = rows.sum(axis=0)
+        before = np.cumsum(rows, axis=0)[:-1]  # [cut - 1, speakers]: windows before the cut
+        after = whole[None, :] - before
+        left, right = np.argmin(before, axis=1), np.argmin(after, axis=1)
+        cost = before.min(axis=1) + after.min(axis=1)
+        cost[left == right] = np.inf
+        cut = int(np.argmin(cost))
+        if whole.min() - cost[cut] <= params.split_gain:
+            continue
+        head, tail = group[: cut + 1], group[cut + 1 :]
+        labels[head] = int(left[cut])
+        labels[tail] = int(right[cut])
+        if depth + 1 < params.split_depth:
+            pending += [(part, depth + 1) for part in (head, tail) if len(part) >= 2]
+    return labels
+
+
+CUT_REACH = 0.8  # seconds either side of a window edge where a cut inside a stretch may go
+QUIET_FRAMES = 5  # the quietest moment is the quietest 50 ms
+
+
+def place_cuts(embedded: Embedded, labels: Sequence[int]) -> tuple[Window, ...]:
+    """The windows, with each change of speaker inside a stretch moved to its quietest
+    moment within ``CUT_REACH`` seconds of the window edge it was found at.
+
+    :func:`split_units` finds a change of voice to the nearest window edge (1.6 s); the
+    pause between two speakers, too short for the voice activity detector, is still the
+    quietest moment near it, and putting the cut there gives the words on either side to
+    the right speaker.
+    """
+    windows = list(embedded.windows)
+    if embedded.loudness.shape[0] != len(windows):
+        return tuple(windows)
+    for index in range(1, len(windows)):
+        before, after = windows[index - 1], windows[index]
+        if before.stretch != after.stretch or labels[index - 1] == labels[index]:
+            continue
+        times = np.concatenate(
+            [
+                before.start + np.arange(PARTIAL_FRAMES) * HOP / SAMPLE_RATE,
+                after.start + np.arange(PARTIAL_FRAMES) * HOP / SAMPLE_RATE,
+            ]
+        )
+        energy = np.concatenate([embedded.loudness[index - 1], embedded.loudness[index]])
+        edge = after.owned[0]
+        low = max(edge - CUT_REACH, before.owned[0] + MIN_WINDOW)
+        high = min(edge + CUT_REACH, after.owned[1] - MIN_WINDOW)
+        inside = np.isfinite(energy) & (times >= low) & (times <= high)
+        if inside.sum() < QUIET_FRAMES:
+            continue
+        smooth = np.convolve(
+            np.where(inside, energy, np.inf), np.ones(QUIET_FRAMES) / QUIET_FRAMES, "same"
+        )
+        cut = float(times[int(np.argmin(smooth))])
+        windows[index - 1] = attrs.evolve(before, owned=(before.owned[0], cut))
+        windows[index] = attrs.evolve(after, owned=(cut, after.owned[1]))
+    return tuple(windows)
 
 
 def _by_first_appearance(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -400,7 +581,7 @@ def diarize(
         num_speakers=num_speakers,
         max_speakers=max_speakers,
     )
-    turns = turns_of(embedded.windows, labels.tolist())
+    turns = turns_of(place_cuts(embedded, labels.tolist()), labels.tolist())
     labelled, labelled_words = apply_turns(turns, segments, words)
     return Diarization(labelled, labelled_words, voices_of(embedded, labels), tuple(turns))
 
@@ -571,7 +752,9 @@ __all__ = [
     "assign_speakers",
     "diarize",
     "embed_speech",
+    "place_cuts",
     "speech_stretches",
+    "split_units",
     "turns_of",
     "voices_for_transcript",
     "voices_of",

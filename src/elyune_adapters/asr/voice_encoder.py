@@ -114,7 +114,7 @@ def mel_spectrogram(wav: Float32Array) -> Float32Array:
     Frames are centred (the signal is padded with ``N_FFT // 2`` zeros each side), like
     librosa's ``melspectrogram`` with its defaults.
     """
-    signal = np.asarray(wav, dtype=np.float64)
+    signal = np.asarray(wav, dtype=np.float32)  # float32 FFTs: half the work of float64
     padded = np.pad(signal, (N_FFT // 2, N_FFT // 2))
     count = 1 + (padded.size - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(
@@ -123,8 +123,22 @@ def mel_spectrogram(wav: Float32Array) -> Float32Array:
         strides=(padded.strides[0] * HOP, padded.strides[0]),
         writeable=False,
     )
-    power = np.abs(np.fft.rfft(frames * _window(), axis=1)) ** 2
-    return (power @ mel_filterbank().T).astype(np.float32)
+    spectrum = np.fft.rfft(frames * _window_32(), axis=1)
+    power = spectrum.real**2 + spectrum.imag**2
+    # einsum, not a BLAS matrix product: a threaded BLAS on a busy machine spent 50 times
+    # longer waiting for its threads than computing this small product
+    result: Float32Array = np.einsum("fb,bm->fm", power, _filterbank_32()).astype(np.float32)
+    return result
+
+
+@functools.cache
+def _window_32() -> Float32Array:
+    return _window().astype(np.float32)
+
+
+@functools.cache
+def _filterbank_32() -> Float32Array:
+    return np.ascontiguousarray(mel_filterbank().T, dtype=np.float32)
 
 
 def normalize_volume(
