@@ -189,7 +189,9 @@ def _details_dict(data: RecordingDetails) -> dict[str, Any]:
         "job": None if data.job is None else job_to_dict(data.job),
         "transcript": None
         if data.transcript is None
-        else transcript_to_dict(data.transcript, names),
+        else transcript_to_dict(
+            data.transcript, names, speaker_matches=data.recording.speaker_matches
+        ),
         "analyses": [analysis_to_dict(a, names) for a in data.analyses],
     }
 

@@ -24,13 +24,16 @@ from elyune_core.entities import (
     Segment,
     Sentiment,
     SentimentLabel,
+    SpeakerMatch,
     SpeakerSentiment,
     Step,
     StoredFile,
     Summary,
     Transcript,
+    VoiceProfile,
     Word,
 )
+from elyune_core.ids import VoiceProfileId
 from elyune_core.pipeline import STEP_TITLES, progress
 
 JSON = dict[str, Any]
@@ -229,6 +232,45 @@ def file_to_dict(stored: StoredFile) -> JSON:
     }
 
 
+def speaker_matches_to_dict(matches: Mapping[str, SpeakerMatch]) -> JSON:
+    """Plain form of a recording's voice-profile matches, by speaker label (stored as is
+    by the SQL adapter; shown with ``"source": "auto"`` by :func:`recording_to_dict`)."""
+    return {
+        label: {
+            "profile_id": m.profile_id,
+            "name": m.name,
+            "similarity": m.similarity,
+            "confidence": m.confidence,
+        }
+        for label, m in matches.items()
+    }
+
+
+def speaker_matches_from_dict(data: Mapping[str, Any] | None) -> dict[str, SpeakerMatch]:
+    """The matches of :func:`speaker_matches_to_dict`'s plain form."""
+    return {
+        str(label): SpeakerMatch(
+            profile_id=VoiceProfileId(m["profile_id"]),
+            name=m["name"],
+            similarity=float(m["similarity"]),
+            confidence=float(m["confidence"]),
+        )
+        for label, m in (data or {}).items()
+    }
+
+
+def voice_profile_to_dict(profile: VoiceProfile) -> JSON:
+    """Plain form of a voice profile (without its embedding)."""
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "seconds": profile.seconds,
+        "recordings": len(profile.recording_ids),
+        "created_at": _time(profile.created_at),
+        "updated_at": _time(profile.updated_at),
+    }
+
+
 def recording_to_dict(recording: Recording) -> JSON:
     """Plain form of *recording* (files without URLs)."""
     return {
@@ -247,6 +289,10 @@ def recording_to_dict(recording: Recording) -> JSON:
         "duration": recording.duration,
         "media": None if recording.media is None else media_to_dict(recording.media),
         "speaker_names": dict(recording.speaker_names),
+        "speaker_matches": {
+            label: {**m, "source": "auto"}
+            for label, m in speaker_matches_to_dict(recording.speaker_matches).items()
+        },
         "num_speakers": recording.num_speakers,
         "max_speakers": recording.max_speakers,
         "s3_key": recording.source_key,
@@ -290,10 +336,27 @@ def job_to_dict(job: Job) -> JSON:
 
 
 def transcript_to_dict(
-    transcript: Transcript, speaker_names: Mapping[str, str] | None = None, words: bool = True
+    transcript: Transcript,
+    speaker_names: Mapping[str, str] | None = None,
+    words: bool = True,
+    speaker_matches: Mapping[str, SpeakerMatch] | None = None,
 ) -> JSON:
-    """Plain form of *transcript*, speakers named from *speaker_names*."""
+    """Plain form of *transcript*, speakers named from *speaker_names*; each of its
+    ``speakers`` says where its name came from (``source``: ``manual``, ``auto`` for a
+    voice profile's match in *speaker_matches*, with ``profile_id`` and ``confidence``, or
+    ``null`` when unnamed)."""
     names = dict(speaker_names or {})
+    matches = dict(speaker_matches or {})
+
+    def speaker(label: str) -> JSON:
+        match = matches.get(label)
+        return {
+            "label": label,
+            "name": name(label),
+            "source": "auto" if match else "manual" if label in names else None,
+            "profile_id": match.profile_id if match else None,
+            "confidence": match.confidence if match else None,
+        }
 
     def name(label: str | None) -> str | None:
         return None if label is None else names.get(label) or f"Speaker {label}"
@@ -305,7 +368,7 @@ def transcript_to_dict(
         "engine": transcript.engine,
         "duration": transcript.duration,
         "speaker_count": transcript.speaker_count,
-        "speakers": [{"label": s, "name": name(s)} for s in transcript.speakers],
+        "speakers": [speaker(s) for s in transcript.speakers],
         "request_id": transcript.request_id,
         "audio_seconds": transcript.audio_seconds,
         "created_at": _time(transcript.created_at),
@@ -363,8 +426,11 @@ __all__ = [
     "recording_to_dict",
     "segment_from_dict",
     "segment_to_dict",
+    "speaker_matches_from_dict",
+    "speaker_matches_to_dict",
     "step_to_dict",
     "transcript_to_dict",
+    "voice_profile_to_dict",
     "word_to_dict",
     "words_from_rows",
     "words_to_rows",

@@ -35,7 +35,12 @@ def recording_detail(data: RecordingDetails) -> JSON:
     body["transcript"] = (
         None
         if data.transcript is None
-        else transcript_to_dict(data.transcript, recording.speaker_names, words=False)
+        else transcript_to_dict(
+            data.transcript,
+            recording.speaker_names,
+            words=False,
+            speaker_matches=recording.speaker_matches,
+        )
     )
     names = recording.speaker_names
     body["analyses"] = {a.kind.value: analysis_to_dict(a, names) for a in data.analyses}

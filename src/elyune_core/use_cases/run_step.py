@@ -33,6 +33,8 @@ from elyune_core.ids import JobId
 from elyune_core.pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
 from elyune_core.use_cases.steps import StepHandlers, StepResult
+from elyune_core.use_cases.voice_profiles import recognise_speakers
+from elyune_core.voices import MATCH_THRESHOLD
 
 logger = logging.getLogger("elyune.pipeline")
 
@@ -164,7 +166,9 @@ class RunStep:
       retried, and its lease runs out if this worker cannot even do that. A step past its
       time limit (which follows the recording's duration) fails with a readable reason.
     - Its outputs (files, transcript, analyses) are stored in the same transaction that
-      marks it succeeded, and only if this worker still holds the step. A database blip
+      marks it succeeded, and only if this worker still holds the step; a transcript's
+      speakers are matched against the owner's voice profiles there (cosine similarity
+      of at least *voice_threshold*). A database blip
       at that moment does not lose them: the save is tried again with backoff.
     - A transient error is retried with exponential backoff and jitter; a permanent one
       (or the last attempt) fails the step with a readable reason. A storage or database
@@ -187,7 +191,9 @@ class RunStep:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,
+        voice_threshold: float = MATCH_THRESHOLD,
     ) -> None:
+        self._voice_threshold = voice_threshold
         self._uow = uow
         self._handlers = handlers
         self._queue = queue
@@ -452,6 +458,9 @@ class RunStep:
                 recording = recording.with_file(stored, now)
             if result.transcript is not None:
                 await uow.transcripts.save(result.transcript)
+                recording = await recognise_speakers(
+                    uow, recording, result.transcript.voices, now, self._voice_threshold
+                )
             for analysis in result.analyses:
                 await uow.analyses.save(analysis)
             if result.failure is None:
