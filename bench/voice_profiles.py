@@ -46,6 +46,7 @@ from bench.speaker_sets import (  # noqa: E402
     _sentence,
     _speak,
 )
+
 from elyune_adapters.asr.diarize import voices_for_transcript  # noqa: E402
 from elyune_adapters.asr.voice_encoder import VoiceEncoder  # noqa: E402
 from elyune_core.entities import Segment  # noqa: E402
@@ -97,9 +98,7 @@ def embed_set(pool: tuple[str, ...], seed: int, encoder: VoiceEncoder) -> dict[s
                 wav = recording(voice, seconds, rng, workdir)
                 with wave.open(str(wav)) as reader:
                     duration = reader.getnframes() / RATE
-                voices = voices_for_transcript(
-                    wav, [Segment(0, 0.0, duration, "", "0")], encoder
-                )
+                voices = voices_for_transcript(wav, [Segment(0, 0.0, duration, "", "0")], encoder)
                 result[name].append((list(voices[0].embedding), voices[0].seconds))
                 wav.unlink()
     return result

@@ -60,7 +60,6 @@ from elyune_core.errors import (
 )
 from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 from elyune_core.keys import check_key
-from elyune_core.voices import name_key
 from elyune_core.ports import (
     AnalysisOutcome,
     AnalysisRepository,
@@ -92,6 +91,7 @@ from elyune_core.ports import (
     VoiceProfileRepository,
     WebhookRepository,
 )
+from elyune_core.voices import name_key
 
 # --------------------------------------------------------------------------- basics
 
@@ -416,9 +416,9 @@ class _VoiceProfiles(VoiceProfileRepository):
     def _check_name(self, profile: VoiceProfile) -> None:
         key = name_key(profile.name)
         for other in self._s.voice_profiles.values():
-            if other.owner_id == profile.owner_id and other.id != profile.id:
-                if name_key(other.name) == key:
-                    raise ConflictError(f"A voice profile called {other.name!r} already exists.")
+            mine = other.owner_id == profile.owner_id and other.id != profile.id
+            if mine and name_key(other.name) == key:
+                raise ConflictError(f"A voice profile called {other.name!r} already exists.")
 
 
 class InMemoryUnitOfWork(UnitOfWork):

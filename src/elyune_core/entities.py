@@ -634,9 +634,7 @@ class VoiceProfile:
 
     def has(self, recording_id: RecordingId, label: str) -> bool:
         """Whether speaker *label* of *recording_id* contributed."""
-        return any(
-            c.recording_id == recording_id and c.label == label for c in self.contributions
-        )
+        return any(c.recording_id == recording_id and c.label == label for c in self.contributions)
 
     def with_contribution(self, contribution: VoiceContribution, now: datetime) -> VoiceProfile:
         """Return the profile with *contribution*, replacing an earlier one of the same
@@ -648,9 +646,7 @@ class VoiceProfile:
         )
         return attrs.evolve(self, contributions=(*kept, contribution), updated_at=now)
 
-    def without(
-        self, recording_id: RecordingId, label: str | None, now: datetime
-    ) -> VoiceProfile:
+    def without(self, recording_id: RecordingId, label: str | None, now: datetime) -> VoiceProfile:
         """Return the profile without what *recording_id* gave (only speaker *label*'s,
         when given)."""
         kept = tuple(

@@ -59,6 +59,7 @@ from elyune_core.use_cases.users import (
     CreateUser,
     CreateUserInput,
     EnsureUser,
+    GetUser,
     SetPassword,
     SetPasswordInput,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "FindUploadTarget",
     "GetRecording",
     "GetRecordingInput",
+    "GetUser",
     "ImportRecording",
     "ImportRecordingInput",
     "ImportRecordingResult",

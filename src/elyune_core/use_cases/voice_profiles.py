@@ -66,16 +66,14 @@ async def learn_speaker_names(
         voice = voices.get(label)
         if not name or voice is None or voice.seconds < MIN_VOICE_SECONDS:
             continue
-        profile = next((p for p in touched.values() if name_key(p.name) == name_key(name)), None)
-        if profile is None:
-            profile = await uow.voice_profiles.find_by_name(recording.owner_id, name)
-            if profile is None:
-                profile = VoiceProfile.new(
-                    VoiceProfileId(ids.new_id()), recording.owner_id, name, now
-                )
-                created.add(profile.id)
+        target = next((p for p in touched.values() if name_key(p.name) == name_key(name)), None)
+        if target is None:
+            target = await uow.voice_profiles.find_by_name(recording.owner_id, name)
+        if target is None:
+            target = VoiceProfile.new(VoiceProfileId(ids.new_id()), recording.owner_id, name, now)
+            created.add(target.id)
         contribution = VoiceContribution(recording.id, label, voice.embedding, voice.seconds)
-        touched[profile.id] = touched.get(profile.id, profile).with_contribution(contribution, now)
+        touched[target.id] = touched.get(target.id, target).with_contribution(contribution, now)
     gone: list[VoiceProfileId] = []
     for key, profile in touched.items():
         if profile.is_empty:
