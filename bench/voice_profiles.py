@@ -14,8 +14,8 @@ speaker (``voices_for_transcript``: one labelled stretch). Then:
 - variant: against other variants (and the twin) of the same language voice.
 
 On the development set a logistic fit of same / other on the similarity gives the
-confidence curve (its centre and slope); the threshold is its centre rounded to 0.01,
-where a match is as likely right as wrong. The test set (other voices)
+confidence curve (its centre and slope); the threshold is its centre rounded up to
+0.01, where a match becomes more likely right than wrong. The test set (other voices)
 is only measured. Writes the ``voice-profiles`` section of ``docs/benchmarks.md``::
 
     python bench/voice_profiles.py [--workdir .elyune/voice-profiles] [--no-write]
@@ -208,8 +208,8 @@ def main() -> None:
         f"Logistic fit of same / other on the dev set: centre {centre:.3f}, slope "
         f"{slope:.0f} (`CONFIDENCE_CENTRE`, `CONFIDENCE_SLOPE`: the match confidence). The "
         f"threshold in use, **{MATCH_THRESHOLD}** (`elyune_core.voices.MATCH_THRESHOLD`), "
-        "is that centre rounded: the similarity at which a speaker is as likely the "
-        f"profile's person as not (confidence {match_confidence(MATCH_THRESHOLD):.2f} there). "
+        "is that centre rounded up to 0.01, where a speaker is a little more likely the "
+        f"profile's person than not (confidence {match_confidence(MATCH_THRESHOLD):.2f}). "
         "Variants of one espeak-ng language voice are as alike to the encoder as a person's "
         "own recordings (up to 0.99), so no threshold separates them: the figures for "
         "*variant* show what similar voices do, not a target.",

@@ -92,6 +92,12 @@ def details(console: Console, data: RecordingDetails) -> None:
             lines.append(segment.text.strip() + "\n")
         if not transcript.segments:
             lines.append("(no speech detected)", style="dim")
+        matched = [
+            f"{m.name} (speaker {label}, {m.confidence:.0%})"
+            for label, m in sorted(recording.speaker_matches.items())
+        ]
+        if matched:
+            lines.append("Recognised by voice: " + ", ".join(matched) + "\n", style="dim")
         language = transcript.language or "unknown"
         console.print(
             Panel(

@@ -7,11 +7,11 @@ voice encoder); their cosine similarity says how alike the voices are.
 ``bench/voice_profiles.py`` on generated voices (espeak-ng voices at several pitches and
 speeds, three recordings of 6 to 30 s per person): ``match_confidence`` is a logistic fit
 of same person / other person on the similarity, on the development set, and the
-threshold is the centre of that curve (a match there is as likely right as wrong); the
-test set (other voices) is measured with it in ``docs/benchmarks.md`` (section "Voice
-profiles"). A wrong name is worse than no name, so the threshold is high: it may miss a
-person recorded through another microphone. Deployments set it with
-``VOICE_MATCH_THRESHOLD``.
+threshold is the centre of that curve rounded up to 0.01 (from there a match is more
+likely right than wrong). The test set (other voices) is measured with it in
+``docs/benchmarks.md`` (section "Voice profiles"). Real voices recorded through other
+microphones may score lower than these synthetic ones: deployments can lower the
+threshold with ``VOICE_MATCH_THRESHOLD``.
 """
 
 from __future__ import annotations

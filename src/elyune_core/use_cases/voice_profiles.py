@@ -151,12 +151,16 @@ async def _forget_matches(
     skip: RecordingId | None = None,
 ) -> None:
     """Remove the matches of *profile_ids* from the owner's recordings (but *skip*)."""
+    found: dict[RecordingId, list[VoiceProfileId]] = {}
     for profile_id in profile_ids:
         for recording_id in await uow.voice_profiles.matched_recordings(owner_id, profile_id):
-            if recording_id == skip:
-                continue
-            recording = await uow.recordings.lock(recording_id)
-            await uow.recordings.save(recording.without_profile(profile_id, now))
+            if recording_id != skip:
+                found.setdefault(recording_id, []).append(profile_id)
+    for recording_id in sorted(found):  # one lock order
+        recording = await uow.recordings.lock(recording_id)
+        for profile_id in found[recording_id]:
+            recording = recording.without_profile(profile_id, now)
+        await uow.recordings.save(recording)
 
 
 def _check_name(name: str) -> str:
@@ -217,7 +221,7 @@ class RenameVoiceProfile:
             for part in profile.contributions:
                 learned.setdefault(part.recording_id, []).append(part.label)
             matched = await uow.voice_profiles.matched_recordings(data.owner_id, profile.id)
-            for recording_id in dict.fromkeys([*learned, *matched]):
+            for recording_id in sorted({*learned, *matched}):  # one lock order
                 recording = await uow.recordings.lock(recording_id, data.owner_id)
                 manual = recording.manual_speaker_names
                 labels = [
