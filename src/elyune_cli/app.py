@@ -49,7 +49,7 @@ from elyune_core.codec import (
     analysis_to_dict,
     job_to_dict,
     recording_to_dict,
-    speaker_matches_to_dict,
+    speaker_matches_view,
     transcript_to_dict,
     voice_profile_to_dict,
 )
@@ -450,7 +450,7 @@ def recordings_speakers(
     if as_json:
         body = {
             "speaker_names": dict(recording.speaker_names),
-            "speaker_matches": speaker_matches_to_dict(recording.speaker_matches),
+            "speaker_matches": speaker_matches_view(recording.speaker_matches),
         }
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return

@@ -246,6 +246,11 @@ def speaker_matches_to_dict(matches: Mapping[str, SpeakerMatch]) -> JSON:
     }
 
 
+def speaker_matches_view(matches: Mapping[str, SpeakerMatch]) -> JSON:
+    """The matches as the API and the CLI show them: each with ``"source": "auto"``."""
+    return {label: {**m, "source": "auto"} for label, m in speaker_matches_to_dict(matches).items()}
+
+
 def speaker_matches_from_dict(data: Mapping[str, Any] | None) -> dict[str, SpeakerMatch]:
     """The matches of :func:`speaker_matches_to_dict`'s plain form."""
     return {
@@ -289,10 +294,7 @@ def recording_to_dict(recording: Recording) -> JSON:
         "duration": recording.duration,
         "media": None if recording.media is None else media_to_dict(recording.media),
         "speaker_names": dict(recording.speaker_names),
-        "speaker_matches": {
-            label: {**m, "source": "auto"}
-            for label, m in speaker_matches_to_dict(recording.speaker_matches).items()
-        },
+        "speaker_matches": speaker_matches_view(recording.speaker_matches),
         "num_speakers": recording.num_speakers,
         "max_speakers": recording.max_speakers,
         "s3_key": recording.source_key,
@@ -428,6 +430,7 @@ __all__ = [
     "segment_to_dict",
     "speaker_matches_from_dict",
     "speaker_matches_to_dict",
+    "speaker_matches_view",
     "step_to_dict",
     "transcript_to_dict",
     "voice_profile_to_dict",

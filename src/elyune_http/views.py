@@ -23,7 +23,7 @@ from elyune_core import (
     WebhookId,
     export,
 )
-from elyune_core.codec import speaker_matches_to_dict, step_to_dict, voice_profile_to_dict
+from elyune_core.codec import speaker_matches_view, step_to_dict, voice_profile_to_dict
 from elyune_core.entities import WebhookDelivery, WebhookEndpoint
 from elyune_core.pipeline import progress
 from elyune_core.transcript_formats import CONTENT_TYPES
@@ -317,7 +317,7 @@ async def rename_speakers(request: web.Request) -> web.Response:
     return _json(
         {
             "speaker_names": dict(recording.speaker_names),
-            "speaker_matches": speaker_matches_to_dict(recording.speaker_matches),
+            "speaker_matches": speaker_matches_view(recording.speaker_matches),
         }
     )
 
