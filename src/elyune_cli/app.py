@@ -45,14 +45,6 @@ from elyune_core import (
     VoiceProfileNotFoundError,
     export,
 )
-from elyune_core.codec import (
-    analysis_to_dict,
-    job_to_dict,
-    recording_to_dict,
-    speaker_matches_view,
-    transcript_to_dict,
-    voice_profile_to_dict,
-)
 from elyune_core.ports import RecordingEvent
 from elyune_core.use_cases import (
     CreateUserInput,
@@ -61,6 +53,7 @@ from elyune_core.use_cases import (
     SetPasswordInput,
     SetVoiceProfilesInput,
 )
+from elyune_http import present
 
 app = typer.Typer(
     name="elyune",
@@ -194,23 +187,12 @@ async def _follow(
         if use_live:
             live.stop()
     queue = await resolve(container.job_queue())
-    join = getattr(queue, "join", None)
-    if join is not None:
-        await join()  # let the last commits and events land before shutting down
+    await queue.join()  # let the last commits and events land before shutting down
 
 
 def _details_dict(data: RecordingDetails) -> dict[str, Any]:
-    names = data.recording.speaker_names
-    return {
-        **recording_to_dict(data.recording),
-        "job": None if data.job is None else job_to_dict(data.job),
-        "transcript": None
-        if data.transcript is None
-        else transcript_to_dict(
-            data.transcript, names, speaker_matches=data.recording.speaker_matches
-        ),
-        "analyses": [analysis_to_dict(a, names) for a in data.analyses],
-    }
+    """The API's detail of the recording, with the transcript's words."""
+    return present.recording_detail(data, words=True)
 
 
 def _print_details(data: RecordingDetails, as_json: bool) -> None:
@@ -286,7 +268,7 @@ def recordings_list(
 
     result = run(work)
     if as_json:
-        body = {"count": result.total, "results": [recording_to_dict(r) for r in result.items]}
+        body = present.page_body(result, None, None)
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
     else:
         console.print(render.recordings_table(result.items, result.total))
@@ -379,7 +361,7 @@ def jobs_list(
 
     jobs = run(work)
     if as_json:
-        sys.stdout.write(json.dumps([job_to_dict(j) for j in jobs], indent=2) + "\n")
+        sys.stdout.write(json.dumps([present.job_to_dict(j) for j in jobs], indent=2) + "\n")
     else:
         console.print(render.jobs_table(jobs))
 
@@ -400,7 +382,7 @@ def jobs_show(
     if job is None:
         fail("the recording has no job yet.", 3)
     if as_json:
-        sys.stdout.write(json.dumps(job_to_dict(job), indent=2) + "\n")
+        sys.stdout.write(json.dumps(present.job_to_dict(job), indent=2) + "\n")
         return
     console.print(render.steps_table(job))
     for step in job.steps:
@@ -448,10 +430,7 @@ def recordings_speakers(
 
     recording = run(work)
     if as_json:
-        body = {
-            "speaker_names": dict(recording.speaker_names),
-            "speaker_matches": speaker_matches_view(recording.speaker_matches),
-        }
+        body = present.speaker_names_to_dict(recording)
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
     for label, name in sorted(recording.speaker_names.items()):
@@ -487,7 +466,10 @@ def profiles_list(
 
     profiles = run(work)
     if as_json:
-        body = {"count": len(profiles), "results": [voice_profile_to_dict(p) for p in profiles]}
+        body = {
+            "count": len(profiles),
+            "results": [present.voice_profile_to_dict(p) for p in profiles],
+        }
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
     console.print(render.profiles_table(profiles))
@@ -512,7 +494,9 @@ def profiles_rename(
 
     profile = run(work)
     if as_json:
-        sys.stdout.write(json.dumps(voice_profile_to_dict(profile), ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(present.voice_profile_to_dict(profile), ensure_ascii=False) + "\n"
+        )
         return
     message = f"Voice profile {profile.id} is now {profile.name}."
     console.print(message, highlight=False, markup=False)

@@ -23,8 +23,6 @@ from elyune_core import (
     WebhookId,
     export,
 )
-from elyune_core.codec import speaker_matches_view, step_to_dict, voice_profile_to_dict
-from elyune_core.entities import WebhookDelivery, WebhookEndpoint
 from elyune_core.pipeline import progress
 from elyune_core.transcript_formats import CONTENT_TYPES
 from elyune_core.use_cases import (
@@ -41,6 +39,7 @@ from elyune_core.use_cases import (
 from elyune_http import present, schema
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
 from elyune_http.middleware import json_dumps
+from elyune_http.present import step_to_dict
 
 routes = web.RouteTableDef()
 # Not "request-upload": that path is its own resource (POST only), and an OPTIONS or GET
@@ -314,26 +313,17 @@ async def rename_speakers(request: web.Request) -> web.Response:
     recording = await (await resolve(request.app[CONTAINER].rename_speakers())).execute(
         RenameSpeakersInput(_user(request).id, RecordingId(request.match_info["id"]), data)
     )
-    return _json(
-        {
-            "speaker_names": dict(recording.speaker_names),
-            "speaker_matches": speaker_matches_view(recording.speaker_matches),
-        }
-    )
+    return _json(present.speaker_names_to_dict(recording))
 
 
 # --------------------------------------------------------------------------- account
-
-
-def _account(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "voice_profiles": user.voice_profiles}
 
 
 @routes.get("/api/v1/me/")
 async def get_account(request: web.Request) -> web.Response:
     """The caller's account and settings."""
     user = await (await resolve(request.app[CONTAINER].get_user())).execute(_user(request).id)
-    return _json(_account(user))
+    return _json(present.account_to_dict(user))
 
 
 @routes.patch("/api/v1/me/")
@@ -344,7 +334,7 @@ async def patch_account(request: web.Request) -> web.Response:
     result = await (await resolve(request.app[CONTAINER].set_voice_profiles())).execute(
         SetVoiceProfilesInput(_user(request).id, data["voice_profiles"])
     )
-    return _json({**_account(result.user), "deleted_profiles": result.deleted})
+    return _json(present.account_to_dict(result.user, deleted_profiles=result.deleted))
 
 
 # --------------------------------------------------------------------------- voice profiles
@@ -358,7 +348,8 @@ async def list_voice_profiles(request: web.Request) -> web.Response:
     profiles = await (await resolve(request.app[CONTAINER].list_voice_profiles())).execute(
         _user(request).id
     )
-    return _json({"count": len(profiles), "results": [voice_profile_to_dict(p) for p in profiles]})
+    body = [present.voice_profile_to_dict(p) for p in profiles]
+    return _json({"count": len(profiles), "results": body})
 
 
 @routes.patch(f"/api/v1/voice-profiles/{PROFILE_ID}/")
@@ -370,7 +361,7 @@ async def rename_voice_profile(request: web.Request) -> web.Response:
             _user(request).id, VoiceProfileId(request.match_info["id"]), data["name"]
         )
     )
-    return _json(voice_profile_to_dict(profile))
+    return _json(present.voice_profile_to_dict(profile))
 
 
 @routes.delete(f"/api/v1/voice-profiles/{PROFILE_ID}/")
@@ -385,44 +376,6 @@ async def delete_voice_profile(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- webhooks
 
 
-def _webhook(endpoint: WebhookEndpoint, *, secret: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": [e.value for e in endpoint.events],
-        "description": endpoint.description,
-        "is_active": endpoint.is_active,
-        "created_at": endpoint.created_at.isoformat().replace("+00:00", "Z"),
-    }
-    if secret:
-        body["secret"] = endpoint.secret
-    return body
-
-
-def _delivery(delivery: WebhookDelivery) -> dict[str, Any]:
-    def when(value: Any) -> Any:
-        return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-    return {
-        "id": delivery.id,
-        "event": delivery.event.value,
-        "status": delivery.status.value,
-        "payload": dict(delivery.payload),
-        "created_at": when(delivery.created_at),
-        "next_attempt_at": when(delivery.next_attempt_at),
-        "delivered_at": when(delivery.delivered_at),
-        "attempts": [
-            {
-                "at": when(a.at),
-                "status_code": a.status_code,
-                "error": a.error,
-                "duration_ms": a.duration_ms,
-            }
-            for a in delivery.attempts
-        ],
-    }
-
-
 @routes.post("/api/v1/webhooks/")
 async def create_webhook(request: web.Request) -> web.Response:
     """Register a webhook; the signing secret is in this answer only."""
@@ -435,7 +388,7 @@ async def create_webhook(request: web.Request) -> web.Response:
             description=data.get("description", ""),
         )
     )
-    return _json(_webhook(endpoint, secret=True), status=201)
+    return _json(present.webhook_to_dict(endpoint, secret=True), status=201)
 
 
 @routes.get("/api/v1/webhooks/")
@@ -444,7 +397,9 @@ async def list_webhooks(request: web.Request) -> web.Response:
     endpoints = await (await resolve(request.app[CONTAINER].list_webhooks())).execute(
         _user(request).id
     )
-    return _json({"count": len(endpoints), "results": [_webhook(e) for e in endpoints]})
+    return _json(
+        {"count": len(endpoints), "results": [present.webhook_to_dict(e) for e in endpoints]}
+    )
 
 
 @routes.delete(f"/api/v1/webhooks/{ID}/")
@@ -462,4 +417,6 @@ async def list_deliveries(request: web.Request) -> web.Response:
     deliveries = await (await resolve(request.app[CONTAINER].list_deliveries())).execute(
         WebhookId(request.match_info["id"]), _user(request).id
     )
-    return _json({"count": len(deliveries), "results": [_delivery(d) for d in deliveries]})
+    return _json(
+        {"count": len(deliveries), "results": [present.delivery_to_dict(d) for d in deliveries]}
+    )

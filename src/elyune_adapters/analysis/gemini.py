@@ -79,6 +79,7 @@ from elyune_core.entities import (
     SpeakerSentiment,
     Summary,
 )
+from elyune_core.entities import speaker_display as display_name
 from elyune_core.errors import AnalysisFailedError
 from elyune_core.ports import AnalysisOutcome, AnalysisRequest, Analyzer
 
@@ -742,7 +743,7 @@ class _Context:
         """The name shown for speaker *label*."""
         if label is None:
             return "Unknown speaker"
-        return self.names.get(label) or f"Speaker {label}"
+        return display_name(label, self.names)
 
     def speaker_label(self, value: str) -> str | None:
         """The label of the speaker called *value* (a label, ``Speaker 0`` or a name)."""
