@@ -335,3 +335,20 @@ async def test_opting_out_deletes_the_profiles_and_stops_learning_and_matching(p
     await use_case.execute(SetVoiceProfilesInput(U1, True))
     await _name(core, first, **{"0": "Alice"})
     assert set(await _profiles(core)) == {"Alice"}
+
+
+async def test_a_voice_with_too_little_speech_teaches_nothing(people):
+    core = people
+    first = await _process(core, U1, SpeakerVoice("0", ALICE, MIN_VOICE_SECONDS - 0.5))
+    named = await _name(core, first, **{"0": "Alice"})
+    assert named.speaker_names == {"0": "Alice"}  # the name is kept all the same
+    assert await _profiles(core) == {}
+
+
+@pytest.mark.parametrize("raw", ["0.2", "1.5", "nan", "high"])
+def test_a_bad_match_threshold_fails_at_start_up_naming_the_variable(raw):
+    from elyune_adapters.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="VOICE_MATCH_THRESHOLD"):
+        load_settings({"VOICE_MATCH_THRESHOLD": raw})
+    assert load_settings({"VOICE_MATCH_THRESHOLD": "0.9"}).processing.voice_match_threshold == 0.9
