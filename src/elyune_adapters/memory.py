@@ -368,6 +368,9 @@ class _VoiceProfiles(VoiceProfileRepository):
     def __init__(self, state: InMemoryState) -> None:
         self._s = state
 
+    async def lock_owner(self, owner_id: UserId) -> None:
+        return None  # the unit of work holds the one global lock
+
     async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
         mine = [p for p in self._s.voice_profiles.values() if p.owner_id == owner_id]
         return sorted(mine, key=lambda p: (name_key(p.name), p.id))

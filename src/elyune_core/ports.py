@@ -527,8 +527,14 @@ class VoiceProfileRepository(Protocol):
     """Users' voice profiles with what each recording contributed to them.
 
     A user's profile names are unique by :func:`elyune_core.voices.name_key` (case and
-    spacing do not count).
+    spacing do not count). Writers call ``lock_owner`` first: a profile is read, changed
+    and saved whole, so two units of work changing one user's profiles must not overlap.
     """
+
+    async def lock_owner(self, owner_id: UserId) -> None:
+        """Until this unit of work ends, no other can change *owner_id*'s profiles (every
+        writer takes this lock before the recordings it changes)."""
+        ...
 
     async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
         """The owner's profiles with their contributions, by name."""

@@ -3,6 +3,7 @@ PostgreSQL (through the migrations) behave alike."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -161,3 +162,38 @@ async def test_the_voice_profiles_setting_round_trips(seeded):
     async with seeded() as uow:
         assert (await uow.users.get(U1)).voice_profiles is False
         assert (await uow.users.get(U2)).voice_profiles is True
+
+
+async def test_speakers_named_at_once_in_two_recordings_both_teach_the_profile(seeded):
+    """Two units of work naming "Alice" at the same time (two browser tabs): the owner's
+    profile lock makes the second read what the first saved, so no voice is lost."""
+    from elyune_adapters.memory import FixedClock, SequentialIds, sample_transcript_result
+    from elyune_core import RenameSpeakers, RenameSpeakersInput, SpeakerVoice, Transcript
+
+    result = sample_transcript_result()
+    async with seeded() as uow:
+        for n, seconds in ((1, 7.0), (2, 5.0)):
+            await uow.transcripts.save(
+                Transcript(
+                    recording_id=RecordingId(f"rec-{n}"),
+                    text=result.text,
+                    language="en",
+                    segments=result.segments,
+                    words=result.words,
+                    engine="fake",
+                    created_at=NOW,
+                    voices=(SpeakerVoice("0", (0.6, 0.8, 0.0), seconds),),
+                )
+            )
+        await uow.commit()
+    rename = RenameSpeakers(uow=seeded, clock=FixedClock(NOW), ids=SequentialIds("vp"))
+    await asyncio.gather(
+        *(
+            rename.execute(RenameSpeakersInput(U1, RecordingId(f"rec-{n}"), {"0": "Alice"}))
+            for n in (1, 2)
+        )
+    )
+    async with seeded() as uow:
+        (profile,) = await uow.voice_profiles.list(U1)
+        assert sorted(profile.recording_ids) == ["rec-1", "rec-2"]
+        assert profile.seconds == 12.0

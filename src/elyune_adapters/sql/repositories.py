@@ -1048,6 +1048,14 @@ class SqlVoiceProfileRepository(VoiceProfileRepository):
     def __init__(self, conn: AsyncConnection | SyncReader) -> None:
         self._conn = conn
 
+    async def lock_owner(self, owner_id: UserId) -> None:
+        # FOR UPDATE of the owner's row on PostgreSQL; SQLite writers already hold the
+        # database's write lock.
+        query = select(t.users.c.id).where(t.users.c.id == owner_id)
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        await self._conn.execute(query)
+
     async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
         p = t.voice_profiles.c
         query = select(t.voice_profiles).where(p.owner_id == owner_id).order_by(p.name_key, p.id)

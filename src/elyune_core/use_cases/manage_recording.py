@@ -121,6 +121,7 @@ class RenameSpeakers:
         if errors or not data.names:
             raise InvalidInputError(errors or {"detail": "Give at least one speaker name."})
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(data.owner_id)  # before any recording
             recording = await uow.recordings.lock(data.recording_id, data.owner_id)
             names = {k: v.strip() for k, v in data.names.items()}
             now = self._clock.now()
@@ -162,6 +163,7 @@ class DeleteRecording:
         prefix = recording_prefix(recording.owner_id, recording.id)
         removed = await self._store.delete_prefix(prefix)
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(recording.owner_id)
             await forget_recording(uow, recording.id, self._clock.now())
             await uow.recordings.delete(recording.id)
             await uow.commit()

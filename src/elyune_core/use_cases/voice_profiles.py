@@ -51,8 +51,9 @@ async def learn_speaker_names(
 ) -> Recording:
     """Update the owner's profiles for the speakers of *recording* just named by hand
     (*names*: label -> name, empty for a removed name); return the recording with the
-    matches that no longer hold removed. *recording* is locked by the caller and already
-    carries the new names; the caller saves it."""
+    matches that no longer hold removed. The caller holds the owner's profile lock
+    (``lock_owner``) and then the recording's, which already carries the new names; the
+    caller saves it."""
     voices: dict[str, SpeakerVoice] = {}
     if await _enabled(uow, recording.owner_id):
         transcript = await uow.transcripts.get(recording.id)
@@ -128,8 +129,9 @@ async def _enabled(uow: UnitOfWork, user_id: UserId) -> bool:
 
 
 async def forget_recording(uow: UnitOfWork, recording_id: RecordingId, now: datetime) -> None:
-    """Remove what *recording_id* gave to profiles (before the recording is deleted);
-    profiles left with nothing are deleted with their matches."""
+    """Remove what *recording_id* gave to profiles (before the recording is deleted; the
+    caller holds the owner's ``lock_owner``); profiles left with nothing are deleted with
+    their matches."""
     gone: dict[UserId, list[VoiceProfileId]] = {}
     for profile in await uow.voice_profiles.with_recording(recording_id):
         profile = profile.without(recording_id, None, now)
@@ -210,6 +212,7 @@ class RenameVoiceProfile:
         name = _check_name(data.name)
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(data.owner_id)
             profile = await uow.voice_profiles.get(data.profile_id, data.owner_id)
             other = await uow.voice_profiles.find_by_name(data.owner_id, name)
             if other is not None and other.id != profile.id:
@@ -250,6 +253,7 @@ class DeleteVoiceProfile:
     async def execute(self, owner_id: UserId, profile_id: VoiceProfileId) -> None:
         """Delete the owner's profile *profile_id*."""
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(owner_id)
             profile = await uow.voice_profiles.get(profile_id, owner_id)
             await uow.voice_profiles.delete(profile.id)
             await _forget_matches(uow, owner_id, [profile.id], self._clock.now())
@@ -288,6 +292,7 @@ class SetVoiceProfiles:
     async def execute(self, data: SetVoiceProfilesInput) -> SetVoiceProfilesResult:
         """Apply the setting and return the user."""
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(data.user_id)
             user = (await uow.users.get(data.user_id)).with_voice_profiles(data.enabled)
             await uow.users.save(user)
             deleted = 0
