@@ -23,7 +23,8 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from elyune_adapters.auth.jwt import JwtTokenService
-from elyune_adapters.events import InMemoryEventHub
+from elyune_adapters.events import ProcessEventHub
+from elyune_adapters.hosted import CallRetry
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
 from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -182,6 +183,14 @@ def _transcoder(settings: Settings) -> Transcoder:
     )
 
 
+def _call_retry(settings: Settings) -> CallRetry:
+    """How a hosted engine's call is retried within a step attempt (see hosted.py)."""
+    processing = settings.processing
+    return CallRetry(
+        processing.engine_attempts, processing.backoff_base, processing.engine_max_retry_delay
+    )
+
+
 async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
     config = settings.transcriber
     if config.kind == "deepgram":
@@ -194,6 +203,7 @@ async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
             diarize_model=config.deepgram_diarize_model,
             base_url=config.deepgram_url,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
         return
     from elyune_adapters.asr.whisper import WhisperTranscriber
@@ -240,6 +250,7 @@ def _analyzer(settings: Settings) -> Analyzer:
             base_url=config.gemini_url,
             token_budget=config.token_budget,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
     from elyune_adapters.analysis.local import LocalAnalyzer
 
@@ -309,7 +320,7 @@ async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhoo
 
 
 async def _webhook_listener(
-    events: InMemoryEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
+    events: ProcessEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
 ) -> AsyncIterator[None]:
     """Turn this process's recording events into webhook deliveries."""
 
@@ -394,7 +405,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidIdSource)
     hasher = providers.Singleton(Argon2PasswordHasher)
     secret = providers.Singleton(master_secret, settings)
-    events = providers.Singleton(InMemoryEventHub)
+    events = providers.Singleton(ProcessEventHub)
 
     secret_box = providers.Singleton(secret_box, secret)  # webhook secrets at rest
     engine = providers.Resource(_engine, settings, secret_box)
