@@ -62,14 +62,17 @@ from elyune_core.use_cases import (
     CreateUser,
     CreateWebhook,
     DeleteRecording,
+    DeleteVoiceProfile,
     DeleteWebhook,
     DeliverWebhooks,
     EnsureUser,
     FindUploadTarget,
     GetRecording,
+    GetUser,
     ImportRecording,
     ListDeliveries,
     ListRecordings,
+    ListVoiceProfiles,
     ListWebhooks,
     Login,
     PipelinePolicy,
@@ -77,11 +80,13 @@ from elyune_core.use_cases import (
     Reconcile,
     RefreshTokens,
     RenameSpeakers,
+    RenameVoiceProfile,
     RequestUpload,
     RerunAnalysis,
     RetryJob,
     RunStep,
     SetPassword,
+    SetVoiceProfiles,
     StartProcessing,
     StepHandlers,
     UpdateRecording,
@@ -452,6 +457,7 @@ class Container(containers.DeclarativeContainer):
         events=events,
         clock=clock,
         policy=policy,
+        voice_threshold=providers.Callable(lambda s: s.processing.voice_match_threshold, settings),
     )
     reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
     queue_runner = providers.Resource(
@@ -506,8 +512,13 @@ class Container(containers.DeclarativeContainer):
     )
     find_upload_target = providers.Factory(FindUploadTarget, uow=uow)
     update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
-    rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock)
-    delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
+    rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock, ids=ids)
+    delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store, clock=clock)
+    list_voice_profiles = providers.Factory(ListVoiceProfiles, uow=read_uow)
+    rename_voice_profile = providers.Factory(RenameVoiceProfile, uow=uow, clock=clock)
+    delete_voice_profile = providers.Factory(DeleteVoiceProfile, uow=uow, clock=clock)
+    set_voice_profiles = providers.Factory(SetVoiceProfiles, uow=uow, clock=clock)
+    get_user = providers.Factory(GetUser, uow=read_uow)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
     usage_report = providers.Factory(UsageReport, uow=read_uow)
 

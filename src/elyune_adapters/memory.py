@@ -20,7 +20,7 @@ from types import TracebackType
 
 import attrs
 
-from elyune_core import check_key
+from elyune_core import check_key, name_key
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -42,6 +42,7 @@ from elyune_core.entities import (
     Summary,
     Transcript,
     User,
+    VoiceProfile,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -56,9 +57,10 @@ from elyune_core.errors import (
     ObjectNotFoundError,
     RecordingNotFoundError,
     UserNotFoundError,
+    VoiceProfileNotFoundError,
     WebhookNotFoundError,
 )
-from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 from elyune_core.ports import (
     AnalysisOutcome,
     AnalysisRepository,
@@ -87,6 +89,7 @@ from elyune_core.ports import (
     TranscriptRepository,
     UnitOfWork,
     UserRepository,
+    VoiceProfileRepository,
     WebhookRepository,
 )
 
@@ -146,6 +149,7 @@ class InMemoryState:
     used_tokens: dict[str, datetime] = attrs.field(factory=dict)
     webhooks: dict[WebhookId, WebhookEndpoint] = attrs.field(factory=dict)
     deliveries: dict[DeliveryId, WebhookDelivery] = attrs.field(factory=dict)
+    voice_profiles: dict[VoiceProfileId, VoiceProfile] = attrs.field(factory=dict)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     commits: int = 0
     failing_commits: list[ElyuneError] = attrs.field(factory=list)
@@ -361,6 +365,66 @@ class _Webhooks(WebhookRepository):
         return sorted(found, key=lambda d: d.created_at, reverse=True)[:limit]
 
 
+class _VoiceProfiles(VoiceProfileRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def lock_owner(self, owner_id: UserId) -> None:
+        return None  # the unit of work holds the one global lock
+
+    async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
+        mine = [p for p in self._s.voice_profiles.values() if p.owner_id == owner_id]
+        return sorted(mine, key=lambda p: (name_key(p.name), p.id))
+
+    async def get(self, profile_id: VoiceProfileId, owner_id: UserId) -> VoiceProfile:
+        found = self._s.voice_profiles.get(profile_id)
+        if found is None or found.owner_id != owner_id:
+            raise VoiceProfileNotFoundError("Not found.")
+        return found
+
+    async def find_by_name(self, owner_id: UserId, name: str) -> VoiceProfile | None:
+        key = name_key(name)
+        return next(
+            (p for p in await self.list(owner_id) if name_key(p.name) == key),
+            None,
+        )
+
+    async def with_recording(self, recording_id: RecordingId) -> Sequence[VoiceProfile]:
+        return [
+            p
+            for p in self._s.voice_profiles.values()
+            if any(c.recording_id == recording_id for c in p.contributions)
+        ]
+
+    async def add(self, profile: VoiceProfile) -> None:
+        self._check_name(profile)
+        self._s.voice_profiles[profile.id] = profile
+
+    async def save(self, profile: VoiceProfile) -> None:
+        self._check_name(profile)
+        self._s.voice_profiles[profile.id] = profile
+
+    async def delete(self, profile_id: VoiceProfileId) -> None:
+        self._s.voice_profiles.pop(profile_id, None)
+
+    async def matched_recordings(
+        self, owner_id: UserId, profile_id: VoiceProfileId
+    ) -> Sequence[RecordingId]:
+        return [
+            r.id
+            for r in self._s.recordings.values()
+            if r.owner_id == owner_id
+            and any(m.profile_id == profile_id for m in r.speaker_matches.values())
+        ]
+
+    def _check_name(self, profile: VoiceProfile) -> None:
+        key = name_key(profile.name)
+        for other in self._s.voice_profiles.values():
+            mine = other.owner_id == profile.owner_id and other.id != profile.id
+            if mine and name_key(other.name) == key:
+                raise ConflictError(f"A voice profile called {other.name!r} already exists.")
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an :class:`InMemoryState`: works on a copy, applied on commit.
 
@@ -383,6 +447,7 @@ class InMemoryUnitOfWork(UnitOfWork):
             used_tokens=dict(self._state.used_tokens),
             webhooks=dict(self._state.webhooks),
             deliveries=dict(self._state.deliveries),
+            voice_profiles=dict(self._state.voice_profiles),
         )
         self.users = _Users(self._work)
         self.recordings = _Recordings(self._work)
@@ -391,6 +456,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.analyses = _Analyses(self._work)
         self.tokens = _Tokens(self._work)
         self.webhooks = _Webhooks(self._work)
+        self.voice_profiles = _VoiceProfiles(self._work)
         return self
 
     async def __aexit__(
@@ -407,7 +473,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         if self._state.failing_commits:
             raise self._state.failing_commits.pop(0)
         names = ("users", "recordings", "jobs", "transcripts", "analyses")
-        for name in (*names, "used_tokens", "webhooks", "deliveries"):
+        for name in (*names, "used_tokens", "webhooks", "deliveries", "voice_profiles"):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
         self._state.commits += 1
 

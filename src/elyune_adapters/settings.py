@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
+from elyune_core import MATCH_THRESHOLD
 from elyune_core.errors import ElyuneError
 
 
@@ -104,6 +105,8 @@ class ProcessingSettings:
     step_timeouts: Mapping[str, float] = attrs.field(factory=dict)
     outage_seconds: float = 1800.0
     temp_dir: Path | None = None
+    #: cosine similarity from which a speaker takes a voice profile's name
+    voice_match_threshold: float = MATCH_THRESHOLD
 
 
 @attrs.frozen
@@ -312,7 +315,15 @@ def _processing(env: _Env) -> ProcessingSettings:
         step_timeouts=timeouts,
         outage_seconds=env.number("OUTAGE_RETRY_SECONDS", 1800.0),
         temp_dir=Path(temp).expanduser().absolute() if temp else None,
+        voice_match_threshold=_threshold(env),
     )
+
+
+def _threshold(env: _Env) -> float:
+    value = env.number("VOICE_MATCH_THRESHOLD", MATCH_THRESHOLD, minimum=0.5)
+    if not 0.5 <= value <= 1.0:
+        raise SettingsError("VOICE_MATCH_THRESHOLD must be between 0.5 and 1.")
+    return value
 
 
 def _database(env: _Env, data_dir: Path) -> DatabaseSettings:

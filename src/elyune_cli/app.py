@@ -39,10 +39,20 @@ from elyune_core import (
     StartProcessingInput,
     TranscriptFormat,
     TranscriptNotFoundError,
+    User,
+    UserNotFoundError,
+    VoiceProfileId,
+    VoiceProfileNotFoundError,
     export,
 )
 from elyune_core.ports import RecordingEvent
-from elyune_core.use_cases import CreateUserInput, SetPasswordInput
+from elyune_core.use_cases import (
+    CreateUserInput,
+    RenameSpeakersInput,
+    RenameVoiceProfileInput,
+    SetPasswordInput,
+    SetVoiceProfilesInput,
+)
 from elyune_http import present
 
 app = typer.Typer(
@@ -57,11 +67,16 @@ jobs_app = typer.Typer(help="Inspect and retry processing jobs.", no_args_is_hel
 users_app = typer.Typer(help="Manage the users who can log in to the API.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 storage_app = typer.Typer(help="Stored recordings: retention.", no_args_is_help=True)
+profiles_app = typer.Typer(
+    help="Voice profiles: speakers named by hand, recognised by voice in new recordings.",
+    no_args_is_help=True,
+)
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(storage_app, name="storage")
+app.add_typer(profiles_app, name="profiles")
 app.command()(worker)
 
 
@@ -388,6 +403,124 @@ async def _recording_id(container: Container, some_id: str) -> RecordingId:
             raise RecordingNotFoundError(f"No recording or job with id {some_id}.") from None
 
 
+@recordings_app.command("speakers")
+def recordings_speakers(
+    recording_id: Annotated[str, typer.Argument(metavar="ID")],
+    names: Annotated[
+        list[str], typer.Argument(metavar="LABEL=NAME...", help='e.g. 0=Alice 1="Bob B."')
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Name the speakers of a recording (``LABEL=`` removes a name); the voices named
+    teach the owner's voice profiles."""
+    pairs: dict[str, str] = {}
+    for item in names:
+        label, sep, name = item.partition("=")
+        if not sep:
+            fail(f"{item!r}: write LABEL=NAME, e.g. 0=Alice.", 2)
+        pairs[label.strip()] = name
+
+    async def work(container: Container) -> Any:
+        data = await (await resolve(container.get_recording())).execute(
+            GetRecordingInput(RecordingId(recording_id), urls=False)
+        )
+        return await (await resolve(container.rename_speakers())).execute(
+            RenameSpeakersInput(data.recording.owner_id, data.recording.id, pairs)
+        )
+
+    recording = run(work)
+    if as_json:
+        body = present.speaker_names_to_dict(recording)
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        return
+    for label, name in sorted(recording.speaker_names.items()):
+        console.print(f"{label}\t{name}", highlight=False, markup=False)
+
+
+# --------------------------------------------------------------------------- voice profiles
+
+_USER_OPTION = typer.Option(
+    "--user", help="Whose profiles (a user name; default: ELYUNE_CLI_USER, as for process)."
+)
+
+
+async def _profile_owner(container: Container, username: str | None) -> User | None:
+    if username is not None:
+        return await _user_named(container, username)
+    async with (await resolve(container.uow()))() as uow:
+        return await uow.users.get_by_username(container.settings().cli_user)
+
+
+@profiles_app.command("list")
+def profiles_list(
+    user: Annotated[str | None, _USER_OPTION] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a user's voice profiles: name, seconds of speech, recordings."""
+
+    async def work(container: Container) -> Any:
+        owner = await _profile_owner(container, user)
+        if owner is None:
+            return []
+        return await (await resolve(container.list_voice_profiles())).execute(owner.id)
+
+    profiles = run(work)
+    if as_json:
+        body = {
+            "count": len(profiles),
+            "results": [present.voice_profile_to_dict(p) for p in profiles],
+        }
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(render.profiles_table(profiles))
+
+
+@profiles_app.command("rename")
+def profiles_rename(
+    profile_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    user: Annotated[str | None, _USER_OPTION] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rename a voice profile; the speakers it named follow."""
+
+    async def work(container: Container) -> Any:
+        owner = await _profile_owner(container, user)
+        if owner is None:
+            raise VoiceProfileNotFoundError("No such voice profile.")
+        return await (await resolve(container.rename_voice_profile())).execute(
+            RenameVoiceProfileInput(owner.id, VoiceProfileId(profile_id), name)
+        )
+
+    profile = run(work)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(present.voice_profile_to_dict(profile), ensure_ascii=False) + "\n"
+        )
+        return
+    message = f"Voice profile {profile.id} is now {profile.name}."
+    console.print(message, highlight=False, markup=False)
+
+
+@profiles_app.command("delete")
+def profiles_delete(
+    profile_id: Annotated[str, typer.Argument(metavar="ID")],
+    user: Annotated[str | None, _USER_OPTION] = None,
+) -> None:
+    """Delete a voice profile and the names it gave (names given by hand stay)."""
+
+    async def work(container: Container) -> None:
+        owner = await _profile_owner(container, user)
+        if owner is None:
+            raise VoiceProfileNotFoundError("No such voice profile.")
+        await (await resolve(container.delete_voice_profile())).execute(
+            owner.id, VoiceProfileId(profile_id)
+        )
+
+    run(work)
+    console.print(f"Deleted voice profile {profile_id}.", highlight=False, markup=False)
+
+
 # --------------------------------------------------------------------------- users
 
 
@@ -433,6 +566,40 @@ def users_list() -> None:
     for user in users:
         flag = "" if user.is_active else " (inactive)"
         console.print(f"{user.username}\t{user.id}\t{user.created_at:%Y-%m-%d}{flag}")
+
+
+@users_app.command("voice-profiles")
+def users_voice_profiles(
+    username: Annotated[str, typer.Argument(metavar="NAME")],
+    enabled: Annotated[
+        bool,
+        typer.Option(
+            "--on/--off",
+            help="Keep named speakers' voices and recognise them (--off deletes the "
+            "user's voice profiles).",
+        ),
+    ],
+) -> None:
+    """Turn a user's voice profiles on or off."""
+
+    async def work(container: Container) -> Any:
+        user = await _user_named(container, username)
+        return await (await resolve(container.set_voice_profiles())).execute(
+            SetVoiceProfilesInput(user.id, enabled)
+        )
+
+    result = run(work)
+    state_text = "on" if result.user.voice_profiles else "off"
+    deleted = f"; {result.deleted} profile(s) deleted" if result.deleted else ""
+    console.print(f"Voice profiles of {username} are {state_text}{deleted}.", highlight=False)
+
+
+async def _user_named(container: Container, username: str) -> User:
+    async with (await resolve(container.uow()))() as uow:
+        user = await uow.users.get_by_username(username)
+    if user is None:
+        raise UserNotFoundError(f"No user called {username!r}.")
+    return user
 
 
 @users_app.command("set-password")

@@ -23,6 +23,7 @@ from elyune_core import (
     StepStatus,
     Summary,
     UserUsage,
+    VoiceProfile,
     clock,
     progress,
 )
@@ -92,6 +93,12 @@ def details(console: Console, data: RecordingDetails) -> None:
             lines.append(segment.text.strip() + "\n")
         if not transcript.segments:
             lines.append("(no speech detected)", style="dim")
+        matched = [
+            f"{m.name} (speaker {label}, {m.confidence:.0%})"
+            for label, m in sorted(recording.speaker_matches.items())
+        ]
+        if matched:
+            lines.append("Recognised by voice: " + ", ".join(matched) + "\n", style="dim")
         language = transcript.language or "unknown"
         console.print(
             Panel(
@@ -194,6 +201,25 @@ def recordings_table(items: Sequence[Recording], total: int) -> Table:
             r.status.value,
             clock(r.duration) if r.duration is not None else "",
             r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def profiles_table(profiles: Sequence[VoiceProfile]) -> Table:
+    """A user's voice profiles (names are user text: shown as text, never as markup)."""
+    table = Table(title=f"{len(profiles)} voice profile(s)", title_justify="left")
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Name")
+    table.add_column("Speech", justify="right")
+    table.add_column("Recordings", justify="right")
+    table.add_column("Updated")
+    for p in profiles:
+        table.add_row(
+            Text(p.id),
+            Text(p.name),
+            f"{p.seconds:.1f} s",
+            str(len(p.recording_ids)),
+            p.updated_at.strftime("%Y-%m-%d %H:%M"),
         )
     return table
 

@@ -10,14 +10,14 @@ deterministic under test. Serialization lives at the edges: the stored forms in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
 import attrs
 
-from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 
 # --------------------------------------------------------------------------- users
 
@@ -31,10 +31,16 @@ class User:
     password_hash: str
     created_at: datetime
     is_active: bool = True
+    #: whether named speakers' voices are kept as profiles and matched in new recordings
+    voice_profiles: bool = True
 
     def with_password_hash(self, password_hash: str) -> User:
         """Return the user with a new password hash."""
         return attrs.evolve(self, password_hash=password_hash)
+
+    def with_voice_profiles(self, enabled: bool) -> User:
+        """Return the user with voice profiles turned on or off."""
+        return attrs.evolve(self, voice_profiles=enabled)
 
     @property
     def session_stamp(self) -> str:
@@ -115,6 +121,9 @@ class Recording:
     ``speaker_names`` maps a transcript's speaker labels (``"0"``) to names.
     ``num_speakers``/``max_speakers`` are the user's hints for the diarization (exactly
     this many speakers / at most this many).
+    ``speaker_matches`` holds the labels whose name in ``speaker_names`` came from a voice
+    profile, not from the user: a label in ``speaker_names`` but not here was named by
+    hand, and a match never replaces such a name.
     """
 
     id: RecordingId
@@ -138,6 +147,7 @@ class Recording:
     speaker_names: Mapping[str, str] = attrs.field(factory=dict)
     num_speakers: int | None = None
     max_speakers: int | None = None
+    speaker_matches: Mapping[str, SpeakerMatch] = attrs.field(factory=dict)
 
     @classmethod
     def awaiting_upload(
@@ -233,14 +243,53 @@ class Recording:
         )
 
     def with_speaker_names(self, names: Mapping[str, str], now: datetime) -> Recording:
-        """Return the recording with speaker labels renamed; an empty name removes one."""
+        """Return the recording with speaker labels renamed by hand; an empty name removes
+        one. A label named (or unnamed) by hand is no longer a profile's match."""
         merged = dict(self.speaker_names)
+        matches = dict(self.speaker_matches)
         for label, name in names.items():
+            matches.pop(label, None)
             if name:
                 merged[label] = name
             else:
                 merged.pop(label, None)
-        return attrs.evolve(self, speaker_names=merged, updated_at=now)
+        return attrs.evolve(self, speaker_names=merged, speaker_matches=matches, updated_at=now)
+
+    @property
+    def manual_speaker_names(self) -> Mapping[str, str]:
+        """The names the user gave by hand (not from a voice profile)."""
+        return {k: v for k, v in self.speaker_names.items() if k not in self.speaker_matches}
+
+    def with_speaker_matches(self, matches: Mapping[str, SpeakerMatch], now: datetime) -> Recording:
+        """Return the recording with every earlier profile match replaced by *matches*;
+        labels named by hand keep their names (a match for one is ignored)."""
+        manual = self.manual_speaker_names
+        kept = {k: m for k, m in matches.items() if k not in manual}
+        if kept == dict(self.speaker_matches):
+            return self
+        names = {**{k: m.name for k, m in kept.items()}, **manual}
+        return attrs.evolve(self, speaker_names=names, speaker_matches=kept, updated_at=now)
+
+    def without_profile(self, profile_id: VoiceProfileId, now: datetime) -> Recording:
+        """Return the recording without the matches of the profile *profile_id*."""
+        matches = {k: m for k, m in self.speaker_matches.items() if m.profile_id != profile_id}
+        return self.with_speaker_matches(matches, now)
+
+    def with_profile_renamed(
+        self, profile_id: VoiceProfileId, name: str, labels: Collection[str], now: datetime
+    ) -> Recording:
+        """Return the recording with profile *profile_id* now called *name*: its matches
+        take the name, and so do the speakers *labels* named by hand that the profile
+        learned from."""
+        matches = {
+            k: attrs.evolve(m, name=name) if m.profile_id == profile_id else m
+            for k, m in self.speaker_matches.items()
+        }
+        names = dict(self.speaker_names)
+        for label in [*labels, *(k for k, m in matches.items() if m.profile_id == profile_id)]:
+            if label in names:
+                names[label] = name
+        return attrs.evolve(self, speaker_names=names, speaker_matches=matches, updated_at=now)
 
     def speaker_name(self, label: str | None) -> str | None:
         """Display name of speaker *label*: its given name, else ``Speaker <label>``."""
@@ -515,6 +564,116 @@ class SpeakerVoice:
 
 
 @attrs.frozen
+class SpeakerMatch:
+    """A speaker of a recording recognised as the voice of a profile.
+
+    ``similarity`` is the cosine similarity of the speaker's voice to the profile's;
+    ``confidence`` (0 to 1) is how likely that is the same person (calibrated on
+    generated voices, see :mod:`elyune_core._voices`).
+    """
+
+    profile_id: VoiceProfileId
+    name: str
+    similarity: float
+    confidence: float
+
+
+@attrs.frozen
+class VoiceContribution:
+    """What one named speaker of one recording gave a voice profile."""
+
+    recording_id: RecordingId
+    label: str
+    embedding: tuple[float, ...]
+    seconds: float
+
+
+@attrs.frozen
+class VoiceProfile:
+    """A user's named voice, learned from the speakers they named with its ``name``.
+
+    Its ``embedding`` is the seconds-weighted, L2-normed mean of its contributions'
+    embeddings: deleting a recording removes what it gave, and a profile with no
+    contribution left is deleted.
+    """
+
+    id: VoiceProfileId
+    owner_id: UserId
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    contributions: tuple[VoiceContribution, ...] = ()
+
+    @classmethod
+    def new(
+        cls, profile_id: VoiceProfileId, owner_id: UserId, name: str, now: datetime
+    ) -> VoiceProfile:
+        """A profile called *name* with nothing learned yet."""
+        return cls(id=profile_id, owner_id=owner_id, name=name, created_at=now, updated_at=now)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of speech the profile was built from."""
+        return round(sum(c.seconds for c in self.contributions), 2)
+
+    @property
+    def embedding(self) -> tuple[float, ...]:
+        """The seconds-weighted, L2-normed mean embedding (empty without contributions)."""
+        parts = [c for c in self.contributions if c.seconds > 0 and c.embedding]
+        if not parts:
+            return ()
+        size = len(parts[0].embedding)
+        total = [0.0] * size
+        for part in parts:
+            if len(part.embedding) != size:
+                continue
+            for index, value in enumerate(part.embedding):
+                total[index] += value * part.seconds
+        norm = sum(v * v for v in total) ** 0.5
+        return tuple(v / norm for v in total) if norm > 0 else ()
+
+    @property
+    def recording_ids(self) -> tuple[RecordingId, ...]:
+        """The recordings that contributed, in order of contribution."""
+        return tuple(dict.fromkeys(c.recording_id for c in self.contributions))
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing is left to build the profile from."""
+        return not self.contributions
+
+    def has(self, recording_id: RecordingId, label: str) -> bool:
+        """Whether speaker *label* of *recording_id* contributed."""
+        return any(c.recording_id == recording_id and c.label == label for c in self.contributions)
+
+    def with_contribution(self, contribution: VoiceContribution, now: datetime) -> VoiceProfile:
+        """Return the profile with *contribution*, replacing an earlier one of the same
+        recording and speaker."""
+        kept = tuple(
+            c
+            for c in self.contributions
+            if (c.recording_id, c.label) != (contribution.recording_id, contribution.label)
+        )
+        return attrs.evolve(self, contributions=(*kept, contribution), updated_at=now)
+
+    def without(self, recording_id: RecordingId, label: str | None, now: datetime) -> VoiceProfile:
+        """Return the profile without what *recording_id* gave (only speaker *label*'s,
+        when given)."""
+        kept = tuple(
+            c
+            for c in self.contributions
+            if c.recording_id != recording_id or (label is not None and c.label != label)
+        )
+        if kept == self.contributions:
+            return self
+        return attrs.evolve(self, contributions=kept, updated_at=now)
+
+    def renamed(self, name: str, now: datetime) -> VoiceProfile:
+        """Return the profile called *name*."""
+        return attrs.evolve(self, name=name, updated_at=now)
+
+
+@attrs.frozen
 class Transcript:
     """The speech of a recording as text, segments and words.
 
@@ -772,6 +931,7 @@ __all__ = [
     "Segment",
     "Sentiment",
     "SentimentLabel",
+    "SpeakerMatch",
     "SpeakerSentiment",
     "SpeakerVoice",
     "Step",
@@ -781,6 +941,8 @@ __all__ = [
     "Summary",
     "Transcript",
     "User",
+    "VoiceContribution",
+    "VoiceProfile",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -11,6 +11,7 @@ any adapter::
     │   ├── UserNotFoundError
     │   ├── TranscriptNotFoundError
     │   ├── WebhookNotFoundError
+    │   ├── VoiceProfileNotFoundError
     │   └── ObjectNotFoundError
     ├── InvalidInputError
     │   ├── InvalidKeyError
@@ -79,6 +80,10 @@ class TranscriptNotFoundError(NotFoundError):
 
 class WebhookNotFoundError(NotFoundError):
     """No webhook endpoint with this id belongs to the caller."""
+
+
+class VoiceProfileNotFoundError(NotFoundError):
+    """No voice profile with this id belongs to the caller."""
 
 
 class ObjectNotFoundError(NotFoundError):
@@ -214,5 +219,6 @@ __all__ = [
     "UploadInProgressError",
     "UploadIncompleteError",
     "UserNotFoundError",
+    "VoiceProfileNotFoundError",
     "WebhookNotFoundError",
 ]

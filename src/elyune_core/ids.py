@@ -14,5 +14,6 @@ RecordingId = NewType("RecordingId", str)
 JobId = NewType("JobId", str)
 WebhookId = NewType("WebhookId", str)
 DeliveryId = NewType("DeliveryId", str)
+VoiceProfileId = NewType("VoiceProfileId", str)
 
-__all__ = ["DeliveryId", "JobId", "RecordingId", "UserId", "WebhookId"]
+__all__ = ["DeliveryId", "JobId", "RecordingId", "UserId", "VoiceProfileId", "WebhookId"]

@@ -31,12 +31,13 @@ from elyune_core.entities import (
     StepName,
     Transcript,
     User,
+    VoiceProfile,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     Word,
 )
-from elyune_core.ids import JobId, RecordingId, UserId, WebhookId
+from elyune_core.ids import JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 
 # --------------------------------------------------------------------------- basics
 
@@ -522,6 +523,55 @@ class WebhookRepository(Protocol):
         ...
 
 
+class VoiceProfileRepository(Protocol):
+    """Users' voice profiles with what each recording contributed to them.
+
+    A user's profile names are unique by :func:`elyune_core._voices.name_key` (case and
+    spacing do not count). Writers call ``lock_owner`` first: a profile is read, changed
+    and saved whole, so two units of work changing one user's profiles must not overlap.
+    """
+
+    async def lock_owner(self, owner_id: UserId) -> None:
+        """Until this unit of work ends, no other can change *owner_id*'s profiles (every
+        writer takes this lock before the recordings it changes)."""
+        ...
+
+    async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
+        """The owner's profiles with their contributions, by name."""
+        ...
+
+    async def get(self, profile_id: VoiceProfileId, owner_id: UserId) -> VoiceProfile:
+        """The owner's profile, or ``VoiceProfileNotFoundError`` (also for another user's)."""
+        ...
+
+    async def find_by_name(self, owner_id: UserId, name: str) -> VoiceProfile | None:
+        """The owner's profile whose name is *name* (by ``name_key``), if any."""
+        ...
+
+    async def with_recording(self, recording_id: RecordingId) -> Sequence[VoiceProfile]:
+        """The profiles that *recording_id* contributed to."""
+        ...
+
+    async def add(self, profile: VoiceProfile) -> None:
+        """Insert *profile* and its contributions; a taken name raises ``ConflictError``."""
+        ...
+
+    async def save(self, profile: VoiceProfile) -> None:
+        """Update the name and replace the contributions of *profile*; a name another
+        profile of the owner has raises ``ConflictError``."""
+        ...
+
+    async def delete(self, profile_id: VoiceProfileId) -> None:
+        """Delete the profile and its contributions."""
+        ...
+
+    async def matched_recordings(
+        self, owner_id: UserId, profile_id: VoiceProfileId
+    ) -> Sequence[RecordingId]:
+        """The owner's recordings with a speaker matched to *profile_id*."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over the repositories; rolled back unless ``commit`` was called."""
 
@@ -532,6 +582,7 @@ class UnitOfWork(Protocol):
     analyses: AnalysisRepository
     tokens: TokenRepository
     webhooks: WebhookRepository
+    voice_profiles: VoiceProfileRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -700,6 +751,7 @@ __all__ = [
     "UnitOfWorkFactory",
     "UrlGuard",
     "UserRepository",
+    "VoiceProfileRepository",
     "WebhookRepository",
     "WebhookSender",
     "Workspace",

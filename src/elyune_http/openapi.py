@@ -93,7 +93,17 @@ SCHEMAS: JSON = {
             "language": _nullable("string"),
             "duration": _nullable("number"),
             "media": _ref("Media"),
-            "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}},
+            "speaker_names": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Speaker label -> name, given by hand or by a voice "
+                "profile's match (those are in speaker_matches too).",
+            },
+            "speaker_matches": {
+                "type": "object",
+                "additionalProperties": _ref("SpeakerMatch"),
+                "description": "Speaker label -> the voice profile it was recognised as.",
+            },
             "num_speakers": _nullable("integer"),
             "max_speakers": _nullable("integer"),
             "s3_key": {"type": "string"},
@@ -166,7 +176,7 @@ SCHEMAS: JSON = {
             "engine": {"type": "string"},
             "duration": _nullable("number"),
             "speaker_count": _nullable("integer"),
-            "speakers": {"type": "array", "items": {"type": "object"}},
+            "speakers": {"type": "array", "items": _ref("TranscriptSpeaker")},
             "request_id": _nullable("string"),
             "audio_seconds": _nullable("number"),
             "created_at": {"type": "string"},
@@ -278,9 +288,82 @@ SCHEMAS: JSON = {
     "SpeakerNames": {
         "type": "object",
         "properties": {
-            "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}}
+            "speaker_names": {"type": "object", "additionalProperties": {"type": "string"}},
+            "speaker_matches": {"type": "object", "additionalProperties": _ref("SpeakerMatch")},
         },
         "required": ["speaker_names"],
+    },
+    "SpeakerMatch": {
+        "type": "object",
+        "description": "A speaker named automatically: its voice matched a voice profile.",
+        "properties": {
+            "profile_id": {"type": "string"},
+            "name": {"type": "string"},
+            "similarity": {
+                "type": "number",
+                "description": "Cosine similarity of the voices (at least the server's "
+                "VOICE_MATCH_THRESHOLD).",
+            },
+            "confidence": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "How likely it is the profile's person.",
+            },
+            "source": {"const": "auto"},
+        },
+        "required": ["profile_id", "name", "confidence"],
+    },
+    "TranscriptSpeaker": {
+        "type": "object",
+        "properties": {
+            "label": {"type": "string"},
+            "name": {"type": "string"},
+            "source": {
+                "enum": ["manual", "auto", None],
+                "description": "manual: named by the user; auto: a voice profile's match; "
+                "null: unnamed.",
+            },
+            "profile_id": _nullable("string"),
+            "confidence": _nullable("number"),
+        },
+        "required": ["label", "name"],
+    },
+    "Account": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "username": {"type": "string"},
+            "voice_profiles": {
+                "type": "boolean",
+                "description": "Whether named speakers' voices are kept and recognised.",
+            },
+            "deleted_profiles": {
+                "type": "integer",
+                "description": "Profiles deleted by turning voice_profiles off (PATCH).",
+            },
+        },
+        "required": ["id", "username", "voice_profiles"],
+    },
+    "VoiceProfile": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "seconds": {"type": "number", "description": "Speech it was built from."},
+            "recordings": {"type": "integer", "description": "Recordings that gave to it."},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["id", "name", "seconds", "recordings", "created_at", "updated_at"],
+    },
+    "VoiceProfileList": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer"},
+            "results": {"type": "array", "items": _ref("VoiceProfile")},
+        },
+        "required": ["count", "results"],
     },
     "Webhook": {
         "type": "object",
@@ -585,6 +668,45 @@ PATHS: JSON = {
             errors=("400", "401", "404", "415", "503"),
             params=(_ID,),
         )
+    },
+    "/api/v1/me/": {
+        "get": _op(
+            "Your account and settings",
+            ("200", _json_response("The account.", "Account")),
+            errors=("401", "503"),
+            tag="account",
+        ),
+        "patch": _op(
+            "Change your settings (voice_profiles: false deletes every voice profile)",
+            ("200", _json_response("The account.", "Account")),
+            body="AccountUpdate",
+            errors=("400", "401", "415", "503"),
+            tag="account",
+        ),
+    },
+    "/api/v1/voice-profiles/": {
+        "get": _op(
+            "Your voice profiles: the speakers you named, recognised in new recordings",
+            ("200", _json_response("Voice profiles.", "VoiceProfileList")),
+            errors=("401", "503"),
+            tag="voice-profiles",
+        )
+    },
+    "/api/v1/voice-profiles/{id}/": {
+        "patch": _op(
+            "Rename a voice profile (its matches and the speakers it learned from follow)",
+            ("200", _json_response("The profile.", "VoiceProfile")),
+            body="VoiceProfileUpdate",
+            errors=("400", "401", "404", "409", "415", "503"),
+            params=(_ID,),
+            tag="voice-profiles",
+        ),
+        "delete": _op(
+            "Delete a voice profile and its matches",
+            _NO_CONTENT,
+            params=(_ID,),
+            tag="voice-profiles",
+        ),
     },
     "/api/v1/webhooks/": {
         "get": _op(

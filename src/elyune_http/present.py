@@ -28,10 +28,13 @@ from elyune_core.entities import (
     Job,
     KeyPoints,
     MediaInfo,
+    SpeakerMatch,
     Step,
     StoredFile,
     Summary,
     Transcript,
+    User,
+    VoiceProfile,
     WebhookDelivery,
     WebhookEndpoint,
     iso_time,
@@ -127,6 +130,7 @@ def recording_to_dict(recording: Recording) -> JSON:
         "duration": recording.duration,
         "media": None if recording.media is None else media_to_dict(recording.media),
         "speaker_names": dict(recording.speaker_names),
+        "speaker_matches": speaker_matches_to_dict(recording.speaker_matches),
         "num_speakers": recording.num_speakers,
         "max_speakers": recording.max_speakers,
         "s3_key": recording.source_key,
@@ -134,6 +138,49 @@ def recording_to_dict(recording: Recording) -> JSON:
         "created_at": iso_time(recording.created_at),
         "updated_at": iso_time(recording.updated_at),
     }
+
+
+def speaker_matches_to_dict(matches: Mapping[str, SpeakerMatch]) -> JSON:
+    """The JSON form of a recording's voice-profile matches, by speaker label."""
+    return {
+        label: {
+            "profile_id": m.profile_id,
+            "name": m.name,
+            "similarity": m.similarity,
+            "confidence": m.confidence,
+            "source": "auto",
+        }
+        for label, m in matches.items()
+    }
+
+
+def speaker_names_to_dict(recording: Recording) -> JSON:
+    """What naming speakers answers: the names and which came from a voice profile."""
+    return {
+        "speaker_names": dict(recording.speaker_names),
+        "speaker_matches": speaker_matches_to_dict(recording.speaker_matches),
+    }
+
+
+def voice_profile_to_dict(profile: VoiceProfile) -> JSON:
+    """The JSON form of a voice profile (never its embedding)."""
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "seconds": profile.seconds,
+        "recordings": len(profile.recording_ids),
+        "created_at": iso_time(profile.created_at),
+        "updated_at": iso_time(profile.updated_at),
+    }
+
+
+def account_to_dict(user: User, *, deleted_profiles: int | None = None) -> JSON:
+    """The JSON form of the caller's account and settings (with *deleted_profiles*, how
+    many voice profiles a change deleted)."""
+    body: JSON = {"id": user.id, "username": user.username, "voice_profiles": user.voice_profiles}
+    if deleted_profiles is not None:
+        body["deleted_profiles"] = deleted_profiles
+    return body
 
 
 def step_to_dict(step: Step) -> JSON:
@@ -170,13 +217,30 @@ def job_to_dict(job: Job) -> JSON:
 
 
 def transcript_to_dict(
-    transcript: Transcript, speaker_names: Mapping[str, str] | None = None, words: bool = True
+    transcript: Transcript,
+    speaker_names: Mapping[str, str] | None = None,
+    words: bool = True,
+    speaker_matches: Mapping[str, SpeakerMatch] | None = None,
 ) -> JSON:
-    """The JSON form of *transcript*, speakers named from *speaker_names*."""
+    """The JSON form of *transcript*, speakers named from *speaker_names*; each of its
+    ``speakers`` says where its name came from (``source``: ``manual``, ``auto`` for a
+    voice profile's match in *speaker_matches*, with ``profile_id`` and ``confidence``, or
+    ``null`` when unnamed)."""
     names = dict(speaker_names or {})
+    matches = dict(speaker_matches or {})
 
     def name(label: str | None) -> str | None:
         return None if label is None else speaker_display(label, names)
+
+    def speaker(label: str) -> JSON:
+        match = matches.get(label)
+        return {
+            "label": label,
+            "name": name(label),
+            "source": "auto" if match else "manual" if label in names else None,
+            "profile_id": match.profile_id if match else None,
+            "confidence": match.confidence if match else None,
+        }
 
     body: JSON = {
         "text": transcript.text,
@@ -185,7 +249,7 @@ def transcript_to_dict(
         "engine": transcript.engine,
         "duration": transcript.duration,
         "speaker_count": transcript.speaker_count,
-        "speakers": [{"label": s, "name": name(s)} for s in transcript.speakers],
+        "speakers": [speaker(s) for s in transcript.speakers],
         "request_id": transcript.request_id,
         "audio_seconds": transcript.audio_seconds,
         "created_at": iso_time(transcript.created_at),
@@ -250,7 +314,12 @@ def recording_detail(data: RecordingDetails, *, words: bool = False) -> JSON:
     body["transcript"] = (
         None
         if data.transcript is None
-        else transcript_to_dict(data.transcript, recording.speaker_names, words=words)
+        else transcript_to_dict(
+            data.transcript,
+            recording.speaker_names,
+            words=words,
+            speaker_matches=recording.speaker_matches,
+        )
     )
     names = recording.speaker_names
     body["analyses"] = {a.kind.value: analysis_to_dict(a, names) for a in data.analyses}
@@ -334,6 +403,7 @@ def delivery_to_dict(delivery: WebhookDelivery) -> JSON:
 
 
 __all__ = [
+    "account_to_dict",
     "analysis_to_dict",
     "content_to_dict",
     "delivery_to_dict",
@@ -344,9 +414,12 @@ __all__ = [
     "recording_detail",
     "recording_summary",
     "recording_to_dict",
+    "speaker_matches_to_dict",
+    "speaker_names_to_dict",
     "step_to_dict",
     "transcript_to_dict",
     "upload_response",
     "usage",
+    "voice_profile_to_dict",
     "webhook_to_dict",
 ]

@@ -382,4 +382,37 @@ WEBHOOK = Body(
         "description": Field("string", max_length=500),
     },
 )
-BODIES = (TOKEN, TOKEN_REFRESH, REQUEST_UPLOAD, UPLOAD_COMPLETE, RECORDING_PATCH, SPEAKERS, WEBHOOK)
+ACCOUNT_PATCH = Body(
+    "AccountUpdate",
+    {
+        "voice_profiles": Field(
+            "boolean",
+            required=True,
+            description="Keep the voices of the speakers you name as voice profiles and "
+            "name matching speakers of new recordings; false deletes every profile.",
+        )
+    },
+)
+VOICE_PROFILE_PATCH = Body(
+    "VoiceProfileUpdate",
+    {
+        "name": Field(
+            "string",
+            required=True,
+            min_length=1,
+            max_length=100,
+            description="The new name (speakers named by it follow).",
+        )
+    },
+)
+BODIES = (
+    TOKEN,
+    TOKEN_REFRESH,
+    REQUEST_UPLOAD,
+    UPLOAD_COMPLETE,
+    RECORDING_PATCH,
+    SPEAKERS,
+    WEBHOOK,
+    ACCOUNT_PATCH,
+    VOICE_PROFILE_PATCH,
+)

@@ -20,6 +20,7 @@ from elyune_core import (
     TranscriptFormat,
     TranscriptNotFoundError,
     User,
+    VoiceProfileId,
     WebhookId,
     export,
     progress,
@@ -29,8 +30,10 @@ from elyune_core.use_cases import (
     CreateWebhookInput,
     LoginInput,
     RenameSpeakersInput,
+    RenameVoiceProfileInput,
     RequestUploadInput,
     RerunAnalysisInput,
+    SetVoiceProfilesInput,
     UpdateRecordingInput,
 )
 from elyune_http import present, schema
@@ -310,7 +313,64 @@ async def rename_speakers(request: web.Request) -> web.Response:
     recording = await (await resolve(request.app[CONTAINER].rename_speakers())).execute(
         RenameSpeakersInput(_user(request).id, RecordingId(request.match_info["id"]), data)
     )
-    return _json({"speaker_names": dict(recording.speaker_names)})
+    return _json(present.speaker_names_to_dict(recording))
+
+
+# --------------------------------------------------------------------------- account
+
+
+@routes.get("/api/v1/me/")
+async def get_account(request: web.Request) -> web.Response:
+    """The caller's account and settings."""
+    user = await (await resolve(request.app[CONTAINER].get_user())).execute(_user(request).id)
+    return _json(present.account_to_dict(user))
+
+
+@routes.patch("/api/v1/me/")
+async def patch_account(request: web.Request) -> web.Response:
+    """Change the caller's settings: ``{"voice_profiles": false}`` opts out of voice
+    profiles and deletes them."""
+    data = await schema.read_json(request, schema.ACCOUNT_PATCH)
+    result = await (await resolve(request.app[CONTAINER].set_voice_profiles())).execute(
+        SetVoiceProfilesInput(_user(request).id, data["voice_profiles"])
+    )
+    return _json(present.account_to_dict(result.user, deleted_profiles=result.deleted))
+
+
+# --------------------------------------------------------------------------- voice profiles
+
+PROFILE_ID = r"{id:[A-Za-z0-9_-]{1,64}}"
+
+
+@routes.get("/api/v1/voice-profiles/")
+async def list_voice_profiles(request: web.Request) -> web.Response:
+    """The caller's voice profiles, by name."""
+    profiles = await (await resolve(request.app[CONTAINER].list_voice_profiles())).execute(
+        _user(request).id
+    )
+    body = [present.voice_profile_to_dict(p) for p in profiles]
+    return _json({"count": len(profiles), "results": body})
+
+
+@routes.patch(f"/api/v1/voice-profiles/{PROFILE_ID}/")
+async def rename_voice_profile(request: web.Request) -> web.Response:
+    """Rename a voice profile: ``{"name": "Alice"}``."""
+    data = await schema.read_json(request, schema.VOICE_PROFILE_PATCH)
+    profile = await (await resolve(request.app[CONTAINER].rename_voice_profile())).execute(
+        RenameVoiceProfileInput(
+            _user(request).id, VoiceProfileId(request.match_info["id"]), data["name"]
+        )
+    )
+    return _json(present.voice_profile_to_dict(profile))
+
+
+@routes.delete(f"/api/v1/voice-profiles/{PROFILE_ID}/")
+async def delete_voice_profile(request: web.Request) -> web.Response:
+    """Delete a voice profile and its matches (names given by hand stay)."""
+    await (await resolve(request.app[CONTAINER].delete_voice_profile())).execute(
+        _user(request).id, VoiceProfileId(request.match_info["id"])
+    )
+    return web.Response(status=204)
 
 
 # --------------------------------------------------------------------------- webhooks

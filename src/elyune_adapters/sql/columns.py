@@ -21,10 +21,12 @@ from elyune_core.entities import (
     MediaInfo,
     Sentiment,
     SentimentLabel,
+    SpeakerMatch,
     SpeakerSentiment,
     Summary,
     Word,
 )
+from elyune_core.ids import VoiceProfileId
 
 JSON = dict[str, Any]
 
@@ -169,11 +171,40 @@ def content_from_column(kind: AnalysisKind, data: Mapping[str, Any]) -> Analysis
     )
 
 
+def speaker_matches_to_column(matches: Mapping[str, SpeakerMatch]) -> JSON | None:
+    """The ``recordings.speaker_matches`` JSON column: label -> the profile matched, or
+    ``None`` (SQL NULL) without any, so matched recordings are found by ``IS NOT NULL``."""
+    return {
+        label: {
+            "profile_id": m.profile_id,
+            "name": m.name,
+            "similarity": m.similarity,
+            "confidence": m.confidence,
+        }
+        for label, m in matches.items()
+    } or None
+
+
+def speaker_matches_from_column(data: Mapping[str, Any] | None) -> dict[str, SpeakerMatch]:
+    """Inverse of :func:`speaker_matches_to_column`."""
+    return {
+        str(label): SpeakerMatch(
+            profile_id=VoiceProfileId(m["profile_id"]),
+            name=m["name"],
+            similarity=float(m["similarity"]),
+            confidence=float(m["confidence"]),
+        )
+        for label, m in (data or {}).items()
+    }
+
+
 __all__ = [
     "content_from_column",
     "content_to_column",
     "media_from_column",
     "media_to_column",
+    "speaker_matches_from_column",
+    "speaker_matches_to_column",
     "words_from_rows",
     "words_to_rows",
 ]

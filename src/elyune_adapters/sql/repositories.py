@@ -24,11 +24,14 @@ from elyune_adapters.sql.columns import (
     content_to_column,
     media_from_column,
     media_to_column,
+    speaker_matches_from_column,
+    speaker_matches_to_column,
     words_from_rows,
     words_to_rows,
 )
 from elyune_adapters.sql.reader import SyncReader
 from elyune_adapters.sql.sealing import SecretBox
+from elyune_core import name_key
 from elyune_core.entities import (
     Analysis,
     AnalysisKind,
@@ -48,6 +51,8 @@ from elyune_core.entities import (
     StoredFile,
     Transcript,
     User,
+    VoiceContribution,
+    VoiceProfile,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -57,9 +62,10 @@ from elyune_core.errors import (
     JobNotFoundError,
     RecordingNotFoundError,
     UserNotFoundError,
+    VoiceProfileNotFoundError,
     WebhookNotFoundError,
 )
-from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
+from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 from elyune_core.ports import (
     AnalysisRepository,
     JobRepository,
@@ -69,6 +75,7 @@ from elyune_core.ports import (
     TokenRepository,
     TranscriptRepository,
     UserRepository,
+    VoiceProfileRepository,
     WebhookRepository,
 )
 
@@ -85,6 +92,7 @@ def _user(row: RowMapping) -> User:
         password_hash=row["password_hash"],
         created_at=row["created_at"],
         is_active=bool(row["is_active"]),
+        voice_profiles=bool(row["voice_profiles"]),
     )
 
 
@@ -104,6 +112,7 @@ class SqlUserRepository(UserRepository):
                         password_hash=user.password_hash,
                         is_active=user.is_active,
                         created_at=user.created_at,
+                        voice_profiles=user.voice_profiles,
                     )
                 )
         except IntegrityError as exc:
@@ -135,7 +144,11 @@ class SqlUserRepository(UserRepository):
         await self._conn.execute(
             update(t.users)
             .where(t.users.c.id == user.id)
-            .values(password_hash=user.password_hash, is_active=user.is_active)
+            .values(
+                password_hash=user.password_hash,
+                is_active=user.is_active,
+                voice_profiles=user.voice_profiles,
+            )
         )
 
 
@@ -258,6 +271,7 @@ def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
         speaker_names=dict(row["speaker_names"] or {}),
         num_speakers=row["num_speakers"],
         max_speakers=row["max_speakers"],
+        speaker_matches=speaker_matches_from_column(row["speaker_matches"]),
     )
 
 
@@ -278,6 +292,7 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
         "media": None if recording.media is None else media_to_column(recording.media),
         "error": recording.error,
         "speaker_names": dict(recording.speaker_names),
+        "speaker_matches": speaker_matches_to_column(recording.speaker_matches),
         "num_speakers": recording.num_speakers,
         "max_speakers": recording.max_speakers,
         "created_at": recording.created_at,
@@ -437,7 +452,13 @@ class SqlRecordingRepository(RecordingRepository):
     async def delete(self, recording_id: RecordingId) -> None:
         # Child rows go explicitly too, so a SQLite connection without foreign keys
         # enforced still leaves nothing behind.
-        for table in (t.analyses, t.transcript_segments, t.transcripts, t.recording_files):
+        for table in (
+            t.analyses,
+            t.transcript_segments,
+            t.transcripts,
+            t.recording_files,
+            t.voice_profile_contributions,
+        ):
             await self._conn.execute(delete(table).where(table.c.recording_id == recording_id))
         job_ids = select(t.jobs.c.id).where(t.jobs.c.recording_id == recording_id)
         await self._conn.execute(delete(t.job_steps).where(t.job_steps.c.job_id.in_(job_ids)))
@@ -1015,3 +1036,163 @@ class SqlWebhookRepository(WebhookRepository):
             )
         ).mappings()
         return [_delivery(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- voice profiles
+
+
+class SqlVoiceProfileRepository(VoiceProfileRepository):
+    """Profiles in ``voice_profiles``, what recordings gave them in
+    ``voice_profile_contributions`` (deleted with the profile or the recording)."""
+
+    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
+        self._conn = conn
+
+    async def lock_owner(self, owner_id: UserId) -> None:
+        # FOR UPDATE of the owner's row on PostgreSQL; SQLite writers already hold the
+        # database's write lock.
+        query = select(t.users.c.id).where(t.users.c.id == owner_id)
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        await self._conn.execute(query)
+
+    async def list(self, owner_id: UserId) -> Sequence[VoiceProfile]:
+        p = t.voice_profiles.c
+        query = select(t.voice_profiles).where(p.owner_id == owner_id).order_by(p.name_key, p.id)
+        return await self._load(query)
+
+    async def get(self, profile_id: VoiceProfileId, owner_id: UserId) -> VoiceProfile:
+        p = t.voice_profiles.c
+        found = await self._load(
+            select(t.voice_profiles).where(p.id == profile_id, p.owner_id == owner_id)
+        )
+        if not found:
+            raise VoiceProfileNotFoundError("Not found.")
+        return found[0]
+
+    async def find_by_name(self, owner_id: UserId, name: str) -> VoiceProfile | None:
+        p = t.voice_profiles.c
+        found = await self._load(
+            select(t.voice_profiles).where(p.owner_id == owner_id, p.name_key == name_key(name))
+        )
+        return found[0] if found else None
+
+    async def with_recording(self, recording_id: RecordingId) -> Sequence[VoiceProfile]:
+        c = t.voice_profile_contributions.c
+        ids = select(c.profile_id).where(c.recording_id == recording_id)
+        return await self._load(select(t.voice_profiles).where(t.voice_profiles.c.id.in_(ids)))
+
+    async def add(self, profile: VoiceProfile) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.voice_profiles).values(
+                        id=profile.id,
+                        owner_id=profile.owner_id,
+                        created_at=profile.created_at,
+                        **self._values(profile),
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"A voice profile called {profile.name!r} already exists.") from exc
+        await self._write_contributions(profile)
+
+    async def save(self, profile: VoiceProfile) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    update(t.voice_profiles)
+                    .where(t.voice_profiles.c.id == profile.id)
+                    .values(**self._values(profile))
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"A voice profile called {profile.name!r} already exists.") from exc
+        c = t.voice_profile_contributions.c
+        await self._conn.execute(
+            delete(t.voice_profile_contributions).where(c.profile_id == profile.id)
+        )
+        await self._write_contributions(profile)
+
+    async def delete(self, profile_id: VoiceProfileId) -> None:
+        c = t.voice_profile_contributions.c
+        await self._conn.execute(
+            delete(t.voice_profile_contributions).where(c.profile_id == profile_id)
+        )
+        await self._conn.execute(
+            delete(t.voice_profiles).where(t.voice_profiles.c.id == profile_id)
+        )
+
+    async def matched_recordings(
+        self, owner_id: UserId, profile_id: VoiceProfileId
+    ) -> Sequence[RecordingId]:
+        r = t.recordings.c
+        query = select(r.id, r.speaker_matches).where(
+            r.owner_id == owner_id, r.speaker_matches.is_not(None)
+        )
+        rows = (await self._conn.execute(query)).mappings()
+        return [
+            RecordingId(row["id"])
+            for row in rows
+            if any(
+                m.get("profile_id") == profile_id for m in (row["speaker_matches"] or {}).values()
+            )
+        ]
+
+    @staticmethod
+    def _values(profile: VoiceProfile) -> dict[str, Any]:
+        return {
+            "name": profile.name,
+            "name_key": name_key(profile.name),
+            "updated_at": profile.updated_at,
+        }
+
+    async def _write_contributions(self, profile: VoiceProfile) -> None:
+        if profile.contributions:
+            await self._conn.execute(
+                insert(t.voice_profile_contributions),
+                [
+                    {
+                        "profile_id": profile.id,
+                        "recording_id": c.recording_id,
+                        "label": c.label,
+                        "embedding": list(c.embedding),
+                        "seconds": c.seconds,
+                        "position": n,
+                    }
+                    for n, c in enumerate(profile.contributions)
+                ],
+            )
+
+    async def _load(self, query: Select[Any]) -> builtins.list[VoiceProfile]:
+        rows = (await self._conn.execute(query)).mappings().all()
+        if not rows:
+            return []
+        c = t.voice_profile_contributions.c
+        parts = (
+            await self._conn.execute(
+                select(t.voice_profile_contributions)
+                .where(c.profile_id.in_([row["id"] for row in rows]))
+                .order_by(c.profile_id, c.position)
+            )
+        ).mappings()
+        found: dict[str, builtins.list[VoiceContribution]] = {}
+        for part in parts:
+            found.setdefault(part["profile_id"], []).append(
+                VoiceContribution(
+                    recording_id=RecordingId(part["recording_id"]),
+                    label=part["label"],
+                    embedding=tuple(part["embedding"]),
+                    seconds=part["seconds"],
+                )
+            )
+        return [
+            VoiceProfile(
+                id=VoiceProfileId(row["id"]),
+                owner_id=UserId(row["owner_id"]),
+                name=row["name"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                contributions=tuple(found.get(row["id"], ())),
+            )
+            for row in rows
+        ]

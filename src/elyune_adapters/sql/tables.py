@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 
@@ -78,6 +80,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("voice_profiles", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 recordings = Table(
@@ -101,6 +104,9 @@ recordings = Table(
     Column("media", JSON),
     Column("error", Text),
     Column("speaker_names", JSON, nullable=False),
+    # {label: {profile_id, name, similarity, confidence}}; NULL when none (so that the
+    # recordings matched to a profile are found without reading every row's JSON)
+    Column("speaker_matches", JSON(none_as_null=True)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_recordings_owner_created", "owner_id", "created_at"),
@@ -262,4 +268,38 @@ webhook_deliveries = Table(
     Column("delivered_at", UTCDateTime),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+voice_profiles = Table(
+    "voice_profiles",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(300), nullable=False),  # elyune_core._voices.name_key(name)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_id", "name_key"),
+)
+
+voice_profile_contributions = Table(
+    "voice_profile_contributions",
+    metadata,
+    Column(
+        "profile_id",
+        ID,
+        ForeignKey("voice_profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("label", String(50), primary_key=True),
+    Column("embedding", JSON, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    Index("ix_voice_profile_contributions_recording", "recording_id"),
 )

@@ -19,6 +19,7 @@ from elyune_adapters.sql.repositories import (
     SqlTokenRepository,
     SqlTranscriptRepository,
     SqlUserRepository,
+    SqlVoiceProfileRepository,
     SqlWebhookRepository,
 )
 from elyune_adapters.sql.sealing import SecretBox
@@ -31,6 +32,7 @@ from elyune_core.ports import (
     TranscriptRepository,
     UnitOfWork,
     UserRepository,
+    VoiceProfileRepository,
     WebhookRepository,
 )
 
@@ -58,6 +60,7 @@ class _SqlRepositories:
     analyses: AnalysisRepository
     tokens: TokenRepository
     webhooks: WebhookRepository
+    voice_profiles: VoiceProfileRepository
 
     def _attach(
         self,
@@ -72,6 +75,7 @@ class _SqlRepositories:
         self.analyses = SqlAnalysisRepository(conn)
         self.tokens = SqlTokenRepository(conn)
         self.webhooks = SqlWebhookRepository(conn, box)
+        self.voice_profiles = SqlVoiceProfileRepository(conn)
 
 
 class SqlUnitOfWork(_SqlRepositories, UnitOfWork):

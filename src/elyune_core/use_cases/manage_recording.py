@@ -13,12 +13,14 @@ from elyune_core.errors import InvalidInputError, RecordingNotFoundError
 from elyune_core.ids import RecordingId, UserId
 from elyune_core.ports import (
     Clock,
+    IdSource,
     LanguageSupport,
     ObjectStore,
     RecordingQuery,
     UnitOfWorkFactory,
 )
 from elyune_core.use_cases.uploads import check_language, speaker_hint_errors
+from elyune_core.use_cases.voice_profiles import forget_recording, learn_speaker_names
 
 
 @attrs.frozen
@@ -97,12 +99,14 @@ class RenameSpeakers:
     """Name the speakers of a recording; names flow into transcripts, exports and analyses.
 
     Rules: labels are the transcript's speaker labels (digits); names are at most 100
-    characters.
+    characters. A name given here replaces a voice profile's match, and the speaker's
+    voice goes to the owner's profile of that name (see :mod:`.voice_profiles`).
     """
 
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, ids: IdSource) -> None:
         self._uow = uow
         self._clock = clock
+        self._ids = ids
 
     async def execute(self, data: RenameSpeakersInput) -> Recording:
         """Store the names and return the recording."""
@@ -117,10 +121,12 @@ class RenameSpeakers:
         if errors or not data.names:
             raise InvalidInputError(errors or {"detail": "Give at least one speaker name."})
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(data.owner_id)  # before any recording
             recording = await uow.recordings.lock(data.recording_id, data.owner_id)
-            recording = recording.with_speaker_names(
-                {k: v.strip() for k, v in data.names.items()}, self._clock.now()
-            )
+            names = {k: v.strip() for k, v in data.names.items()}
+            now = self._clock.now()
+            recording = recording.with_speaker_names(names, now)
+            recording = await learn_speaker_names(uow, recording, names, self._ids, now)
             await uow.recordings.save(recording)
             await uow.commit()
         return recording
@@ -140,11 +146,13 @@ class DeleteRecording:
 
     Rules: only the owner may (another user's recording is not found). Objects go first,
     so a store outage leaves the recording in place to delete again, not orphaned files.
+    What the recording gave to voice profiles goes with it.
     """
 
-    def __init__(self, *, uow: UnitOfWorkFactory, store: ObjectStore) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, store: ObjectStore, clock: Clock) -> None:
         self._uow = uow
         self._store = store
+        self._clock = clock
 
     async def execute(
         self, recording_id: RecordingId, owner_id: UserId | None = None
@@ -155,6 +163,8 @@ class DeleteRecording:
         prefix = recording_prefix(recording.owner_id, recording.id)
         removed = await self._store.delete_prefix(prefix)
         async with self._uow() as uow:
+            await uow.voice_profiles.lock_owner(recording.owner_id)
+            await forget_recording(uow, recording.id, self._clock.now())
             await uow.recordings.delete(recording.id)
             await uow.commit()
         late = await self._store.delete_prefix(prefix)  # outputs of a step still running

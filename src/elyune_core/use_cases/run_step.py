@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from elyune_core._pipeline import derive_status, is_claimable, ready_steps, skip_with_dependents
+from elyune_core._voices import MATCH_THRESHOLD
 from elyune_core.entities import (
     AnalysisStatus,
     Job,
@@ -33,6 +34,7 @@ from elyune_core.errors import (
 from elyune_core.ids import JobId
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
 from elyune_core.use_cases.steps import StepHandlers, StepResult
+from elyune_core.use_cases.voice_profiles import recognise_speakers
 
 logger = logging.getLogger("elyune.pipeline")
 
@@ -167,7 +169,9 @@ class RunStep:
       retried, and its lease runs out if this worker cannot even do that. A step past its
       time limit (which follows the recording's duration) fails with a readable reason.
     - Its outputs (files, transcript, analyses) are stored in the same transaction that
-      marks it succeeded, and only if this worker still holds the step. A database blip
+      marks it succeeded, and only if this worker still holds the step; a transcript's
+      speakers are matched against the owner's voice profiles there (cosine similarity
+      of at least *voice_threshold*). A database blip
       at that moment does not lose them: the save is tried again with backoff.
     - A transient error is retried with exponential backoff and jitter; a permanent one
       (or the last attempt) fails the step with a readable reason. A storage or database
@@ -190,7 +194,9 @@ class RunStep:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,
+        voice_threshold: float = MATCH_THRESHOLD,
     ) -> None:
+        self._voice_threshold = voice_threshold
         self._uow = uow
         self._handlers = handlers
         self._queue = queue
@@ -455,6 +461,9 @@ class RunStep:
                 recording = recording.with_file(stored, now)
             if result.transcript is not None:
                 await uow.transcripts.save(result.transcript)
+                recording = await recognise_speakers(
+                    uow, recording, result.transcript.voices, now, self._voice_threshold
+                )
             for analysis in result.analyses:
                 await uow.analyses.save(analysis)
             if result.failure is None:

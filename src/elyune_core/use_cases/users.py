@@ -101,6 +101,18 @@ class EnsureUser:
             return found
 
 
+class GetUser:
+    """A user as stored now (with its settings), by id."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, user_id: UserId) -> User:
+        """Return the user or raise ``UserNotFoundError``."""
+        async with self._uow() as uow:
+            return await uow.users.get(user_id)
+
+
 @attrs.frozen
 class SetPasswordInput:
     """A user and a new password."""
