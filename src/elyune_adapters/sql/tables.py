@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -77,6 +78,7 @@ users = Table(
     Column("username", String(150), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_staff", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
