@@ -323,3 +323,34 @@ async def test_staff_manage_users(api):
         f"/api/v1/operator/users/{alice_id}/", json={}, headers=api.auth(staff)
     )
     assert empty.status == 400
+
+
+async def test_operator_answers_match_the_openapi_document(api, queue):
+    from jsonschema import Draft202012Validator
+
+    from elyune_http.openapi import document
+
+    spec = document("http://test")
+    await api.user("alice")
+    staff = await _staff(api)
+    await _seed(api)
+    auth = api.auth(staff)
+    checks = [
+        ("OperatorJobPage", "GET", "/api/v1/operator/jobs/", None),
+        ("OperatorJob", "GET", "/api/v1/operator/jobs/job-stuck/", None),
+        ("Queued", "POST", "/api/v1/operator/jobs/job-failed/retry/", None),
+        ("QueueOverview", "GET", "/api/v1/operator/queue/", None),
+        ("UserList", "GET", "/api/v1/operator/users/", None),
+        ("User", "POST", "/api/v1/operator/users/", {"username": "bo", "password": PASSWORD}),
+        ("User", "GET", "/api/v1/me/", None),
+    ]
+    for name, method, path, body in checks:
+        response = await api.client.request(method, path, json=body, headers=auth)
+        assert response.status < 300, path
+        schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+        Draft202012Validator(schema).validate(await response.json())
+    for name in ("UserCreate", "UserUpdate", "UserPassword", "JobRetry"):
+        Draft202012Validator.check_schema(spec["components"]["schemas"][name])
+    for path in ("/api/v1/operator/jobs/", "/api/v1/operator/users/{id}/", "/metrics"):
+        operation = next(iter(spec["paths"][path].values()))
+        assert {"401", "403"} <= set(operation["responses"])
