@@ -758,6 +758,7 @@ class EventPublisher(Protocol):
 
 
 __all__ = [
+    "STEP_DURATION_BUCKETS",
     "AnalysisOutcome",
     "AnalysisRepository",
     "AnalysisRequest",
@@ -782,7 +783,6 @@ __all__ = [
     "RecordingEvent",
     "RecordingQuery",
     "RecordingRepository",
-    "STEP_DURATION_BUCKETS",
     "StepDurations",
     "TokenClaims",
     "TokenPair",

@@ -81,7 +81,7 @@ class HttpMetrics:
         if self.shared_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry(auto_describe=True)
-        MultiProcessCollector(registry, path=self.shared_dir)
+        MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
 
 
@@ -133,7 +133,9 @@ class _Snapshot(Collector):
             jobs.add_metric([status.value], statistics.jobs.get(status.value, 0))
         yield jobs
         steps = GaugeMetricFamily(
-            "elyune_steps", "Steps of processing jobs by step and status.", labels=["step", "status"]
+            "elyune_steps",
+            "Steps of processing jobs by step and status.",
+            labels=["step", "status"],
         )
         for name in StepName:
             for state in StepStatus:
@@ -164,7 +166,9 @@ class _Snapshot(Collector):
         )
         if queue is not None:
             yield GaugeMetricFamily(
-                "elyune_queue_waiting", "Steps queued, not yet taken by a worker.", value=queue.waiting
+                "elyune_queue_waiting",
+                "Steps queued, not yet taken by a worker.",
+                value=queue.waiting,
             )
             yield GaugeMetricFamily(
                 "elyune_queue_running",
@@ -199,9 +203,12 @@ async def _allowed(request: web.Request) -> None:
     """A 401 or 403 unless the request carries the metrics token or a staff token."""
     token = bearer_token(request)
     expected = request.app[SETTINGS].http.metrics_token
-    if token is not None and expected is not None:
-        if hmac.compare_digest(token.encode(), expected.encode()):
-            return
+    if (
+        token is not None
+        and expected is not None
+        and hmac.compare_digest(token.encode(), expected.encode())
+    ):
+        return
     if token is None:
         raise web.HTTPUnauthorized(
             text='{"detail": "Authentication credentials were not provided."}',
@@ -264,4 +271,11 @@ def shared_between_processes() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["METRICS", "HttpMetrics", "http_metrics", "route_of", "setup", "shared_between_processes"]
+__all__ = [
+    "METRICS",
+    "HttpMetrics",
+    "http_metrics",
+    "route_of",
+    "setup",
+    "shared_between_processes",
+]

@@ -903,8 +903,7 @@ PATHS.update(
         },
         "/api/v1/operator/users/{id}/": {
             "patch": _staff_op(
-                "Deactivate or activate a user, make one staff or not (staff only; not "
-                "yourself)",
+                "Deactivate or activate a user, make one staff or not (staff only; not yourself)",
                 ("200", _json_response("The user.", "User")),
                 body="UserUpdate",
                 errors=("400", "401", "404", "409", "415", "503"),

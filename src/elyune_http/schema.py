@@ -388,7 +388,7 @@ BODIES = (TOKEN, TOKEN_REFRESH, REQUEST_UPLOAD, UPLOAD_COMPLETE, RECORDING_PATCH
 # (the staff-only routes of :mod:`elyune_http.operator`)
 
 USERNAME = "[A-Za-z0-9_.@+-]{1,150}"
-PASSWORD = "[^\\x00]{8,1024}"
+PASSWORD = "[^\\x00]{8,1024}"  # noqa: S105 - a pattern, not a secret
 _PASSWORD_FIELD = Field(
     "string",
     required=True,

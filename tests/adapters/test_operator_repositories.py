@@ -136,14 +136,14 @@ async def test_statistics_count_jobs_steps_durations_and_workers(uow_factory):
     assert probe.count == 1 and probe.total == pytest.approx(1.0, abs=1e-3)
     assert analyze.total == pytest.approx(11.0, abs=1e-3)
     assert len(analyze.buckets) == len(STEP_DURATION_BUCKETS)
-    expected = tuple(int(11.0 <= bound) for bound in STEP_DURATION_BUCKETS)
+    expected = tuple(int(bound >= 11.0) for bound in STEP_DURATION_BUCKETS)
     assert analyze.buckets == expected
     assert set(stats.durations) == {s.value for s in StepName}
     workers = {w.name: w for w in stats.workers}
     assert set(workers) == {"w-a", "w-b", "w-c"}
     assert workers["w-b"].running == 2 and workers["w-a"].running == 0
     assert workers["w-c"].last_seen == NOW + timedelta(minutes=4)
-    assert [w.name for w in stats.workers][0] == "w-c"  # the most recent first
+    assert stats.workers[0].name == "w-c"  # the most recent first
     assert none_recent.workers == ()
 
 

@@ -22,9 +22,7 @@ async def test_the_redis_queue_reports_waiting_messages_and_consumers():
     await queue.start()
     try:
         empty = await queue.stats()
-        assert (empty.backend, empty.waiting, empty.running, empty.consumers) == (
-            "redis", 0, 0, ()
-        )
+        assert (empty.backend, empty.waiting, empty.running, empty.consumers) == ("redis", 0, 0, ())
         assert await queue.offer(JobId("job-1"), StepName.PROBE)
         assert await queue.offer(JobId("job-2"), StepName.PROBE)
         assert not await queue.offer(JobId("job-2"), StepName.PROBE)  # still waiting

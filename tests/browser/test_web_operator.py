@@ -15,7 +15,9 @@ TITLE = '<script>alert("x")</script> Broken upload'
 
 
 def _staff(live, name: str) -> dict[str, str]:
-    created = live.cli("users", "create", name, "--staff", "--password-stdin", input=PASSWORD + "\n")
+    created = live.cli(
+        "users", "create", name, "--staff", "--password-stdin", input=PASSWORD + "\n"
+    )
     assert created.returncode == 0, created.stderr
     return live.login(name)
 
@@ -46,7 +48,9 @@ def _failed_recording(live, owner: str) -> str:
     job_id = json.loads(body)["job_id"]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        _, _, body = live.request("GET", f"/api/v1/recordings/{ticket['recording_id']}/", token=tokens["access"])
+        _, _, body = live.request(
+            "GET", f"/api/v1/recordings/{ticket['recording_id']}/", token=tokens["access"]
+        )
         if json.loads(body)["status"] == "failed":
             return str(job_id)
         time.sleep(0.3)

@@ -94,9 +94,7 @@ async def test_metrics_count_jobs_steps_durations_queue_and_requests(make_api):
     assert _value(families["elyune_webhook_deliveries"], status="succeeded") == 0
 
     requests = families["elyune_http_requests"]
-    assert (
-        _value(requests, method="GET", route="/api/v1/recordings/", status="200") == 3
-    )
+    assert _value(requests, method="GET", route="/api/v1/recordings/", status="200") == 3
     # the route pattern, never the raw path (no series per recording id)
     routes = {s.labels["route"] for s in requests.samples}
     assert "/api/v1/recordings/{id}/" in routes

@@ -44,7 +44,11 @@ async def _seed(api, owner_name: str = "alice") -> dict[str, str]:
             rid = RecordingId(f"rec-{kind}")
             created = now - timedelta(minutes=10 - n)
             recording = Recording.awaiting_upload(
-                rid, owner.id, f"{kind}.webm", f"recordings/{owner.id}/{rid}/source.webm", created,
+                rid,
+                owner.id,
+                f"{kind}.webm",
+                f"recordings/{owner.id}/{rid}/source.webm",
+                created,
                 title=f"<b>{kind}</b> meeting",
             )
             job = new_job(JobId(f"job-{kind}"), rid, created)
@@ -110,18 +114,14 @@ async def test_staff_see_every_users_jobs_only_in_the_operator_view(api, queue):
     for rid in ids.values():
         other = await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(staff))
         assert other.status == 404
-        retry = await api.client.post(
-            f"/api/v1/recordings/{rid}/retry/", headers=api.auth(staff)
-        )
+        retry = await api.client.post(f"/api/v1/recordings/{rid}/retry/", headers=api.auth(staff))
         assert retry.status == 404
         mine = await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(alice))
         assert mine.status == 200
     listing = await (await api.client.get("/api/v1/recordings/", headers=api.auth(staff))).json()
     assert listing["count"] == 0
     # the operator view: all of them, newest first, with owner and title
-    body = await (
-        await api.client.get("/api/v1/operator/jobs/", headers=api.auth(staff))
-    ).json()
+    body = await (await api.client.get("/api/v1/operator/jobs/", headers=api.auth(staff))).json()
     assert body["count"] == 3
     assert [j["id"] for j in body["results"]] == ["job-done", "job-stuck", "job-failed"]
     failed = body["results"][2]
@@ -184,13 +184,16 @@ async def test_pages_of_jobs(api):
     ).json()
     second = await (
         await api.client.get(
-            "/api/v1/operator/jobs/", params={"page_size": "2", "page": "2"},
+            "/api/v1/operator/jobs/",
+            params={"page_size": "2", "page": "2"},
             headers=api.auth(staff),
         )
     ).json()
     assert first["count"] == second["count"] == 3
     assert [j["id"] for j in first["results"] + second["results"]] == [
-        "job-done", "job-stuck", "job-failed"
+        "job-done",
+        "job-stuck",
+        "job-failed",
     ]
 
 
@@ -202,7 +205,11 @@ async def test_a_staff_retry_resets_the_failed_step_and_queues_it(api, queue):
         "/api/v1/operator/jobs/job-failed/retry/", headers=api.auth(staff)
     )
     assert response.status == 202, await response.text()
-    assert await response.json() == {"job_id": "job-failed", "reset": ["probe"], "queued": ["probe"]}
+    assert await response.json() == {
+        "job_id": "job-failed",
+        "reset": ["probe"],
+        "queued": ["probe"],
+    }
     assert queue.enqueued == [("job-failed", StepName.PROBE)]
     job = await (
         await api.client.get("/api/v1/operator/jobs/job-failed/", headers=api.auth(staff))
@@ -236,9 +243,7 @@ async def test_a_stuck_step_is_queued_again_and_a_healthy_one_is_refused(api, qu
         "/api/v1/operator/jobs/job-done/retry/", json={"step": "dance"}, headers=api.auth(staff)
     )
     assert bad.status == 400 and "step" in await bad.json()
-    missing = await api.client.post(
-        "/api/v1/operator/jobs/nope/retry/", headers=api.auth(staff)
-    )
+    missing = await api.client.post("/api/v1/operator/jobs/nope/retry/", headers=api.auth(staff))
     assert missing.status == 404
 
 
@@ -246,9 +251,7 @@ async def test_the_queue_shows_depth_and_recent_workers(api):
     await api.user("alice")
     staff = await _staff(api)
     await _seed(api)
-    body = await (
-        await api.client.get("/api/v1/operator/queue/", headers=api.auth(staff))
-    ).json()
+    body = await (await api.client.get("/api/v1/operator/queue/", headers=api.auth(staff))).json()
     assert body["available"] is True and body["backend"] == "inprocess"
     assert body["waiting"] == 0 and body["running"] == 0
     assert len(body["consumers"]) == 1
@@ -273,12 +276,14 @@ async def test_staff_manage_users(api):
     assert bob["username"] == "bob" and bob["is_active"] and not bob["is_staff"]
     assert "password" not in str(bob)
     taken = await api.client.post(
-        "/api/v1/operator/users/", json={"username": "bob", "password": PASSWORD},
+        "/api/v1/operator/users/",
+        json={"username": "bob", "password": PASSWORD},
         headers=api.auth(staff),
     )
     assert taken.status == 409
     short = await api.client.post(
-        "/api/v1/operator/users/", json={"username": "carl", "password": "short"},
+        "/api/v1/operator/users/",
+        json={"username": "carl", "password": "short"},
         headers=api.auth(staff),
     )
     assert short.status == 400 and "password" in await short.json()

@@ -78,14 +78,14 @@ from elyune_core.ports import (
     JobRepository,
     JobStatistics,
     Page,
-    StepDurations,
-    WorkerActivity,
     RecordingQuery,
     RecordingRepository,
+    StepDurations,
     TokenRepository,
     TranscriptRepository,
     UserRepository,
     WebhookRepository,
+    WorkerActivity,
 )
 
 _STEP_ORDER = {name: index for index, name in enumerate(StepName)}
@@ -698,7 +698,9 @@ class SqlJobRepository(JobRepository):
         if self._conn.dialect.name == "postgresql":
             seconds: Any = func.extract("epoch", steps.finished_at - steps.started_at)
         else:  # SQLite keeps naive UTC text: julianday() reads it
-            seconds = (func.julianday(steps.finished_at) - func.julianday(steps.started_at)) * 86400.0
+            seconds = (
+                func.julianday(steps.finished_at) - func.julianday(steps.started_at)
+            ) * 86400.0
         buckets = [
             func.sum(case((seconds <= bound, 1), else_=0)) for bound in STEP_DURATION_BUCKETS
         ]
@@ -717,15 +719,17 @@ class SqlJobRepository(JobRepository):
             )
         }
         running = func.sum(case((steps.status == StepStatus.RUNNING.value, 1), else_=0))
+        last = func.max(steps.started_at)
+        seen = await self._conn.execute(
+            select(steps.worker, last.label("last"), running.label("running"))
+            .where(steps.worker.is_not(None), steps.started_at >= since)
+            .group_by(steps.worker)
+            .order_by(last.desc())
+            .limit(100)
+        )
         workers = tuple(
-            WorkerActivity(row[0], row[1], int(row[2] or 0))
-            for row in await self._conn.execute(
-                select(steps.worker, func.max(steps.started_at), running)
-                .where(steps.worker.is_not(None), steps.started_at >= since)
-                .group_by(steps.worker)
-                .order_by(func.max(steps.started_at).desc())
-                .limit(100)
-            )
+            WorkerActivity(row["worker"], row["last"], int(row["running"] or 0))
+            for row in seen.mappings()
         )
         return JobStatistics(jobs, by_step, int(stuck), durations, workers)
 

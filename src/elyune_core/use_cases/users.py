@@ -162,11 +162,14 @@ class SetUserFlags:
         """Store the changed flags and return the user."""
         async with self._uow() as uow:
             user = await _find(uow.users, data.user, data.by_id)
-            if acting is not None and user.id == acting:
-                if data.is_active is False or data.is_staff is False:
-                    raise InvalidStateError(
-                        "You cannot deactivate yourself or take your own staff flag away."
-                    )
+            if (
+                acting is not None
+                and user.id == acting
+                and (data.is_active is False or data.is_staff is False)
+            ):
+                raise InvalidStateError(
+                    "You cannot deactivate yourself or take your own staff flag away."
+                )
             user = user.with_flags(is_active=data.is_active, is_staff=data.is_staff)
             await uow.users.save(user)
             await uow.commit()
