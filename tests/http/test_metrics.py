@@ -3,6 +3,8 @@ who may read it (the metrics token or a staff token), and what it counts."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -61,6 +63,8 @@ async def test_metrics_count_jobs_steps_durations_queue_and_requests(make_api):
         assert listing.status == 200
     missing = await api.client.get("/api/v1/recordings/rec-nope/", headers=api.auth(alice))
     assert missing.status == 404
+    nowhere = await api.client.get("/no/such/page-42/", headers=api.auth(alice))
+    assert nowhere.status == 404
     response = await api.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     families = _families(await response.text())
 
@@ -98,7 +102,8 @@ async def test_metrics_count_jobs_steps_durations_queue_and_requests(make_api):
     # the route pattern, never the raw path (no series per recording id)
     routes = {s.labels["route"] for s in requests.samples}
     assert "/api/v1/recordings/{id}/" in routes
-    assert not any("rec-nope" in route for route in routes)
+    assert not any("rec-nope" in route or "page-42" in route for route in routes)
+    assert _value(requests, route="unmatched", status="404") == 1
     latency = families["elyune_http_request_duration_seconds"]
     counts = [
         s.value
@@ -106,3 +111,22 @@ async def test_metrics_count_jobs_steps_durations_queue_and_requests(make_api):
         if s.name.endswith("_count") and s.labels["route"] == "/api/v1/recordings/"
     ]
     assert counts == [3]
+
+
+def test_serve_shares_the_http_series_through_a_folder_it_empties(tmp_path, monkeypatch):
+    from elyune_http.metrics import MULTIPROC_ENV, shared_between_processes
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with shared_between_processes() as folder:
+        assert os.environ[MULTIPROC_ENV] == str(folder) and folder.is_dir()
+        (folder / "counter_1.db").write_bytes(b"x")
+    assert not folder.exists() and MULTIPROC_ENV not in os.environ
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_9.db").write_bytes(b"stale")
+    (given / "keep.txt").write_text("not ours")
+    monkeypatch.setenv(MULTIPROC_ENV, str(given))
+    with shared_between_processes() as folder:
+        assert folder == given
+        assert not (given / "counter_9.db").exists()  # an earlier run's samples
+    assert (given / "keep.txt").exists()
