@@ -11,14 +11,13 @@ jobs and recordings through these routes only.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from elyune_adapters.container import resolve
 from elyune_core import InvalidInputError, JobId, JobStatus, StepName, User, UserId
-from elyune_core.codec import job_to_dict
+from elyune_core.entities import iso_time
 from elyune_core.use_cases import (
     CreateUserInput,
     JobOverview,
@@ -31,6 +30,7 @@ from elyune_core.use_cases import (
 from elyune_http import schema
 from elyune_http.keys import CONTAINER, USER
 from elyune_http.middleware import json_dumps
+from elyune_http.present import job_to_dict
 
 routes = web.RouteTableDef()
 ID = r"{id:[A-Za-z0-9_-]{1,64}}"
@@ -56,10 +56,6 @@ def staff(request: web.Request) -> User:
     return user
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def user_to_dict(user: User) -> dict[str, Any]:
     """A user as the operator API shows it (never the password hash)."""
     return {
@@ -67,7 +63,7 @@ def user_to_dict(user: User) -> dict[str, Any]:
         "username": user.username,
         "is_active": user.is_active,
         "is_staff": user.is_staff,
-        "created_at": _time(user.created_at),
+        "created_at": iso_time(user.created_at),
     }
 
 
@@ -76,7 +72,7 @@ def overview_to_dict(overview: JobOverview) -> dict[str, Any]:
     body = job_to_dict(overview.job)
     body["stuck"] = overview.stuck
     for data, step in zip(body["steps"], overview.job.steps, strict=True):
-        data["lease_expires_at"] = _time(step.lease_expires_at)
+        data["lease_expires_at"] = iso_time(step.lease_expires_at)
     recording = overview.recording
     body["recording"] = (
         None
@@ -88,7 +84,7 @@ def overview_to_dict(overview: JobOverview) -> dict[str, Any]:
             "status": recording.status.value,
             "error": recording.error,
             "duration": recording.duration,
-            "created_at": _time(recording.created_at),
+            "created_at": iso_time(recording.created_at),
         }
     )
     owner = overview.owner
@@ -200,7 +196,7 @@ def queue_to_dict(report: QueueReport) -> dict[str, Any]:
             for c in queue.consumers
         ],
         "workers": [
-            {"name": w.name, "last_seen": _time(w.last_seen), "running": w.running}
+            {"name": w.name, "last_seen": iso_time(w.last_seen), "running": w.running}
             for w in report.workers
         ],
         "jobs": dict(statistics.jobs),
