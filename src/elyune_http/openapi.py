@@ -747,7 +747,8 @@ SCHEMAS.update(
                         "stuck": {
                             "type": "boolean",
                             "description": "a step runs on an expired lease (its worker "
-                            "died or its progress stopped moving)",
+                            "died or its progress stopped moving); each step also has "
+                            "`stuck` and `lease_expires_at`",
                         },
                         "recording": {
                             "type": ["object", "null"],

@@ -73,6 +73,7 @@ def overview_to_dict(overview: JobOverview) -> dict[str, Any]:
     body["stuck"] = overview.stuck
     for data, step in zip(body["steps"], overview.job.steps, strict=True):
         data["lease_expires_at"] = iso_time(step.lease_expires_at)
+        data["stuck"] = step.name in overview.stuck_steps
     recording = overview.recording
     body["recording"] = (
         None

@@ -130,6 +130,11 @@ async def test_staff_see_every_users_jobs_only_in_the_operator_view(api, queue):
     probe = failed["steps"][0]
     assert probe["status"] == "failed" and probe["error"] == "Not a media file."
     assert probe["attempts"] == 1 and probe["worker"] == "host:1:abc"
+    assert probe["stuck"] is False
+    stuck = body["results"][1]
+    assert stuck["stuck"] is True
+    assert [s["name"] for s in stuck["steps"] if s["stuck"]] == ["probe"]
+    assert stuck["steps"][0]["worker"] == "host:2:def" and stuck["steps"][0]["attempts"] == 2
 
 
 @pytest.mark.parametrize(

@@ -40,12 +40,18 @@ RECENT_WORKER_SECONDS = 3600.0
 
 @attrs.frozen
 class JobOverview:
-    """A job with its recording and the recording's owner (``None`` if gone)."""
+    """A job with its recording and the recording's owner (``None`` if gone), and the
+    names of its stuck steps (running on an expired lease) when it was read."""
 
     job: Job
     recording: Recording | None
     owner: User | None
-    stuck: bool = False
+    stuck_steps: tuple[StepName, ...] = ()
+
+    @property
+    def stuck(self) -> bool:
+        """Whether a step of the job is stuck."""
+        return bool(self.stuck_steps)
 
 
 @attrs.frozen
@@ -68,7 +74,8 @@ async def _overviews(uow: UnitOfWork, jobs: tuple[Job, ...], clock: Clock) -> li
         except RecordingNotFoundError:
             recording = None
         owner = users.get(recording.owner_id) if recording is not None else None
-        found.append(JobOverview(job, recording, owner, job.stuck(now)))
+        stuck = tuple(step.name for step in job.steps if step.stuck(now))
+        found.append(JobOverview(job, recording, owner, stuck))
     return found
 
 

@@ -197,8 +197,7 @@ export function operatorJobView(root, jobId) {
     const failed = job.steps.some((s) => s.status === "failed");
     const steps = h("tbody", {});
     for (const step of job.steps) {
-      const stuck = step.status === "running" && step.lease_expires_at &&
-        new Date(step.lease_expires_at) <= new Date();
+      const stuck = step.stuck === true;
       const canRetry = step.status === "failed" || stuck;
       steps.append(h("tr", { class: `step-row step-${step.status}`, dataset: { step: step.name } },
         h("td", {}, step.title || step.name),
