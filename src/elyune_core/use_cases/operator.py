@@ -17,8 +17,9 @@ from elyune_core.errors import (
     InvalidStateError,
     RecordingNotFoundError,
     ServiceUnavailableError,
+    UserNotFoundError,
 )
-from elyune_core.ids import JobId
+from elyune_core.ids import JobId, UserId
 from elyune_core.pipeline import derive_status, ready_steps
 from elyune_core.ports import (
     Clock,
@@ -65,7 +66,7 @@ class ListJobsInput:
 
 
 async def _overviews(uow: UnitOfWork, jobs: tuple[Job, ...], clock: Clock) -> list[JobOverview]:
-    users = {u.id: u for u in await uow.users.list()}
+    users: dict[UserId, User | None] = {}
     now = clock.now()
     found: list[JobOverview] = []
     for job in jobs:
@@ -73,7 +74,14 @@ async def _overviews(uow: UnitOfWork, jobs: tuple[Job, ...], clock: Clock) -> li
             recording: Recording | None = await uow.recordings.get(job.recording_id)
         except RecordingNotFoundError:
             recording = None
-        owner = users.get(recording.owner_id) if recording is not None else None
+        owner: User | None = None
+        if recording is not None:
+            if recording.owner_id not in users:  # one read per owner of the page
+                try:
+                    users[recording.owner_id] = await uow.users.get(recording.owner_id)
+                except UserNotFoundError:
+                    users[recording.owner_id] = None
+            owner = users[recording.owner_id]
         stuck = tuple(step.name for step in job.steps if step.stuck(now))
         found.append(JobOverview(job, recording, owner, stuck))
     return found
