@@ -16,7 +16,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 from dependency_injector import containers, providers
@@ -50,6 +50,7 @@ from elyune_core.ports import (
     JobQueue,
     LanguageSupport,
     ObjectStore,
+    QueueMonitor,
     RecordingEvent,
     Transcoder,
     Transcriber,
@@ -67,15 +68,18 @@ from elyune_core.use_cases import (
     DeliverWebhooks,
     EnsureUser,
     FindUploadTarget,
+    GetJob,
     GetRecording,
     GetUser,
     ImportRecording,
     ListDeliveries,
+    ListJobs,
     ListRecordings,
     ListVoiceProfiles,
     ListWebhooks,
     Login,
     PipelinePolicy,
+    QueueOverview,
     QueueWebhookDeliveries,
     Reconcile,
     RefreshTokens,
@@ -84,8 +88,10 @@ from elyune_core.use_cases import (
     RequestUpload,
     RerunAnalysis,
     RetryJob,
+    RetryJobStep,
     RunStep,
     SetPassword,
+    SetUserFlags,
     SetVoiceProfiles,
     StartProcessing,
     StepHandlers,
@@ -257,9 +263,13 @@ def _analyzer(settings: Settings) -> Analyzer:
     return LocalAnalyzer()
 
 
+class MonitoredJobQueue(JobQueue, QueueMonitor, Protocol):
+    """A job queue that also tells its depth (both queue adapters are)."""
+
+
 async def _job_queue(
     settings: Settings, inprocess_queue: Callable[[], InProcessJobQueue]
-) -> AsyncIterator[JobQueue]:
+) -> AsyncIterator[MonitoredJobQueue]:
     if settings.queue.kind == "redis":
         from elyune_adapters.queue.taskiq import TaskiqJobQueue
 
@@ -427,6 +437,7 @@ class Container(containers.DeclarativeContainer):
         InProcessJobQueue, providers.Callable(lambda s: s.queue.concurrency, settings)
     )
     job_queue = providers.Resource(_job_queue, settings, inprocess_queue.provider)
+    queue_monitor = providers.Callable(lambda queue: queue, job_queue)  # the same queue
     policy = providers.Singleton(_policy, settings)
 
     tokens = providers.Singleton(_tokens, settings, secret)
@@ -489,6 +500,17 @@ class Container(containers.DeclarativeContainer):
     create_user = providers.Factory(CreateUser, uow=uow, hasher=hasher, clock=clock, ids=ids)
     ensure_user = providers.Factory(EnsureUser, uow=uow, create=create_user)
     set_password = providers.Factory(SetPassword, uow=uow, hasher=hasher)
+    set_user_flags = providers.Factory(SetUserFlags, uow=uow)
+
+    # the operator view (staff only: the entry points check)
+    list_jobs = providers.Factory(ListJobs, uow=read_uow, clock=clock)
+    get_job = providers.Factory(GetJob, uow=read_uow, clock=clock)
+    retry_job_step = providers.Factory(
+        RetryJobStep, uow=uow, queue=job_queue, clock=clock, retry=retry_job
+    )
+    queue_overview = providers.Factory(
+        QueueOverview, uow=read_uow, monitor=queue_monitor, clock=clock
+    )
 
     login = providers.Factory(Login, uow=read_uow, hasher=hasher, tokens=tokens, clock=clock)
     refresh_tokens = providers.Factory(RefreshTokens, uow=uow, tokens=tokens, clock=clock)

@@ -39,6 +39,7 @@ from elyune_core.entities import (
     Sentiment,
     SentimentLabel,
     StepName,
+    StepStatus,
     Summary,
     Transcript,
     User,
@@ -62,6 +63,7 @@ from elyune_core.errors import (
 )
 from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 from elyune_core.ports import (
+    STEP_DURATION_BUCKETS,
     AnalysisOutcome,
     AnalysisRepository,
     AnalysisRequest,
@@ -70,17 +72,23 @@ from elyune_core.ports import (
     DeletedObjects,
     EventPublisher,
     IdSource,
+    JobQuery,
     JobQueue,
     JobRepository,
+    JobStatistics,
     ObjectInfo,
     ObjectStore,
     Page,
     PasswordHasher,
     PresignedPost,
     ProgressCallback,
+    QueueConsumer,
+    QueueMonitor,
+    QueueStats,
     RecordingEvent,
     RecordingQuery,
     RecordingRepository,
+    StepDurations,
     TokenRepository,
     Transcoder,
     Transcriber,
@@ -91,6 +99,7 @@ from elyune_core.ports import (
     UserRepository,
     VoiceProfileRepository,
     WebhookRepository,
+    WorkerActivity,
 )
 
 # --------------------------------------------------------------------------- basics
@@ -254,6 +263,57 @@ class _Jobs(JobRepository):
         jobs = [j for j in self._s.jobs.values() if j.status in pending]
         return sorted(jobs, key=lambda j: j.created_at)[:limit]
 
+    async def search(self, query: JobQuery) -> Page[Job]:
+        stuck_at = query.stuck_at
+        jobs = [
+            j
+            for j in self._s.jobs.values()
+            if (query.status is None or j.status is query.status)
+            and (stuck_at is None or j.stuck(stuck_at))
+        ]
+        jobs.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        return Page(tuple(jobs[query.offset : query.offset + query.limit]), len(jobs))
+
+    async def statistics(self, now: datetime, since: datetime) -> JobStatistics:
+        return job_statistics(list(self._s.jobs.values()), now, since)
+
+
+def job_statistics(jobs: Sequence[Job], now: datetime, since: datetime) -> JobStatistics:
+    """The :class:`JobStatistics` of *jobs*, computed in Python (the fake's, and what
+    the SQL adapter must agree with)."""
+    by_job: Counter[str] = Counter(j.status.value for j in jobs)
+    by_step: Counter[tuple[str, str]] = Counter()
+    stuck = 0
+    durations: dict[str, list[float]] = {}
+    seen: dict[str, datetime] = {}
+    running: Counter[str] = Counter()
+    for job in jobs:
+        for step in job.steps:
+            by_step[(step.name.value, step.status.value)] += 1
+            stuck += step.stuck(now)
+            if step.status is StepStatus.SUCCEEDED and step.duration is not None:
+                durations.setdefault(step.name.value, []).append(step.duration)
+            if step.worker and step.started_at is not None and step.started_at >= since:
+                seen[step.worker] = max(seen.get(step.worker, step.started_at), step.started_at)
+                running[step.worker] += step.status is StepStatus.RUNNING
+    return JobStatistics(
+        jobs=dict(by_job),
+        steps=dict(by_step),
+        stuck_steps=stuck,
+        durations={
+            name: StepDurations(
+                len(values),
+                sum(values),
+                tuple(sum(v <= bound for v in values) for bound in STEP_DURATION_BUCKETS),
+            )
+            for name, values in durations.items()
+        },
+        workers=tuple(
+            WorkerActivity(name, last, running[name])
+            for name, last in sorted(seen.items(), key=lambda item: item[1], reverse=True)
+        ),
+    )
+
 
 class _Transcripts(TranscriptRepository):
     def __init__(self, state: InMemoryState) -> None:
@@ -363,6 +423,9 @@ class _Webhooks(WebhookRepository):
     ) -> Sequence[WebhookDelivery]:
         found = [d for d in self._s.deliveries.values() if d.endpoint_id == webhook_id]
         return sorted(found, key=lambda d: d.created_at, reverse=True)[:limit]
+
+    async def delivery_counts(self) -> Mapping[str, int]:
+        return dict(Counter(d.status.value for d in self._s.deliveries.values()))
 
 
 class _VoiceProfiles(VoiceProfileRepository):
@@ -738,7 +801,7 @@ class FakeAnalyzer(Analyzer):
 # --------------------------------------------------------------------------- work and events
 
 
-class RecordingJobQueue(JobQueue):
+class RecordingJobQueue(JobQueue, QueueMonitor):
     """Records enqueued steps; with a *runner*, runs them as tasks (like in-process)."""
 
     def __init__(self, runner: Callable[[JobId, StepName], Awaitable[object]] | None = None):
@@ -757,6 +820,10 @@ class RecordingJobQueue(JobQueue):
         """Wait for every step run so far (and those they enqueue)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+    async def stats(self) -> QueueStats:
+        """The steps it runs right now (nothing waits: each runs at once)."""
+        return QueueStats("memory", 0, len(self._tasks), (QueueConsumer("memory", 0.0, 0),))
 
 
 class EventLog(EventPublisher):
@@ -786,5 +853,6 @@ __all__ = [
     "RecordingJobQueue",
     "SequentialIds",
     "in_memory_uow",
+    "job_statistics",
     "sample_transcript_result",
 ]

@@ -161,6 +161,9 @@ class HttpSettings:
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     max_connections: int = 1000
+    #: ``METRICS_TOKEN``: ``/metrics`` answers ``Authorization: Bearer <it>`` (and staff
+    #: users' tokens); unset, only staff users' tokens.
+    metrics_token: str | None = attrs.field(default=None, repr=False)
 
     def listening_on(self, host: str | None = None, port: int | None = None) -> HttpSettings:
         """These settings for another *host* and/or *port* (``elyune serve --port``): the
@@ -498,7 +501,15 @@ def _http(env: _Env) -> HttpSettings:
         header_timeout=env.number("HTTP_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         body_timeout=env.number("HTTP_BODY_TIMEOUT_SECONDS", 60.0, minimum=0.1),
         max_connections=env.integer("HTTP_MAX_CONNECTIONS", 1000, minimum=1),
+        metrics_token=_metrics_token(env),
     )
+
+
+def _metrics_token(env: _Env) -> str | None:
+    token = env.text("METRICS_TOKEN")
+    if token is not None and (len(token) < 24 or not token.isascii() or " " in token):
+        raise SettingsError("METRICS_TOKEN must be at least 24 characters, ASCII, no spaces.")
+    return token
 
 
 def public_url_for(host: str, port: int) -> str:

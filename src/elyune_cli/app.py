@@ -51,6 +51,7 @@ from elyune_core.use_cases import (
     RenameSpeakersInput,
     RenameVoiceProfileInput,
     SetPasswordInput,
+    SetUserFlagsInput,
     SetVoiceProfilesInput,
 )
 from elyune_http import present
@@ -541,17 +542,54 @@ def users_create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
+    staff: Annotated[
+        bool, typer.Option("--staff", help="An operator: the web app's operator view.")
+    ] = False,
 ) -> None:
     """Create a user who can log in to the API (password prompted, or from stdin)."""
     password = _read_password(password_stdin)
 
     async def work(container: Container) -> Any:
         return await (await resolve(container.create_user())).execute(
-            CreateUserInput(username, password)
+            CreateUserInput(username, password, is_staff=staff)
         )
 
     user = run(work)
-    console.print(f"Created user {user.username} ({user.id})")
+    console.print(f"Created {'staff ' if user.is_staff else ''}user {user.username} ({user.id})")
+
+
+def _set_flags(username: str, **flags: bool) -> Any:
+    async def work(container: Container) -> Any:
+        return await (await resolve(container.set_user_flags())).execute(
+            SetUserFlagsInput(username, **flags)
+        )
+
+    return run(work)
+
+
+@users_app.command("set-staff")
+def users_set_staff(
+    username: Annotated[str, typer.Argument(metavar="NAME")],
+    off: Annotated[bool, typer.Option("--off", help="Take the staff flag away.")] = False,
+) -> None:
+    """Make a user staff (an operator), or with --off a regular user again."""
+    user = _set_flags(username, is_staff=not off)
+    console.print(f"{user.username} is {'staff' if user.is_staff else 'no longer staff'}.")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Stop a user from logging in; their sessions end within seconds, their recordings
+    are kept."""
+    user = _set_flags(username, is_active=False)
+    console.print(f"{user.username} is deactivated.")
+
+
+@users_app.command("activate")
+def users_activate(username: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Let a deactivated user log in again."""
+    user = _set_flags(username, is_active=True)
+    console.print(f"{user.username} is active.")
 
 
 @users_app.command("list")
@@ -564,7 +602,7 @@ def users_list() -> None:
 
     users = run(work)
     for user in users:
-        flag = "" if user.is_active else " (inactive)"
+        flag = ("" if user.is_active else " (inactive)") + (" (staff)" if user.is_staff else "")
         console.print(f"{user.username}\t{user.id}\t{user.created_at:%Y-%m-%d}{flag}")
 
 
@@ -607,7 +645,7 @@ def users_set_password(
     username: Annotated[str, typer.Argument(metavar="NAME")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
-    """Set a user's password."""
+    """Set (reset) a user's password; it ends the user's sessions."""
     password = _read_password(password_stdin)
 
     async def work(container: Container) -> Any:

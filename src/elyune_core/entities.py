@@ -24,7 +24,11 @@ from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfile
 
 @attrs.frozen
 class User:
-    """A person who owns recordings; ``password_hash`` comes from a ``PasswordHasher``."""
+    """A person who owns recordings; ``password_hash`` comes from a ``PasswordHasher``.
+
+    An inactive user cannot log in (and its tokens stop working); a staff user
+    (``is_staff``) may also use the operator view: every job, the queue and the users.
+    """
 
     id: UserId
     username: str
@@ -33,6 +37,7 @@ class User:
     is_active: bool = True
     #: whether named speakers' voices are kept as profiles and matched in new recordings
     voice_profiles: bool = True
+    is_staff: bool = False
 
     def with_password_hash(self, password_hash: str) -> User:
         """Return the user with a new password hash."""
@@ -41,6 +46,14 @@ class User:
     def with_voice_profiles(self, enabled: bool) -> User:
         """Return the user with voice profiles turned on or off."""
         return attrs.evolve(self, voice_profiles=enabled)
+
+    def with_flags(self, *, is_active: bool | None = None, is_staff: bool | None = None) -> User:
+        """Return the user activated or deactivated, made staff or not (``None``: kept)."""
+        return attrs.evolve(
+            self,
+            is_active=self.is_active if is_active is None else is_active,
+            is_staff=self.is_staff if is_staff is None else is_staff,
+        )
 
     @property
     def session_stamp(self) -> str:
@@ -404,6 +417,11 @@ class Step:
         """Whether a running step's lease has run out."""
         return self.lease_expires_at is None or self.lease_expires_at <= now
 
+    def stuck(self, now: datetime) -> bool:
+        """Whether the step is running on a lease that ran out: its worker is gone, or
+        its progress stopped moving (a lease is renewed only while progress moves)."""
+        return self.status is StepStatus.RUNNING and self.lease_expired(now)
+
     def claim(self, worker: str, now: datetime, lease_until: datetime) -> Step:
         """Start an attempt of this step for *worker*."""
         return attrs.evolve(
@@ -513,6 +531,10 @@ class Job:
             if step.name is name:
                 return step
         raise KeyError(name)
+
+    def stuck(self, now: datetime) -> bool:
+        """Whether a step of the job is stuck (see :meth:`Step.stuck`)."""
+        return any(step.stuck(now) for step in self.steps)
 
     def with_step(self, step: Step) -> Job:
         """Return the job with *step* replacing the step of the same name."""

@@ -340,6 +340,54 @@ class RecordingQuery:
     created_after: datetime | None = None
 
 
+@attrs.frozen
+class JobQuery:
+    """Filters of the operator's job listing, newest first: a *status*, and/or only the
+    jobs with a step stuck at *stuck_at* (running on an expired lease)."""
+
+    status: JobStatus | None = None
+    stuck_at: datetime | None = None
+    offset: int = 0
+    limit: int = 50
+
+
+#: Upper bounds (seconds) of the step-duration histogram buckets (``+Inf`` is implied).
+STEP_DURATION_BUCKETS: tuple[float, ...] = (
+    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)  # fmt: skip
+
+
+@attrs.frozen
+class StepDurations:
+    """The durations of one step's finished attempts: how many, their sum, and how many
+    took at most each bound of ``STEP_DURATION_BUCKETS`` (cumulative, in that order)."""
+
+    count: int
+    total: float
+    buckets: tuple[int, ...]
+
+
+@attrs.frozen
+class WorkerActivity:
+    """A worker as the database saw it: the last step it started and how many it runs."""
+
+    name: str
+    last_seen: datetime
+    running: int
+
+
+@attrs.frozen
+class JobStatistics:
+    """Counts of jobs and steps by status, stuck steps, the durations of succeeded steps
+    by step name, and the workers that started a step recently."""
+
+    jobs: Mapping[str, int]
+    steps: Mapping[tuple[str, str], int]
+    stuck_steps: int
+    durations: Mapping[str, StepDurations]
+    workers: tuple[WorkerActivity, ...] = ()
+
+
 class UserRepository(Protocol):
     """Users."""
 
@@ -432,6 +480,15 @@ class JobRepository(Protocol):
         """Jobs that are pending or running (for the reconciler)."""
         ...
 
+    async def search(self, query: JobQuery) -> Page[Job]:
+        """Jobs matching *query*, newest first, and how many match (operators)."""
+        ...
+
+    async def statistics(self, now: datetime, since: datetime) -> JobStatistics:
+        """Counts for monitoring at *now*; the workers are those that started a step at
+        or after *since*."""
+        ...
+
 
 class TranscriptRepository(Protocol):
     """One transcript per recording."""
@@ -520,6 +577,10 @@ class WebhookRepository(Protocol):
         self, webhook_id: WebhookId, limit: int = 100
     ) -> Sequence[WebhookDelivery]:
         """The endpoint's deliveries, newest first."""
+        ...
+
+    async def delivery_counts(self) -> Mapping[str, int]:
+        """How many deliveries of every user there are by status (monitoring)."""
         ...
 
 
@@ -696,6 +757,35 @@ class JobQueue(Protocol):
 
 
 @attrs.frozen
+class QueueConsumer:
+    """A worker the queue knows: its name, seconds since it last asked for work (``None``
+    when unknown) and how many of its messages are not yet acknowledged."""
+
+    name: str
+    idle_seconds: float | None
+    pending: int
+
+
+@attrs.frozen
+class QueueStats:
+    """The depth of a job queue: steps waiting for a worker, steps taken but not yet
+    finished, and the workers reading it."""
+
+    backend: str
+    waiting: int
+    running: int
+    consumers: tuple[QueueConsumer, ...] = ()
+
+
+class QueueMonitor(Protocol):
+    """Tells how deep a job queue is and who reads it (the operator view, ``/metrics``)."""
+
+    async def stats(self) -> QueueStats:
+        """The queue's current depth; ``QueueUnavailableError`` when it cannot be asked."""
+        ...
+
+
+@attrs.frozen
 class RecordingEvent:
     """Something that happened to a recording, for live progress and webhooks.
 
@@ -719,6 +809,7 @@ class EventPublisher(Protocol):
 
 
 __all__ = [
+    "STEP_DURATION_BUCKETS",
     "AnalysisOutcome",
     "AnalysisRepository",
     "AnalysisRequest",
@@ -727,17 +818,23 @@ __all__ = [
     "DeletedObjects",
     "EventPublisher",
     "IdSource",
+    "JobQuery",
     "JobQueue",
     "JobRepository",
+    "JobStatistics",
     "ObjectInfo",
     "ObjectStore",
     "Page",
     "PasswordHasher",
     "PresignedPost",
     "ProgressCallback",
+    "QueueConsumer",
+    "QueueMonitor",
+    "QueueStats",
     "RecordingEvent",
     "RecordingQuery",
     "RecordingRepository",
+    "StepDurations",
     "TokenClaims",
     "TokenPair",
     "TokenRepository",
@@ -754,5 +851,6 @@ __all__ = [
     "VoiceProfileRepository",
     "WebhookRepository",
     "WebhookSender",
+    "WorkerActivity",
     "Workspace",
 ]

@@ -18,7 +18,7 @@ from elyune_adapters.container import Container, create_container, derive_key, r
 from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
-from elyune_http import events, meta, storage, subtitles, views
+from elyune_http import events, meta, metrics, operator, storage, subtitles, views
 from elyune_http import web as web_app
 from elyune_http.caches import TokenCache
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
@@ -44,6 +44,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             request_log,
+            metrics.http_metrics,
             cors,
             errors,
             web.normalize_path_middleware(append_slash=True, merge_slashes=True),
@@ -63,6 +64,8 @@ def create_app(
     app.add_routes(events.routes)
     app.add_routes(storage.routes)
     app.add_routes(subtitles.routes)
+    app.add_routes(operator.routes)  # staff only
+    metrics.setup(app)  # /metrics
     web_app.setup(app)  # the web app at /
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
@@ -226,6 +229,11 @@ def run(settings: Settings | None = None, *, setup: Callable[[], None] | None = 
     if settings.http.workers <= 1:
         _serve(settings, False, None)
         return
+    with metrics.shared_between_processes():  # the processes' HTTP series, for /metrics
+        _serve_processes(settings, setup)
+
+
+def _serve_processes(settings: Settings, setup: Callable[[], None] | None) -> None:
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_serve, args=(settings, True, setup), name=f"elyune-api-{n}")

@@ -45,6 +45,7 @@ PUBLIC_PATHS = frozenset(
         "/api/docs/",
         "/favicon.ico",
         "/",
+        "/metrics",  # its own check: the metrics token or a staff token (metrics.py)
     }
 )
 

@@ -334,6 +334,12 @@ SCHEMAS: JSON = {
         "properties": {
             "id": {"type": "string"},
             "username": {"type": "string"},
+            "is_active": {"type": "boolean"},
+            "is_staff": {
+                "type": "boolean",
+                "description": "An operator: the web app shows the operator view.",
+            },
+            "created_at": {"type": "string", "format": "date-time"},
             "voice_profiles": {
                 "type": "boolean",
                 "description": "Whether named speakers' voices are kept and recognised.",
@@ -343,7 +349,7 @@ SCHEMAS: JSON = {
                 "description": "Profiles deleted by turning voice_profiles off (PATCH).",
             },
         },
-        "required": ["id", "username", "voice_profiles"],
+        "required": ["id", "username", "is_staff", "voice_profiles"],
     },
     "VoiceProfile": {
         "type": "object",
@@ -819,7 +825,241 @@ def document(
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The METRICS_TOKEN of the server (/metrics only).",
+                },
             },
         },
     }
+
+
+# --------------------------------------------------------------------------- operator view
+# The staff-only routes of :mod:`elyune_http.operator`.
+
+_STAFF_403 = _json_response("The caller is not a staff user (an operator).", "Error")
+_JOB_FILTER = ["pending", "running", "succeeded", "failed", "partial", "stuck"]
+
+for _body in schema.OPERATOR_BODIES:
+    SCHEMAS[_body.name] = _body.json_schema()
+SCHEMAS["UserUpdate"] = schema.USER_PATCH.json_schema(partial=True)
+SCHEMAS.update(
+    {
+        "User": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "username": {"type": "string"},
+                "is_active": {"type": "boolean"},
+                "is_staff": {"type": "boolean"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["id", "username", "is_active", "is_staff", "created_at"],
+        },
+        "UserList": {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer"},
+                "results": {"type": "array", "items": _ref("User")},
+            },
+            "required": ["count", "results"],
+        },
+        "OperatorJob": {
+            "allOf": [
+                _ref("Job"),
+                {
+                    "type": "object",
+                    "properties": {
+                        "stuck": {
+                            "type": "boolean",
+                            "description": "a step runs on an expired lease (its worker "
+                            "died or its progress stopped moving); each step also has "
+                            "`stuck` and `lease_expires_at`",
+                        },
+                        "recording": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "title": {"type": "string"},
+                                "filename": {"type": "string"},
+                                "status": {"enum": _RECORDING_STATUS},
+                                "error": _nullable("string"),
+                                "duration": _nullable("number"),
+                                "created_at": {"type": "string"},
+                            },
+                        },
+                        "owner": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "username": {"type": "string"},
+                            },
+                        },
+                    },
+                    "required": ["stuck", "recording", "owner"],
+                },
+            ]
+        },
+        "OperatorJobPage": {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer"},
+                "page": {"type": "integer"},
+                "page_size": {"type": "integer"},
+                "results": {"type": "array", "items": _ref("OperatorJob")},
+            },
+            "required": ["count", "page", "page_size", "results"],
+        },
+        "QueueOverview": {
+            "type": "object",
+            "properties": {
+                "backend": _nullable("string", description="inprocess or redis"),
+                "available": {"type": "boolean"},
+                "error": _nullable("string"),
+                "waiting": _nullable("integer", description="queued, not taken yet"),
+                "running": _nullable("integer", description="taken, not acknowledged"),
+                "consumers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "idle_seconds": _nullable("number"),
+                            "pending": {"type": "integer"},
+                        },
+                    },
+                },
+                "workers": {
+                    "type": "array",
+                    "description": "workers that started a step in the last hour",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "last_seen": {"type": "string"},
+                            "running": {"type": "integer"},
+                        },
+                    },
+                },
+                "jobs": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "stuck_steps": {"type": "integer"},
+            },
+            "required": ["available", "workers", "jobs", "stuck_steps"],
+        },
+    }
+)
+
+
+def _staff_op(summary: str, ok: tuple[str, JSON], **kwargs: Any) -> JSON:
+    errors = kwargs.pop("errors", ("401", "503"))
+    operation = _op(summary, ok, errors=errors, tag="operator", **kwargs)
+    operation["responses"]["403"] = _STAFF_403
+    return operation
+
+
+_PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1_000_000}, {"const": ""}]}
+PATHS.update(
+    {
+        "/api/v1/operator/jobs/": {
+            "get": _staff_op(
+                "Every user's jobs, newest first (staff only)",
+                ("200", _json_response("A page of jobs.", "OperatorJobPage")),
+                errors=("400", "401", "503"),
+                params=(
+                    _query("status", {"enum": [*_JOB_FILTER, ""]}, "A job status, or stuck."),
+                    _query("page", _PAGE, "Page number (empty: the first)."),
+                    _query(
+                        "page_size",
+                        {
+                            "anyOf": [
+                                {"type": "integer", "minimum": 1, "maximum": 200},
+                                {"const": ""},
+                            ]
+                        },
+                        "Page size (empty: 50).",
+                    ),
+                ),
+            )
+        },
+        "/api/v1/operator/jobs/{id}/": {
+            "get": _staff_op(
+                "A job of any user: steps, attempts, workers, leases, errors (staff only)",
+                ("200", _json_response("The job.", "OperatorJob")),
+                errors=("401", "404", "503"),
+                params=(_ID,),
+            )
+        },
+        "/api/v1/operator/jobs/{id}/retry/": {
+            "post": {
+                **_staff_op(
+                    "Retry a job's failed steps, or one failed or stuck step (staff only)",
+                    ("202", _json_response("Queued.", "Queued")),
+                    errors=("400", "401", "404", "409", "415", "503"),
+                    params=(_ID,),
+                ),
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("JobRetry")}},
+                },
+            }
+        },
+        "/api/v1/operator/queue/": {
+            "get": _staff_op(
+                "The queue's depth, its consumers and the workers seen recently (staff only)",
+                ("200", _json_response("The queue.", "QueueOverview")),
+            )
+        },
+        "/api/v1/operator/users/": {
+            "get": _staff_op(
+                "Every user (staff only)", ("200", _json_response("Users.", "UserList"))
+            ),
+            "post": _staff_op(
+                "Create a user (staff only)",
+                ("201", _json_response("The user.", "User")),
+                body="UserCreate",
+                errors=("400", "401", "409", "415", "503"),
+            ),
+        },
+        "/api/v1/operator/users/{id}/": {
+            "patch": _staff_op(
+                "Deactivate or activate a user, make one staff or not (staff only; not yourself)",
+                ("200", _json_response("The user.", "User")),
+                body="UserUpdate",
+                errors=("400", "401", "404", "409", "415", "503"),
+                params=(_ID,),
+            )
+        },
+        "/metrics": {
+            "get": {
+                **_op(
+                    "Prometheus metrics: jobs, steps, step durations, the queue, HTTP "
+                    "requests, webhook deliveries (the METRICS_TOKEN or a staff token)",
+                    (
+                        "200",
+                        {
+                            "description": "The Prometheus text format (0.0.4).",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                    ),
+                    errors=("401", "503"),
+                    tag="health",
+                ),
+                "security": [{"bearerAuth": []}, {"metricsToken": []}],
+            }
+        },
+        "/api/v1/operator/users/{id}/password/": {
+            "post": _staff_op(
+                "Reset a user's password; it ends the user's sessions (staff only)",
+                _NO_CONTENT,
+                body="UserPassword",
+                errors=("400", "401", "404", "415", "503"),
+                params=(_ID,),
+            )
+        },
+    }
+)
+PATHS["/metrics"]["get"]["responses"]["403"] = _json_response(
+    "A token of a user who is not staff.", "Error"
+)

@@ -177,7 +177,14 @@ def voice_profile_to_dict(profile: VoiceProfile) -> JSON:
 def account_to_dict(user: User, *, deleted_profiles: int | None = None) -> JSON:
     """The JSON form of the caller's account and settings (with *deleted_profiles*, how
     many voice profiles a change deleted)."""
-    body: JSON = {"id": user.id, "username": user.username, "voice_profiles": user.voice_profiles}
+    body: JSON = {
+        "id": user.id,
+        "username": user.username,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "created_at": iso_time(user.created_at),
+        "voice_profiles": user.voice_profiles,
+    }
     if deleted_profiles is not None:
         body["deleted_profiles"] = deleted_profiles
     return body

@@ -416,3 +416,49 @@ BODIES = (
     ACCOUNT_PATCH,
     VOICE_PROFILE_PATCH,
 )
+
+# --------------------------------------------------------------------------- operator bodies
+# (the staff-only routes of :mod:`elyune_http.operator`)
+
+USERNAME = "[A-Za-z0-9_.@+-]{1,150}"
+PASSWORD = "[^\\x00]{8,1024}"  # noqa: S105 - a pattern, not a secret
+_PASSWORD_FIELD = Field(
+    "string",
+    required=True,
+    pattern=PASSWORD,
+    pattern_message="Use 8 to 1024 characters.",
+    description="At least 8 characters.",
+)
+USER_CREATE = Body(
+    "UserCreate",
+    {
+        "username": Field(
+            "string",
+            required=True,
+            pattern=USERNAME,
+            pattern_message="Use 1 to 150 letters, digits and the characters _ . @ + -.",
+        ),
+        "password": _PASSWORD_FIELD,
+        "is_staff": Field("boolean", description="An operator (default: false)."),
+    },
+)
+USER_PATCH = Body(
+    "UserUpdate",
+    {
+        "is_active": Field("boolean", description="false: the user cannot log in any more."),
+        "is_staff": Field("boolean", description="true: an operator."),
+    },
+)
+USER_PASSWORD = Body("UserPassword", {"password": _PASSWORD_FIELD})
+JOB_RETRY = Body(
+    "JobRetry",
+    {
+        "step": Field(
+            "string",
+            choices=("probe", "transcode", "extract_audio", "thumbnail", "transcribe", "analyze"),
+            description="Retry only this step (failed, or stuck on an expired lease); "
+            "without it, every failed step.",
+        )
+    },
+)
+OPERATOR_BODIES = (USER_CREATE, USER_PATCH, USER_PASSWORD, JOB_RETRY)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from elyune_core.entities import StepName
 from elyune_core.errors import ElyuneError, QueueUnavailableError
 from elyune_core.ids import JobId
-from elyune_core.ports import JobQueue
+from elyune_core.ports import JobQueue, QueueConsumer, QueueMonitor, QueueStats
 from elyune_core.use_cases import PipelinePolicy, Reconcile, RunStep, RunStepInput
 
 logger = logging.getLogger("elyune.queue")
@@ -18,7 +18,7 @@ logger = logging.getLogger("elyune.queue")
 Runner = Callable[[JobId, StepName], Awaitable[object]]
 
 
-class InProcessJobQueue(JobQueue):
+class InProcessJobQueue(JobQueue, QueueMonitor):
     """Runs each enqueued step as a task, at most *concurrency* at a time.
 
     The runner (``RunStep`` from the container) is attached after construction because
@@ -30,10 +30,14 @@ class InProcessJobQueue(JobQueue):
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: Runner | None = None
         self._closed = False
+        self._running = 0
+        self._worker = "this process"
 
-    def attach(self, runner: Runner) -> None:
-        """Use *runner* to run steps."""
+    def attach(self, runner: Runner, worker: str | None = None) -> None:
+        """Use *runner* to run steps (as *worker*, the name its steps record)."""
         self._runner = runner
+        if worker is not None:
+            self._worker = worker
 
     async def enqueue(self, job_id: JobId, step: StepName) -> None:
         if self._runner is None or self._closed:
@@ -45,17 +49,31 @@ class InProcessJobQueue(JobQueue):
     async def _run(self, job_id: JobId, step: StepName) -> None:
         assert self._runner is not None
         async with self._slots:
+            self._running += 1
             try:
                 await self._runner(job_id, step)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the task wrapper: log, the reconciler re-queues
                 logger.exception("step %s of job %s could not run", step.value, job_id)
+            finally:
+                self._running -= 1
 
     @property
     def pending(self) -> int:
         """Steps queued or running."""
         return len(self._tasks)
+
+    async def stats(self) -> QueueStats:
+        """Steps waiting for a free slot, steps running, and this process as the one
+        worker (it is always reading: idle 0)."""
+        if self._runner is None or self._closed:
+            raise QueueUnavailableError("The in-process queue is not running.")
+        running = self._running
+        waiting = max(len(self._tasks) - running, 0)
+        return QueueStats(
+            "inprocess", waiting, running, (QueueConsumer(self._worker, 0.0, running),)
+        )
 
     async def join(self) -> None:
         """Wait until no step is queued or running (including steps queued meanwhile)."""
@@ -94,7 +112,7 @@ async def run_in_process(
             except ElyuneError as exc:
                 logger.warning("could not re-queue unfinished steps: %s", exc)
 
-    queue.attach(run)
+    queue.attach(run, worker)
     task = asyncio.create_task(reconcile_forever())
     try:
         yield

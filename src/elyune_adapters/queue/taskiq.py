@@ -54,7 +54,7 @@ from elyune_adapters.settings import QueueSettings, SettingsError, load_settings
 from elyune_core.entities import StepName
 from elyune_core.errors import QueueUnavailableError
 from elyune_core.ids import JobId
-from elyune_core.ports import JobQueue
+from elyune_core.ports import JobQueue, QueueConsumer, QueueMonitor, QueueStats
 
 logger = logging.getLogger("elyune.worker")
 
@@ -218,6 +218,10 @@ class ElyuneStreamBroker(RedisStreamBroker):
                     )
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 #: The broker every Elyune process uses (bound to the settings when it starts).
 broker = ElyuneStreamBroker()
 #: Sends the step task by name (workers register it: ``elyune_worker.tasks``).
@@ -226,7 +230,7 @@ _KICKER: AsyncKicker[Any, Any] = AsyncKicker(
 )
 
 
-class TaskiqJobQueue(JobQueue):
+class TaskiqJobQueue(JobQueue, QueueMonitor):
     """Hands steps to taskiq workers through the Redis stream of *settings*.
 
     ``start`` binds the module-level broker and, outside a worker, starts it as a client
@@ -299,6 +303,42 @@ class TaskiqJobQueue(JobQueue):
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         await self.offer(job_id, step)
+
+    async def stats(self) -> QueueStats:
+        """The stream's consumer group: messages no worker has read yet (``lag``, or
+        the stream's length before any read), messages read but not acknowledged
+        (``pending``: running, or held by a dead worker until handed on), and each
+        consumer (worker) with its idle time (``XINFO GROUPS`` / ``XINFO CONSUMERS``)."""
+        if broker.url is None:
+            raise QueueUnavailableError("The job queue was not started.")
+        name = self._settings.name
+        try:
+            async with Redis(connection_pool=broker.connection_pool) as redis:
+                try:
+                    groups = await redis.xinfo_groups(name)
+                except ResponseError:  # no stream yet: nothing was ever queued
+                    return QueueStats("redis", 0, 0, ())
+                group = next((g for g in groups if _text(g.get("name")) == CONSUMER_GROUP), None)
+                if group is None:
+                    return QueueStats("redis", int(await redis.xlen(name)), 0, ())
+                lag = group.get("lag")
+                waiting = int(lag) if lag is not None else int(await redis.xlen(name))
+                consumers = await redis.xinfo_consumers(name, CONSUMER_GROUP)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return QueueStats(
+            "redis",
+            waiting,
+            int(group.get("pending") or 0),
+            tuple(
+                QueueConsumer(
+                    _text(c.get("name")),
+                    float(c.get("idle") or 0) / 1000.0,
+                    int(c.get("pending") or 0),
+                )
+                for c in consumers
+            ),
+        )
 
     def _marker(self, job_id: JobId, step: StepName) -> str:
         return f"{self._settings.name}:queued:{job_id}:{step.value}"

@@ -13,7 +13,18 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,16 +78,21 @@ from elyune_core.errors import (
 )
 from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 from elyune_core.ports import (
+    STEP_DURATION_BUCKETS,
     AnalysisRepository,
+    JobQuery,
     JobRepository,
+    JobStatistics,
     Page,
     RecordingQuery,
     RecordingRepository,
+    StepDurations,
     TokenRepository,
     TranscriptRepository,
     UserRepository,
     VoiceProfileRepository,
     WebhookRepository,
+    WorkerActivity,
 )
 
 _STEP_ORDER = {name: index for index, name in enumerate(StepName)}
@@ -93,6 +109,7 @@ def _user(row: RowMapping) -> User:
         created_at=row["created_at"],
         is_active=bool(row["is_active"]),
         voice_profiles=bool(row["voice_profiles"]),
+        is_staff=bool(row["is_staff"]),
     )
 
 
@@ -111,6 +128,7 @@ class SqlUserRepository(UserRepository):
                         username=user.username,
                         password_hash=user.password_hash,
                         is_active=user.is_active,
+                        is_staff=user.is_staff,
                         created_at=user.created_at,
                         voice_profiles=user.voice_profiles,
                     )
@@ -148,6 +166,7 @@ class SqlUserRepository(UserRepository):
                 password_hash=user.password_hash,
                 is_active=user.is_active,
                 voice_profiles=user.voice_profiles,
+                is_staff=user.is_staff,
             )
         )
 
@@ -642,6 +661,96 @@ class SqlJobRepository(JobRepository):
         )
         return await self._load(query)
 
+    async def search(self, query: JobQuery) -> Page[Job]:
+        conditions: list[Any] = []
+        if query.status is not None:
+            conditions.append(t.jobs.c.status == query.status.value)
+        if query.stuck_at is not None:
+            steps = t.job_steps.c
+            conditions.append(
+                select(steps.job_id)
+                .where(
+                    steps.job_id == t.jobs.c.id,
+                    steps.status == StepStatus.RUNNING.value,
+                    or_(steps.lease_expires_at.is_(None), steps.lease_expires_at <= query.stuck_at),
+                )
+                .exists()
+            )
+        where = and_(True, *conditions)
+        total = (
+            await self._conn.execute(select(func.count()).select_from(t.jobs).where(where))
+        ).scalar_one()
+        jobs = await self._load(
+            select(t.jobs)
+            .where(where)
+            .order_by(t.jobs.c.created_at.desc(), t.jobs.c.id.desc())
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        return Page(tuple(jobs), int(total))
+
+    async def statistics(self, now: datetime, since: datetime) -> JobStatistics:
+        steps = t.job_steps.c
+        jobs = {
+            row[0]: int(row[1])
+            for row in await self._conn.execute(
+                select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
+            )
+        }
+        by_step = {
+            (row[0], row[1]): int(row[2])
+            for row in await self._conn.execute(
+                select(steps.name, steps.status, func.count()).group_by(steps.name, steps.status)
+            )
+        }
+        stuck = (
+            await self._conn.execute(
+                select(func.count())
+                .select_from(t.job_steps)
+                .where(
+                    steps.status == StepStatus.RUNNING.value,
+                    or_(steps.lease_expires_at.is_(None), steps.lease_expires_at <= now),
+                )
+            )
+        ).scalar_one()
+        if self._conn.dialect.name == "postgresql":
+            seconds: Any = func.extract("epoch", steps.finished_at - steps.started_at)
+        else:  # SQLite keeps naive UTC text: julianday() reads it
+            seconds = (
+                func.julianday(steps.finished_at) - func.julianday(steps.started_at)
+            ) * 86400.0
+        buckets = [
+            func.sum(case((seconds <= bound, 1), else_=0)) for bound in STEP_DURATION_BUCKETS
+        ]
+        durations = {
+            row[0]: StepDurations(
+                int(row[1]), float(row[2] or 0.0), tuple(int(v or 0) for v in row[3:])
+            )
+            for row in await self._conn.execute(
+                select(steps.name, func.count(), func.sum(seconds), *buckets)
+                .where(
+                    steps.status == StepStatus.SUCCEEDED.value,
+                    steps.started_at.is_not(None),
+                    steps.finished_at.is_not(None),
+                )
+                .group_by(steps.name)
+            )
+        }
+        running = func.sum(case((steps.status == StepStatus.RUNNING.value, 1), else_=0))
+        last = func.max(steps.started_at)
+        seen = await self._conn.execute(
+            select(steps.worker, last.label("last"), running.label("running"))
+            .where(steps.worker.is_not(None), steps.started_at >= since)
+            .group_by(steps.worker)
+            .order_by(last.desc())
+            .limit(100)
+        )
+        workers = tuple(
+            WorkerActivity(row["worker"], row["last"], int(row["running"] or 0))
+            for row in seen.mappings()
+        )
+        return JobStatistics(jobs, by_step, int(stuck), durations, workers)
+
     async def _load(
         self, query: Select[Any], params: Mapping[str, Any] | None = None
     ) -> Sequence[Job]:
@@ -1036,6 +1145,11 @@ class SqlWebhookRepository(WebhookRepository):
             )
         ).mappings()
         return [_delivery(r) for r in rows]
+
+    async def delivery_counts(self) -> Mapping[str, int]:
+        status = t.webhook_deliveries.c.status
+        rows = await self._conn.execute(select(status, func.count()).group_by(status))
+        return {row[0]: int(row[1]) for row in rows}
 
 
 # --------------------------------------------------------------------------- voice profiles

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -79,6 +80,7 @@ users = Table(
     Column("username", String(150), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_staff", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("voice_profiles", Boolean, nullable=False, default=True, server_default=true()),
 )

@@ -8,9 +8,14 @@ import re
 import attrs
 
 from elyune_core.entities import User
-from elyune_core.errors import ConflictError, InvalidInputError, UserNotFoundError
+from elyune_core.errors import (
+    ConflictError,
+    InvalidInputError,
+    InvalidStateError,
+    UserNotFoundError,
+)
 from elyune_core.ids import UserId
-from elyune_core.ports import Clock, IdSource, PasswordHasher, UnitOfWorkFactory
+from elyune_core.ports import Clock, IdSource, PasswordHasher, UnitOfWorkFactory, UserRepository
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
 MIN_PASSWORD_LENGTH = 8
@@ -38,10 +43,12 @@ def check_password(password: str) -> str:
 
 @attrs.frozen
 class CreateUserInput:
-    """A new user's name and password (``None`` for an account that cannot log in)."""
+    """A new user's name and password (``None`` for an account that cannot log in), and
+    whether the user is staff (an operator)."""
 
     username: str
     password: str | None
+    is_staff: bool = False
 
 
 class CreateUser:
@@ -69,6 +76,7 @@ class CreateUser:
             username=data.username,
             password_hash=password_hash,
             created_at=self._clock.now(),
+            is_staff=data.is_staff,
         )
         async with self._uow() as uow:
             if await uow.users.get_by_username(data.username) is not None:
@@ -115,10 +123,11 @@ class GetUser:
 
 @attrs.frozen
 class SetPasswordInput:
-    """A user and a new password."""
+    """A user (by name, or by id with *by_id*) and a new password."""
 
     username: str
     password: str
+    by_id: bool = False
 
 
 class SetPassword:
@@ -132,13 +141,60 @@ class SetPassword:
         """Store the new password's hash."""
         password_hash = await asyncio.to_thread(self._hasher.hash, check_password(data.password))
         async with self._uow() as uow:
-            user = await uow.users.get_by_username(data.username)
-            if user is None:
-                raise UserNotFoundError(f"No user called {data.username!r}.")
+            user = await _find(uow.users, data.username, data.by_id)
             user = user.with_password_hash(password_hash)
             await uow.users.save(user)
             await uow.commit()
         return user
+
+
+@attrs.frozen
+class SetUserFlagsInput:
+    """A user (by name or id) and the flags to change (``None``: unchanged)."""
+
+    user: str
+    is_active: bool | None = None
+    is_staff: bool | None = None
+    by_id: bool = False
+
+
+class SetUserFlags:
+    """Activate or deactivate a user, make one staff or not.
+
+    Rules: a deactivated user cannot log in and its tokens stop working (checked at each
+    request, within the token cache's few seconds); its recordings are kept. *acting*
+    (an operator changing flags through the API) cannot deactivate itself or take its
+    own staff flag away, so the last operator cannot lock everyone out by mistake.
+    """
+
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, data: SetUserFlagsInput, acting: UserId | None = None) -> User:
+        """Store the changed flags and return the user."""
+        async with self._uow() as uow:
+            user = await _find(uow.users, data.user, data.by_id)
+            if (
+                acting is not None
+                and user.id == acting
+                and (data.is_active is False or data.is_staff is False)
+            ):
+                raise InvalidStateError(
+                    "You cannot deactivate yourself or take your own staff flag away."
+                )
+            user = user.with_flags(is_active=data.is_active, is_staff=data.is_staff)
+            await uow.users.save(user)
+            await uow.commit()
+        return user
+
+
+async def _find(users: UserRepository, key: str, by_id: bool) -> User:
+    if by_id:
+        return await users.get(UserId(key))
+    found = await users.get_by_username(key)
+    if found is None:
+        raise UserNotFoundError(f"No user called {key!r}.")
+    return found
 
 
 __all__ = [
@@ -147,8 +203,11 @@ __all__ = [
     "CreateUser",
     "CreateUserInput",
     "EnsureUser",
+    "GetUser",
     "SetPassword",
     "SetPasswordInput",
+    "SetUserFlags",
+    "SetUserFlagsInput",
     "check_password",
     "check_username",
 ]

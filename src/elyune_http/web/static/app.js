@@ -3,11 +3,14 @@
 import { ApiError, SessionExpired, login, loggedIn, logout, onSessionExpired, refresh } from "./api.js";
 import { clear, h } from "./dom.js";
 import { libraryView } from "./library.js";
+import { currentUser, forgetUser, operatorJobView, operatorJobsView, operatorUsersView }
+  from "./operator.js";
 import { recordingView } from "./recording.js";
 import { webhooksView } from "./webhooks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
+const operatorLink = document.getElementById("nav-operator");
 let leave = () => {};
 let wanted = "#/";
 
@@ -64,6 +67,27 @@ async function route(reason) {
   nav.hidden = false;
   const match = hash.match(/^#\/recordings\/([A-Za-z0-9_-]{1,64})$/);
   try {
+    let me = { is_staff: false };
+    try {
+      me = await currentUser();
+    } catch (exc) {
+      if (exc instanceof SessionExpired) throw exc; // else: shown as a regular user
+    }
+    operatorLink.hidden = !me.is_staff; // the operator view is linked for staff only
+    if (hash.startsWith("#/operator")) {
+      if (!me.is_staff) { // and refused to everyone else: back to the library
+        history.replaceState(null, "", "#/");
+        leave = libraryView(main);
+        main.prepend(h("p", { class: "error", role: "alert", id: "refused" },
+          "The operator view is for staff users only."));
+        return;
+      }
+      const job = hash.match(/^#\/operator\/jobs\/([A-Za-z0-9_-]{1,64})$/);
+      if (job) leave = operatorJobView(main, job[1]);
+      else if (hash === "#/operator/users") leave = operatorUsersView(main);
+      else leave = operatorJobsView(main);
+      return;
+    }
     if (hash === "#/" || hash.startsWith("#/?")) leave = libraryView(main);
     else if (match) leave = recordingView(main, match[1]);
     else if (hash === "#/webhooks") leave = webhooksView(main);
@@ -74,6 +98,7 @@ async function route(reason) {
 }
 
 onSessionExpired(() => {
+  forgetUser();
   wanted = location.hash === "#/login" ? wanted : location.hash || "#/";
   leave();
   leave = () => {};
@@ -86,6 +111,8 @@ document.getElementById("logout").addEventListener("click", async () => {
   leave();
   leave = () => {};
   await logout();
+  forgetUser();
+  operatorLink.hidden = true;
   location.hash = "#/login";
 });
 
