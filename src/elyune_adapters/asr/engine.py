@@ -97,6 +97,10 @@ class EngineProcess:
             env[variable] = str(self._threads)
         env["ELYUNE_ENGINE_FD"] = str(write_fd)
         env["PYTHONUNBUFFERED"] = "1"
+        # glibc gives each thread that allocates its own heap arena; the model's threads
+        # then scatter freed memory over many arenas that are never returned, and the
+        # engine's RSS creeps up with the recording's length. Two arenas keep it flat.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         try:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
