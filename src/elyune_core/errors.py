@@ -25,7 +25,8 @@ any adapter::
     ├── ServiceUnavailableError            (transient)
     │   ├── ObjectStoreUnavailableError
     │   ├── RepositoryUnavailableError
-    │   └── QueueUnavailableError
+    │   ├── QueueUnavailableError
+    │   └── AnswerUnavailableError
     └── StepError
         ├── InvalidMediaError               (permanent)
         ├── MediaProcessingError
@@ -155,6 +156,10 @@ class QueueUnavailableError(ServiceUnavailableError):
     """The job queue cannot be reached."""
 
 
+class AnswerUnavailableError(ServiceUnavailableError):
+    """The answering engine (Gemini) cannot be used right now."""
+
+
 class StepError(ElyuneError):
     """A processing step failed; the message is shown to the recording's owner."""
 
@@ -186,6 +191,7 @@ class AnalysisFailedError(StepError):
 
 __all__ = [
     "AnalysisFailedError",
+    "AnswerUnavailableError",
     "AuthenticationError",
     "ConflictError",
     "ElyuneError",

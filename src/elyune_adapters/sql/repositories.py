@@ -437,7 +437,13 @@ class SqlRecordingRepository(RecordingRepository):
     async def delete(self, recording_id: RecordingId) -> None:
         # Child rows go explicitly too, so a SQLite connection without foreign keys
         # enforced still leaves nothing behind.
-        for table in (t.analyses, t.transcript_segments, t.transcripts, t.recording_files):
+        for table in (
+            t.search_documents,
+            t.analyses,
+            t.transcript_segments,
+            t.transcripts,
+            t.recording_files,
+        ):
             await self._conn.execute(delete(table).where(table.c.recording_id == recording_id))
         job_ids = select(t.jobs.c.id).where(t.jobs.c.recording_id == recording_id)
         await self._conn.execute(delete(t.job_steps).where(t.job_steps.c.job_id.in_(job_ids)))

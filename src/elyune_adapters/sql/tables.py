@@ -263,3 +263,43 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
 )
+
+# The full-text index's documents (elyune_core.search). The engines' own index lives
+# beside it, made by migration 0008_search: on SQLite the FTS5 table ``search_fts``
+# (external content, kept in step by triggers); on PostgreSQL a ``tsv tsvector`` column
+# filled by a trigger from ``config`` (a text search configuration name) and ``text``,
+# with a GIN index.
+search_documents = Table(
+    "search_documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "recording_id", ID, ForeignKey("recordings.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("owner_id", ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("field", String(30), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("start", Float),
+    Column("end", Float),
+    Column("speaker", String(50)),
+    Column("speaker_name", String(200)),
+    Column("language", String(20)),
+    Column("config", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_search_documents_recording", "recording_id"),
+)
+
+# Tokens each answer (ask) used, like the analyses' token counts.
+answer_usage = Table(
+    "answer_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("recording_id", ID),
+    Column("engine", String(100), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_answer_usage_owner_created", "owner_id", "created_at"),
+)

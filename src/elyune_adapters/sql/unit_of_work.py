@@ -22,11 +22,13 @@ from elyune_adapters.sql.repositories import (
     SqlWebhookRepository,
 )
 from elyune_adapters.sql.sealing import SecretBox
+from elyune_adapters.sql.search import SqlSearchIndex
 from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
 from elyune_core.ports import (
     AnalysisRepository,
     JobRepository,
     RecordingRepository,
+    SearchIndex,
     TokenRepository,
     TranscriptRepository,
     UnitOfWork,
@@ -58,6 +60,7 @@ class _SqlRepositories:
     analyses: AnalysisRepository
     tokens: TokenRepository
     webhooks: WebhookRepository
+    search: SearchIndex
 
     def _attach(
         self,
@@ -72,6 +75,7 @@ class _SqlRepositories:
         self.analyses = SqlAnalysisRepository(conn)
         self.tokens = SqlTokenRepository(conn)
         self.webhooks = SqlWebhookRepository(conn, box)
+        self.search = SqlSearchIndex(conn)
 
 
 class SqlUnitOfWork(_SqlRepositories, UnitOfWork):

@@ -38,6 +38,13 @@ from elyune_core.use_cases.run_step import (
     RunStepResult,
     TimeLimit,
 )
+from elyune_core.use_cases.search import (
+    AskInput,
+    AskQuestion,
+    SearchInput,
+    SearchRecordings,
+    reindex_recording,
+)
 from elyune_core.use_cases.start_processing import (
     StartProcessing,
     StartProcessingInput,
@@ -75,6 +82,8 @@ from elyune_core.use_cases.webhooks import (
 )
 
 __all__ = [
+    "AskInput",
+    "AskQuestion",
     "Authenticate",
     "CleanupRecordings",
     "CleanupResult",
@@ -123,6 +132,8 @@ __all__ = [
     "RunStep",
     "RunStepInput",
     "RunStepResult",
+    "SearchInput",
+    "SearchRecordings",
     "SetPassword",
     "SetPasswordInput",
     "StartProcessing",
@@ -136,4 +147,5 @@ __all__ = [
     "UploadPolicy",
     "UsageReport",
     "UserUsage",
+    "reindex_recording",
 ]

@@ -18,6 +18,7 @@ from elyune_core.ports import (
     RecordingQuery,
     UnitOfWorkFactory,
 )
+from elyune_core.use_cases.search import reindex_recording
 from elyune_core.use_cases.uploads import check_language, speaker_hint_errors
 
 
@@ -80,6 +81,8 @@ class UpdateRecording:
                 speakers=data.speakers,
             )
             await uow.recordings.save(recording)
+            if data.title is not None or data.description is not None:
+                await reindex_recording(uow, recording.id)
             await uow.commit()
         return recording
 
@@ -122,6 +125,7 @@ class RenameSpeakers:
                 {k: v.strip() for k, v in data.names.items()}, self._clock.now()
             )
             await uow.recordings.save(recording)
+            await reindex_recording(uow, recording.id)  # hits show the new names
             await uow.commit()
         return recording
 
@@ -155,6 +159,7 @@ class DeleteRecording:
         prefix = recording_prefix(recording.owner_id, recording.id)
         removed = await self._store.delete_prefix(prefix)
         async with self._uow() as uow:
+            await uow.search.remove(recording.id)
             await uow.recordings.delete(recording.id)
             await uow.commit()
         late = await self._store.delete_prefix(prefix)  # outputs of a step still running
