@@ -50,6 +50,7 @@ from elyune_core.errors import ElyuneError
 from elyune_core.ids import JobId
 from elyune_core.ports import (
     Analyzer,
+    Answerer,
     JobQueue,
     LanguageSupport,
     ObjectStore,
@@ -81,7 +82,9 @@ from elyune_core.use_cases import (
     RefreshTokens,
     RenameSpeakers,
     RequestUpload,
+    AskQuestion,
     RerunAnalysis,
+    SearchRecordings,
     RetryJob,
     RunStep,
     RunStepInput,
@@ -267,6 +270,26 @@ def _analyzer(settings: Settings) -> Analyzer:
     return LocalAnalyzer()
 
 
+def _answerer(settings: Settings) -> Answerer:
+    """Gemini when the analyses use it (same key and model), else the extractive one."""
+    config = settings.analyzer
+    if config.kind == "gemini":
+        from elyune_adapters.analysis.answer import GeminiAnswerer
+
+        assert config.gemini_api_key is not None
+        return GeminiAnswerer(
+            api_key=config.gemini_api_key,
+            model=config.gemini_model,
+            api_version=config.gemini_api_version,
+            temperature=config.gemini_temperature,
+            base_url=config.gemini_url,
+            timeout=min(config.timeout, 120.0),
+        )
+    from elyune_adapters.analysis.answer import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
 async def _job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
     if settings.queue.kind == "redis":
         from elyune_adapters.queue.taskiq import TaskiqJobQueue
@@ -447,6 +470,7 @@ class Container(containers.DeclarativeContainer):
     transcriber = providers.Resource(_transcriber, settings)
     languages = providers.Singleton(_languages, settings)
     analyzer = providers.Singleton(_analyzer, settings)
+    answerer = providers.Singleton(_answerer, settings)
     job_queue = providers.Resource(_job_queue, settings)
     policy = providers.Singleton(_policy, settings)
 
@@ -530,6 +554,10 @@ class Container(containers.DeclarativeContainer):
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
     usage_report = providers.Factory(UsageReport, uow=read_uow)
+    search_recordings = providers.Factory(SearchRecordings, uow=read_uow)
+    ask_question = providers.Factory(
+        AskQuestion, uow=uow, read_uow=read_uow, answerer=answerer, clock=clock
+    )
 
     create_webhook = providers.Factory(
         CreateWebhook, uow=uow, guard=url_guard, clock=clock, ids=ids

@@ -372,8 +372,10 @@ class AnswerDraft:
     engine: str
     input_tokens: int | None = None
     output_tokens: int | None = None
-    #: the answerer's own note (e.g. "no passage answers the question")
-    note: str | None = None
+    #: what was wrong with the answer's shape (not JSON, a malformed citation...)
+    errors: tuple[str, ...] = ()
+    #: the engine's answer as it came (sent back when it is asked again)
+    raw: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

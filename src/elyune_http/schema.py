@@ -382,4 +382,28 @@ WEBHOOK = Body(
         "description": Field("string", max_length=500),
     },
 )
-BODIES = (TOKEN, TOKEN_REFRESH, REQUEST_UPLOAD, UPLOAD_COMPLETE, RECORDING_PATCH, SPEAKERS, WEBHOOK)
+ASK = Body(
+    "AskQuestion",
+    {
+        "question": Field(
+            "string",
+            required=True,
+            min_length=1,
+            max_length=1000,
+            pattern=NOT_BLANK,
+            pattern_message="This field may not be blank.",
+            description="Your question; it is data for the answerer, never instructions.",
+            example="Where did we decide the backup window?",
+        )
+    },
+)
+BODIES = (
+    TOKEN,
+    TOKEN_REFRESH,
+    REQUEST_UPLOAD,
+    UPLOAD_COMPLETE,
+    RECORDING_PATCH,
+    SPEAKERS,
+    WEBHOOK,
+    ASK,
+)

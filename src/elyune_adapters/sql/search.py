@@ -87,6 +87,9 @@ PG_CONFIGS = {
 }
 SIMPLE = "simple"
 _KNOWN_CONFIGS = frozenset(PG_CONFIGS.values()) | {SIMPLE}
+#: A query ranks at most this many matching documents, the newest ones (a word said in
+#: half of a library's segments would otherwise rank them all): ``count`` stops there.
+MAX_CANDIDATES = 1000
 #: How many words a snippet shows around the match.
 SNIPPET_WORDS = 24
 
@@ -209,10 +212,16 @@ _COLUMNS = (
 
 
 class SqlSearchIndex(SearchIndex):
-    """The search index in ``search_documents`` and the engine's index beside it."""
+    """The search index in ``search_documents`` and the engine's index beside it.
 
-    def __init__(self, conn: AsyncConnection | SyncReader) -> None:
+    A query takes the newest *cap* matching documents of the owner (by document id, so
+    the most recently indexed first), ranks them and pages them: a total above *cap* is
+    reported as *cap*.
+    """
+
+    def __init__(self, conn: AsyncConnection | SyncReader, cap: int = MAX_CANDIDATES) -> None:
         self._conn = conn
+        self._cap = cap
 
     async def replace(self, recording_id: RecordingId, documents: Sequence[SearchDocument]) -> None:
         await self.remove(recording_id)
@@ -256,85 +265,98 @@ class SqlSearchIndex(SearchIndex):
     # ------------------------------------------------------------------ SQLite
 
     async def _search_sqlite(self, query: SearchQuery) -> Page[SearchHit]:
-        params: dict[str, Any] = {"match": fts5_query(query)}
+        params: dict[str, Any] = {"match": fts5_query(query), "cap": self._cap}
         where = _filters(query, params)
-        base = (
-            "FROM search_fts JOIN search_documents d ON d.id = search_fts.rowid "
-            "JOIN recordings r ON r.id = d.recording_id "
-            f"WHERE search_fts MATCH :match AND {where}"
+        # The newest `cap` matches (FTS5 walks its doclists by rowid, descending), each
+        # ranked by bm25 (lower is better); sorted and paged here.
+        found = await self._conn.execute(
+            text(
+                "SELECT d.id AS id, bm25(search_fts) AS rank FROM search_fts "
+                "JOIN search_documents d ON d.id = search_fts.rowid "
+                "JOIN recordings r ON r.id = d.recording_id "
+                f"WHERE search_fts MATCH :match AND {where} "
+                "ORDER BY search_fts.rowid DESC LIMIT :cap"
+            ),
+            params,
         )
-        total = (await self._conn.execute(text(f"SELECT count(*) {base}"), params)).scalar_one()
-        if not total or query.offset >= total:
-            return Page((), int(total))
-        rows = (
-            (
+        ranked = sorted(((-float(rank), -i, i) for i, rank in found), reverse=True)
+        page = ranked[query.offset : query.offset + query.limit]
+        if not page:
+            return Page((), len(ranked))
+        ids = {n: i for n, (_, _, i) in enumerate(page)}
+        marks = ", ".join(f":id{n}" for n in ids)
+        binds = {f"id{n}": i for n, i in ids.items()}
+        rows = {
+            r["id"]: r
+            for r in (
                 await self._conn.execute(
                     text(
-                        f"SELECT {_COLUMNS}, bm25(search_fts) AS rank {base} "
-                        "ORDER BY rank, d.id LIMIT :limit OFFSET :offset"
+                        f"SELECT {_COLUMNS} FROM search_documents d "
+                        f"JOIN recordings r ON r.id = d.recording_id WHERE d.id IN ({marks})"
                     ),
-                    {**params, "limit": query.limit, "offset": query.offset},
+                    binds,
                 )
-            )
-            .mappings()
-            .all()
+            ).mappings()
+        }
+        snippets = {
+            r["id"]: r["snippet"]
+            for r in (
+                await self._conn.execute(
+                    text(
+                        "SELECT rowid AS id, snippet(search_fts, 0, char(2), char(3), '…', "
+                        f"{SNIPPET_WORDS}) AS snippet FROM search_fts "
+                        f"WHERE search_fts MATCH :match AND rowid IN ({marks})"
+                    ),
+                    {"match": params["match"], **binds},
+                )
+            ).mappings()
+        }
+        hits = tuple(
+            _hit(rows[i], score, snippets.get(i)) for score, _, i in page if i in rows
         )
-        ids = [row["id"] for row in rows]
-        snippets: dict[int, str] = {}
-        if ids:
-            marks = ", ".join(f":id{n}" for n in range(len(ids)))
-            found = await self._conn.execute(
-                text(
-                    "SELECT rowid AS id, snippet(search_fts, 0, char(2), char(3), '…', "
-                    f"{SNIPPET_WORDS}) AS snippet FROM search_fts "
-                    f"WHERE search_fts MATCH :match AND rowid IN ({marks})"
-                ),
-                {"match": params["match"], **{f"id{n}": i for n, i in enumerate(ids)}},
-            )
-            snippets = {r["id"]: r["snippet"] for r in found.mappings()}
-        return Page(
-            tuple(_hit(row, -float(row["rank"]), snippets.get(row["id"])) for row in rows),
-            int(total),
-        )
+        return Page(hits, len(ranked))
 
     # ------------------------------------------------------------------ PostgreSQL
 
     async def _search_postgres(self, query: SearchQuery) -> Page[SearchHit]:
         configs = await self._configs(query.owner_id)
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"cap": self._cap}
         tsquery = _pg_tsquery(query, configs, params)
         where = _filters(query, params)
-        base = (
-            f"FROM search_documents d JOIN recordings r ON r.id = d.recording_id, "
-            f"({'SELECT ' + tsquery + ' AS q'}) AS query "
-            f"WHERE d.tsv @@ query.q AND {where}"
+        found = await self._conn.execute(
+            text(
+                f"SELECT d.id, ts_rank(d.tsv, query.q) AS rank "
+                f"FROM search_documents d JOIN recordings r ON r.id = d.recording_id, "
+                f"(SELECT {tsquery} AS q) AS query "
+                f"WHERE d.tsv @@ query.q AND {where} ORDER BY d.id DESC LIMIT :cap"
+            ),
+            params,
         )
-        total = (await self._conn.execute(text(f"SELECT count(*) {base}"), params)).scalar_one()
-        if not total or query.offset >= total:
-            return Page((), int(total))
-        page = (
-            f"SELECT {_COLUMNS}, d.config, ts_rank(d.tsv, query.q) AS rank, query.q AS q {base} "
-            "ORDER BY rank DESC, d.id LIMIT :limit OFFSET :offset"
-        )
-        rows = (
-            (
+        ranked = sorted(((float(rank), -i, i) for i, rank in found), reverse=True)
+        page = ranked[query.offset : query.offset + query.limit]
+        if not page:
+            return Page((), len(ranked))
+        ids = [i for _, _, i in page]
+        rows = {
+            r["id"]: r
+            for r in (
                 await self._conn.execute(
                     text(
-                        "SELECT p.*, ts_headline(p.config::regconfig, p.text, p.q, "
-                        f"'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords="
+                        f"SELECT {_COLUMNS}, ts_headline(d.config::regconfig, d.text, query.q, "
+                        "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords="
                         f"{SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, ShortWord=2, "
-                        f"MaxFragments=2, FragmentDelimiter=\" … \"') AS snippet "
-                        f"FROM ({page}) AS p ORDER BY p.rank DESC, p.id"
+                        "MaxFragments=2, FragmentDelimiter=\" … \"') AS snippet "
+                        "FROM search_documents d JOIN recordings r ON r.id = d.recording_id, "
+                        f"(SELECT {tsquery} AS q) AS query WHERE d.id = ANY(:ids)"
                     ),
-                    {**params, "limit": query.limit, "offset": query.offset},
+                    {**params, "ids": ids},
                 )
-            )
-            .mappings()
-            .all()
+            ).mappings()
+        }
+        hits = tuple(
+            _hit(rows[i], score, rows[i]["snippet"]) for score, _, i in page if i in rows
         )
-        return Page(
-            tuple(_hit(row, float(row["rank"]), row["snippet"]) for row in rows), int(total)
-        )
+        return Page(hits, len(ranked))
 
     async def _configs(self, owner_id: UserId) -> list[str]:
         """The text search configurations the owner's documents use."""

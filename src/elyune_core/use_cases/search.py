@@ -62,8 +62,6 @@ def _query_problem(text: str, field: str, limit: int) -> dict[str, str] | None:
         return {field: f"Ensure this field has no more than {limit} characters."}
     if "\x00" in text:
         return {field: "Null characters are not allowed."}
-    if not parse_query(text).phrases:
-        return {field: "Give at least one word to search for."}
     return None
 
 
@@ -85,9 +83,9 @@ class SearchInput:
 class SearchRecordings:
     """Full-text search over the caller's recordings.
 
-    Rules: only the caller's recordings are searched; a query has 1 to 200 characters
-    with at least one word; every word or ``"phrase"`` must match; results are ranked
-    best first, 1 to 100 a page.
+    Rules: only the caller's recordings are searched; a query has 1 to 200 characters,
+    not all blank (one without any word, like ``?!``, matches nothing); every word or
+    ``"phrase"`` must match; results are ranked best first, 1 to 100 a page.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
@@ -103,12 +101,6 @@ class SearchRecordings:
             errors["page_size"] = f"Ensure this value is between 1 and {MAX_PAGE_SIZE}."
         if data.offset < 0:
             errors["page"] = "Invalid page."
-        if (
-            data.created_after is not None
-            and data.created_before is not None
-            and data.created_after > data.created_before
-        ):
-            errors["created_after"] = "Must not be later than created_before."
         if errors:
             raise InvalidInputError(errors)
         query = SearchQuery(
@@ -138,6 +130,7 @@ class AskInput:
 
 
 NO_MATCH = "Nothing said in your recordings matches the question."
+UNUSABLE = "No usable answer came back for this question."
 
 
 class AskQuestion:
@@ -188,6 +181,7 @@ class AskQuestion:
         request = AnswerRequest(question=question, passages=passages)
         draft = await self._answerer.answer(request)
         kept, problems = await self._check(data.owner_id, draft, passages)
+        problems = [*draft.errors, *problems]
         tokens_in, tokens_out = draft.input_tokens, draft.output_tokens
         flagged = False
         dropped: tuple[str, ...] = ()
@@ -197,8 +191,14 @@ class AskQuestion:
             )
             tokens_in = _add(tokens_in, second.input_tokens)
             tokens_out = _add(tokens_out, second.output_tokens)
+            first_kept, first_problems = kept, problems
             kept, problems = await self._check(data.owner_id, second, passages)
-            draft = second
+            problems = [*second.errors, *problems]
+            if not second.text.strip() and draft.text.strip():
+                # the second answer is unusable: the first one, without what failed
+                kept, problems = first_kept, first_problems
+            else:
+                draft = second
             flagged = bool(problems)
             dropped = tuple(problems)
         if tokens_in or tokens_out:
@@ -214,7 +214,7 @@ class AskQuestion:
                 await uow.commit()
         return Answer(
             question=question,
-            text=draft.text,
+            text=draft.text.strip() or UNUSABLE,
             kind=draft.kind,
             engine=draft.engine,
             citations=tuple(kept),
