@@ -44,6 +44,7 @@ from elyune_core.entities import (
 )
 from elyune_core.errors import (
     AnalysisFailedError,
+    AnswerUnavailableError,
     AuthenticationError,
     ConflictError,
     ElyuneError,
@@ -209,6 +210,7 @@ __all__ = [
     "AnalysisRequest",
     "AnalysisStatus",
     "Analyzer",
+    "AnswerUnavailableError",
     "Authenticate",
     "AuthenticationError",
     "CleanupRecordings",
