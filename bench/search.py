@@ -48,20 +48,174 @@ from elyune_core.ids import RecordingId, UserId
 from elyune_core.search import build_documents
 from elyune_core.use_cases import SearchInput, SearchRecordings
 
-COMMON = (
-    "the and to of a we that is it i you in for this on so be have with are just "
-    "think going know like what can do not will yeah about if at they but one there "
-    "right all get was okay our need from want would as make see time now out people "
-    "good week then also maybe more team work really next how sure when some back "
-    "because should could well let first up by other new any meeting project review "
-    "customer release plan data issue update question point number last thing idea "
-    "test build deploy server design budget report quarter sales product feature "
-    "deadline schedule support contract account partner launch roadmap priority risk "
-    "backup window storage network security migration database cluster latency "
-    "dashboard metric invoice hiring onboarding training office travel marketing "
-    "campaign pricing discount renewal vendor legal compliance audit incident outage"
-).split()
-SYLLABLES = "ka lo mi ne ra tu vo shi zen par mor tel qua bri dex fin gor hul jin".split()
+COMMON = [
+    "the",
+    "and",
+    "to",
+    "of",
+    "a",
+    "we",
+    "that",
+    "is",
+    "it",
+    "i",
+    "you",
+    "in",
+    "for",
+    "this",
+    "on",
+    "so",
+    "be",
+    "have",
+    "with",
+    "are",
+    "just",
+    "think",
+    "going",
+    "know",
+    "like",
+    "what",
+    "can",
+    "do",
+    "not",
+    "will",
+    "yeah",
+    "about",
+    "if",
+    "at",
+    "they",
+    "but",
+    "one",
+    "there",
+    "right",
+    "all",
+    "get",
+    "was",
+    "okay",
+    "our",
+    "need",
+    "from",
+    "want",
+    "would",
+    "as",
+    "make",
+    "see",
+    "time",
+    "now",
+    "out",
+    "people",
+    "good",
+    "week",
+    "then",
+    "also",
+    "maybe",
+    "more",
+    "team",
+    "work",
+    "really",
+    "next",
+    "how",
+    "sure",
+    "when",
+    "some",
+    "back",
+    "because",
+    "should",
+    "could",
+    "well",
+    "let",
+    "first",
+    "up",
+    "by",
+    "other",
+    "new",
+    "any",
+    "meeting",
+    "project",
+    "review",
+    "customer",
+    "release",
+    "plan",
+    "data",
+    "issue",
+    "update",
+    "question",
+    "point",
+    "number",
+    "last",
+    "thing",
+    "idea",
+    "test",
+    "build",
+    "deploy",
+    "server",
+    "design",
+    "budget",
+    "report",
+    "quarter",
+    "sales",
+    "product",
+    "feature",
+    "deadline",
+    "schedule",
+    "support",
+    "contract",
+    "account",
+    "partner",
+    "launch",
+    "roadmap",
+    "priority",
+    "risk",
+    "backup",
+    "window",
+    "storage",
+    "network",
+    "security",
+    "migration",
+    "database",
+    "cluster",
+    "latency",
+    "dashboard",
+    "metric",
+    "invoice",
+    "hiring",
+    "onboarding",
+    "training",
+    "office",
+    "travel",
+    "marketing",
+    "campaign",
+    "pricing",
+    "discount",
+    "renewal",
+    "vendor",
+    "legal",
+    "compliance",
+    "audit",
+    "incident",
+    "outage",
+]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ra",
+    "tu",
+    "vo",
+    "shi",
+    "zen",
+    "par",
+    "mor",
+    "tel",
+    "qua",
+    "bri",
+    "dex",
+    "fin",
+    "gor",
+    "hul",
+    "jin",
+]
 
 
 def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
@@ -321,7 +475,7 @@ async def run_sqlite(args) -> dict[str, object]:
                 docs = conn.exec_driver_sql(
                     "SELECT sum(pgsize) FROM dbstat WHERE name LIKE '%search_documents%'"
                 ).scalar()
-            except Exception:  # noqa: BLE001 - dbstat not compiled in
+            except Exception:
                 fts = docs = None
     finally:
         reader.dispose()
@@ -360,9 +514,7 @@ async def run_postgres(args) -> dict[str, object]:
     finally:
         async with admin.connect() as conn:
             await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
                 {"n": name},
             )
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -387,10 +539,20 @@ async def main() -> None:
     results: dict[str, dict[str, object]] = {}
     if not args.postgres_only:
         results["SQLite FTS5"] = await run_sqlite(args)
-        print("sqlite", {k: v for k, v in results["SQLite FTS5"].items() if k not in ("samples", "gen")})
+        print(
+            "sqlite",
+            {k: v for k, v in results["SQLite FTS5"].items() if k not in ("samples", "gen")},
+        )
     if not args.sqlite_only:
         results["PostgreSQL tsvector + GIN"] = await run_postgres(args)
-        print("postgres", {k: v for k, v in results["PostgreSQL tsvector + GIN"].items() if k not in ("samples", "gen")})
+        print(
+            "postgres",
+            {
+                k: v
+                for k, v in results["PostgreSQL tsvector + GIN"].items()
+                if k not in ("samples", "gen")
+            },
+        )
     if args.no_write:
         return
     first = next(iter(results.values()))

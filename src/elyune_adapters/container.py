@@ -60,6 +60,7 @@ from elyune_core.ports import (
     UnitOfWork,
 )
 from elyune_core.use_cases import (
+    AskQuestion,
     Authenticate,
     CleanupRecordings,
     CompleteUpload,
@@ -82,12 +83,11 @@ from elyune_core.use_cases import (
     RefreshTokens,
     RenameSpeakers,
     RequestUpload,
-    AskQuestion,
     RerunAnalysis,
-    SearchRecordings,
     RetryJob,
     RunStep,
     RunStepInput,
+    SearchRecordings,
     SetPassword,
     StartProcessing,
     StepHandlers,

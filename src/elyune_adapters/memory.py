@@ -59,14 +59,6 @@ from elyune_core.errors import (
 )
 from elyune_core.ids import DeliveryId, JobId, RecordingId, UserId, WebhookId
 from elyune_core.keys import check_key
-from elyune_core.search import (
-    AnswerDraft,
-    AnswerKind,
-    SearchDocument,
-    SearchHit,
-    SearchQuery,
-    Snippet,
-)
 from elyune_core.ports import (
     AnalysisOutcome,
     AnalysisRepository,
@@ -99,6 +91,14 @@ from elyune_core.ports import (
     UnitOfWork,
     UserRepository,
     WebhookRepository,
+)
+from elyune_core.search import (
+    AnswerDraft,
+    AnswerKind,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    Snippet,
 )
 
 # --------------------------------------------------------------------------- basics
@@ -423,7 +423,10 @@ class InMemorySearchIndex(SearchIndex):
                     query.speaker.casefold()
                 ):
                     continue
-                tokens = [(m.start(), m.end(), _stem(m.group().casefold())) for m in _WORDS.finditer(doc.text)]
+                tokens = [
+                    (m.start(), m.end(), _stem(m.group().casefold()))
+                    for m in _WORDS.finditer(doc.text)
+                ]
                 stems = [t[2] for t in tokens]
                 marked: set[int] = set()
                 matched = 0
@@ -528,7 +531,14 @@ class InMemoryUnitOfWork(UnitOfWork):
         if self._state.failing_commits:
             raise self._state.failing_commits.pop(0)
         names = ("users", "recordings", "jobs", "transcripts", "analyses")
-        for name in (*names, "used_tokens", "webhooks", "deliveries", "search_docs", "answer_usage"):
+        for name in (
+            *names,
+            "used_tokens",
+            "webhooks",
+            "deliveries",
+            "search_docs",
+            "answer_usage",
+        ):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
         self._state.commits += 1
 

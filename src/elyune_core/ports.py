@@ -37,7 +37,14 @@ from elyune_core.entities import (
     Word,
 )
 from elyune_core.ids import JobId, RecordingId, UserId, WebhookId
-from elyune_core.search import AnswerDraft, AnswerKind, Passage, SearchDocument, SearchHit, SearchQuery
+from elyune_core.search import (
+    AnswerDraft,
+    AnswerKind,
+    Passage,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+)
 
 # --------------------------------------------------------------------------- basics
 

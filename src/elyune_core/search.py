@@ -22,12 +22,15 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
 from elyune_core.entities import (
+    ActionItem,
     ActionItems,
     Analysis,
+    KeyPoint,
     KeyPoints,
     RecordingStatus,
     Segment,
@@ -297,13 +300,13 @@ def build_documents(
         if isinstance(content, Summary):
             doc(DocumentKind.ANALYSIS, field, 0, f"{content.title}. {content.text}")
         elif isinstance(content, ActionItems | KeyPoints):
-            for n, item in enumerate(content.items):
+            items: tuple[ActionItem | KeyPoint, ...] = content.items
+            for n, item in enumerate(items):
                 seg = None if item.segment_id is None else by_id.get(item.segment_id)
                 start = item.timestamp if item.timestamp is not None else (seg and seg.start)
                 extra = ""
-                if isinstance(content, ActionItems):
-                    owner = getattr(item, "owner", None)
-                    due = getattr(item, "due", None)
+                if isinstance(item, ActionItem):
+                    owner, due = item.owner, item.due
                     extra = "".join(
                         f" ({label}: {value})"
                         for label, value in (("owner", owner), ("due", due))
@@ -433,6 +436,62 @@ def check_citation(
     return None
 
 
+# --------------------------------------------------------------------------- plain forms
+
+
+def hit_to_dict(hit: SearchHit) -> dict[str, Any]:
+    """A search hit as plain data (the API's JSON); ``url`` opens the web app's
+    recording page at its moment."""
+    at = "" if hit.start is None else f"?t={hit.start:.2f}".rstrip("0").rstrip(".")
+    return {
+        "recording_id": hit.recording_id,
+        "recording_title": hit.recording_title,
+        "recording_created_at": hit.recording_created_at.isoformat().replace("+00:00", "Z"),
+        "recording_status": hit.recording_status.value,
+        "kind": hit.kind.value,
+        "field": hit.field,
+        "segment_id": hit.position if hit.kind.value == "segment" else None,
+        "start": hit.start,
+        "end": hit.end,
+        "speaker": hit.speaker,
+        "speaker_name": hit.speaker_name,
+        "snippet": hit.snippet.text,
+        "highlights": [list(span) for span in hit.snippet.highlights],
+        "snippet_html": hit.snippet.html(),
+        "score": hit.score,
+        "url": f"/#/recordings/{hit.recording_id}{at}",
+    }
+
+
+def _citation(citation: Citation) -> dict[str, Any]:
+    return {
+        "recording_id": citation.recording_id,
+        "segment_id": citation.segment_id,
+        "start": citation.start,
+        "end": citation.end,
+        "speaker": citation.speaker,
+        "speaker_name": citation.speaker_name,
+        "quote": citation.quote,
+        "url": f"/#/recordings/{citation.recording_id}?t={citation.start:g}",
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """An answer as plain data (the API's JSON)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "kind": answer.kind.value,
+        "engine": answer.engine,
+        "recording_id": answer.recording_id,
+        "citations": [_citation(c) for c in answer.citations],
+        "flagged": answer.flagged,
+        "problems": list(answer.problems),
+        "passages": answer.passages,
+        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
+    }
+
+
 __all__ = [
     "CITATION_TOLERANCE",
     "MARK_END",
@@ -451,9 +510,11 @@ __all__ = [
     "SearchQuery",
     "SearchTerms",
     "Snippet",
+    "answer_to_dict",
     "build_documents",
     "check_citation",
     "clean_text",
+    "hit_to_dict",
     "normalise",
     "parse_query",
 ]

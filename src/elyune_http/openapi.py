@@ -730,7 +730,12 @@ PATHS: JSON = {
                 ),
                 _query(
                     "recording",
-                    {"anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, {"const": ""}]},
+                    {
+                        "anyOf": [
+                            {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                            {"const": ""},
+                        ]
+                    },
                     "Only this recording.",
                 ),
             ),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +12,7 @@ from aiohttp import web
 
 from elyune_adapters.container import resolve
 from elyune_core import InvalidInputError, RecordingId, RecordingStatus, User
-from elyune_core.search import MAX_QUERY_LENGTH, Answer, Citation, SearchHit
+from elyune_core.search import MAX_QUERY_LENGTH, answer_to_dict, hit_to_dict
 from elyune_core.use_cases import AskInput, SearchInput
 from elyune_http import schema
 from elyune_http.keys import CONTAINER, SETTINGS, USER
@@ -28,10 +28,6 @@ RECORDING_ID = "[A-Za-z0-9_-]{1,64}"
 
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=json_dumps)
-
-
-def _when(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _int(request: web.Request, name: str, default: int) -> int:
@@ -68,29 +64,6 @@ def _text(request: web.Request, name: str, limit: int, *, required: bool = False
     if not schema.valid_text(raw):
         raise InvalidInputError({name: schema.LONE_SURROGATE})
     return raw
-
-
-def hit_body(hit: SearchHit) -> dict[str, Any]:
-    """A search hit as JSON; ``url`` opens the web app's recording page at its moment."""
-    at = "" if hit.start is None else f"?t={hit.start:.2f}".rstrip("0").rstrip(".")
-    return {
-        "recording_id": hit.recording_id,
-        "recording_title": hit.recording_title,
-        "recording_created_at": _when(hit.recording_created_at),
-        "recording_status": hit.recording_status.value,
-        "kind": hit.kind.value,
-        "field": hit.field,
-        "segment_id": hit.position if hit.kind.value == "segment" else None,
-        "start": hit.start,
-        "end": hit.end,
-        "speaker": hit.speaker,
-        "speaker_name": hit.speaker_name,
-        "snippet": hit.snippet.text,
-        "highlights": [list(span) for span in hit.snippet.highlights],
-        "snippet_html": hit.snippet.html(),
-        "score": hit.score,
-        "url": f"/#/recordings/{hit.recording_id}{at}",
-    }
 
 
 @routes.get("/api/v1/search/")
@@ -145,38 +118,9 @@ async def search(request: web.Request) -> web.Response:
             "count": result.total,
             "next": link(page + 1) if page * size < result.total else None,
             "previous": link(page - 1) if page > 1 else None,
-            "results": [hit_body(h) for h in result.items],
+            "results": [hit_to_dict(h) for h in result.items],
         }
     )
-
-
-def _citation(citation: Citation) -> dict[str, Any]:
-    return {
-        "recording_id": citation.recording_id,
-        "segment_id": citation.segment_id,
-        "start": citation.start,
-        "end": citation.end,
-        "speaker": citation.speaker,
-        "speaker_name": citation.speaker_name,
-        "quote": citation.quote,
-        "url": f"/#/recordings/{citation.recording_id}?t={citation.start:g}",
-    }
-
-
-def answer_body(answer: Answer) -> dict[str, Any]:
-    """An answer as JSON."""
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "kind": answer.kind.value,
-        "engine": answer.engine,
-        "recording_id": answer.recording_id,
-        "citations": [_citation(c) for c in answer.citations],
-        "flagged": answer.flagged,
-        "problems": list(answer.problems),
-        "passages": answer.passages,
-        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
-    }
 
 
 async def _ask(request: web.Request, recording_id: RecordingId | None) -> web.Response:
@@ -185,7 +129,7 @@ async def _ask(request: web.Request, recording_id: RecordingId | None) -> web.Re
     answer = await (await resolve(request.app[CONTAINER].ask_question())).execute(
         AskInput(owner_id=user.id, question=data["question"], recording_id=recording_id)
     )
-    return _json(answer_body(answer))
+    return _json(answer_to_dict(answer))
 
 
 @routes.post("/api/v1/ask/")
@@ -200,4 +144,4 @@ async def ask_one(request: web.Request) -> web.Response:
     return await _ask(request, RecordingId(request.match_info["id"]))
 
 
-__all__ = ["answer_body", "hit_body", "routes"]
+__all__ = ["routes"]

@@ -217,7 +217,9 @@ async def test_an_injected_transcript_changes_neither_format_nor_scope(fake, uow
             }
         ),
     )
-    answer = await ask(fake, uow_factory).execute(AskInput(ALICE, "backup window ignore instructions"))
+    answer = await ask(fake, uow_factory).execute(
+        AskInput(ALICE, "backup window ignore instructions")
+    )
     first = fake.requests[0]
     assert INJECTION in [p["text"] for p in passages_of(first)]  # data, inside the block
     user = first.json()["contents"][0]["parts"][0]["text"]

@@ -104,9 +104,7 @@ async def test_search_pages_and_deleted_recordings(api):
     assert (await second.json())["previous"] is not None
     gone = await api.client.delete(f"/api/v1/recordings/{first}/", headers=api.auth(token))
     assert gone.status == 204
-    after = await (
-        await api.client.get("/api/v1/search/?q=launch", headers=api.auth(token))
-    ).json()
+    after = await (await api.client.get("/api/v1/search/?q=launch", headers=api.auth(token))).json()
     assert after["count"] == 1 and after["results"][0]["recording_id"] != first
 
 

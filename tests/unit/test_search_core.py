@@ -28,7 +28,14 @@ def cite(quote: str, start: float = 10.5, end: float = 14.0) -> Citation:
 
 def test_queries_are_words_and_phrases_never_syntax():
     terms = parse_query('Backup AND "release notes" text:x NEAR(a b) *')
-    assert terms.phrases == (("backup",), ("and",), ("release", "notes"), ("text", "x"), ("near", "a"), ("b",))
+    assert terms.phrases == (
+        ("backup",),
+        ("and",),
+        ("release", "notes"),
+        ("text", "x"),
+        ("near", "a"),
+        ("b",),
+    )
     assert parse_query("?! -- ()").phrases == ()
 
 
@@ -60,7 +67,9 @@ async def test_failing_citations_are_asked_for_again_once_then_dropped_and_flagg
             Recording(RecordingId("r"), owner, "T", "a.webm", "k", RecordingStatus.READY, NOW, NOW)
         )
         await tx.transcripts.save(
-            Transcript(RecordingId("r"), SEGMENT.text, "en", (SEGMENT,), (), "x", NOW, duration=60.0)
+            Transcript(
+                RecordingId("r"), SEGMENT.text, "en", (SEGMENT,), (), "x", NOW, duration=60.0
+            )
         )
         await reindex_recording(tx, RecordingId("r"))
         await tx.commit()

@@ -30,6 +30,7 @@ from elyune_core.ids import RecordingId
 from elyune_core.ports import Answerer, AnswerRequest
 from elyune_core.search import AnswerDraft, AnswerKind, Citation, Passage
 
+
 def _clock(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
@@ -247,7 +248,9 @@ class GeminiAnswerer(Answerer):
                 errors.append(f"a citation is not in the schema's shape: {str(item)[:200]}")
             else:
                 citations.append(citation)
-        return self._draft(data["answer"], tuple(citations), reply, errors=tuple(errors), raw=reply.text)
+        return self._draft(
+            data["answer"], tuple(citations), reply, errors=tuple(errors), raw=reply.text
+        )
 
     def _draft(
         self,
@@ -276,13 +279,18 @@ def _citation(item: Any, passages: tuple[Passage, ...]) -> Citation | None:
     number, start, end, quote = (item.get(k) for k in ("passage", "start", "end", "quote"))
     if not isinstance(number, int) or isinstance(number, bool) or not isinstance(quote, str):
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (start, end)):
+    if not (_is_number(start) and _is_number(end)):
         return None
+    assert isinstance(start, int | float) and isinstance(end, int | float)
     if 1 <= number <= len(passages):
         p = passages[number - 1]
         return Citation(p.recording_id, p.segment_id, float(start), float(end), quote)
     # a passage that was not given: keep it so that the check names and drops it
     return Citation(_NOWHERE, -number, float(start), float(end), quote)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _turn(role: str, text: str) -> types.Content:

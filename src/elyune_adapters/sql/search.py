@@ -205,7 +205,7 @@ def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
 
 
 _COLUMNS = (
-    "d.id, d.recording_id, d.kind, d.field, d.position, d.start, d.\"end\", d.speaker, "
+    'd.id, d.recording_id, d.kind, d.field, d.position, d.start, d."end", d.speaker, '
     "d.speaker_name, d.text, r.title AS recording_title, r.created_at AS recording_created_at, "
     "r.status AS recording_status"
 )
@@ -271,7 +271,7 @@ class SqlSearchIndex(SearchIndex):
         # ranked by bm25 (lower is better); sorted and paged here.
         found = await self._conn.execute(
             text(
-                "SELECT d.id AS id, bm25(search_fts) AS rank FROM search_fts "
+                "SELECT d.id AS id, bm25(search_fts) AS rank FROM search_fts "  # noqa: S608 - fixed fragments, values bound
                 "JOIN search_documents d ON d.id = search_fts.rowid "
                 "JOIN recordings r ON r.id = d.recording_id "
                 f"WHERE search_fts MATCH :match AND {where} "
@@ -291,7 +291,7 @@ class SqlSearchIndex(SearchIndex):
             for r in (
                 await self._conn.execute(
                     text(
-                        f"SELECT {_COLUMNS} FROM search_documents d "
+                        f"SELECT {_COLUMNS} FROM search_documents d "  # noqa: S608 - fixed fragments, values bound
                         f"JOIN recordings r ON r.id = d.recording_id WHERE d.id IN ({marks})"
                     ),
                     binds,
@@ -303,7 +303,7 @@ class SqlSearchIndex(SearchIndex):
             for r in (
                 await self._conn.execute(
                     text(
-                        "SELECT rowid AS id, snippet(search_fts, 0, char(2), char(3), '…', "
+                        "SELECT rowid AS id, snippet(search_fts, 0, char(2), char(3), '…', "  # noqa: S608 - fixed fragments, values bound
                         f"{SNIPPET_WORDS}) AS snippet FROM search_fts "
                         f"WHERE search_fts MATCH :match AND rowid IN ({marks})"
                     ),
@@ -311,9 +311,7 @@ class SqlSearchIndex(SearchIndex):
                 )
             ).mappings()
         }
-        hits = tuple(
-            _hit(rows[i], score, snippets.get(i)) for score, _, i in page if i in rows
-        )
+        hits = tuple(_hit(rows[i], score, snippets.get(i)) for score, _, i in page if i in rows)
         return Page(hits, len(ranked))
 
     # ------------------------------------------------------------------ PostgreSQL
@@ -325,7 +323,7 @@ class SqlSearchIndex(SearchIndex):
         where = _filters(query, params)
         found = await self._conn.execute(
             text(
-                f"SELECT d.id, ts_rank(d.tsv, query.q) AS rank "
+                f"SELECT d.id, ts_rank(d.tsv, query.q) AS rank "  # noqa: S608 - fixed fragments, values bound
                 f"FROM search_documents d JOIN recordings r ON r.id = d.recording_id, "
                 f"(SELECT {tsquery} AS q) AS query "
                 f"WHERE d.tsv @@ query.q AND {where} ORDER BY d.id DESC LIMIT :cap"
@@ -342,10 +340,10 @@ class SqlSearchIndex(SearchIndex):
             for r in (
                 await self._conn.execute(
                     text(
-                        f"SELECT {_COLUMNS}, ts_headline(d.config::regconfig, d.text, query.q, "
+                        f"SELECT {_COLUMNS}, ts_headline(d.config::regconfig, d.text, query.q, "  # noqa: S608 - fixed fragments, values bound
                         "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords="
                         f"{SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, ShortWord=2, "
-                        "MaxFragments=2, FragmentDelimiter=\" … \"') AS snippet "
+                        'MaxFragments=2, FragmentDelimiter=" … "\') AS snippet '
                         "FROM search_documents d JOIN recordings r ON r.id = d.recording_id, "
                         f"(SELECT {tsquery} AS q) AS query WHERE d.id = ANY(:ids)"
                     ),
@@ -353,9 +351,7 @@ class SqlSearchIndex(SearchIndex):
                 )
             ).mappings()
         }
-        hits = tuple(
-            _hit(rows[i], score, rows[i]["snippet"]) for score, _, i in page if i in rows
-        )
+        hits = tuple(_hit(rows[i], score, rows[i]["snippet"]) for score, _, i in page if i in rows)
         return Page(hits, len(ranked))
 
     async def _configs(self, owner_id: UserId) -> list[str]:

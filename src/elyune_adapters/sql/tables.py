@@ -273,9 +273,7 @@ search_documents = Table(
     "search_documents",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "recording_id", ID, ForeignKey("recordings.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("recording_id", ID, ForeignKey("recordings.id", ondelete="CASCADE"), nullable=False),
     Column("owner_id", ID, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("field", String(30), nullable=False),

@@ -10,8 +10,8 @@ from elyune_core.entities import RecordingStatus, Segment
 from elyune_core.errors import InvalidInputError, RecordingNotFoundError
 from elyune_core.ids import RecordingId, UserId
 from elyune_core.ports import (
-    AnswerRequest,
     Answerer,
+    AnswerRequest,
     Clock,
     Page,
     UnitOfWork,

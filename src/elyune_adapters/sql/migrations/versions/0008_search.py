@@ -63,9 +63,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_answer_usage"),
     )
-    op.create_index(
-        "ix_answer_usage_owner_created", "answer_usage", ["owner_id", "created_at"]
-    )
+    op.create_index("ix_answer_usage_owner_created", "answer_usage", ["owner_id", "created_at"])
     conn = op.get_bind()
     search.install(conn)
     search.backfill(conn)
