@@ -580,11 +580,14 @@ def _search_user(container: Container, name: str | None) -> Any:
     """The user whose recordings are searched: *name*, else the CLI's own user."""
 
     async def find() -> Any:
-        username = name or container.settings().cli_user
+        if name is None:  # the user `elyune process` files recordings under
+            return await (await resolve(container.ensure_user())).execute(
+                container.settings().cli_user
+            )
         async with (await resolve(container.read_uow()))() as uow:
-            user = await uow.users.get_by_username(username)
+            user = await uow.users.get_by_username(name)
         if user is None:
-            raise UserNotFoundError(f"No user called {username!r}.")
+            raise UserNotFoundError(f"No user called {name!r}.")
         return user
 
     return find()

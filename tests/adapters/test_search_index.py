@@ -293,3 +293,38 @@ async def test_the_migration_backfills_existing_transcripts(tmp_path):
     page = await _search(lambda: SqlUnitOfWork(engine), "backup")
     await engine.dispose()
     assert [(h.kind.value, h.start) for h in page.items] == [("segment", 3.5)]
+
+
+async def test_generated_meetings_find_a_planted_phrase_at_its_time(uow_factory):
+    """Five generated meetings of 120 segments each: the one segment holding the phrase
+    comes back, with its recording, times and speaker; a phrase's words apart do not."""
+    import random
+
+    rng = random.Random(5)
+    words = "alpha budget cluster deploy engine forecast gateway harbor invoice".split()
+    planted: dict[str, tuple[int, float, float]] = {}
+    async with uow_factory() as uow:
+        await uow.users.add(User(ALICE, "alice", "h", NOW))
+        for n in range(5):
+            await uow.recordings.add(_recording(100 + n, ALICE, title=f"Generated {n}"))
+            lines = []
+            at = 0.0
+            for i in range(120):
+                text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 20)))
+                if n == 3 and i == 57:
+                    text = f"{text} so the quarterly backup rotation starts now"
+                    planted[f"rec-{100 + n}"] = (i, round(at, 2), round(at + 7.5, 2))
+                elif n == 1 and i == 10:
+                    text = f"backup {text} quarterly {text} rotation"  # the words, apart
+                lines.append((str(i % 3), round(at, 2), round(at + 7.5, 2), text))
+                at += 8.0
+            await uow.transcripts.save(_transcript(f"rec-{100 + n}", lines))
+            await reindex_recording(uow, RecordingId(f"rec-{100 + n}"))
+        await uow.commit()
+    page = await _search(uow_factory, '"quarterly backup rotation"')
+    assert [(h.recording_id, h.position, h.start, h.end) for h in page.items] == [
+        (rid, *where) for rid, where in planted.items()
+    ]
+    assert page.items[0].speaker == str(57 % 3)
+    loose = await _search(uow_factory, "quarterly backup rotation")
+    assert {h.recording_id for h in loose.items} == {"rec-103", "rec-101"}
