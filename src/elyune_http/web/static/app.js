@@ -4,6 +4,7 @@ import { ApiError, SessionExpired, login, loggedIn, logout, onSessionExpired, re
 import { clear, h } from "./dom.js";
 import { libraryView } from "./library.js";
 import { recordingView } from "./recording.js";
+import { searchHref, searchView } from "./search.js";
 import { webhooksView } from "./webhooks.js";
 
 const main = document.getElementById("main");
@@ -62,10 +63,11 @@ async function route(reason) {
     return;
   }
   nav.hidden = false;
-  const match = hash.match(/^#\/recordings\/([A-Za-z0-9_-]{1,64})$/);
+  const match = hash.match(/^#\/recordings\/([A-Za-z0-9_-]{1,64})(?:\?t=(\d+(?:\.\d+)?))?$/);
   try {
     if (hash === "#/" || hash.startsWith("#/?")) leave = libraryView(main);
-    else if (match) leave = recordingView(main, match[1]);
+    else if (match) leave = recordingView(main, match[1], match[2] ? Number(match[2]) : null);
+    else if (hash === "#/search" || hash.startsWith("#/search?")) leave = searchView(main);
     else if (hash === "#/webhooks") leave = webhooksView(main);
     else leave = notFound(main);
   } catch (exc) {
@@ -87,6 +89,12 @@ document.getElementById("logout").addEventListener("click", async () => {
   leave = () => {};
   await logout();
   location.hash = "#/login";
+});
+
+document.getElementById("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = document.getElementById("search-box").value.trim();
+  if (q) location.hash = searchHref(q);
 });
 
 window.addEventListener("hashchange", () => route());
