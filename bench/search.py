@@ -556,6 +556,7 @@ async def main() -> None:
     if args.no_write:
         return
     first = next(iter(results.values()))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         "## Search (`bench/search.py`)",
         "",
@@ -565,7 +566,8 @@ async def main() -> None:
         f"recordings beside them); {args.queries} queries through the search use case the "
         "API runs (rare, medium and common words, two-word queries, quoted phrases, "
         "speaker, date and status filters; each with its total count and the first page "
-        "of 20 with snippets). Target: p99 < 50 ms on 2 cores.",
+        f"of 20 with snippets). Target: p99 < 50 ms on 2 cores. Load average at the end: "
+        f"{load} (the machine is shared).",
         "",
         "| database | p50 | p99 | max | queries with hits | engine index on disk | "
         "documents table (+ index) | seed time |",

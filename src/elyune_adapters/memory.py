@@ -478,6 +478,14 @@ class InMemorySearchIndex(SearchIndex):
             (owner_id, recording_id, engine, input_tokens, output_tokens, at)
         )
 
+    async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
+        totals: dict[UserId, tuple[int, int]] = {}
+        for owner, _, _, tokens_in, tokens_out, at in self._s.answer_usage:
+            if at >= since:
+                old = totals.get(owner, (0, 0))
+                totals[owner] = (old[0] + tokens_in, old[1] + tokens_out)
+        return totals
+
 
 _WORDS = re.compile(r"\w+")
 

@@ -559,6 +559,10 @@ class SearchIndex(Protocol):
         """Remember the tokens one answer used (for usage reports)."""
         ...
 
+    async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
+        """Input and output tokens of the answers given since *since*, per user."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """A transaction over the repositories; rolled back unless ``commit`` was called."""

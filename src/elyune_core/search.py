@@ -219,8 +219,8 @@ def clean_text(text: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """*text* case-folded, without accents' combining marks' effect on matching and
-    without punctuation: the words joined by single spaces."""
+    """*text* in Unicode NFKC form, case-folded and without punctuation: its words
+    joined by single spaces (``"We'll MOVE it!"`` -> ``"we ll move it"``)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(_WORD.findall(folded))
 

@@ -160,6 +160,10 @@ async def test_a_good_answer_comes_back_with_checked_citations_and_usage(fake, u
             )
         ).all()
     assert [tuple(r) for r in rows] == [("alice", 900, 60)]
+    async with uow_factory() as uow:
+        assert await uow.search.answer_tokens(datetime(2025, 1, 1, tzinfo=UTC)) == {
+            "alice": (900, 60)
+        }
 
 
 async def test_a_quote_not_in_the_segment_is_asked_again_then_fixed(fake, uow_factory):

@@ -301,7 +301,17 @@ async def test_generated_meetings_find_a_planted_phrase_at_its_time(uow_factory)
     import random
 
     rng = random.Random(5)
-    words = "alpha budget cluster deploy engine forecast gateway harbor invoice".split()
+    words = [
+        "alpha",
+        "budget",
+        "cluster",
+        "deploy",
+        "engine",
+        "forecast",
+        "gateway",
+        "harbor",
+        "invoice",
+    ]
     planted: dict[str, tuple[int, float, float]] = {}
     async with uow_factory() as uow:
         await uow.users.add(User(ALICE, "alice", "h", NOW))

@@ -92,3 +92,17 @@ async def test_failing_citations_are_asked_for_again_once_then_dropped_and_flagg
     assert answer.citations[0].speaker_name == "Speaker 1"
     assert (answer.input_tokens, answer.output_tokens) == (20, 4)
     assert [u[3:5] for u in state.answer_usage] == [(20, 4)]
+
+
+async def test_answer_tokens_count_in_the_usage_report():
+    from elyune_core.use_cases import UsageReport
+
+    state = InMemoryState()
+    uow = in_memory_uow(state)
+    owner = UserId("u")
+    async with uow() as tx:
+        await tx.users.add(User(owner, "una", "h", NOW))
+        await tx.search.record_usage(owner, None, "gemini:x", 300, 40, NOW)
+        await tx.commit()
+    (row,) = await UsageReport(uow=uow).execute(datetime(2025, 1, 1, tzinfo=UTC))
+    assert (row.username, row.input_tokens, row.output_tokens) == ("una", 300, 40)

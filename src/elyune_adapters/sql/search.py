@@ -23,11 +23,11 @@ characters the indexed text never holds), turned into offsets by the core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -254,6 +254,15 @@ class SqlSearchIndex(SearchIndex):
                 created_at=at,
             )
         )
+
+    async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
+        u = t.answer_usage.c
+        rows = await self._conn.execute(
+            select(u.owner_id, func.sum(u.input_tokens), func.sum(u.output_tokens))
+            .where(u.created_at >= since)
+            .group_by(u.owner_id)
+        )
+        return {UserId(owner): (int(tin or 0), int(tout or 0)) for owner, tin, tout in rows}
 
     async def search(self, query: SearchQuery) -> Page[SearchHit]:
         if not query.terms.phrases:
