@@ -439,10 +439,15 @@ def check_citation(
 # --------------------------------------------------------------------------- plain forms
 
 
+def _seconds(value: float) -> str:
+    """*value* for a ``?t=`` parameter: plain digits, at most two decimals."""
+    return f"{max(0.0, value):.2f}".rstrip("0").rstrip(".") or "0"
+
+
 def hit_to_dict(hit: SearchHit) -> dict[str, Any]:
     """A search hit as plain data (the API's JSON); ``url`` opens the web app's
     recording page at its moment."""
-    at = "" if hit.start is None else f"?t={hit.start:.2f}".rstrip("0").rstrip(".")
+    at = "" if hit.start is None else f"?t={_seconds(hit.start)}"
     return {
         "recording_id": hit.recording_id,
         "recording_title": hit.recording_title,
@@ -472,7 +477,7 @@ def _citation(citation: Citation) -> dict[str, Any]:
         "speaker": citation.speaker,
         "speaker_name": citation.speaker_name,
         "quote": citation.quote,
-        "url": f"/#/recordings/{citation.recording_id}?t={citation.start:g}",
+        "url": f"/#/recordings/{citation.recording_id}?t={_seconds(citation.start)}",
     }
 
 

@@ -120,7 +120,7 @@ async def _seed(uow_factory):
         await uow.users.add(User(ALICE, "alice", "h", NOW))
         await uow.users.add(User(BOB, "bob", "h", NOW))
         await uow.recordings.add(
-            _recording(1, ALICE, title="Infra review", speaker_names={"1": "Dana"})
+            _recording(1, ALICE, title="Infra review", speaker_names={"1": "Dana", "0": "Zoë"})
         )
         await uow.recordings.add(
             _recording(2, ALICE, title="Launch sync", created=NOW + timedelta(days=2))
@@ -206,6 +206,8 @@ async def test_titles_speakers_and_filters(uow_factory):
     assert by_speaker.total == 0
     by_speaker = await _search(uow_factory, "backup", speaker="Dana")
     assert by_speaker.total == 1
+    zoe = await _search(uow_factory, "great", speaker="ZOË")  # case-folded, not ASCII only
+    assert [(h.recording_id, h.speaker_name) for h in zoe.items] == [("rec-1", "Zoë")]
     later = await _search(uow_factory, "great", created_after=NOW + timedelta(days=1))
     assert {h.recording_id for h in later.items} == {"rec-2"}
     failed = await _search(uow_factory, "great", status=RecordingStatus.FAILED)

@@ -143,6 +143,7 @@ def document_row(doc: SearchDocument) -> dict[str, Any]:
         "end": doc.end,
         "speaker": doc.speaker,
         "speaker_name": None if doc.speaker_name is None else doc.speaker_name[:200],
+        "speaker_key": None if doc.speaker_name is None else doc.speaker_name.casefold()[:200],
         "language": None if doc.language is None else doc.language[:20],
         "config": config_for(doc.language),
         "text": doc.text,
@@ -193,8 +194,8 @@ def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
         where.append("r.created_at < :before")
         params["before"] = query.created_before
     if query.speaker is not None:
-        where.append("lower(d.speaker_name) = lower(:speaker)")
-        params["speaker"] = query.speaker
+        where.append("d.speaker_key = :speaker")
+        params["speaker"] = query.speaker.casefold()
     if query.kinds:
         names = []
         for n, kind in enumerate(query.kinds):

@@ -282,6 +282,7 @@ search_documents = Table(
     Column("end", Float),
     Column("speaker", String(50)),
     Column("speaker_name", String(200)),
+    Column("speaker_key", String(200)),  # the name case-folded, for the speaker filter
     Column("language", String(20)),
     Column("config", String(20), nullable=False),
     Column("text", Text, nullable=False),

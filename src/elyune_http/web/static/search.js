@@ -36,8 +36,7 @@ function hitItem(hit) {
   const moment = hit.start === null ? "" : clock(hit.start);
   const label = KIND_TEXT[hit.kind === "analysis" ? hit.field : hit.kind] || hit.kind;
   const where = hit.kind === "segment" ? moment : `${label}${moment ? ` · ${moment}` : ""}`;
-  const href = hit.start === null ? `#/recordings/${hit.recording_id}`
-    : `#/recordings/${hit.recording_id}?t=${hit.start}`;
+  const href = hit.url.replace(/^\//, ""); // #/recordings/<id>?t=<seconds>
   return h("li", { class: "hit", dataset: { recording: hit.recording_id } },
     h("a", { class: "hit-link", href },
       h("span", { class: "title" }, hit.recording_title || "Untitled"),

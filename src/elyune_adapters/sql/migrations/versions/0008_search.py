@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("end", sa.Float()),
         sa.Column("speaker", sa.String(50)),
         sa.Column("speaker_name", sa.String(200)),
+        sa.Column("speaker_key", sa.String(200)),
         sa.Column("language", sa.String(20)),
         sa.Column("config", sa.String(20), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
