@@ -81,8 +81,8 @@ class UpdateRecording:
                 speakers=data.speakers,
             )
             await uow.recordings.save(recording)
-            if data.title is not None or data.description is not None:
-                await reindex_recording(uow, recording.id)
+            if data.title is not None or data.description is not None or data.language:
+                await reindex_recording(uow, recording.id)  # searchable text or its stemming
             await uow.commit()
         return recording
 
