@@ -340,3 +340,15 @@ async def test_generated_meetings_find_a_planted_phrase_at_its_time(uow_factory)
     assert page.items[0].speaker == str(57 % 3)
     loose = await _search(uow_factory, "quarterly backup rotation")
     assert {h.recording_id for h in loose.items} == {"rec-103", "rec-101"}
+
+
+async def test_answer_usage_is_summed_per_user(uow_factory):
+    async with uow_factory() as uow:
+        await uow.users.add(User(ALICE, "alice", "h", NOW))
+        await uow.users.add(User(BOB, "bob", "h", NOW))
+        await uow.search.record_usage(ALICE, None, "gemini:x", 100, 10, NOW)
+        await uow.search.record_usage(ALICE, RecordingId("rec-9"), "gemini:x", 50, 5, NOW)
+        await uow.search.record_usage(BOB, None, "gemini:x", 7, 1, NOW - timedelta(days=9))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.search.answer_tokens(NOW - timedelta(days=1)) == {ALICE: (150, 15)}

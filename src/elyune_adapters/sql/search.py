@@ -259,11 +259,18 @@ class SqlSearchIndex(SearchIndex):
     async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
         u = t.answer_usage.c
         rows = await self._conn.execute(
-            select(u.owner_id, func.sum(u.input_tokens), func.sum(u.output_tokens))
+            select(
+                u.owner_id,
+                func.sum(u.input_tokens).label("tokens_in"),
+                func.sum(u.output_tokens).label("tokens_out"),
+            )
             .where(u.created_at >= since)
             .group_by(u.owner_id)
         )
-        return {UserId(owner): (int(tin or 0), int(tout or 0)) for owner, tin, tout in rows}
+        return {
+            UserId(r["owner_id"]): (int(r["tokens_in"] or 0), int(r["tokens_out"] or 0))
+            for r in rows.mappings()
+        }
 
     async def search(self, query: SearchQuery) -> Page[SearchHit]:
         if not query.terms.phrases:
