@@ -216,6 +216,8 @@ async def test_titles_speakers_and_filters(uow_factory):
     assert paged.total == 2 and len(paged.items) == 1
     rest = await _search(uow_factory, "great", limit=1, offset=1)
     assert rest.items[0] != paged.items[0]
+    past = await _search(uow_factory, "great", limit=1, offset=5)
+    assert (past.items, past.total) == ((), 2)
 
 
 async def test_renaming_a_speaker_updates_the_hits(uow_factory):
