@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,28 +148,68 @@ class Sampler(threading.Thread):
         return max(s[1] for s in chosen) / 2**20, max(s[2] for s in chosen) / 2**20
 
 
-def run_once(path: Path, model: str) -> dict[str, object]:
-    """Process *path* with `elyune process --json` in a fresh data folder."""
+def run_once(path: Path, model: str, *, worker: bool = False) -> dict[str, object]:
+    """Process *path* with `elyune process --json` in a fresh data folder.
+
+    With *worker*, the steps run in a separate `elyune worker` process (Redis queue of
+    its own, same SQLite database and local store): `elyune process` only queues the job
+    and follows it, and the figures are the worker's (its process and its tree)."""
     with tempfile.TemporaryDirectory(prefix="elyune-long-") as data:
         env = {**os.environ, "ELYUNE_DATA_DIR": data, "WHISPER_MODEL": model}
-        started = time.time()
-        log = Path(data) / "process.log"
-        with log.open("w") as errors:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "elyune_cli", "process", str(path), "--json"],
+        runner = None
+        if worker:
+            env |= {
+                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                "ELYUNE_QUEUE_NAME": f"bench-long-{os.getpid()}-{time.time_ns()}",
+                "WORKER_CONCURRENCY": "2",
+            }
+            subprocess.run(
+                [sys.executable, "-m", "elyune_cli", "db", "upgrade"],
                 env=env,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "elyune_cli", "worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=(Path(data) / "worker.log").open("w"),
                 cwd=ROOT,
             )
-            sampler = Sampler(process.pid)
-            sampler.start()
-            out, _ = process.communicate()
-        wall = time.time() - started
-        sampler.stop()
+        started = time.time()
+        log = Path(data) / "process.log"
+        try:
+            with log.open("w") as errors:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "elyune_cli", "process", str(path), "--json"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    text=True,
+                    cwd=ROOT,
+                )
+                sampler = Sampler(process.pid if runner is None else runner.pid)
+                follower = Sampler(process.pid)
+                sampler.start()
+                if runner is not None:
+                    follower.start()
+                out, _ = process.communicate()
+            wall = time.time() - started
+            sampler.stop()
+            if runner is not None:
+                follower.stop()
+        finally:
+            if runner is not None:
+                runner.send_signal(signal.SIGTERM)
+                try:
+                    runner.wait(60)
+                except subprocess.TimeoutExpired:
+                    runner.kill()
         if process.returncode != 0:
             print(out[-4000:], log.read_text()[-4000:], sep="\n", file=sys.stderr)
+            if runner is not None:
+                print((Path(data) / "worker.log").read_text()[-4000:], file=sys.stderr)
     if process.returncode not in (0,):
         raise SystemExit(f"elyune process failed ({process.returncode}) on {path.name}")
     details = json.loads(out)
@@ -187,7 +228,7 @@ def run_once(path: Path, model: str) -> dict[str, object]:
         )
         per_step[name] = {"seconds": step["duration"], "own_mb": own, "tree_mb": tree}
     own, tree = sampler.peak()
-    return {
+    result: dict[str, object] = {
         "status": details["status"],
         "job_status": job["status"],
         "wall": wall,
@@ -198,6 +239,9 @@ def run_once(path: Path, model: str) -> dict[str, object]:
         "steps": per_step,
         "words": len((details.get("transcript") or {}).get("words") or []),
     }
+    if runner is not None:
+        result["follower_mb"] = follower.peak()[1]
+    return result
 
 
 def main() -> None:
@@ -213,6 +257,12 @@ def main() -> None:
         "beside this run's (lengths measured in separate runs, each with its own load)",
     )
     parser.add_argument("--note", default="", help="a sentence about the machine's load")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run the steps in an `elyune worker` process (Redis queue) and measure it; "
+        "writes the long-worker section",
+    )
     args = parser.parse_args()
     lengths = [int(m) for m in args.minutes.split(",")] if args.minutes else []
     load_before = os.getloadavg()
@@ -228,7 +278,7 @@ def main() -> None:
         path = recording(minutes)
         for n in range(args.runs):
             print(f"{minutes} min: run {n + 1}/{args.runs}", flush=True)
-            results.setdefault(minutes, []).append(run_once(path, args.model))
+            results.setdefault(minutes, []).append(run_once(path, args.model, worker=args.worker))
             print(json.dumps(results[minutes][-1]), flush=True)
     load_after = os.getloadavg()
     lengths = sorted(results)
@@ -238,13 +288,23 @@ def main() -> None:
 
     head = "| measure | " + " | ".join(f"{m} min" for m in lengths) + " |"
     body = [
-        "## Long recordings (embedded mode)",
+        "## Long recordings, `elyune worker` (Redis queue)"
+        if args.worker
+        else "## Long recordings (embedded mode)",
         "",
-        f"Machine: {_report.machine()}. `python bench/long.py --minutes {args.minutes} "
-        f"--runs {args.runs} --model {args.model}`"
+        f"Machine: {_report.machine()}. `python bench/long.py --minutes "
+        f"{','.join(str(m) for m in lengths)} --runs {args.runs} --model {args.model}"
+        + (" --worker`" if args.worker else "`")
         + (" with the results of earlier runs merged (`--merge`)" if args.merge else "")
         + f"; medians of {args.runs} run(s), each "
-        "`elyune process --json` in a fresh process and data folder. Input: 1280x720 VP8 at "
+        + (
+            "`elyune process --json` queueing the job for an `elyune worker` process (its "
+            "own Redis stream, the same SQLite database and local store, concurrency 2), "
+            "both fresh, with a fresh data folder; the figures below are the worker's"
+            if args.worker
+            else "`elyune process --json` in a fresh process and data folder"
+        )
+        + ". Input: 1280x720 VP8 at "
         "1 fps (a picture changing once a second) with the sample meeting's two voices "
         "looped (Opus). Load average (1, 5, 15 min) before: "
         + ", ".join(f"{v:.1f}" for v in load_before)
@@ -290,10 +350,19 @@ def main() -> None:
         "",
         f"Spread of the peaks across lengths (max / min - 1; target within 20 %): Python "
         f"process {max(own) / min(own) - 1:.0%}, process tree {max(tree) / min(tree) - 1:.0%}.",
-        "The tree is the `elyune process` Python process, its ffmpeg runs and the speech "
-        "engine's child process (which holds the Whisper model and one window of audio).",
+        (
+            "The tree is the `elyune worker` Python process, its ffmpeg runs and the speech "
+            "engine's child process (which holds the Whisper model and one window of audio). "
+            "The `elyune process` that queued and followed the job peaked at "
+            + ", ".join(f"{med(m, lambda r: r['follower_mb']):.0f}" for m in lengths)
+            + " MB."
+            if args.worker
+            else "The tree is the `elyune process` Python process, its ffmpeg runs and the "
+            "speech engine's child process (which holds the Whisper model and one window of "
+            "audio)."
+        ),
     ]
-    _report.write_section("long", "\n".join(body))
+    _report.write_section("long-worker" if args.worker else "long", "\n".join(body))
     print("\n".join(body))
 
 

@@ -9,9 +9,6 @@ resolve the use cases they need (``await container.run_step()``) and call
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import hmac
 import inspect
 import logging
 import os
@@ -26,8 +23,10 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from elyune_adapters.auth.jwt import JwtTokenService
-from elyune_adapters.events import InMemoryEventHub
-from elyune_adapters.queue.inprocess import InProcessJobQueue
+from elyune_adapters.events import ProcessEventHub
+from elyune_adapters.hosted import CallRetry
+from elyune_adapters.master_key import derive_key, master_secret, secret_box
+from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
 from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
@@ -46,8 +45,6 @@ from elyune_adapters.system import (
 )
 from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
 from elyune_core.entities import StepName, WebhookEvent
-from elyune_core.errors import ElyuneError
-from elyune_core.ids import JobId
 from elyune_core.ports import (
     Analyzer,
     Answerer,
@@ -86,7 +83,6 @@ from elyune_core.use_cases import (
     RerunAnalysis,
     RetryJob,
     RunStep,
-    RunStepInput,
     SearchRecordings,
     SetPassword,
     StartProcessing,
@@ -107,32 +103,6 @@ WEBHOOK_EVENTS = frozenset(e.value for e in WebhookEvent)
 def worker_name() -> str:
     """A name for this process, unique across machines: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def master_secret(settings: Settings) -> bytes:
-    """``JWT_SECRET_KEY``, or a random secret kept in the data folder (embedded mode)."""
-    if settings.http.jwt_secret_key:
-        return settings.http.jwt_secret_key.encode()
-    path = settings.data_dir / "secret.key"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    private_dir(settings.data_dir)
-    secret = secrets.token_urlsafe(48).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
-    return secret
-
-
-def derive_key(secret: bytes, purpose: str) -> bytes:
-    """A key for one *purpose* derived from the master secret (tokens, URLs, ...)."""
-    return hmac.new(secret, f"elyune:{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _secret_box(secret: bytes) -> SecretBox:
-    return SecretBox(derive_key(secret, "webhook-secrets"))
 
 
 async def _engine(settings: Settings, box: SecretBox) -> AsyncIterator[AsyncEngine]:
@@ -174,7 +144,15 @@ def _uow_factory(
     return lambda: SqlUnitOfWork(engine, lock, counts, box)
 
 
-async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[ObjectStore]:
+def _local_store(settings: Settings, secret: bytes) -> LocalObjectStore:
+    private_dir(settings.storage.root)
+    signer = UrlSigner(derive_key(secret, "storage"), settings.http.public_url)
+    return LocalObjectStore(settings.storage.root, signer)
+
+
+async def _object_store(
+    settings: Settings, local_store: Callable[[], LocalObjectStore]
+) -> AsyncIterator[ObjectStore]:
     storage = settings.storage
     if storage.kind == "minio":
         from elyune_adapters.storage.minio import MinioObjectStore
@@ -187,10 +165,7 @@ async def _object_store(settings: Settings, secret: bytes) -> AsyncIterator[Obje
         await store.ensure_bucket()
         yield store
         return
-    private_dir(storage.root)
-    yield LocalObjectStore(
-        storage.root, UrlSigner(derive_key(secret, "storage"), settings.http.public_url)
-    )
+    yield local_store()
 
 
 def _transcoder(settings: Settings) -> Transcoder:
@@ -206,6 +181,14 @@ def _transcoder(settings: Settings) -> Transcoder:
     )
 
 
+def _call_retry(settings: Settings) -> CallRetry:
+    """How a hosted engine's call is retried within a step attempt (see hosted.py)."""
+    processing = settings.processing
+    return CallRetry(
+        processing.engine_attempts, processing.backoff_base, processing.engine_max_retry_delay
+    )
+
+
 async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
     config = settings.transcriber
     if config.kind == "deepgram":
@@ -218,6 +201,7 @@ async def _transcriber(settings: Settings) -> AsyncIterator[Transcriber]:
             diarize_model=config.deepgram_diarize_model,
             base_url=config.deepgram_url,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
         return
     from elyune_adapters.asr.whisper import WhisperTranscriber
@@ -264,6 +248,7 @@ def _analyzer(settings: Settings) -> Analyzer:
             base_url=config.gemini_url,
             token_budget=config.token_budget,
             timeout=config.timeout,
+            retry=_call_retry(settings),
         )
     from elyune_adapters.analysis.local import LocalAnalyzer
 
@@ -284,13 +269,16 @@ def _answerer(settings: Settings) -> Answerer:
             temperature=config.gemini_temperature,
             base_url=config.gemini_url,
             timeout=min(config.timeout, 120.0),
+            retry=_call_retry(settings),
         )
     from elyune_adapters.analysis.answer import ExtractiveAnswerer
 
     return ExtractiveAnswerer()
 
 
-async def _job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+async def _job_queue(
+    settings: Settings, inprocess_queue: Callable[[], InProcessJobQueue]
+) -> AsyncIterator[JobQueue]:
     if settings.queue.kind == "redis":
         from elyune_adapters.queue.taskiq import TaskiqJobQueue
 
@@ -301,46 +289,27 @@ async def _job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
         finally:
             await queue.close()
         return
-    inprocess = InProcessJobQueue(settings.queue.concurrency)
+    inprocess = inprocess_queue()
     try:
         yield inprocess
     finally:
         await inprocess.close()
 
 
-async def _attach_runner(
-    queue: JobQueue,
+async def _in_process_runner(
+    settings: Settings,
+    queue: Callable[[], InProcessJobQueue],
     run_step: Callable[[], Awaitable[RunStep]],
     reconcile: Callable[[], Awaitable[Reconcile]],
     policy: PipelinePolicy,
     worker: str,
 ) -> AsyncIterator[None]:
-    """Let the in-process queue run steps with ``RunStep``, and re-queue, once a lease
-    long, steps that nobody finished (no-op for other queues: workers do both)."""
-    if not isinstance(queue, InProcessJobQueue):
+    """In embedded mode this process runs the steps (workers do it in production)."""
+    if settings.queue.kind != "inprocess":
         yield None
         return
-
-    async def run(job_id: JobId, step: StepName) -> object:
-        use_case = await run_step()
-        return await use_case.execute(RunStepInput(job_id, step, worker))
-
-    async def reconcile_forever() -> None:
-        while True:
-            await asyncio.sleep(policy.lease_seconds)
-            try:
-                await (await reconcile()).execute()
-            except ElyuneError as exc:
-                logger.warning("could not re-queue unfinished steps: %s", exc)
-
-    queue.attach(run)
-    task = asyncio.create_task(reconcile_forever())
-    try:
+    async with run_in_process(queue(), run_step, reconcile, policy, worker):
         yield None
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _tokens(settings: Settings, secret: bytes) -> JwtTokenService:
@@ -370,7 +339,7 @@ async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhoo
 
 
 async def _webhook_listener(
-    events: InMemoryEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
+    events: ProcessEventHub, queue_deliveries: Callable[[], Awaitable[QueueWebhookDeliveries]]
 ) -> AsyncIterator[None]:
     """Turn this process's recording events into webhook deliveries."""
 
@@ -415,9 +384,11 @@ async def _rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
         await limiter.close()
 
 
-def _upload_receiver(store: ObjectStore) -> LocalUploadReceiver | None:
+def _upload_receiver(
+    settings: Settings, local_store: Callable[[], LocalObjectStore]
+) -> LocalUploadReceiver | None:
     """The embedded API receives uploads itself; with S3 the browser talks to S3."""
-    return LocalUploadReceiver(store) if isinstance(store, LocalObjectStore) else None
+    return LocalUploadReceiver(local_store()) if settings.storage.kind == "local" else None
 
 
 def _policy(settings: Settings) -> PipelinePolicy:
@@ -453,16 +424,17 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidIdSource)
     hasher = providers.Singleton(Argon2PasswordHasher)
     secret = providers.Singleton(master_secret, settings)
-    events = providers.Singleton(InMemoryEventHub)
+    events = providers.Singleton(ProcessEventHub)
 
-    secret_box = providers.Singleton(_secret_box, secret)  # webhook secrets at rest
+    secret_box = providers.Singleton(secret_box, secret)  # webhook secrets at rest
     engine = providers.Resource(_engine, settings, secret_box)
     recording_counts = providers.Singleton(_recording_counts, settings)
     uow = providers.Singleton(_uow_factory, engine, recording_counts, secret_box)
     read_uow = providers.Resource(_read_uow, settings, engine, recording_counts, secret_box)
     one_statement_uow = providers.Factory(_one_statement_uow, settings, uow, read_uow)
     schema = providers.Factory(SqlSchema, engine, secret_box)
-    object_store = providers.Resource(_object_store, settings, secret)
+    local_store = providers.Singleton(_local_store, settings, secret)
+    object_store = providers.Resource(_object_store, settings, local_store.provider)
     workspace = providers.Singleton(
         TempWorkspace, providers.Callable(lambda s: s.scratch_dir, settings)
     )
@@ -471,12 +443,15 @@ class Container(containers.DeclarativeContainer):
     languages = providers.Singleton(_languages, settings)
     analyzer = providers.Singleton(_analyzer, settings)
     answerer = providers.Singleton(_answerer, settings)
-    job_queue = providers.Resource(_job_queue, settings)
+    inprocess_queue = providers.Singleton(
+        InProcessJobQueue, providers.Callable(lambda s: s.queue.concurrency, settings)
+    )
+    job_queue = providers.Resource(_job_queue, settings, inprocess_queue.provider)
     policy = providers.Singleton(_policy, settings)
 
     tokens = providers.Singleton(_tokens, settings, secret)
     upload_policy = providers.Singleton(_upload_policy, settings)
-    upload_receiver = providers.Singleton(_upload_receiver, object_store)
+    upload_receiver = providers.Singleton(_upload_receiver, settings, local_store.provider)
     rate_limiter = providers.Resource(_rate_limiter, settings)
     url_guard = providers.Singleton(
         NetworkUrlGuard,
@@ -505,7 +480,13 @@ class Container(containers.DeclarativeContainer):
     )
     reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
     queue_runner = providers.Resource(
-        _attach_runner, job_queue, run_step.provider, reconcile.provider, policy, worker
+        _in_process_runner,
+        settings,
+        inprocess_queue.provider,
+        run_step.provider,
+        reconcile.provider,
+        policy,
+        worker,
     )
 
     start_processing = providers.Factory(
@@ -579,20 +560,6 @@ async def resolve(value: Awaitable[T] | T) -> T:
     return value
 
 
-async def run_worker(
-    settings: Settings, stop: asyncio.Event, *, hurry: asyncio.Event | None = None
-) -> None:
-    """Run a queue worker in this process until *stop* is set (``elyune worker``).
-
-    The entry points' way to :func:`elyune_adapters.queue.taskiq.run_worker`: on *stop*
-    it takes no new step and lets the running ones finish for up to the grace period
-    (or until *hurry* is set), then hands them back.
-    """
-    from elyune_adapters.queue.taskiq import run_worker as run
-
-    await run(settings, stop, hurry=hurry)
-
-
 def create_container(settings: Settings, **overrides: Any) -> Container:
     """A container for *settings*; *overrides* replace providers by name (tests, fakes)."""
     container = Container(settings=settings)
@@ -609,6 +576,5 @@ __all__ = [
     "derive_key",
     "master_secret",
     "resolve",
-    "run_worker",
     "worker_name",
 ]

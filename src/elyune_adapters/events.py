@@ -1,4 +1,8 @@
-"""In-process event hub: live progress for subscribers in the same process."""
+"""The event hub of a process: live progress and webhooks for what happens in this process.
+
+Not a test fake: every Elyune process, in production too, fans out its own events through
+one of these.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ logger = logging.getLogger("elyune.events")
 Listener = Callable[[RecordingEvent], Awaitable[None]]
 
 
-class InMemoryEventHub(EventPublisher):
+class ProcessEventHub(EventPublisher):
     """Fans events out to queues of subscribers and to listeners (webhooks).
 
     A slow subscriber never blocks the pipeline: its queue is bounded and drops the

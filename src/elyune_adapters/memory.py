@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import hashlib
 import itertools
 import re
 import tempfile
@@ -262,7 +263,8 @@ class _Jobs(JobRepository):
 
     async def unfinished(self, limit: int = 500) -> Sequence[Job]:
         pending = (JobStatus.PENDING, JobStatus.RUNNING)
-        return [j for j in self._s.jobs.values() if j.status in pending][:limit]
+        jobs = [j for j in self._s.jobs.values() if j.status in pending]
+        return sorted(jobs, key=lambda j: j.created_at)[:limit]
 
 
 class _Transcripts(TranscriptRepository):
@@ -566,6 +568,7 @@ class InMemoryObjectStore(ObjectStore):
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
         self.failing_puts: list[ElyuneError] = []
+        self._stamps: dict[str, tuple[str, datetime]] = {}  # key: (etag, modified at)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
         if self.failing_puts:
@@ -578,11 +581,15 @@ class InMemoryObjectStore(ObjectStore):
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
         self.objects[check_key(key)] = (data, content_type)
+        self._stamps[key] = (hashlib.md5(data).hexdigest(), datetime.now(UTC))  # noqa: S324
         return ObjectInfo(key=key, size=len(data), content_type=content_type)
 
     async def stat(self, key: str) -> ObjectInfo:
         data, ctype = self._get(key)
-        return ObjectInfo(key=key, size=len(data), content_type=ctype)
+        etag, modified = self._stamps.get(key, (hashlib.md5(data).hexdigest(), datetime.now(UTC)))  # noqa: S324
+        return ObjectInfo(
+            key=key, size=len(data), content_type=ctype, etag=etag, modified_at=modified
+        )
 
     @contextlib.asynccontextmanager
     async def local_copy(self, key: str, *, max_size: int | None = None) -> AsyncIterator[Path]:

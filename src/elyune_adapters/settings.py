@@ -95,6 +95,10 @@ class ProcessingSettings:
     ffmpeg_nice: int = 19
     max_attempts: int = 3
     backoff_base: float = 2.0
+    #: tries of one call to a hosted engine (Deepgram, Gemini) within one step attempt,
+    #: and the longest ``Retry-After`` wait honoured inside the call
+    engine_attempts: int = 3
+    engine_max_retry_delay: float = 60.0
     lease_seconds: float = 30.0
     stall_seconds: float = 120.0
     step_timeouts: Mapping[str, float] = attrs.field(factory=dict)
@@ -301,6 +305,8 @@ def _processing(env: _Env) -> ProcessingSettings:
         ffmpeg_nice=env.integer("FFMPEG_NICE", 19, maximum=19),
         max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=20),
         backoff_base=env.number("RETRY_BACKOFF_SECONDS", 2.0),
+        engine_attempts=env.integer("ENGINE_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+        engine_max_retry_delay=env.number("ENGINE_MAX_RETRY_SECONDS", 60.0),
         lease_seconds=env.number("STEP_LEASE_SECONDS", 30.0, minimum=3.0),
         stall_seconds=env.number("STEP_STALL_SECONDS", 120.0, minimum=1.0),
         step_timeouts=timeouts,

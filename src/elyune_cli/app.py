@@ -43,14 +43,9 @@ from elyune_core import (
     UserNotFoundError,
     export,
 )
-from elyune_core.codec import (
-    analysis_to_dict,
-    job_to_dict,
-    recording_to_dict,
-    transcript_to_dict,
-)
 from elyune_core.ports import RecordingEvent
 from elyune_core.use_cases import CreateUserInput, SetPasswordInput
+from elyune_http import present
 
 app = typer.Typer(
     name="elyune",
@@ -179,21 +174,12 @@ async def _follow(
         if use_live:
             live.stop()
     queue = await resolve(container.job_queue())
-    join = getattr(queue, "join", None)
-    if join is not None:
-        await join()  # let the last commits and events land before shutting down
+    await queue.join()  # let the last commits and events land before shutting down
 
 
 def _details_dict(data: RecordingDetails) -> dict[str, Any]:
-    names = data.recording.speaker_names
-    return {
-        **recording_to_dict(data.recording),
-        "job": None if data.job is None else job_to_dict(data.job),
-        "transcript": None
-        if data.transcript is None
-        else transcript_to_dict(data.transcript, names),
-        "analyses": [analysis_to_dict(a, names) for a in data.analyses],
-    }
+    """The API's detail of the recording, with the transcript's words."""
+    return present.recording_detail(data, words=True)
 
 
 def _print_details(data: RecordingDetails, as_json: bool) -> None:
@@ -269,7 +255,7 @@ def recordings_list(
 
     result = run(work)
     if as_json:
-        body = {"count": result.total, "results": [recording_to_dict(r) for r in result.items]}
+        body = present.page_body(result, None, None)
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
     else:
         console.print(render.recordings_table(result.items, result.total))
@@ -362,7 +348,7 @@ def jobs_list(
 
     jobs = run(work)
     if as_json:
-        sys.stdout.write(json.dumps([job_to_dict(j) for j in jobs], indent=2) + "\n")
+        sys.stdout.write(json.dumps([present.job_to_dict(j) for j in jobs], indent=2) + "\n")
     else:
         console.print(render.jobs_table(jobs))
 
@@ -383,7 +369,7 @@ def jobs_show(
     if job is None:
         fail("the recording has no job yet.", 3)
     if as_json:
-        sys.stdout.write(json.dumps(job_to_dict(job), indent=2) + "\n")
+        sys.stdout.write(json.dumps(present.job_to_dict(job), indent=2) + "\n")
         return
     console.print(render.steps_table(job))
     for step in job.steps:

@@ -13,9 +13,9 @@ from typing import Annotated
 import attrs
 import typer
 
-from elyune_adapters.container import run_worker
 from elyune_adapters.settings import Settings
 from elyune_cli.runtime import configure_logging, fail, guarded, settings
+from elyune_worker import run_worker
 
 NO_BROKER = (
     "elyune worker needs a queue: set REDIS_URL (or CELERY_BROKER_URL). Without one, jobs "

@@ -2,7 +2,9 @@
 
 All of them are frozen attrs classes: a state change returns a new object
 (``attrs.evolve``). Time and new ids are passed in, never read here, so behaviour is
-deterministic under test. Serialization lives in :mod:`elyune_core.codec`, not here.
+deterministic under test. Serialization lives at the edges: the stored forms in
+:mod:`elyune_adapters.sql.columns`, the JSON the API and CLI print in
+:mod:`elyune_http.present`.
 """
 
 from __future__ import annotations
@@ -242,9 +244,17 @@ class Recording:
 
     def speaker_name(self, label: str | None) -> str | None:
         """Display name of speaker *label*: its given name, else ``Speaker <label>``."""
-        if label is None:
-            return None
-        return self.speaker_names.get(label) or f"Speaker {label}"
+        return None if label is None else speaker_display(label, self.speaker_names)
+
+
+def speaker_display(label: str, names: Mapping[str, str]) -> str:
+    """How speaker *label* is shown: the name given in *names*, else ``Speaker <label>``."""
+    return names.get(label) or f"Speaker {label}"
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """*moment* in ISO 8601 with ``Z`` for UTC (how every time is written out)."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def content_type_for(filename: str) -> str:
@@ -776,4 +786,6 @@ __all__ = [
     "WebhookEvent",
     "Word",
     "content_type_for",
+    "iso_time",
+    "speaker_display",
 ]

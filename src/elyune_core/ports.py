@@ -266,6 +266,11 @@ class Transcriber(Protocol):
         """
         ...
 
+    async def warm(self) -> None:
+        """Load what the first transcription would wait for (a local model) now; hosted
+        engines have nothing to load. Raises ``TranscriptionFailedError``."""
+        return
+
 
 class LanguageSupport(Protocol):
     """Which spoken languages the configured transcriber can be told to use."""
@@ -690,11 +695,36 @@ class UrlGuard(Protocol):
 
 
 class JobQueue(Protocol):
-    """Hands steps of jobs to workers (in-process, or taskiq over Redis)."""
+    """Hands steps of jobs to workers (in-process, or taskiq over Redis).
+
+    Only ``enqueue`` is required; a queue whose messages can wait (a stream read by
+    workers elsewhere) also overrides ``offer``, ``taken`` and ``requeue``, and one that
+    runs steps in this process overrides ``join``. The defaults suit a queue that runs
+    or forgets each step at once.
+    """
 
     async def enqueue(self, job_id: JobId, step: StepName) -> None:
         """Ask a worker to run *step* of *job_id*; delivery may repeat."""
         ...
+
+    async def offer(self, job_id: JobId, step: StepName) -> bool:
+        """Queue *step* unless a message for it is still waiting; whether one was sent."""
+        await self.enqueue(job_id, step)
+        return True
+
+    async def taken(self, job_id: JobId, step: StepName) -> None:
+        """A worker took the message of *step*: a new one may be queued once its claim
+        is visible."""
+        return
+
+    async def requeue(self, job_id: JobId, step: StepName) -> None:
+        """Queue *step* again at once (a worker handed it back)."""
+        await self.enqueue(job_id, step)
+
+    async def join(self) -> None:
+        """Wait until the steps this process runs, and those they queue, are recorded
+        (nothing to wait for when workers elsewhere run them)."""
+        return
 
 
 @attrs.frozen

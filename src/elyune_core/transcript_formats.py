@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
-from elyune_core.codec import segment_to_dict, word_to_dict
-from elyune_core.entities import Segment, Transcript
+from elyune_core.entities import Segment, Transcript, Word, speaker_display
+
+JSON = dict[str, Any]
 
 
 class TranscriptFormat(StrEnum):
@@ -46,6 +48,31 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def segment_to_dict(segment: Segment) -> JSON:
+    """The JSON form of *segment* (the export's and the API's)."""
+    return {
+        "id": segment.id,
+        "start": segment.start,
+        "end": segment.end,
+        "speaker": segment.speaker,
+        "text": segment.text,
+        "confidence": segment.confidence,
+    }
+
+
+def word_to_dict(word: Word) -> JSON:
+    """The JSON form of *word* (the export's and the API's)."""
+    return {
+        "word": word.text,
+        "punctuated_word": word.punctuated or word.text,
+        "start": word.start,
+        "end": word.end,
+        "confidence": word.confidence,
+        "speaker": word.speaker,
+        "speaker_confidence": word.speaker_confidence,
+    }
+
+
 def export(
     transcript: Transcript,
     fmt: TranscriptFormat,
@@ -57,7 +84,7 @@ def export(
     def speaker(segment: Segment) -> str | None:
         if segment.speaker is None:
             return None
-        return names.get(segment.speaker) or f"Speaker {segment.speaker}"
+        return speaker_display(segment.speaker, names)
 
     if fmt is TranscriptFormat.JSON:
         body = {
@@ -95,4 +122,12 @@ def export(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-__all__ = ["CONTENT_TYPES", "TranscriptFormat", "clock", "export", "timestamp"]
+__all__ = [
+    "CONTENT_TYPES",
+    "TranscriptFormat",
+    "clock",
+    "export",
+    "segment_to_dict",
+    "timestamp",
+    "word_to_dict",
+]

@@ -29,11 +29,11 @@ from elyune_core import (
     RecordingId,
     RecordingStatus,
 )
-from elyune_core.codec import step_to_dict
 from elyune_core.entities import Step
 from elyune_core.pipeline import progress
 from elyune_http.keys import CONTAINER, SETTINGS, TOKEN_EXPIRES, USER
 from elyune_http.middleware import cors_headers
+from elyune_http.present import step_to_dict
 
 routes = web.RouteTableDef()
 HEARTBEAT = 15.0

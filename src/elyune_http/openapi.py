@@ -317,7 +317,21 @@ SCHEMAS: JSON = {
                         "event": {"type": "string"},
                         "status": {"enum": ["pending", "succeeded", "failed"]},
                         "payload": {"type": "object"},
-                        "attempts": {"type": "array", "items": {"type": "object"}},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "next_attempt_at": _TIME,
+                        "delivered_at": _TIME,
+                        "attempts": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "at": {"type": "string", "format": "date-time"},
+                                    "status_code": _nullable("integer"),
+                                    "error": _nullable("string"),
+                                    "duration_ms": {"type": "integer"},
+                                },
+                            },
+                        },
                     },
                     "required": ["id", "event", "status", "attempts"],
                 },

@@ -1,21 +1,229 @@
-"""JSON forms of what the API returns (on top of the core's plain forms)."""
+"""What the API answers and the CLI's ``--json`` prints: the one wire form of each entity.
+
+Both entry points build their JSON here, so a recording looks the same to the extension,
+to a script reading ``elyune recordings show --json`` and to the web app. The database
+keeps its own forms (:mod:`elyune_adapters.sql.columns`): changing what is shown here
+changes nothing stored. ``tests/http/test_presenters.py`` checks every form field by
+field against the OpenAPI document's schemas.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from elyune_core import FileKind, Recording, RecordingDetails
-from elyune_core.codec import (
-    analysis_to_dict,
-    file_to_dict,
-    job_to_dict,
-    recording_to_dict,
-    transcript_to_dict,
+from elyune_core.entities import (
+    ActionItems,
+    Analysis,
+    AnalysisContent,
+    Job,
+    KeyPoints,
+    MediaInfo,
+    Step,
+    StoredFile,
+    Summary,
+    Transcript,
+    WebhookDelivery,
+    WebhookEndpoint,
+    iso_time,
+    speaker_display,
 )
+from elyune_core.pipeline import STEP_TITLES, progress
 from elyune_core.ports import Page
+from elyune_core.transcript_formats import segment_to_dict, word_to_dict
 from elyune_core.use_cases import RequestUploadResult
 
 JSON = dict[str, Any]
+
+
+def media_to_dict(media: MediaInfo) -> JSON:
+    """The JSON form of *media*."""
+    return {
+        "duration": media.duration,
+        "format_name": media.format_name,
+        "has_video": media.has_video,
+        "has_audio": media.has_audio,
+        "video_codec": media.video_codec,
+        "audio_codec": media.audio_codec,
+        "width": media.width,
+        "height": media.height,
+        "fps": media.fps,
+        "sample_rate": media.sample_rate,
+        "channels": media.channels,
+        "size": media.size,
+    }
+
+
+def content_to_dict(content: AnalysisContent) -> JSON:
+    """The JSON form of an analysis' content."""
+    if isinstance(content, Summary):
+        return {"title": content.title, "text": content.text}
+    if isinstance(content, ActionItems):
+        return {
+            "items": [
+                {
+                    "text": i.text,
+                    "timestamp": i.timestamp,
+                    "segment_id": i.segment_id,
+                    "speaker": i.speaker,
+                    "owner": i.owner,
+                    "due": i.due,
+                }
+                for i in content.items
+            ]
+        }
+    if isinstance(content, KeyPoints):
+        return {
+            "items": [
+                {"text": p.text, "timestamp": p.timestamp, "segment_id": p.segment_id}
+                for p in content.items
+            ]
+        }
+    return {
+        "label": content.label.value,
+        "score": content.score,
+        "explanation": content.explanation,
+        "speakers": [
+            {"speaker": s.speaker, "label": s.label.value, "score": s.score}
+            for s in content.speakers
+        ],
+    }
+
+
+def file_to_dict(stored: StoredFile) -> JSON:
+    """The JSON form of a stored file (without any URL)."""
+    return {
+        "kind": stored.kind.value,
+        "key": stored.key,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "width": stored.width,
+        "height": stored.height,
+    }
+
+
+def recording_to_dict(recording: Recording) -> JSON:
+    """The JSON form of *recording* (files without URLs)."""
+    return {
+        "id": recording.id,
+        "title": recording.title,
+        "description": recording.description,
+        "filename": recording.filename,
+        "status": recording.status.value,
+        "error": recording.error,
+        "file_size": recording.file_size,
+        "quality": recording.quality,
+        "fps": recording.fps,
+        "has_system_audio": recording.has_system_audio,
+        "has_microphone": recording.has_microphone,
+        "language": recording.language,
+        "duration": recording.duration,
+        "media": None if recording.media is None else media_to_dict(recording.media),
+        "speaker_names": dict(recording.speaker_names),
+        "num_speakers": recording.num_speakers,
+        "max_speakers": recording.max_speakers,
+        "s3_key": recording.source_key,
+        "files": [file_to_dict(f) for f in recording.files],
+        "created_at": iso_time(recording.created_at),
+        "updated_at": iso_time(recording.updated_at),
+    }
+
+
+def step_to_dict(step: Step) -> JSON:
+    """The JSON form of a job step."""
+    return {
+        "name": step.name.value,
+        "title": STEP_TITLES[step.name],
+        "status": step.status.value,
+        "attempts": step.attempts,
+        "progress": None if step.progress is None else round(step.progress * 100, 1),
+        "started_at": iso_time(step.started_at),
+        "finished_at": iso_time(step.finished_at),
+        "duration": None if step.duration is None else round(step.duration, 3),
+        "error": step.error,
+        "worker": step.worker,
+        "retry_at": iso_time(step.retry_at),
+        "output": dict(step.output),
+    }
+
+
+def job_to_dict(job: Job) -> JSON:
+    """The JSON form of a job with its steps and overall progress."""
+    return {
+        "id": job.id,
+        "recording_id": job.recording_id,
+        "status": job.status.value,
+        "progress": progress(job),
+        "error": job.error,
+        "created_at": iso_time(job.created_at),
+        "started_at": iso_time(job.started_at),
+        "finished_at": iso_time(job.finished_at),
+        "steps": [step_to_dict(s) for s in job.steps],
+    }
+
+
+def transcript_to_dict(
+    transcript: Transcript, speaker_names: Mapping[str, str] | None = None, words: bool = True
+) -> JSON:
+    """The JSON form of *transcript*, speakers named from *speaker_names*."""
+    names = dict(speaker_names or {})
+
+    def name(label: str | None) -> str | None:
+        return None if label is None else speaker_display(label, names)
+
+    body: JSON = {
+        "text": transcript.text,
+        "language": transcript.language,
+        "language_confidence": transcript.language_confidence,
+        "engine": transcript.engine,
+        "duration": transcript.duration,
+        "speaker_count": transcript.speaker_count,
+        "speakers": [{"label": s, "name": name(s)} for s in transcript.speakers],
+        "request_id": transcript.request_id,
+        "audio_seconds": transcript.audio_seconds,
+        "created_at": iso_time(transcript.created_at),
+        "segments": [
+            {**segment_to_dict(s), "speaker_name": name(s.speaker)} for s in transcript.segments
+        ],
+    }
+    if words:
+        body["words"] = [word_to_dict(w) for w in transcript.words]
+    return body
+
+
+def analysis_to_dict(analysis: Analysis, speaker_names: Mapping[str, str] | None = None) -> JSON:
+    """The JSON form of one analysis; speaker labels get their names from *speaker_names*
+    (``speaker_name`` on action items, ``name`` on per-speaker sentiment)."""
+    content = None if analysis.content is None else content_to_dict(analysis.content)
+    if content is not None and speaker_names is not None:
+        names = dict(speaker_names)
+
+        def name(label: object) -> object:
+            if not isinstance(label, str):
+                return None
+            return speaker_display(label, names) if label.isdigit() else names.get(label) or label
+
+        for item in content.get("items", []):
+            if "speaker" in item:
+                item["speaker_name"] = name(item["speaker"])
+            owner = item.get("owner")
+            label = owner[8:] if isinstance(owner, str) and owner.startswith("Speaker ") else owner
+            if label in names:  # a label, or "Speaker N", named since
+                item["owner"] = names[label]
+        for speaker in content.get("speakers", []):
+            speaker["name"] = name(speaker["speaker"])
+    return {
+        "kind": analysis.kind.value,
+        "status": analysis.status.value,
+        "engine": analysis.engine,
+        "content": content,
+        "error": analysis.error,
+        "input_tokens": analysis.input_tokens,
+        "output_tokens": analysis.output_tokens,
+        "created_at": iso_time(analysis.created_at),
+        "updated_at": iso_time(analysis.updated_at),
+    }
 
 
 def recording_summary(recording: Recording) -> JSON:
@@ -23,8 +231,9 @@ def recording_summary(recording: Recording) -> JSON:
     return recording_to_dict(recording)
 
 
-def recording_detail(data: RecordingDetails) -> JSON:
-    """A recording with download URLs, its job, transcript and analyses."""
+def recording_detail(data: RecordingDetails, *, words: bool = False) -> JSON:
+    """A recording with download URLs, its job, transcript and analyses (the
+    transcript's words too with *words*: the API serves them from ``/transcript/``)."""
     recording = data.recording
     body = recording_to_dict(recording)
     body["files"] = [{**file_to_dict(f), "url": data.urls.get(f.kind)} for f in recording.files]
@@ -35,7 +244,7 @@ def recording_detail(data: RecordingDetails) -> JSON:
     body["transcript"] = (
         None
         if data.transcript is None
-        else transcript_to_dict(data.transcript, recording.speaker_names, words=False)
+        else transcript_to_dict(data.transcript, recording.speaker_names, words=words)
     )
     names = recording.speaker_names
     body["analyses"] = {a.kind.value: analysis_to_dict(a, names) for a in data.analyses}
@@ -79,3 +288,59 @@ def page_body(page: Page[Recording], previous: str | None, following: str | None
         "previous": previous,
         "results": [recording_summary(r) for r in page.items],
     }
+
+
+def webhook_to_dict(endpoint: WebhookEndpoint, *, secret: bool = False) -> JSON:
+    """A webhook endpoint; its secret only when *secret* (once, at creation)."""
+    body: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": [e.value for e in endpoint.events],
+        "description": endpoint.description,
+        "is_active": endpoint.is_active,
+        "created_at": iso_time(endpoint.created_at),
+    }
+    if secret:
+        body["secret"] = endpoint.secret
+    return body
+
+
+def delivery_to_dict(delivery: WebhookDelivery) -> JSON:
+    """One delivery of a webhook event, with its attempts."""
+    return {
+        "id": delivery.id,
+        "event": delivery.event.value,
+        "status": delivery.status.value,
+        "payload": dict(delivery.payload),
+        "created_at": iso_time(delivery.created_at),
+        "next_attempt_at": iso_time(delivery.next_attempt_at),
+        "delivered_at": iso_time(delivery.delivered_at),
+        "attempts": [
+            {
+                "at": iso_time(a.at),
+                "status_code": a.status_code,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in delivery.attempts
+        ],
+    }
+
+
+__all__ = [
+    "analysis_to_dict",
+    "content_to_dict",
+    "delivery_to_dict",
+    "file_to_dict",
+    "job_to_dict",
+    "media_to_dict",
+    "page_body",
+    "recording_detail",
+    "recording_summary",
+    "recording_to_dict",
+    "step_to_dict",
+    "transcript_to_dict",
+    "upload_response",
+    "usage",
+    "webhook_to_dict",
+]

@@ -22,8 +22,6 @@ from elyune_core import (
     WebhookId,
     export,
 )
-from elyune_core.codec import step_to_dict
-from elyune_core.entities import WebhookDelivery, WebhookEndpoint
 from elyune_core.pipeline import progress
 from elyune_core.transcript_formats import CONTENT_TYPES
 from elyune_core.use_cases import (
@@ -38,6 +36,7 @@ from elyune_core.use_cases import (
 from elyune_http import present, schema
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
 from elyune_http.middleware import json_dumps
+from elyune_http.present import step_to_dict
 
 routes = web.RouteTableDef()
 # Not "request-upload": that path is its own resource (POST only), and an OPTIONS or GET
@@ -317,44 +316,6 @@ async def rename_speakers(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- webhooks
 
 
-def _webhook(endpoint: WebhookEndpoint, *, secret: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": [e.value for e in endpoint.events],
-        "description": endpoint.description,
-        "is_active": endpoint.is_active,
-        "created_at": endpoint.created_at.isoformat().replace("+00:00", "Z"),
-    }
-    if secret:
-        body["secret"] = endpoint.secret
-    return body
-
-
-def _delivery(delivery: WebhookDelivery) -> dict[str, Any]:
-    def when(value: Any) -> Any:
-        return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-    return {
-        "id": delivery.id,
-        "event": delivery.event.value,
-        "status": delivery.status.value,
-        "payload": dict(delivery.payload),
-        "created_at": when(delivery.created_at),
-        "next_attempt_at": when(delivery.next_attempt_at),
-        "delivered_at": when(delivery.delivered_at),
-        "attempts": [
-            {
-                "at": when(a.at),
-                "status_code": a.status_code,
-                "error": a.error,
-                "duration_ms": a.duration_ms,
-            }
-            for a in delivery.attempts
-        ],
-    }
-
-
 @routes.post("/api/v1/webhooks/")
 async def create_webhook(request: web.Request) -> web.Response:
     """Register a webhook; the signing secret is in this answer only."""
@@ -367,7 +328,7 @@ async def create_webhook(request: web.Request) -> web.Response:
             description=data.get("description", ""),
         )
     )
-    return _json(_webhook(endpoint, secret=True), status=201)
+    return _json(present.webhook_to_dict(endpoint, secret=True), status=201)
 
 
 @routes.get("/api/v1/webhooks/")
@@ -376,7 +337,9 @@ async def list_webhooks(request: web.Request) -> web.Response:
     endpoints = await (await resolve(request.app[CONTAINER].list_webhooks())).execute(
         _user(request).id
     )
-    return _json({"count": len(endpoints), "results": [_webhook(e) for e in endpoints]})
+    return _json(
+        {"count": len(endpoints), "results": [present.webhook_to_dict(e) for e in endpoints]}
+    )
 
 
 @routes.delete(f"/api/v1/webhooks/{ID}/")
@@ -394,4 +357,6 @@ async def list_deliveries(request: web.Request) -> web.Response:
     deliveries = await (await resolve(request.app[CONTAINER].list_deliveries())).execute(
         WebhookId(request.match_info["id"]), _user(request).id
     )
-    return _json({"count": len(deliveries), "results": [_delivery(d) for d in deliveries]})
+    return _json(
+        {"count": len(deliveries), "results": [present.delivery_to_dict(d) for d in deliveries]}
+    )

@@ -17,7 +17,7 @@ from deepgram import DeepgramClientEnvironment
 
 from elyune_adapters.asr.deepgram import DeepgramTranscriber
 from elyune_adapters.settings import SettingsError, load_settings
-from elyune_core.codec import words_from_rows, words_to_rows
+from elyune_adapters.sql.columns import words_from_rows, words_to_rows
 from elyune_core.entities import Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ids import RecordingId

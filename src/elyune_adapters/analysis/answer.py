@@ -25,6 +25,7 @@ from typing import Any
 from google.genai import types
 
 from elyune_adapters.analysis.gemini import DEFAULT_API_VERSION, DEFAULT_MODEL, GeminiAnalyzer
+from elyune_adapters.hosted import CallRetry
 from elyune_core.errors import AnalysisFailedError, AnswerUnavailableError
 from elyune_core.ids import RecordingId
 from elyune_core.ports import Answerer, AnswerRequest
@@ -197,6 +198,7 @@ class GeminiAnswerer(Answerer):
         char_budget: int = 24_000,
         max_attempts: int = 3,
         backoff_base: float = 2.0,
+        retry: CallRetry | None = None,
     ) -> None:
         self._transport = GeminiAnalyzer(
             api_key,
@@ -207,6 +209,7 @@ class GeminiAnswerer(Answerer):
             temperature=temperature,
             max_attempts=max_attempts,
             backoff_base=backoff_base,
+            retry=retry,
         )
         self.name = f"gemini:{model}"
         self.max_passages = max_passages

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from elyune_core.entities import speaker_display as display_name
+
 __all__ = ["UnknownOwnerError", "resolve_owner", "speaker_display"]
 
 _LABEL = re.compile(
@@ -63,8 +65,7 @@ def speaker_display(label: str | None, names: Mapping[str, str]) -> str | None:
     """How speaker *label* is shown: its given name, else ``Speaker <label>``."""
     if label is None:
         return None
-    name = names.get(label, "").strip()
-    return name or f"Speaker {label}"
+    return display_name(label, {k: v.strip() for k, v in names.items()})
 
 
 def _norm(value: str) -> str:

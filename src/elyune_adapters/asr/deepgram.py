@@ -32,10 +32,8 @@ appears in log records or exception messages.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -48,6 +46,7 @@ from deepgram.core.parse_error import ParsingError
 
 from elyune_adapters.asr.diarize import voices_for_transcript
 from elyune_adapters.asr.voice_encoder import VoiceEncoder, VoiceEncoderError
+from elyune_adapters.hosted import CallRetry, redact, retry_after, retryable
 from elyune_core.entities import Segment, SpeakerVoice, Word
 from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
@@ -55,7 +54,6 @@ from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionRe
 logger = logging.getLogger(__name__)
 
 _CHUNK_SIZE = 1 << 20
-_RETRY_STATUSES = frozenset({408, 429})
 _KEY_REJECTED = "Deepgram rejected the API key"
 
 
@@ -73,7 +71,8 @@ class DeepgramTranscriber(Transcriber):
     endpoints, e.g. a local fake server. *timeout* bounds each network wait, in seconds.
     Failed requests worth retrying are tried *max_attempts* times in all, waiting
     *backoff_base* × 2ⁿ seconds (or what ``Retry-After`` asks, up to *max_retry_delay*;
-    a longer wait is left to the pipeline).
+    a longer wait is left to the pipeline); *retry* gives the three at once
+    (:class:`elyune_adapters.hosted.CallRetry`, what the container passes from the settings).
     """
 
     def __init__(
@@ -88,6 +87,7 @@ class DeepgramTranscriber(Transcriber):
         max_attempts: int = 3,
         backoff_base: float = 2.0,
         max_retry_delay: float = 60.0,
+        retry: CallRetry | None = None,
         voices: bool = True,
         voice_threads: int = 1,
     ) -> None:
@@ -95,8 +95,7 @@ class DeepgramTranscriber(Transcriber):
             raise ValueError("a Deepgram API key is required")
         if environment is not None and base_url is not None:
             raise ValueError("give either environment or base_url, not both")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self._retry = retry or CallRetry(max_attempts, backoff_base, max_retry_delay)
         self._api_key = api_key
         if not diarize_model:
             raise ValueError("a diarize_model is required (latest, v2 or v1)")
@@ -105,9 +104,6 @@ class DeepgramTranscriber(Transcriber):
         self._diarize_model = diarize_model
         self._environment = environment or _environment_for(base_url)
         self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._max_retry_delay = max_retry_delay
         self._voice_encoder = VoiceEncoder(threads=voice_threads) if voices else None
 
     def __repr__(self) -> str:
@@ -133,7 +129,7 @@ class DeepgramTranscriber(Transcriber):
                     exc.status_code,
                     request.recording_id,
                     attempt,
-                    self._max_attempts,
+                    self._retry.attempts,
                     delay,
                 )
             except ParsingError as exc:
@@ -150,18 +146,19 @@ class DeepgramTranscriber(Transcriber):
                     f"Deepgram did not answer within {self._timeout:g} s", transient=True
                 ) from exc
             except httpx.TransportError as exc:
-                if attempt >= self._max_attempts:
+                retry = self._retry.after_transport(attempt)
+                if retry is None:
                     raise TranscriptionFailedError(
                         f"Deepgram could not be reached ({type(exc).__name__})", transient=True
                     ) from exc
-                delay = self._backoff(attempt)
+                delay = retry
                 logger.warning(
                     "Deepgram could not be reached for recording %s (%s, attempt %d of %d); "
                     "retrying in %.2f s",
                     request.recording_id,
                     type(exc).__name__,
                     attempt,
-                    self._max_attempts,
+                    self._retry.attempts,
                     delay,
                 )
             else:
@@ -234,21 +231,15 @@ class DeepgramTranscriber(Transcriber):
             finally:
                 await asyncio.to_thread(handle.close)
 
-    def _backoff(self, attempt: int) -> float:
-        return float(self._backoff_base * 2 ** (attempt - 1))
-
     def _retry_delay(self, exc: ApiError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up now."""
-        status = exc.status_code or 0
-        if not (status in _RETRY_STATUSES or status >= 500) or attempt >= self._max_attempts:
-            return None
-        after = _retry_after(exc.headers or {})
-        delay = self._backoff(attempt) if after is None else after
-        return delay if delay <= self._max_retry_delay else None
+        return self._retry.after_status(
+            exc.status_code or 0, attempt, retry_after(exc.headers or {})
+        )
 
     def _fail(self, request: TranscriptionRequest, exc: ApiError, attempt: int) -> NoReturn:
         status = exc.status_code or 0
-        detail = _redact(_error_message(exc.body), self._api_key)
+        detail = redact(_error_message(exc.body), self._api_key)
         code = _error_code(exc.body)
         logger.warning(
             "Deepgram failed recording %s with %s after %d attempt(s): %s",
@@ -263,7 +254,7 @@ class DeepgramTranscriber(Transcriber):
             raise TranscriptionFailedError(
                 f"Deepgram denied access (403 {code}): {detail}", transient=False
             ) from exc
-        if status in _RETRY_STATUSES or status >= 500:
+        if retryable(status):
             raise TranscriptionFailedError(
                 f"Deepgram is unavailable ({status}) after {attempt} attempt(s): {detail}",
                 transient=True,
@@ -308,25 +299,6 @@ async def _read_chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def _error_message(body: Any) -> str:
     if isinstance(body, Mapping):
         for key in ("err_msg", "message", "details", "error", "reason"):
@@ -343,10 +315,6 @@ def _error_message(body: Any) -> str:
 def _error_code(body: Any) -> str | None:
     value = body.get("err_code") if isinstance(body, Mapping) else None
     return value if isinstance(value, str) and value else None
-
-
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[REDACTED]") if secret else text
 
 
 # --------------------------------------------------------------------------- response mapping

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from elyune_core.entities import StepName
-from elyune_core.errors import QueueUnavailableError
+from elyune_core.errors import ElyuneError, QueueUnavailableError
 from elyune_core.ids import JobId
 from elyune_core.ports import JobQueue
+from elyune_core.use_cases import PipelinePolicy, Reconcile, RunStep, RunStepInput
 
 logger = logging.getLogger("elyune.queue")
 
@@ -67,3 +69,39 @@ class InProcessJobQueue(JobQueue):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def run_in_process(
+    queue: InProcessJobQueue,
+    run_step: Callable[[], Awaitable[RunStep]],
+    reconcile: Callable[[], Awaitable[Reconcile]],
+    policy: PipelinePolicy,
+    worker: str,
+) -> AsyncIterator[None]:
+    """Let *queue* run steps with ``RunStep`` in this process, and re-queue, once a lease
+    long, the steps nobody finished (those cut by a crash or a stall)."""
+
+    async def run(job_id: JobId, step: StepName) -> object:
+        use_case = await run_step()
+        return await use_case.execute(RunStepInput(job_id, step, worker))
+
+    async def reconcile_forever() -> None:
+        while True:
+            await asyncio.sleep(policy.lease_seconds)
+            try:
+                await (await reconcile()).execute()
+            except ElyuneError as exc:
+                logger.warning("could not re-queue unfinished steps: %s", exc)
+
+    queue.attach(run)
+    task = asyncio.create_task(reconcile_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+__all__ = ["InProcessJobQueue", "Runner", "run_in_process"]

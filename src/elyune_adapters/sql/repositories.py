@@ -19,16 +19,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from elyune_adapters.sql import tables as t
-from elyune_adapters.sql.reader import SyncReader
-from elyune_adapters.sql.sealing import SecretBox
-from elyune_core.codec import (
-    content_from_dict,
-    content_to_dict,
-    media_from_dict,
-    media_to_dict,
+from elyune_adapters.sql.columns import (
+    content_from_column,
+    content_to_column,
+    media_from_column,
+    media_to_column,
     words_from_rows,
     words_to_rows,
 )
+from elyune_adapters.sql.reader import SyncReader
+from elyune_adapters.sql.sealing import SecretBox
 from elyune_core.entities import (
     Analysis,
     AnalysisKind,
@@ -252,7 +252,7 @@ def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
         has_system_audio=bool(row["has_system_audio"]),
         has_microphone=bool(row["has_microphone"]),
         language=row["language"],
-        media=None if media is None else media_from_dict(media),
+        media=None if media is None else media_from_column(media),
         files=tuple(files),
         error=row["error"],
         speaker_names=dict(row["speaker_names"] or {}),
@@ -275,7 +275,7 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
         "has_system_audio": recording.has_system_audio,
         "has_microphone": recording.has_microphone,
         "language": recording.language,
-        "media": None if recording.media is None else media_to_dict(recording.media),
+        "media": None if recording.media is None else media_to_column(recording.media),
         "error": recording.error,
         "speaker_names": dict(recording.speaker_names),
         "num_speakers": recording.num_speakers,
@@ -744,7 +744,7 @@ def _analysis(row: RowMapping) -> Analysis:
         engine=row["engine"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        content=None if content is None else content_from_dict(kind, content),
+        content=None if content is None else content_from_column(kind, content),
         error=row["error"],
         input_tokens=row["input_tokens"],
         output_tokens=row["output_tokens"],
@@ -766,7 +766,7 @@ class SqlAnalysisRepository(AnalysisRepository):
         values = {
             "status": analysis.status.value,
             "engine": analysis.engine,
-            "content": None if analysis.content is None else content_to_dict(analysis.content),
+            "content": None if analysis.content is None else content_to_column(analysis.content),
             "error": analysis.error,
             "input_tokens": analysis.input_tokens,
             "output_tokens": analysis.output_tokens,

@@ -32,8 +32,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from elyune_adapters.sql import tables as t
+from elyune_adapters.sql.columns import content_from_column
 from elyune_adapters.sql.reader import SyncReader
-from elyune_core.codec import content_from_dict
 from elyune_core.entities import (
     Analysis,
     AnalysisKind,
@@ -513,7 +513,7 @@ def _analyses_of(conn: Connection, rid: str) -> Iterable[Analysis]:
             engine=x["engine"],
             created_at=x["created_at"],
             updated_at=x["updated_at"],
-            content=content_from_dict(kind, x["content"]),
+            content=content_from_column(kind, x["content"]),
         )
 
 

@@ -79,7 +79,10 @@ class PipelinePolicy:
 
     - A transient failure is retried up to ``max_attempts`` attempts in all, waiting
       ``backoff_base * 2 ** (attempt - 1)`` seconds (at most ``backoff_max``, with up to
-      ``jitter`` of it added at random).
+      ``jitter`` of it added at random). Within one attempt, a hosted engine's call
+      (Deepgram, Gemini) is itself tried up to ``ENGINE_MAX_ATTEMPTS`` times with the same
+      backoff (``elyune_adapters.hosted.CallRetry``), so such a call is tried at most
+      ``ENGINE_MAX_ATTEMPTS x max_attempts`` times for a step.
     - A storage or database outage (``ServiceUnavailableError``) does not use up
       attempts: the step waits it out, pending with a ``retry_at`` that grows up to
       ``outage_backoff_max``, for up to ``outage_seconds`` from the first such failure;

@@ -21,6 +21,7 @@ from elyune_core.entities import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    iso_time,
 )
 from elyune_core.errors import (
     ElyuneError,
@@ -156,7 +157,7 @@ class QueueWebhookDeliveries:
                 payload = {
                     "id": delivery_id,
                     "type": kind.value,
-                    "created_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+                    "created_at": iso_time(event.occurred_at),
                     "data": {"recording_id": event.recording_id, **dict(event.data)},
                 }
                 await uow.webhooks.add_delivery(

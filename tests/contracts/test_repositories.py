@@ -1,4 +1,8 @@
-"""One repository contract suite, run against SQLite and PostgreSQL."""
+"""One repository contract suite, run against the in-memory fake, SQLite and PostgreSQL.
+
+The fake (``elyune_adapters.memory``) is what the unit tests and library users run the
+core on: it is held to the same contract as the SQL adapter, so the two cannot drift
+apart unseen."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import pytest
 
-from elyune_adapters.memory import sample_transcript_result
+from elyune_adapters.memory import InMemoryState, in_memory_uow, sample_transcript_result
 from elyune_adapters.settings import DatabaseSettings
 from elyune_adapters.sql.engine import create_engine, current_revision, head_revision, upgrade
 from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
@@ -19,9 +23,12 @@ from elyune_core import (
     AnalysisKind,
     AnalysisStatus,
     ConflictError,
+    DeliveryAttempt,
     DeliveryId,
+    DeliveryStatus,
     FileKind,
     JobId,
+    JobStatus,
     MediaInfo,
     Recording,
     RecordingId,
@@ -39,6 +46,7 @@ from elyune_core import (
     WebhookEndpoint,
     WebhookEvent,
     WebhookId,
+    WebhookNotFoundError,
     new_job,
 )
 from elyune_core.entities import SpeakerVoice, WebhookDelivery
@@ -48,8 +56,11 @@ from tests.conftest import reset_schema
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def uow_factory(request, tmp_path):
+    if request.param == "memory":
+        yield in_memory_uow(InMemoryState())
+        return
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
     else:
@@ -354,3 +365,94 @@ async def test_claiming_webhook_deliveries_is_fair_between_users_and_endpoints(u
         rest = await uow.webhooks.claim_due(later, lease, 50)
         await uow.commit()
     assert len(rest) == 26 and {d.owner_id for d in rest} == {"user-1"}
+
+
+def _endpoint(n: int, owner: str = "user-1", **kw) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        WebhookId(f"hook-{n}"),
+        UserId(owner),
+        f"https://example.com/{n}",
+        kw.pop("events", (WebhookEvent.TRANSCRIPT_READY,)),
+        "whsec_x",
+        NOW + timedelta(seconds=n),
+        **kw,
+    )
+
+
+async def test_webhook_endpoints_are_the_owners_and_leave_with_their_deliveries(uow_factory):
+    await _seed(uow_factory, users=(1, 2))
+    async with uow_factory() as uow:
+        await uow.webhooks.add(_endpoint(2))
+        await uow.webhooks.add(_endpoint(1, description="CI"))
+        await uow.webhooks.add(_endpoint(3, owner="user-2"))
+        await uow.webhooks.add(
+            _endpoint(4, events=(WebhookEvent.PROCESSING_FAILED,), is_active=True)
+        )
+        await uow.webhooks.add(_endpoint(5, is_active=False))
+        for n in range(3):
+            await uow.webhooks.add_delivery(
+                WebhookDelivery(
+                    DeliveryId(f"dlv-{n}"),
+                    WebhookId("hook-1"),
+                    UserId("user-1"),
+                    WebhookEvent.TRANSCRIPT_READY,
+                    {"n": n},
+                    NOW + timedelta(seconds=n),
+                )
+            )
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.webhooks.get(WebhookId("hook-1"), UserId("user-1"))).description == "CI"
+        with pytest.raises(WebhookNotFoundError):
+            await uow.webhooks.get(WebhookId("hook-3"), UserId("user-1"))  # user-2's
+        listed = await uow.webhooks.list(UserId("user-1"))
+        assert [e.id for e in listed] == ["hook-1", "hook-2", "hook-4", "hook-5"]  # oldest first
+        wanted = await uow.webhooks.subscribed(UserId("user-1"), WebhookEvent.TRANSCRIPT_READY)
+        assert sorted(e.id for e in wanted) == ["hook-1", "hook-2"]  # active, subscribed
+        log = await uow.webhooks.deliveries(WebhookId("hook-1"))
+        assert [d.id for d in log] == ["dlv-2", "dlv-1", "dlv-0"]  # newest first
+        assert [d.id for d in await uow.webhooks.deliveries(WebhookId("hook-1"), limit=1)] == [
+            "dlv-2"
+        ]
+        done = attrs.evolve(
+            log[0],
+            status=DeliveryStatus.SUCCEEDED,
+            attempts=(DeliveryAttempt(NOW, 200, None, 12),),
+            delivered_at=NOW,
+        )
+        await uow.webhooks.save_delivery(done)
+        await uow.commit()
+    async with uow_factory() as uow:
+        saved = (await uow.webhooks.deliveries(WebhookId("hook-1")))[0]
+        assert saved.status is DeliveryStatus.SUCCEEDED
+        assert saved.attempts == (DeliveryAttempt(NOW, 200, None, 12),)
+        await uow.webhooks.delete(WebhookId("hook-1"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(WebhookNotFoundError):
+            await uow.webhooks.get(WebhookId("hook-1"), UserId("user-1"))
+        assert await uow.webhooks.deliveries(WebhookId("hook-1")) == []
+        assert (
+            await uow.webhooks.claim_due(NOW + timedelta(hours=1), NOW + timedelta(hours=2)) == []
+        )
+
+
+async def test_unfinished_jobs_come_oldest_first(uow_factory):
+    """The reconciler resumes the oldest work first, whatever the store."""
+    recordings = [_recording(n, status=RecordingStatus.PROCESSING) for n in range(1, 6)]
+    await _seed(uow_factory, *recordings)
+    order = [3, 1, 5, 2, 4]
+    async with uow_factory() as uow:
+        for n in order:
+            job = new_job(JobId(f"job-{n}"), recordings[n - 1].id, NOW + timedelta(minutes=n))
+            if n == 5:
+                job = attrs.evolve(job, status=JobStatus.SUCCEEDED)
+            await uow.jobs.add(job)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [j.id for j in await uow.jobs.unfinished()] == ["job-1", "job-2", "job-3", "job-4"]
+        assert [j.id for j in await uow.jobs.unfinished(limit=2)] == ["job-1", "job-2"]
+        newest = await uow.jobs.list(limit=2)
+        assert [j.id for j in newest] == ["job-5", "job-4"]
+        done = await uow.jobs.list(status=JobStatus.SUCCEEDED)
+        assert [j.id for j in done] == ["job-5"]

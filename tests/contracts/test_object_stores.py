@@ -1,4 +1,5 @@
-"""One ObjectStore contract suite for LocalObjectStore and MinioObjectStore on SeaweedFS.
+"""One ObjectStore contract suite for the in-memory fake, LocalObjectStore and
+MinioObjectStore on SeaweedFS.
 
 The MinIO adapter runs against ``weed mini``, a real S3 server that checks signatures,
 expiry times and POST policies; its presigned URLs are exercised with plain HTTP, as a
@@ -24,6 +25,7 @@ import attrs
 import pytest
 from aiohttp import web
 
+from elyune_adapters.memory import InMemoryObjectStore
 from elyune_adapters.settings import SettingsError, StorageSettings
 from elyune_adapters.storage.local import LocalObjectStore
 from elyune_adapters.storage.minio import MinioObjectStore
@@ -89,8 +91,10 @@ def minio_store(bucket_settings: StorageSettings) -> Iterator[MinioObjectStore]:
     store.close()
 
 
-@pytest.fixture(params=["local", "minio"])
+@pytest.fixture(params=["memory", "local", "minio"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "memory":
+        return InMemoryObjectStore()
     if request.param == "local":
         return LocalObjectStore(
             tmp_path / "objects", UrlSigner(b"contract-test-secret-0123", "http://testserver")

@@ -5,11 +5,13 @@ broker's state, else from :func:`load_settings`), starts its resources and keeps
 ``state.container``; ``WORKER_SHUTDOWN`` closes it. The task receives ids only, runs
 ``RunStep`` and acknowledges its message once the step is recorded.
 
-Run a worker with ``elyune worker``. taskiq's own command also runs these tasks, but
-without the reconciler, with taskiq's defaults (up to 100 messages at once) and without
-a grace period unless ``--wait-tasks-timeout`` is given::
+The queue adapter sends messages naming ``RUN_STEP_TASK`` without importing this
+module; only workers register the task. Run a worker with ``elyune worker``. taskiq's
+own command also runs these tasks, but without the reconciler, with taskiq's defaults
+(up to 100 messages at once) and without a grace period unless
+``--wait-tasks-timeout`` is given::
 
-    taskiq worker elyune_adapters.queue.taskiq:broker elyune_adapters.queue.tasks
+    taskiq worker elyune_adapters.queue.taskiq:broker elyune_worker.tasks
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from taskiq import AcknowledgeType, Context, TaskiqDepends, TaskiqEvents, TaskiqState
 
 from elyune_adapters.container import Container, create_container, resolve
-from elyune_adapters.queue.taskiq import RUN_STEP_TASK, TaskiqJobQueue, broker
+from elyune_adapters.queue.taskiq import RUN_STEP_TASK, broker
 from elyune_adapters.settings import load_settings
 from elyune_core.entities import StepName
 from elyune_core.errors import ElyuneError, QueueUnavailableError
@@ -45,12 +47,10 @@ async def start_worker(state: TaskiqState) -> None:
     # Build the adapters and load the speech model now, not in the first step.
     await resolve(container.run_step())
     transcriber = await resolve(container.transcriber())
-    warm = getattr(transcriber, "warm", None)
-    if callable(warm):
-        try:
-            await warm()
-        except ElyuneError as exc:  # the transcribe step reports it where users see it
-            logger.warning("could not load the speech model at start: %s", exc)
+    try:
+        await transcriber.warm()
+    except ElyuneError as exc:  # the transcribe step reports it where users see it
+        logger.warning("could not load the speech model at start: %s", exc)
 
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
@@ -83,8 +83,7 @@ async def run_step(job_id: str, step: str, context: Context = TaskiqDepends()) -
         return {"ran": False}
     job = JobId(job_id)
     queue = await resolve(container.job_queue())
-    if isinstance(queue, TaskiqJobQueue):
-        await queue.taken(job, name)
+    await queue.taken(job, name)
     use_case = await resolve(container.run_step())
     current = asyncio.current_task()
     assert current is not None
@@ -94,9 +93,8 @@ async def run_step(job_id: str, step: str, context: Context = TaskiqDepends()) -
     try:
         result = await use_case.execute(RunStepInput(job, name, worker))
     except asyncio.CancelledError:
-        if isinstance(queue, TaskiqJobQueue):
-            with contextlib.suppress(ElyuneError):  # else the reconciler queues it
-                await queue.requeue(job, name)
+        with contextlib.suppress(ElyuneError):  # else the reconciler queues it
+            await queue.requeue(job, name)
         await context.ack()
         logger.info("worker %s handed back %s of job %s", worker, name.value, job_id)
         current.uncancel()  # the step is recorded as pending: this message is done
@@ -140,4 +138,4 @@ async def run_step(job_id: str, step: str, context: Context = TaskiqDepends()) -
     return {"ran": result.ran, "status": result.status.value, "attempts": result.attempts}
 
 
-__all__ = ["run_step", "start_worker", "stop_worker"]
+__all__ = ["logger", "run_step", "start_worker", "stop_worker"]
