@@ -593,7 +593,6 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search one user's transcripts, titles, speaker names and analyses."""
-    from elyune_core.search import hit_to_dict
     from elyune_core.use_cases import SearchInput
 
     async def work(container: Container) -> Any:
@@ -612,7 +611,10 @@ def search(
 
     result = run(work)
     if as_json:
-        body = {"count": result.total, "results": [hit_to_dict(h) for h in result.items]}
+        body = {
+            "count": result.total,
+            "results": [present.search_hit_to_dict(h) for h in result.items],
+        }
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
     if not result.items:
@@ -638,7 +640,6 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ask a question of one user's recordings; the answer cites checked moments."""
-    from elyune_core.search import answer_to_dict
     from elyune_core.use_cases import AskInput
 
     async def work(container: Container) -> Any:
@@ -649,7 +650,9 @@ def ask(
 
     answer = run(work)
     if as_json:
-        sys.stdout.write(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(present.answer_to_dict(answer), ensure_ascii=False, indent=2) + "\n"
+        )
         return
     console.print(f"[dim]{answer.kind.value} answer ({escape(answer.engine)})[/]")
     console.print(escape(answer.text))

@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import attrs
 
@@ -436,67 +435,6 @@ def check_citation(
     return None
 
 
-# --------------------------------------------------------------------------- plain forms
-
-
-def _seconds(value: float) -> str:
-    """*value* for a ``?t=`` parameter: plain digits, at most two decimals."""
-    return f"{max(0.0, value):.2f}".rstrip("0").rstrip(".") or "0"
-
-
-def hit_to_dict(hit: SearchHit) -> dict[str, Any]:
-    """A search hit as plain data (the API's JSON); ``url`` opens the web app's
-    recording page at its moment."""
-    at = "" if hit.start is None else f"?t={_seconds(hit.start)}"
-    return {
-        "recording_id": hit.recording_id,
-        "recording_title": hit.recording_title,
-        "recording_created_at": hit.recording_created_at.isoformat().replace("+00:00", "Z"),
-        "recording_status": hit.recording_status.value,
-        "kind": hit.kind.value,
-        "field": hit.field,
-        "segment_id": hit.position if hit.kind.value == "segment" else None,
-        "start": hit.start,
-        "end": hit.end,
-        "speaker": hit.speaker,
-        "speaker_name": hit.speaker_name,
-        "snippet": hit.snippet.text,
-        "highlights": [list(span) for span in hit.snippet.highlights],
-        "snippet_html": hit.snippet.html(),
-        "score": hit.score,
-        "url": f"/#/recordings/{hit.recording_id}{at}",
-    }
-
-
-def _citation(citation: Citation) -> dict[str, Any]:
-    return {
-        "recording_id": citation.recording_id,
-        "segment_id": citation.segment_id,
-        "start": citation.start,
-        "end": citation.end,
-        "speaker": citation.speaker,
-        "speaker_name": citation.speaker_name,
-        "quote": citation.quote,
-        "url": f"/#/recordings/{citation.recording_id}?t={_seconds(citation.start)}",
-    }
-
-
-def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """An answer as plain data (the API's JSON)."""
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "kind": answer.kind.value,
-        "engine": answer.engine,
-        "recording_id": answer.recording_id,
-        "citations": [_citation(c) for c in answer.citations],
-        "flagged": answer.flagged,
-        "problems": list(answer.problems),
-        "passages": answer.passages,
-        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
-    }
-
-
 __all__ = [
     "CITATION_TOLERANCE",
     "MARK_END",
@@ -515,11 +453,9 @@ __all__ = [
     "SearchQuery",
     "SearchTerms",
     "Snippet",
-    "answer_to_dict",
     "build_documents",
     "check_citation",
     "clean_text",
-    "hit_to_dict",
     "normalise",
     "parse_query",
 ]

@@ -12,11 +12,12 @@ from aiohttp import web
 
 from elyune_adapters.container import resolve
 from elyune_core import InvalidInputError, RecordingId, RecordingStatus, User
-from elyune_core.search import MAX_QUERY_LENGTH, answer_to_dict, hit_to_dict
+from elyune_core.search import MAX_QUERY_LENGTH
 from elyune_core.use_cases import AskInput, SearchInput
 from elyune_http import schema
 from elyune_http.keys import CONTAINER, SETTINGS, USER
 from elyune_http.middleware import json_dumps
+from elyune_http.present import answer_to_dict, search_hit_to_dict
 
 routes = web.RouteTableDef()
 ID = r"{id:(?!request-upload/)[A-Za-z0-9_-]{1,64}}"
@@ -118,7 +119,7 @@ async def search(request: web.Request) -> web.Response:
             "count": result.total,
             "next": link(page + 1) if page * size < result.total else None,
             "previous": link(page - 1) if page > 1 else None,
-            "results": [hit_to_dict(h) for h in result.items],
+            "results": [search_hit_to_dict(h) for h in result.items],
         }
     )
 

@@ -106,33 +106,3 @@ async def test_answer_tokens_count_in_the_usage_report():
         await tx.commit()
     (row,) = await UsageReport(uow=uow).execute(datetime(2025, 1, 1, tzinfo=UTC))
     assert (row.username, row.input_tokens, row.output_tokens) == ("una", 300, 40)
-
-
-def test_links_to_a_moment_are_plain_seconds():
-    from elyune_core.search import DocumentKind, SearchHit, hit_to_dict
-
-    def url(start):
-        hit = SearchHit(
-            RecordingId("r1"),
-            "T",
-            NOW,
-            RecordingStatus.READY,
-            DocumentKind.SEGMENT,
-            "transcript",
-            0,
-            1.0,
-            Snippet("x"),
-            "x",
-            start=start,
-            end=None,
-        )
-        return hit_to_dict(hit)["url"]
-
-    assert [url(s) for s in (0.0, 4.5, 10.0, 61.256, 3_000_000.0, None)] == [
-        "/#/recordings/r1?t=0",
-        "/#/recordings/r1?t=4.5",
-        "/#/recordings/r1?t=10",
-        "/#/recordings/r1?t=61.26",
-        "/#/recordings/r1?t=3000000",
-        "/#/recordings/r1",
-    ]
