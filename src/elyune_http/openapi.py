@@ -760,7 +760,7 @@ PATHS: JSON = {
             "Ask a question of all your recordings; the answer cites checked moments",
             ("200", _json_response("The answer.", "Answer")),
             body="AskQuestion",
-            errors=("400", "401", "415", "503"),
+            errors=("400", "401", "415", "429", "503"),
             tag="search",
         )
     },
@@ -769,7 +769,7 @@ PATHS: JSON = {
             "Ask a question of one recording; the answer cites checked moments",
             ("200", _json_response("The answer.", "Answer")),
             body="AskQuestion",
-            errors=("400", "401", "404", "415", "503"),
+            errors=("400", "401", "404", "415", "429", "503"),
             params=(_ID,),
             tag="search",
         )

@@ -15,7 +15,7 @@ from elyune_core import InvalidInputError, RecordingId, RecordingStatus, User
 from elyune_core.search import MAX_QUERY_LENGTH
 from elyune_core.use_cases import AskInput, SearchInput
 from elyune_http import schema
-from elyune_http.keys import CONTAINER, SETTINGS, USER
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, USER
 from elyune_http.middleware import json_dumps
 from elyune_http.present import answer_to_dict, search_hit_to_dict
 
@@ -127,6 +127,8 @@ async def search(request: web.Request) -> web.Response:
 async def _ask(request: web.Request, recording_id: RecordingId | None) -> web.Response:
     data = await schema.read_json(request, schema.ASK)
     user: User = request[USER]
+    # an answer may cost a language model's tokens: limited like uploads, per user
+    await request.app[LIMITER].hit(f"ask:user:{user.id}")
     answer = await (await resolve(request.app[CONTAINER].ask_question())).execute(
         AskInput(owner_id=user.id, question=data["question"], recording_id=recording_id)
     )

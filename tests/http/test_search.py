@@ -299,3 +299,16 @@ def test_hits_and_answers_have_exactly_the_documented_fields():
         output_tokens=1,
     )
     _check(present.answer_to_dict(answer), SCHEMAS["Answer"], "Answer")
+
+
+async def test_asking_is_rate_limited_per_user(make_api):
+    api = await make_api(RATE_LIMIT_PER_MINUTE="2")
+    token = await api.user()
+    statuses = []
+    for _ in range(3):
+        response = await api.client.post(
+            "/api/v1/ask/", json={"question": "anything?"}, headers=api.auth(token)
+        )
+        statuses.append(response.status)
+    assert statuses == [200, 200, 429]
+    assert response.headers.get("Retry-After")
