@@ -47,6 +47,7 @@ from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
 from elyune_core.entities import StepName, WebhookEvent
 from elyune_core.ports import (
     Analyzer,
+    Answerer,
     JobQueue,
     LanguageSupport,
     ObjectStore,
@@ -57,6 +58,7 @@ from elyune_core.ports import (
     UnitOfWork,
 )
 from elyune_core.use_cases import (
+    AskQuestion,
     Authenticate,
     CleanupRecordings,
     CompleteUpload,
@@ -90,6 +92,7 @@ from elyune_core.use_cases import (
     RetryJob,
     RetryJobStep,
     RunStep,
+    SearchRecordings,
     SetPassword,
     SetUserFlags,
     SetVoiceProfiles,
@@ -267,6 +270,27 @@ class MonitoredJobQueue(JobQueue, QueueMonitor, Protocol):
     """A job queue that also tells its depth (both queue adapters are)."""
 
 
+def _answerer(settings: Settings) -> Answerer:
+    """Gemini when the analyses use it (same key and model), else the extractive one."""
+    config = settings.analyzer
+    if config.kind == "gemini":
+        from elyune_adapters.analysis.answer import GeminiAnswerer
+
+        assert config.gemini_api_key is not None
+        return GeminiAnswerer(
+            api_key=config.gemini_api_key,
+            model=config.gemini_model,
+            api_version=config.gemini_api_version,
+            temperature=config.gemini_temperature,
+            base_url=config.gemini_url,
+            timeout=min(config.timeout, 120.0),
+            retry=_call_retry(settings),
+        )
+    from elyune_adapters.analysis.answer import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
 async def _job_queue(
     settings: Settings, inprocess_queue: Callable[[], InProcessJobQueue]
 ) -> AsyncIterator[MonitoredJobQueue]:
@@ -433,6 +457,7 @@ class Container(containers.DeclarativeContainer):
     transcriber = providers.Resource(_transcriber, settings)
     languages = providers.Singleton(_languages, settings)
     analyzer = providers.Singleton(_analyzer, settings)
+    answerer = providers.Singleton(_answerer, settings)
     inprocess_queue = providers.Singleton(
         InProcessJobQueue, providers.Callable(lambda s: s.queue.concurrency, settings)
     )
@@ -543,6 +568,10 @@ class Container(containers.DeclarativeContainer):
     get_user = providers.Factory(GetUser, uow=read_uow)
     cleanup_recordings = providers.Factory(CleanupRecordings, uow=uow, delete=delete_recording)
     usage_report = providers.Factory(UsageReport, uow=read_uow)
+    search_recordings = providers.Factory(SearchRecordings, uow=read_uow)
+    ask_question = providers.Factory(
+        AskQuestion, uow=uow, read_uow=read_uow, answerer=answerer, clock=clock
+    )
 
     create_webhook = providers.Factory(
         CreateWebhook, uow=uow, guard=url_guard, clock=clock, ids=ids

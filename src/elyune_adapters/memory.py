@@ -11,6 +11,7 @@ import contextlib
 import copy
 import hashlib
 import itertools
+import re
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
@@ -20,7 +21,16 @@ from types import TracebackType
 
 import attrs
 
-from elyune_core import check_key, name_key
+from elyune_core import (
+    AnswerDraft,
+    AnswerKind,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    Snippet,
+    check_key,
+    name_key,
+)
 from elyune_core.entities import (
     ActionItem,
     ActionItems,
@@ -68,6 +78,8 @@ from elyune_core.ports import (
     AnalysisRepository,
     AnalysisRequest,
     Analyzer,
+    Answerer,
+    AnswerRequest,
     Clock,
     DeletedObjects,
     EventPublisher,
@@ -88,6 +100,7 @@ from elyune_core.ports import (
     RecordingEvent,
     RecordingQuery,
     RecordingRepository,
+    SearchIndex,
     StepDurations,
     TokenRepository,
     Transcoder,
@@ -159,6 +172,10 @@ class InMemoryState:
     webhooks: dict[WebhookId, WebhookEndpoint] = attrs.field(factory=dict)
     deliveries: dict[DeliveryId, WebhookDelivery] = attrs.field(factory=dict)
     voice_profiles: dict[VoiceProfileId, VoiceProfile] = attrs.field(factory=dict)
+    search_docs: dict[RecordingId, tuple[SearchDocument, ...]] = attrs.field(factory=dict)
+    answer_usage: list[tuple[UserId, RecordingId | None, str, int, int, datetime]] = attrs.field(
+        factory=list
+    )
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     commits: int = 0
     failing_commits: list[ElyuneError] = attrs.field(factory=list)
@@ -488,6 +505,121 @@ class _VoiceProfiles(VoiceProfileRepository):
                 raise ConflictError(f"A voice profile called {other.name!r} already exists.")
 
 
+def _stem(word: str) -> str:
+    """A crude English stemmer, enough for the fake to match "decided" with "decide"."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+class InMemorySearchIndex(SearchIndex):
+    """Documents per recording; a search scans them (words matched after crude stemming).
+
+    Ranking: matched term occurrences over document length; documents of other owners
+    are never looked at.
+    """
+
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def replace(self, recording_id: RecordingId, documents: Sequence[SearchDocument]) -> None:
+        self._s.search_docs[recording_id] = tuple(documents)
+
+    async def remove(self, recording_id: RecordingId) -> None:
+        self._s.search_docs.pop(recording_id, None)
+
+    async def search(self, query: SearchQuery) -> Page[SearchHit]:
+        phrases = [tuple(_stem(w) for w in p) for p in query.terms.phrases]
+        hits: list[SearchHit] = []
+        for recording_id, docs in self._s.search_docs.items():
+            recording = self._s.recordings.get(recording_id)
+            if recording is None or recording.owner_id != query.owner_id:
+                continue
+            if query.recording_id is not None and recording_id != query.recording_id:
+                continue
+            if query.status is not None and recording.status is not query.status:
+                continue
+            if query.created_after is not None and recording.created_at < query.created_after:
+                continue
+            if query.created_before is not None and recording.created_at >= query.created_before:
+                continue
+            for doc in docs:
+                if doc.owner_id != query.owner_id:
+                    continue
+                if query.kinds and doc.kind not in query.kinds:
+                    continue
+                if query.speaker is not None and (doc.speaker_name or "").casefold() != (
+                    query.speaker.casefold()
+                ):
+                    continue
+                tokens = [
+                    (m.start(), m.end(), _stem(m.group().casefold()))
+                    for m in _WORDS.finditer(doc.text)
+                ]
+                stems = [t[2] for t in tokens]
+                marked: set[int] = set()
+                matched = 0
+                for phrase in phrases:
+                    found = [
+                        i
+                        for i in range(len(stems) - len(phrase) + 1)
+                        if tuple(stems[i : i + len(phrase)]) == phrase
+                    ]
+                    if found:
+                        matched += 1
+                        for i in found:
+                            marked.update(range(i, i + len(phrase)))
+                if not matched or (query.mode == "all" and matched < len(phrases)):
+                    continue
+                snippet_text = doc.text
+                spans = tuple((tokens[i][0], tokens[i][1]) for i in sorted(marked))
+                hits.append(
+                    SearchHit(
+                        recording_id=recording_id,
+                        recording_title=recording.title,
+                        recording_created_at=recording.created_at,
+                        recording_status=recording.status,
+                        kind=doc.kind,
+                        field=doc.field,
+                        position=doc.position,
+                        score=round(len(marked) / (1 + len(stems)) + matched, 6),
+                        snippet=Snippet(snippet_text, spans),
+                        text=doc.text,
+                        start=doc.start,
+                        end=doc.end,
+                        speaker=doc.speaker,
+                        speaker_name=doc.speaker_name,
+                    )
+                )
+        hits.sort(key=lambda h: (-h.score, h.recording_id, h.kind.value, h.position))
+        return Page(tuple(hits[query.offset : query.offset + query.limit]), len(hits))
+
+    async def record_usage(
+        self,
+        owner_id: UserId,
+        recording_id: RecordingId | None,
+        engine: str,
+        input_tokens: int,
+        output_tokens: int,
+        at: datetime,
+    ) -> None:
+        self._s.answer_usage.append(
+            (owner_id, recording_id, engine, input_tokens, output_tokens, at)
+        )
+
+    async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
+        totals: dict[UserId, tuple[int, int]] = {}
+        for owner, _, _, tokens_in, tokens_out, at in self._s.answer_usage:
+            if at >= since:
+                old = totals.get(owner, (0, 0))
+                totals[owner] = (old[0] + tokens_in, old[1] + tokens_out)
+        return totals
+
+
+_WORDS = re.compile(r"\w+")
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an :class:`InMemoryState`: works on a copy, applied on commit.
 
@@ -511,6 +643,8 @@ class InMemoryUnitOfWork(UnitOfWork):
             webhooks=dict(self._state.webhooks),
             deliveries=dict(self._state.deliveries),
             voice_profiles=dict(self._state.voice_profiles),
+            search_docs=dict(self._state.search_docs),
+            answer_usage=list(self._state.answer_usage),
         )
         self.users = _Users(self._work)
         self.recordings = _Recordings(self._work)
@@ -520,6 +654,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.tokens = _Tokens(self._work)
         self.webhooks = _Webhooks(self._work)
         self.voice_profiles = _VoiceProfiles(self._work)
+        self.search = InMemorySearchIndex(self._work)
         return self
 
     async def __aexit__(
@@ -536,7 +671,15 @@ class InMemoryUnitOfWork(UnitOfWork):
         if self._state.failing_commits:
             raise self._state.failing_commits.pop(0)
         names = ("users", "recordings", "jobs", "transcripts", "analyses")
-        for name in (*names, "used_tokens", "webhooks", "deliveries", "voice_profiles"):
+        for name in (
+            *names,
+            "used_tokens",
+            "webhooks",
+            "deliveries",
+            "voice_profiles",
+            "search_docs",
+            "answer_usage",
+        ):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
         self._state.commits += 1
 
@@ -801,6 +944,32 @@ class FakeAnalyzer(Analyzer):
 # --------------------------------------------------------------------------- work and events
 
 
+class ScriptedAnswerer(Answerer):
+    """An answerer that returns scripted drafts in order and records each request.
+
+    A script entry may be a function of the request (to cite what was retrieved).
+    """
+
+    name = "scripted"
+    kind = AnswerKind.GENERATIVE
+
+    def __init__(
+        self,
+        *drafts: AnswerDraft | Callable[[AnswerRequest], AnswerDraft],
+        max_passages: int = 20,
+        char_budget: int = 20_000,
+    ) -> None:
+        self._drafts = list(drafts)
+        self.requests: list[AnswerRequest] = []
+        self.max_passages = max_passages
+        self.char_budget = char_budget
+
+    async def answer(self, request: AnswerRequest) -> AnswerDraft:
+        self.requests.append(request)
+        item = self._drafts.pop(0)
+        return item(request) if callable(item) else item
+
+
 class RecordingJobQueue(JobQueue, QueueMonitor):
     """Records enqueued steps; with a *runner*, runs them as tasks (like in-process)."""
 
@@ -847,10 +1016,12 @@ __all__ = [
     "FakeTranscriber",
     "FixedClock",
     "InMemoryObjectStore",
+    "InMemorySearchIndex",
     "InMemoryState",
     "InMemoryUnitOfWork",
     "PlainPasswordHasher",
     "RecordingJobQueue",
+    "ScriptedAnswerer",
     "SequentialIds",
     "in_memory_uow",
     "job_statistics",

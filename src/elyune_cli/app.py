@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 
 from elyune_adapters.container import Container, resolve
 from elyune_cli import render
@@ -753,3 +754,116 @@ def usage(
         sys.stdout.write(json.dumps(body, indent=2) + "\n")
         return
     console.print(render.usage_table(rows, since))
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _search_user(container: Container, name: str | None) -> Any:
+    """The user whose recordings are searched: *name*, else the CLI's own user."""
+
+    async def find() -> Any:
+        if name is None:  # the user `elyune process` files recordings under
+            return await (await resolve(container.ensure_user())).execute(
+                container.settings().cli_user
+            )
+        async with (await resolve(container.read_uow()))() as uow:
+            user = await uow.users.get_by_username(name)
+        if user is None:
+            raise UserNotFoundError(f"No user called {name!r}.")
+        return user
+
+    return find()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words and "quoted phrases" to find.')],
+    user: Annotated[
+        str | None, typer.Option(help="Whose recordings (default: the CLI's own user).")
+    ] = None,
+    speaker: Annotated[str | None, typer.Option(help="Only what this speaker said.")] = None,
+    status: Annotated[RecordingStatus | None, typer.Option(help="Only this status.")] = None,
+    recording: Annotated[str | None, typer.Option(help="Only this recording.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search one user's transcripts, titles, speaker names and analyses."""
+    from elyune_core.use_cases import SearchInput
+
+    async def work(container: Container) -> Any:
+        owner = await _search_user(container, user)
+        return await (await resolve(container.search_recordings())).execute(
+            SearchInput(
+                owner_id=owner.id,
+                text=query,
+                speaker=speaker,
+                status=status,
+                recording_id=None if recording is None else RecordingId(recording),
+                offset=(page - 1) * limit,
+                limit=limit,
+            )
+        )
+
+    result = run(work)
+    if as_json:
+        body = {
+            "count": result.total,
+            "results": [present.search_hit_to_dict(h) for h in result.items],
+        }
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not result.items:
+        console.print("No matches.")
+        return
+    console.print(f"{result.total} match(es)")
+    for hit in result.items:
+        where = f"{_clock(hit.start)}" if hit.start is not None else hit.kind.value
+        who = f" {hit.speaker_name}:" if hit.speaker_name else ""
+        console.print(
+            f"[bold]{escape(hit.recording_title)}[/] [dim]{hit.recording_id}[/] "
+            f"[cyan]{where}[/]{escape(who)} {escape(hit.snippet.text)}"
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    user: Annotated[
+        str | None, typer.Option(help="Whose recordings (default: the CLI's own user).")
+    ] = None,
+    recording: Annotated[str | None, typer.Option(help="Ask only this recording.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask a question of one user's recordings; the answer cites checked moments."""
+    from elyune_core.use_cases import AskInput
+
+    async def work(container: Container) -> Any:
+        owner = await _search_user(container, user)
+        return await (await resolve(container.ask_question())).execute(
+            AskInput(owner.id, question, None if recording is None else RecordingId(recording))
+        )
+
+    answer = run(work)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(present.answer_to_dict(answer), ensure_ascii=False, indent=2) + "\n"
+        )
+        return
+    console.print(f"[dim]{answer.kind.value} answer ({escape(answer.engine)})[/]")
+    console.print(escape(answer.text))
+    for c in answer.citations:
+        console.print(
+            f"  [cyan]{c.recording_id} {_clock(c.start)}-{_clock(c.end)}[/] "
+            f"{escape(c.speaker_name or '')}: \u201c{escape(c.quote)}\u201d"
+        )
+    if answer.flagged:
+        console.print("[yellow]Some citations failed the checks and were dropped.[/]")

@@ -26,7 +26,8 @@ any adapter::
     ├── ServiceUnavailableError            (transient)
     │   ├── ObjectStoreUnavailableError
     │   ├── RepositoryUnavailableError
-    │   └── QueueUnavailableError
+    │   ├── QueueUnavailableError
+    │   └── AnswerUnavailableError
     ├── StepError
     │   ├── InvalidMediaError               (permanent)
     │   │   └── ObjectChangedError          (the source changed under a step)
@@ -162,6 +163,10 @@ class QueueUnavailableError(ServiceUnavailableError):
     """The job queue cannot be reached."""
 
 
+class AnswerUnavailableError(ServiceUnavailableError):
+    """The answering engine (Gemini) cannot be used right now."""
+
+
 class StepError(ElyuneError):
     """A processing step failed; the message is shown to the recording's owner."""
 
@@ -193,6 +198,7 @@ class AnalysisFailedError(StepError):
 
 __all__ = [
     "AnalysisFailedError",
+    "AnswerUnavailableError",
     "AuthenticationError",
     "ConflictError",
     "ElyuneError",

@@ -16,6 +16,14 @@ from typing import Generic, Protocol, TypeVar
 
 import attrs
 
+from elyune_core._search import (
+    AnswerDraft,
+    AnswerKind,
+    Passage,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+)
 from elyune_core.entities import (
     Analysis,
     AnalysisContent,
@@ -633,6 +641,45 @@ class VoiceProfileRepository(Protocol):
         ...
 
 
+class SearchIndex(Protocol):
+    """The full-text index of the recordings' documents (see ``elyune_core._search``).
+
+    Writes take part in the unit of work's transaction: an index change is committed
+    or rolled back with the rows it was made from.
+    """
+
+    async def replace(self, recording_id: RecordingId, documents: Sequence[SearchDocument]) -> None:
+        """Make *documents* the indexed documents of *recording_id* (earlier ones go)."""
+        ...
+
+    async def remove(self, recording_id: RecordingId) -> None:
+        """Drop every indexed document of *recording_id*."""
+        ...
+
+    async def search(self, query: SearchQuery) -> Page[SearchHit]:
+        """The owner's documents matching *query*, best first, with the total count.
+
+        Only documents of ``query.owner_id``'s recordings are ever returned.
+        """
+        ...
+
+    async def record_usage(
+        self,
+        owner_id: UserId,
+        recording_id: RecordingId | None,
+        engine: str,
+        input_tokens: int,
+        output_tokens: int,
+        at: datetime,
+    ) -> None:
+        """Remember the tokens one answer used (for usage reports)."""
+        ...
+
+    async def answer_tokens(self, since: datetime) -> Mapping[UserId, tuple[int, int]]:
+        """Input and output tokens of the answers given since *since*, per user."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over the repositories; rolled back unless ``commit`` was called."""
 
@@ -644,6 +691,7 @@ class UnitOfWork(Protocol):
     tokens: TokenRepository
     webhooks: WebhookRepository
     voice_profiles: VoiceProfileRepository
+    search: SearchIndex
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -660,6 +708,41 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@attrs.frozen
+class AnswerRequest:
+    """A question and the retrieved passages an answer may cite.
+
+    ``problems`` and ``previous`` are set when an earlier answer's citations failed the
+    checks: the answerer is asked again once, told what was wrong.
+    """
+
+    question: str
+    passages: tuple[Passage, ...]
+    language: str | None = None
+    problems: tuple[str, ...] = ()
+    previous: AnswerDraft | None = None
+
+
+class Answerer(Protocol):
+    """Answers a question from transcript passages, citing the segments it used."""
+
+    name: str
+    kind: AnswerKind
+    #: how many passages (and characters of them) one answer may be given
+    max_passages: int
+    char_budget: int
+
+    async def answer(self, request: AnswerRequest) -> AnswerDraft:
+        """An answer citing passages of *request*.
+
+        Raises ``AnswerUnavailableError`` when the engine cannot be used right now.
+        """
+        ...
 
 
 # --------------------------------------------------------------------------- auth
@@ -814,6 +897,8 @@ __all__ = [
     "AnalysisRepository",
     "AnalysisRequest",
     "Analyzer",
+    "AnswerRequest",
+    "Answerer",
     "Clock",
     "DeletedObjects",
     "EventPublisher",
@@ -834,6 +919,7 @@ __all__ = [
     "RecordingEvent",
     "RecordingQuery",
     "RecordingRepository",
+    "SearchIndex",
     "StepDurations",
     "TokenClaims",
     "TokenPair",

@@ -23,6 +23,7 @@ _TIME = _nullable("string", format="date-time")
 _STEP_NAMES = ["probe", "transcode", "extract_audio", "thumbnail", "transcribe", "analyze"]
 _STEP_STATUS = ["pending", "running", "succeeded", "failed", "skipped"]
 _RECORDING_STATUS = ["awaiting_upload", "uploaded", "processing", "ready", "failed"]
+_DATE = "(?:[1-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 
 SCHEMAS: JSON = {
     "Error": {
@@ -444,6 +445,109 @@ SCHEMAS: JSON = {
         "required": ["status"],
     },
 }
+_SECONDS = _nullable("number")
+SCHEMAS["SearchHit"] = {
+    "type": "object",
+    "description": "One ranked match. `snippet` is plain text (escape it when you show "
+    "it); `highlights` are [start, end) character offsets of the matched words in it; "
+    "`snippet_html` is the same snippet HTML-escaped with the matches in <mark>...</mark>. "
+    "`start`/`end` are seconds (null for a title or description); `url` opens the web "
+    "app's recording page at that moment.",
+    "properties": {
+        "recording_id": {"type": "string"},
+        "recording_title": {"type": "string"},
+        "recording_created_at": {"type": "string", "format": "date-time"},
+        "recording_status": {"enum": _RECORDING_STATUS},
+        "kind": {"enum": ["segment", "title", "description", "speaker", "analysis"]},
+        "field": {"type": "string"},
+        "segment_id": _nullable("integer"),
+        "start": _SECONDS,
+        "end": _SECONDS,
+        "speaker": _nullable("string"),
+        "speaker_name": _nullable("string"),
+        "snippet": {"type": "string"},
+        "highlights": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        },
+        "snippet_html": {"type": "string"},
+        "score": {"type": "number"},
+        "url": {"type": "string"},
+    },
+    "required": [
+        "recording_id",
+        "recording_title",
+        "kind",
+        "field",
+        "start",
+        "end",
+        "snippet",
+        "highlights",
+        "snippet_html",
+        "score",
+        "url",
+    ],
+}
+SCHEMAS["SearchPage"] = {
+    "type": "object",
+    "description": "Ranked hits, paginated like the other lists. A query ranks at most "
+    "the newest 1,000 matching documents: `count` stops at 1,000.",
+    "properties": {
+        "count": {"type": "integer", "minimum": 0},
+        "next": _nullable("string"),
+        "previous": _nullable("string"),
+        "results": {"type": "array", "items": _ref("SearchHit")},
+    },
+    "required": ["count", "next", "previous", "results"],
+}
+SCHEMAS["Citation"] = {
+    "type": "object",
+    "description": "A checked moment: the quote is in that segment of the stored "
+    "transcript and the times inside it.",
+    "properties": {
+        "recording_id": {"type": "string"},
+        "segment_id": {"type": "integer"},
+        "start": {"type": "number"},
+        "end": {"type": "number"},
+        "speaker": _nullable("string"),
+        "speaker_name": _nullable("string"),
+        "quote": {"type": "string"},
+        "url": {"type": "string"},
+    },
+    "required": ["recording_id", "segment_id", "start", "end", "quote"],
+}
+SCHEMAS["Answer"] = {
+    "type": "object",
+    "description": "`kind` is `generative` (a language model wrote it from the retrieved "
+    "segments) or `extractive` (no language model: the best matching segments, quoted). "
+    "`flagged` is true when citations failed the checks twice and were dropped; "
+    "`problems` says which and why.",
+    "properties": {
+        "question": {"type": "string"},
+        "answer": {"type": "string"},
+        "kind": {"enum": ["generative", "extractive"]},
+        "engine": {"type": "string"},
+        "recording_id": _nullable("string"),
+        "citations": {"type": "array", "items": _ref("Citation")},
+        "flagged": {"type": "boolean"},
+        "problems": {"type": "array", "items": {"type": "string"}},
+        "passages": {"type": "integer", "minimum": 0},
+        "usage": {
+            "type": "object",
+            "properties": {
+                "input_tokens": _nullable("integer"),
+                "output_tokens": _nullable("integer"),
+            },
+        },
+    },
+    "required": ["question", "answer", "kind", "engine", "citations", "flagged", "problems"],
+}
+
 for body in schema.BODIES:
     SCHEMAS[body.name] = body.json_schema()
 SCHEMAS["RecordingUpdate"] = schema.RECORDING_PATCH.json_schema(partial=True)
@@ -713,6 +817,90 @@ PATHS: JSON = {
             params=(_ID,),
             tag="voice-profiles",
         ),
+    },
+    "/api/v1/search/": {
+        "get": _op(
+            "Search your transcripts, titles, descriptions, speaker names and analyses",
+            ("200", _json_response("Ranked hits.", "SearchPage")),
+            errors=("400", "401", "404", "503"),
+            tag="search",
+            params=(
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "pattern": schema.NOT_BLANK,
+                    },
+                    "description": 'Words and "quoted phrases"; every one must match '
+                    "(stemmed: `decided` finds `decide`). Operators and punctuation are "
+                    "ignored.",
+                },
+                _query(
+                    "page",
+                    {"anyOf": [{"type": "integer", "minimum": 1}, {"const": ""}]},
+                    "Page number (empty: the first).",
+                ),
+                _query(
+                    "page_size",
+                    {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 1, "maximum": 100},
+                            {"const": ""},
+                        ]
+                    },
+                    "Page size (empty: 20).",
+                ),
+                _query(
+                    "speaker",
+                    {"type": "string", "maxLength": 100, "pattern": schema.NO_NUL},
+                    "Only what this speaker said (their name, case-insensitive).",
+                ),
+                _query("status", {"enum": [*_RECORDING_STATUS, ""]}, "Only this status."),
+                _query(
+                    "created_after",
+                    {"anyOf": [{"type": "string", "pattern": f"^{_DATE}$"}, {"const": ""}]},
+                    "Recordings made on or after this day (YYYY-MM-DD, UTC).",
+                ),
+                _query(
+                    "created_before",
+                    {"anyOf": [{"type": "string", "pattern": f"^{_DATE}$"}, {"const": ""}]},
+                    "Recordings made before this day (YYYY-MM-DD, UTC).",
+                ),
+                _query(
+                    "recording",
+                    {
+                        "anyOf": [
+                            {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                            {"const": ""},
+                        ]
+                    },
+                    "Only this recording.",
+                ),
+            ),
+        )
+    },
+    "/api/v1/ask/": {
+        "post": _op(
+            "Ask a question of all your recordings; the answer cites checked moments",
+            ("200", _json_response("The answer.", "Answer")),
+            body="AskQuestion",
+            errors=("400", "401", "415", "429", "503"),
+            tag="search",
+        )
+    },
+    "/api/v1/recordings/{id}/ask/": {
+        "post": _op(
+            "Ask a question of one recording; the answer cites checked moments",
+            ("200", _json_response("The answer.", "Answer")),
+            body="AskQuestion",
+            errors=("400", "401", "404", "415", "429", "503"),
+            params=(_ID,),
+            tag="search",
+        )
     },
     "/api/v1/webhooks/": {
         "get": _op(

@@ -14,9 +14,12 @@ from typing import Any
 
 from elyune_core import (
     STEP_TITLES,
+    Answer,
+    Citation,
     FileKind,
     Recording,
     RecordingDetails,
+    SearchHit,
     progress,
     segment_to_dict,
     word_to_dict,
@@ -409,9 +412,71 @@ def delivery_to_dict(delivery: WebhookDelivery) -> JSON:
     }
 
 
+# --------------------------------------------------------------------------- search
+
+
+def _seconds(value: float) -> str:
+    """*value* for a ``?t=`` parameter: plain digits, at most two decimals."""
+    return f"{max(0.0, value):.2f}".rstrip("0").rstrip(".") or "0"
+
+
+def search_hit_to_dict(hit: SearchHit) -> dict[str, Any]:
+    """A search hit as the API (and the CLI's ``--json``) sends it; ``url`` opens the
+    web app's recording page at its moment."""
+    at = "" if hit.start is None else f"?t={_seconds(hit.start)}"
+    return {
+        "recording_id": hit.recording_id,
+        "recording_title": hit.recording_title,
+        "recording_created_at": hit.recording_created_at.isoformat().replace("+00:00", "Z"),
+        "recording_status": hit.recording_status.value,
+        "kind": hit.kind.value,
+        "field": hit.field,
+        "segment_id": hit.position if hit.kind.value == "segment" else None,
+        "start": hit.start,
+        "end": hit.end,
+        "speaker": hit.speaker,
+        "speaker_name": hit.speaker_name,
+        "snippet": hit.snippet.text,
+        "highlights": [list(span) for span in hit.snippet.highlights],
+        "snippet_html": hit.snippet.html(),
+        "score": hit.score,
+        "url": f"/#/recordings/{hit.recording_id}{at}",
+    }
+
+
+def _citation(citation: Citation) -> dict[str, Any]:
+    return {
+        "recording_id": citation.recording_id,
+        "segment_id": citation.segment_id,
+        "start": citation.start,
+        "end": citation.end,
+        "speaker": citation.speaker,
+        "speaker_name": citation.speaker_name,
+        "quote": citation.quote,
+        "url": f"/#/recordings/{citation.recording_id}?t={_seconds(citation.start)}",
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """An answer as the API (and the CLI's ``--json``) sends it."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "kind": answer.kind.value,
+        "engine": answer.engine,
+        "recording_id": answer.recording_id,
+        "citations": [_citation(c) for c in answer.citations],
+        "flagged": answer.flagged,
+        "problems": list(answer.problems),
+        "passages": answer.passages,
+        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
+    }
+
+
 __all__ = [
     "account_to_dict",
     "analysis_to_dict",
+    "answer_to_dict",
     "content_to_dict",
     "delivery_to_dict",
     "file_to_dict",
@@ -421,6 +486,7 @@ __all__ = [
     "recording_detail",
     "recording_summary",
     "recording_to_dict",
+    "search_hit_to_dict",
     "speaker_matches_to_dict",
     "speaker_names_to_dict",
     "step_to_dict",

@@ -405,6 +405,21 @@ VOICE_PROFILE_PATCH = Body(
         )
     },
 )
+ASK = Body(
+    "AskQuestion",
+    {
+        "question": Field(
+            "string",
+            required=True,
+            min_length=1,
+            max_length=1000,
+            pattern=NOT_BLANK,
+            pattern_message="This field may not be blank.",
+            description="Your question; it is data for the answerer, never instructions.",
+            example="Where did we decide the backup window?",
+        )
+    },
+)
 BODIES = (
     TOKEN,
     TOKEN_REFRESH,
@@ -415,6 +430,7 @@ BODIES = (
     WEBHOOK,
     ACCOUNT_PATCH,
     VOICE_PROFILE_PATCH,
+    ASK,
 )
 
 # --------------------------------------------------------------------------- operator bodies

@@ -472,6 +472,7 @@ class SqlRecordingRepository(RecordingRepository):
         # Child rows go explicitly too, so a SQLite connection without foreign keys
         # enforced still leaves nothing behind.
         for table in (
+            t.search_documents,
             t.analyses,
             t.transcript_segments,
             t.transcripts,

@@ -305,3 +305,42 @@ voice_profile_contributions = Table(
     Column("position", Integer, nullable=False, default=0),
     Index("ix_voice_profile_contributions_recording", "recording_id"),
 )
+
+# The full-text index's documents (elyune_core._search). The engines' own index lives
+# beside it, made by migration 0008_search: on SQLite the FTS5 table ``search_fts``
+# (external content, kept in step by triggers); on PostgreSQL a ``tsv tsvector`` column
+# filled by a trigger from ``config`` (a text search configuration name) and ``text``,
+# with a GIN index.
+search_documents = Table(
+    "search_documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recording_id", ID, ForeignKey("recordings.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("field", String(30), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("start", Float),
+    Column("end", Float),
+    Column("speaker", String(50)),
+    Column("speaker_name", String(200)),
+    Column("speaker_key", String(200)),  # the name case-folded, for the speaker filter
+    Column("language", String(20)),
+    Column("config", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_search_documents_recording", "recording_id"),
+)
+
+# Tokens each answer (ask) used, like the analyses' token counts.
+answer_usage = Table(
+    "answer_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("recording_id", ID),
+    Column("engine", String(100), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_answer_usage_owner_created", "owner_id", "created_at"),
+)

@@ -23,11 +23,13 @@ from elyune_adapters.sql.repositories import (
     SqlWebhookRepository,
 )
 from elyune_adapters.sql.sealing import SecretBox
+from elyune_adapters.sql.search import SqlSearchIndex
 from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
 from elyune_core.ports import (
     AnalysisRepository,
     JobRepository,
     RecordingRepository,
+    SearchIndex,
     TokenRepository,
     TranscriptRepository,
     UnitOfWork,
@@ -61,6 +63,7 @@ class _SqlRepositories:
     tokens: TokenRepository
     webhooks: WebhookRepository
     voice_profiles: VoiceProfileRepository
+    search: SearchIndex
 
     def _attach(
         self,
@@ -76,6 +79,7 @@ class _SqlRepositories:
         self.tokens = SqlTokenRepository(conn)
         self.webhooks = SqlWebhookRepository(conn, box)
         self.voice_profiles = SqlVoiceProfileRepository(conn)
+        self.search = SqlSearchIndex(conn)
 
 
 class SqlUnitOfWork(_SqlRepositories, UnitOfWork):

@@ -48,6 +48,13 @@ from elyune_core.use_cases.run_step import (
     RunStepResult,
     TimeLimit,
 )
+from elyune_core.use_cases.search import (
+    AskInput,
+    AskQuestion,
+    SearchInput,
+    SearchRecordings,
+    reindex_recording,
+)
 from elyune_core.use_cases.start_processing import (
     StartProcessing,
     StartProcessingInput,
@@ -97,6 +104,8 @@ from elyune_core.use_cases.webhooks import (
 )
 
 __all__ = [
+    "AskInput",
+    "AskQuestion",
     "Authenticate",
     "CleanupRecordings",
     "CleanupResult",
@@ -158,6 +167,8 @@ __all__ = [
     "RunStep",
     "RunStepInput",
     "RunStepResult",
+    "SearchInput",
+    "SearchRecordings",
     "SetPassword",
     "SetPasswordInput",
     "SetUserFlags",
@@ -176,4 +187,5 @@ __all__ = [
     "UploadPolicy",
     "UsageReport",
     "UserUsage",
+    "reindex_recording",
 ]

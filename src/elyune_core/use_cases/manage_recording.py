@@ -19,6 +19,7 @@ from elyune_core.ports import (
     RecordingQuery,
     UnitOfWorkFactory,
 )
+from elyune_core.use_cases.search import reindex_recording
 from elyune_core.use_cases.uploads import check_language, speaker_hint_errors
 from elyune_core.use_cases.voice_profiles import forget_recording, learn_speaker_names
 
@@ -82,6 +83,8 @@ class UpdateRecording:
                 speakers=data.speakers,
             )
             await uow.recordings.save(recording)
+            if data.title is not None or data.description is not None or data.language:
+                await reindex_recording(uow, recording.id)  # searchable text or its stemming
             await uow.commit()
         return recording
 
@@ -128,6 +131,7 @@ class RenameSpeakers:
             recording = recording.with_speaker_names(names, now)
             recording = await learn_speaker_names(uow, recording, names, self._ids, now)
             await uow.recordings.save(recording)
+            await reindex_recording(uow, recording.id)  # hits show the new names
             await uow.commit()
         return recording
 
@@ -165,6 +169,7 @@ class DeleteRecording:
         async with self._uow() as uow:
             await uow.voice_profiles.lock_owner(recording.owner_id)
             await forget_recording(uow, recording.id, self._clock.now())
+            await uow.search.remove(recording.id)
             await uow.recordings.delete(recording.id)
             await uow.commit()
         late = await self._store.delete_prefix(prefix)  # outputs of a step still running

@@ -33,6 +33,7 @@ from elyune_core.errors import (
 )
 from elyune_core.ids import JobId
 from elyune_core.ports import Clock, EventPublisher, JobQueue, RecordingEvent, UnitOfWorkFactory
+from elyune_core.use_cases.search import reindex_recording
 from elyune_core.use_cases.steps import StepHandlers, StepResult
 from elyune_core.use_cases.voice_profiles import recognise_speakers
 
@@ -477,6 +478,8 @@ class RunStep:
             recording = recording.follow_job(job, now)
             await uow.jobs.save(job)
             await uow.recordings.save(recording)
+            if result.transcript is not None or result.analyses:
+                await reindex_recording(uow, recording.id)  # the search index follows
             await uow.commit()
         return recording, job, step
 

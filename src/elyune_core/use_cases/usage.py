@@ -23,7 +23,8 @@ class UserUsage:
 
 class UsageReport:
     """Sum, per user, the audio minutes transcribed and the tokens the analyses used for
-    recordings created since a date (users without recordings are left out)."""
+    recordings created since a date, plus the tokens of answers given since then (users
+    with neither are left out)."""
 
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -50,6 +51,10 @@ class UsageReport:
                 offset += len(page.items)
                 if len(page.items) < 500:
                     break
+            for owner, (tokens_in, tokens_out) in (await uow.search.answer_tokens(since)).items():
+                row = totals.setdefault(owner, [0, 0.0, 0, 0])
+                row[2] += tokens_in  # answers to questions (ask) count like the analyses
+                row[3] += tokens_out
         report = [
             UserUsage(
                 username=names.get(owner, owner),

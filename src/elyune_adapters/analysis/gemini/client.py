@@ -355,12 +355,17 @@ class GeminiAnalyzer(Analyzer):
         client: genai.Client,
         conversation: list[types.Content],
         kinds: tuple[AnalysisKind, ...],
+        *,
+        schema: types.Schema | None = None,
+        system: str | None = None,
     ) -> _Reply:
+        """One ``generateContent`` call (retried as the package docstring says); *schema*
+        and *system* replace the analyses' own (the answerer uses this transport)."""
         config = types.GenerateContentConfig(
-            system_instruction=_SYSTEM,
+            system_instruction=_SYSTEM if system is None else system,
             temperature=self._temperature,
             response_mime_type="application/json",
-            response_schema=_schema(kinds),
+            response_schema=_schema(kinds) if schema is None else schema,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             # The raw body: the SDK's Gemini API mapping drops candidates' finishMessage.
             should_return_http_response=True,

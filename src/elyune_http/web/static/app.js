@@ -6,6 +6,7 @@ import { libraryView } from "./library.js";
 import { currentUser, forgetUser, operatorJobView, operatorJobsView, operatorUsersView }
   from "./operator.js";
 import { recordingView } from "./recording.js";
+import { searchHref, searchView } from "./search.js";
 import { webhooksView } from "./webhooks.js";
 
 const main = document.getElementById("main");
@@ -65,7 +66,7 @@ async function route(reason) {
     return;
   }
   nav.hidden = false;
-  const match = hash.match(/^#\/recordings\/([A-Za-z0-9_-]{1,64})$/);
+  const match = hash.match(/^#\/recordings\/([A-Za-z0-9_-]{1,64})(?:\?t=(\d+(?:\.\d+)?))?$/);
   try {
     let me = { is_staff: false };
     try {
@@ -89,7 +90,8 @@ async function route(reason) {
       return;
     }
     if (hash === "#/" || hash.startsWith("#/?")) leave = libraryView(main);
-    else if (match) leave = recordingView(main, match[1]);
+    else if (match) leave = recordingView(main, match[1], match[2] ? Number(match[2]) : null);
+    else if (hash === "#/search" || hash.startsWith("#/search?")) leave = searchView(main);
     else if (hash === "#/webhooks") leave = webhooksView(main);
     else leave = notFound(main);
   } catch (exc) {
@@ -114,6 +116,12 @@ document.getElementById("logout").addEventListener("click", async () => {
   forgetUser();
   operatorLink.hidden = true;
   location.hash = "#/login";
+});
+
+document.getElementById("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = document.getElementById("search-box").value.trim();
+  if (q) location.hash = searchHref(q);
 });
 
 window.addEventListener("hashchange", () => route());

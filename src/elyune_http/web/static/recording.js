@@ -12,7 +12,7 @@ const ANALYSES = [
 const EXPORTS = ["srt", "vtt", "txt", "json"];
 const FINISHED = new Set(["ready", "failed"]);
 
-export function recordingView(root, id) {
+export function recordingView(root, id, startAt = null) {
   const base = `/api/v1/recordings/${id}/`;
   const controller = new AbortController();
   let stopped = false;
@@ -442,7 +442,7 @@ export function recordingView(root, id) {
       return;
     }
     if (stopped) return;
-    const time = video ? video.currentTime : 0;
+    const time = video ? video.currentTime : startAt || 0; // ?t= from a search hit
     currentSegment = -1;
     currentWord = -1;
     clear(page);
