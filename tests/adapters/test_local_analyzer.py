@@ -622,3 +622,41 @@ async def test_commitment_phrasings_and_their_owners(sentence: str, owner: str |
         [("0", 0.0, "Thanks for joining, everyone."), ("1", 3.0, sentence), ("2", 9.0, "Okay.")]
     )
     assert [(i.text, i.owner) for i in items.items] == [(sentence, owner)]
+
+
+def test_ranking_memory_does_not_grow_with_the_square_of_the_length() -> None:
+    """TextRank and the diverse picks work on the sparse sentence vectors: the scores are
+    those of the dense similarity matrix, which is never built."""
+    import tracemalloc
+
+    import numpy as np
+
+    from elyune_adapters.analysis.local.ranking import textrank, tfidf_matrix
+
+    vocabulary = [f"term{n}" for n in range(3000)]
+    rng = np.random.default_rng(7)
+
+    def texts(count: int) -> list[list[str]]:
+        return [list(rng.choice(vocabulary, size=10)) for _ in range(count)]
+
+    small = texts(40)
+    vectors = tfidf_matrix(small)
+    dense = np.stack([vectors.row(i) for i in range(len(small))])
+    similarity = dense @ dense.T
+    np.fill_diagonal(similarity, 0.0)
+    sums = similarity.sum(axis=1, keepdims=True)
+    # a sentence like no other links to every sentence alike
+    transition = np.where(sums > 0, similarity / np.where(sums == 0, 1.0, sums), 1 / len(small))
+    expected = np.full(len(small), 1 / len(small))
+    for _ in range(100):
+        expected = 0.15 / len(small) + 0.85 * transition.T @ expected
+    assert np.allclose(textrank(vectors), expected, atol=1e-9)
+
+    peaks = []
+    for count in (1000, 4000):  # a 4000-sentence dense similarity matrix alone is 128 MB
+        many = texts(count)
+        tracemalloc.start()
+        textrank(tfidf_matrix(many))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 20 * 2**20
