@@ -29,6 +29,7 @@ from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
 from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
+from elyune_adapters.sql.native import NativePool, NativeUnitOfWork
 from elyune_adapters.sql.reader import create_sqlite_reader
 from elyune_adapters.sql.repositories import RecordingCounts
 from elyune_adapters.sql.sealing import SecretBox
@@ -116,15 +117,14 @@ async def _read_uow(
     settings: Settings, engine: AsyncEngine, counts: RecordingCounts, box: SecretBox
 ) -> AsyncIterator[Callable[[], UnitOfWork]]:
     """Read-only units of work: on SQLite a synchronous query-only engine (no thread hop
-    per statement, never waiting for writers); on PostgreSQL an autocommit pool of its
-    own (two round trips fewer per request)."""
+    per statement, never waiting for writers); on PostgreSQL an autocommit asyncpg pool
+    of its own, without SQLAlchemy's execution layer (``sql/native.py``)."""
     if not settings.database.is_sqlite:
-        reads = create_engine(settings.database, readonly=True)
-        gate = asyncio.Semaphore(settings.database.pool_size + settings.database.max_overflow)
+        native = NativePool(engine, settings.database.pool_size + settings.database.max_overflow)
         try:
-            yield lambda: SqlUnitOfWork(reads, gate, counts, box)
+            yield lambda: NativeUnitOfWork(native, counts, box)
         finally:
-            await reads.dispose()
+            await native.close()
         return
     reader = create_sqlite_reader(settings.database)
     try:
