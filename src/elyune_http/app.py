@@ -10,6 +10,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -167,8 +168,8 @@ class _Refuse(asyncio.Protocol):
 
     BODY = b'{"detail": "The server is busy. Try again shortly."}'
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Any) -> None:
+        # (uvloop's transports, which `elyune serve` runs on, are no asyncio.Transport)
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             b"Retry-After: 1\r\nConnection: close\r\nServer: Elyune\r\n"
