@@ -26,7 +26,12 @@ from elyune_adapters.auth.jwt import JwtTokenService
 from elyune_adapters.events import InMemoryEventHub
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
-from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from elyune_adapters.ratelimit import (
+    MemoryRateLimiter,
+    PipelinedRedisRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
 from elyune_adapters.sql.native import NativePool, NativeUnitOfWork
@@ -339,8 +344,11 @@ async def _rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
     hits), else in this process's memory (the embedded mode serves from one process)."""
     limit = settings.http.rate_limit_per_minute
     limiter: RateLimiter
-    if settings.queue.kind == "redis" and settings.queue.url:
-        limiter = RedisRateLimiter(settings.queue.url, limit, 60.0, prefix=settings.queue.name)
+    url = settings.queue.url
+    if settings.queue.kind == "redis" and url and PipelinedRedisRateLimiter.supports(url):
+        limiter = PipelinedRedisRateLimiter(url, limit, 60.0, prefix=settings.queue.name)
+    elif settings.queue.kind == "redis" and url:
+        limiter = RedisRateLimiter(url, limit, 60.0, prefix=settings.queue.name)
     else:
         limiter = MemoryRateLimiter(limit, 60.0)
     try:
