@@ -302,9 +302,7 @@ class PipelinedRedisRateLimiter(RateLimiter):
                 return self._conn
             loop = asyncio.get_running_loop()
             _, conn = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Resp(loop, self._timeout), self._host, self._port
-                ),
+                loop.create_connection(lambda: _Resp(loop, self._timeout), self._host, self._port),
                 self._timeout,
             )
             for command in self._setup:  # AUTH, SELECT: before any hit

@@ -21,8 +21,8 @@ from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, storage, subtitles, views
 from elyune_http import web as web_app
-from elyune_http.caches import TokenCache
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
+from elyune_http.caches import TokenCache, UseCases
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS, USE_CASES
 from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
 from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
@@ -55,6 +55,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CONTAINER] = container or create_container(settings)
     app[TOKENS] = TokenCache()
+    app[USE_CASES] = UseCases(app[CONTAINER])
     app[SUBTITLES] = SubtitleLinks(
         derive_key(app[CONTAINER].secret(), "subtitles"), settings.http.public_url
     )

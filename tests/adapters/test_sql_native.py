@@ -138,7 +138,12 @@ async def _everything(write) -> Recording:
     async with write() as uow:
         for n in (1, 2):
             await uow.users.add(User(UserId(f"user-{n}"), f"person{n}", "hash", NOW))
-        for recording in (rich, _recording(2), _recording(3, title="Retro 100%"), _recording(4, "user-2")):
+        for recording in (
+            rich,
+            _recording(2),
+            _recording(3, title="Retro 100%"),
+            _recording(4, "user-2"),
+        ):
             await uow.recordings.add(recording)
         await uow.jobs.add(job)
         await uow.transcripts.save(transcript)

@@ -59,17 +59,17 @@ def translate_native_error(exc: BaseException) -> Exception | None:
 class _Plan:
     """One statement compiled for asyncpg: its SQL and how to bind and read it."""
 
-    __slots__ = ("statement", "sql", "names", "binds", "defaults", "keys", "compiled", "rows")
+    __slots__ = ("binds", "compiled", "defaults", "keys", "names", "rows", "sql", "statement")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.post_compile_params or compiled.literal_execute_params:
-            raise _Unsupported  # expanding IN lists: rendered per call (see _expanded)
+            raise _UnsupportedError  # expanding IN lists: rendered per call (see _expanded)
         defaults: dict[str, Any] = {}
         for column in getattr(compiled, "insert_prefetch", ()) or ():
             default = column.default
             if default is None or not default.is_scalar:
-                raise _Unsupported
+                raise _UnsupportedError
             defaults[column.key] = default.arg
         self.statement = statement  # held: its id() keys the cache
         self.compiled = compiled
@@ -93,7 +93,7 @@ class _Plan:
         return out
 
 
-class _Unsupported(Exception):
+class _UnsupportedError(Exception):
     """A statement form the plan does not handle (SQLAlchemy renders it per call)."""
 
 
@@ -101,7 +101,7 @@ class _Reader:
     """The result processors of a statement's columns, found once from asyncpg's
     description of it (SQLAlchemy picks some processors by the column's type OID)."""
 
-    __slots__ = ("processed", "keys")
+    __slots__ = ("keys", "processed")
 
     def __init__(self, keys: tuple[str, ...], processed: tuple[tuple[int, Any], ...]) -> None:
         self.keys = keys
@@ -211,7 +211,7 @@ class NativeConnection:
         keys = tuple(sorted(parameters)) if parameters else ()
         try:
             plan = self._plans.plan(statement, keys)
-        except _Unsupported:
+        except _UnsupportedError:
             return await self._expanded(statement, parameters)
         arguments = plan.arguments(parameters)
         if not plan.rows:
