@@ -194,6 +194,11 @@ async def test_native_reads_equal_sqlalchemy_reads(pair):
                 list(await uow.analyses.list(rich.id)),
                 list(await uow.webhooks.list(user)),
                 await uow.webhooks.get(WebhookId("hook-1"), user),
+                # a detail read of a recording with nothing made of it yet
+                await uow.recordings.get(RecordingId("rec-00002"), user),
+                await uow.jobs.for_recording(RecordingId("rec-00002")),
+                await uow.transcripts.get(RecordingId("rec-00002")),
+                list(await uow.analyses.list(RecordingId("rec-00002"))),
             )
 
     expected = await read(write)
@@ -203,6 +208,12 @@ async def test_native_reads_equal_sqlalchemy_reads(pair):
     assert loaded == rich and loaded.created_at.tzinfo is not None
     assert [p.total for p in got[5]] == [3, 3, 1, 1, 1, 4]
     assert got[9] is not None and got[9].words == sample_transcript_result().words
+    # the detail's one-statement read gives the drivers' types, not JSON's
+    assert all(type(s.start) is float and type(s.end) is float for s in got[9].segments)
+    assert got[6] is not None and all(
+        s.started_at is None or s.started_at.tzinfo is not None for s in got[6].steps
+    )
+    assert got[-3:] == (None, None, [])
 
 
 async def test_another_users_recording_is_not_found_natively(pair):

@@ -16,20 +16,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
+from sqlalchemy import Float
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
-from elyune_adapters.sql.repositories import RecordingCounts
+from elyune_adapters.sql import tables as t
+from elyune_adapters.sql.repositories import (
+    RecordingCounts,
+    SqlAnalysisRepository,
+    SqlJobRepository,
+    SqlRecordingRepository,
+    SqlTranscriptRepository,
+    _analysis,
+    _job,
+    _recording,
+    _sorted_files,
+    _step,
+    _stored_file,
+    _transcript,
+)
 from elyune_adapters.sql.sealing import SecretBox
 from elyune_adapters.sql.unit_of_work import UNAVAILABLE, _SqlRepositories
-from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnavailableError
+from elyune_core.entities import Analysis, AnalysisKind, Job, Recording, Transcript
+from elyune_core.errors import (
+    ConflictError,
+    InvalidInputError,
+    RecordingNotFoundError,
+    RepositoryUnavailableError,
+)
+from elyune_core.ids import RecordingId, UserId
 from elyune_core.ports import UnitOfWork
 
 _OUT_OF_RANGE = "A value is out of range or has characters that cannot be stored."
@@ -47,6 +70,7 @@ def translate_native_error(exc: BaseException) -> Exception | None:
         exc,
         asyncpg_base.PostgresError
         | asyncpg_base.InterfaceError
+        | asyncpg_base.InternalClientError  # e.g. a server's FATAL during a statement
         | SQLAlchemyError
         | OSError
         | ConnectionError
@@ -195,6 +219,11 @@ class NativeConnection:
     def dialect(self) -> Dialect:
         """SQLAlchemy's PostgreSQL dialect (the repositories ask for its name)."""
         return self._plans.dialect
+
+    @property
+    def raw(self) -> Any:
+        """The asyncpg connection, for statements written in PostgreSQL's SQL."""
+        return self._conn
 
     async def execute(
         self,
@@ -369,7 +398,15 @@ class NativeUnitOfWork(_SqlRepositories, UnitOfWork):
     async def __aenter__(self) -> NativeUnitOfWork:
         conn, plans = await self._pool.acquire()
         self._conn = conn
-        self._attach(NativeConnection(conn, plans), self._counts, self._box)  # type: ignore[arg-type]
+        native = NativeConnection(conn, plans)
+        self._attach(native, self._counts, self._box)  # type: ignore[arg-type]
+        # A recording's detail in one round trip; its job, transcript and analyses are
+        # then answered from what that read (this unit of work runs single reads).
+        prefetched = _Prefetched()
+        self.recordings = _NativeRecordings(native, self._counts, prefetched)
+        self.jobs = _NativeJobs(native, prefetched)
+        self.transcripts = _NativeTranscripts(native, prefetched)
+        self.analyses = _NativeAnalyses(native, prefetched)
         return self
 
     async def __aexit__(
@@ -379,12 +416,156 @@ class NativeUnitOfWork(_SqlRepositories, UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         conn, self._conn = self._conn, None
+        translated = None if exc is None else translate_native_error(exc)
         if conn is not None:
+            if isinstance(translated, RepositoryUnavailableError):
+                with contextlib.suppress(Exception):  # (the pool may have dropped it)
+                    conn.terminate()  # in an unknown state: a new one replaces it
             await self._pool.release(conn)
-        if exc is not None:
-            translated = translate_native_error(exc)
-            if translated is not None:
-                raise translated from exc
+        if exc is not None and translated is not None:
+            raise translated from exc
 
     async def commit(self) -> None:
         return None
+
+
+# --------------------------------------------------------------------------- details
+
+# A recording with its files, job and steps, transcript and segments, and analyses in
+# one round trip (five to six statements otherwise): each child table's rows come as
+# JSON (row_to_json), read back with the repositories' own row functions.
+_DETAILS = """
+SELECT r.*,
+  (SELECT json_agg(f) FROM recording_files f WHERE f.recording_id = r.id) AS x_files,
+  (SELECT row_to_json(j) FROM jobs j WHERE j.recording_id = r.id) AS x_job,
+  (SELECT json_agg(s) FROM job_steps s
+     WHERE s.job_id = (SELECT id FROM jobs WHERE recording_id = r.id)) AS x_steps,
+  (SELECT row_to_json(t) FROM transcripts t WHERE t.recording_id = r.id) AS x_transcript,
+  (SELECT json_agg(g ORDER BY g.idx) FROM transcript_segments g
+     WHERE g.recording_id = r.id) AS x_segments,
+  (SELECT json_agg(a) FROM analyses a WHERE a.recording_id = r.id) AS x_analyses
+FROM recordings r
+WHERE r.id = $1::VARCHAR"""
+_DETAILS_OF_OWNER = _DETAILS + " AND r.owner_id = $2::VARCHAR"
+
+
+def _kinds(table: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The names of *table*'s timestamp and float columns (JSON gives strings and
+    numbers that may look like integers)."""
+    times = frozenset(c.name for c in table.c if isinstance(c.type, t.UTCDateTime))
+    floats = frozenset(c.name for c in table.c if isinstance(c.type, Float))
+    return times, floats
+
+
+_TABLE_KINDS = {
+    name: _kinds(table)
+    for name, table in (
+        ("recordings", t.recordings),
+        ("files", t.recording_files),
+        ("job", t.jobs),
+        ("steps", t.job_steps),
+        ("transcript", t.transcripts),
+        ("segments", t.transcript_segments),
+        ("analyses", t.analyses),
+    )
+}
+
+
+def _typed(row: dict[str, Any], table: str) -> dict[str, Any]:
+    """A row of JSON values with the column types the drivers give."""
+    times, floats = _TABLE_KINDS[table]
+    for name in times:
+        value = row.get(name)
+        if value is not None:
+            row[name] = datetime.fromisoformat(value).astimezone(UTC)
+    for name in floats:
+        value = row.get(name)
+        if value is not None:
+            row[name] = float(value)
+    return row
+
+
+class _Prefetched:
+    """What a unit of work's last detailed ``recordings.get`` read of the other tables,
+    for the ``jobs``/``transcripts``/``analyses`` calls that follow it (each once)."""
+
+    def __init__(self) -> None:
+        self.by_recording: dict[str, dict[str, Any]] = {}
+
+    def take(self, recording_id: str, part: str) -> tuple[bool, Any]:
+        found = self.by_recording.get(recording_id)
+        if found is None or part not in found:
+            return False, None
+        return True, found.pop(part)
+
+
+class _NativeRecordings(SqlRecordingRepository):
+    def __init__(self, conn: Any, counts: RecordingCounts | None, prefetched: _Prefetched) -> None:
+        super().__init__(conn, counts)
+        self._native = conn
+        self._prefetched = prefetched
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> Recording:
+        conn = self._native.raw
+        if owner_id is None:
+            record = await conn.fetchrow(_DETAILS, recording_id)
+        else:
+            record = await conn.fetchrow(_DETAILS_OF_OWNER, recording_id, owner_id)
+        if record is None:
+            raise RecordingNotFoundError("Not found.")
+        row = dict(record)
+        for name in _TABLE_KINDS["recordings"][0]:
+            if row[name] is not None:
+                row[name] = row[name].astimezone(UTC)
+        files = [_stored_file(_typed(f, "files")) for f in row["x_files"] or ()]
+        job = None
+        if row["x_job"] is not None:
+            steps = [_step(_typed(s, "steps")) for s in row["x_steps"] or ()]
+            job = _job(_typed(row["x_job"], "job"), steps)
+        transcript = None
+        if row["x_transcript"] is not None:
+            segments = [_typed(s, "segments") for s in row["x_segments"] or ()]
+            transcript = _transcript(
+                recording_id, _typed(row["x_transcript"], "transcript"), segments
+            )
+        order = list(AnalysisKind)
+        analyses = sorted(
+            (_analysis(_typed(a, "analyses")) for a in row["x_analyses"] or ()),
+            key=lambda a: order.index(a.kind),
+        )
+        self._prefetched.by_recording[recording_id] = {
+            "job": job,
+            "transcript": transcript,
+            "analyses": analyses,
+        }
+        return _recording(row, _sorted_files(files))
+
+
+class _NativeJobs(SqlJobRepository):
+    def __init__(self, conn: Any, prefetched: _Prefetched) -> None:
+        super().__init__(conn)
+        self._prefetched = prefetched
+
+    async def for_recording(self, recording_id: RecordingId) -> Job | None:
+        found, job = self._prefetched.take(recording_id, "job")
+        return job if found else await super().for_recording(recording_id)
+
+
+class _NativeTranscripts(SqlTranscriptRepository):
+    def __init__(self, conn: Any, prefetched: _Prefetched) -> None:
+        super().__init__(conn)
+        self._prefetched = prefetched
+
+    async def get(self, recording_id: RecordingId) -> Transcript | None:
+        found, transcript = self._prefetched.take(recording_id, "transcript")
+        return transcript if found else await super().get(recording_id)
+
+
+class _NativeAnalyses(SqlAnalysisRepository):
+    def __init__(self, conn: Any, prefetched: _Prefetched) -> None:
+        super().__init__(conn)
+        self._prefetched = prefetched
+
+    async def list(self, recording_id: RecordingId) -> Sequence[Analysis]:
+        found, analyses = self._prefetched.take(recording_id, "analyses")
+        return analyses if found else await super().list(recording_id)

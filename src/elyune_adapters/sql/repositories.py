@@ -641,6 +641,40 @@ class SqlJobRepository(JobRepository):
 # --------------------------------------------------------------------------- transcripts
 
 
+def _transcript(
+    recording_id: RecordingId, row: Mapping[str, Any], segments: Iterable[Mapping[str, Any]]
+) -> Transcript:
+    """A transcript from its row and its segments' rows (in order)."""
+    return Transcript(
+        recording_id=recording_id,
+        text=row["text"],
+        language=row["language"],
+        segments=tuple(
+            Segment(
+                id=s["idx"],
+                start=s["start"],
+                end=s["end"],
+                text=s["text"],
+                speaker=s["speaker"],
+                confidence=s["confidence"],
+            )
+            for s in segments
+        ),
+        words=words_from_rows(row["words"] or []),
+        engine=row["engine"],
+        created_at=row["created_at"],
+        language_confidence=row["language_confidence"],
+        duration=row["duration"],
+        speaker_count=row["speaker_count"],
+        request_id=row["request_id"],
+        audio_seconds=row["audio_seconds"],
+        voices=tuple(
+            SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
+            for v in row["voices"] or ()
+        ),
+    )
+
+
 class SqlTranscriptRepository(TranscriptRepository):
     """Transcripts in ``transcripts`` (words as compact JSON), segments in their own table."""
 
@@ -653,34 +687,7 @@ class SqlTranscriptRepository(TranscriptRepository):
         if row is None:
             return None
         segments = (await self._conn.execute(_SEGMENTS, params)).mappings()
-        return Transcript(
-            recording_id=recording_id,
-            text=row["text"],
-            language=row["language"],
-            segments=tuple(
-                Segment(
-                    id=s["idx"],
-                    start=s["start"],
-                    end=s["end"],
-                    text=s["text"],
-                    speaker=s["speaker"],
-                    confidence=s["confidence"],
-                )
-                for s in segments
-            ),
-            words=words_from_rows(row["words"] or []),
-            engine=row["engine"],
-            created_at=row["created_at"],
-            language_confidence=row["language_confidence"],
-            duration=row["duration"],
-            speaker_count=row["speaker_count"],
-            request_id=row["request_id"],
-            audio_seconds=row["audio_seconds"],
-            voices=tuple(
-                SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
-                for v in row["voices"] or ()
-            ),
-        )
+        return _transcript(recording_id, row, segments)
 
     async def save(self, transcript: Transcript) -> None:
         rid = transcript.recording_id
