@@ -330,7 +330,7 @@ def compare(args: argparse.Namespace) -> None:
     }
     drf = elyune = None
     rows: list[dict[str, object]] = []
-    loads: list[str] = []
+    loads: list[str] = [Path("/proc/loadavg").read_text().split()[0]]  # before round 1
     try:
         seed_ref = [str(python), "manage.py", "seed"]
         subprocess.run(
@@ -385,8 +385,26 @@ def compare(args: argparse.Namespace) -> None:
                 rows += _results(out, side, round_)
             loads.append(Path("/proc/loadavg").read_text().split()[0])
             print(f"round {round_}/{args.rounds} done (load {loads[-1]})", flush=True)
-            # undo the reference's request-upload inserts, as its ab.sh does
-            subprocess.run(seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True)
+            if round_ < args.rounds:  # undo the reference's request-upload inserts (ab.sh)
+                subprocess.run(
+                    seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True
+                )
+                # ... and Elyune's, so both list the same 10,000 recordings every round
+                elyune_admin = ["psql", "-qh", "127.0.0.1", "-U", "postgres", "-d", elyune_db]
+                subprocess.run(
+                    [
+                        *elyune_admin,
+                        "-c",
+                        "DELETE FROM recordings WHERE id NOT LIKE '00000000-0000-4000-8000-%'",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+                subprocess.run(
+                    [*elyune_admin, "-c", "VACUUM ANALYZE recordings"],
+                    check=True,
+                    capture_output=True,
+                )
     finally:
         if elyune is not None:
             elyune.terminate()
@@ -417,12 +435,14 @@ def _write_comparison(
         "the same PostgreSQL 15, same data shape (10,000 recordings for the measured user, "
         "100 users), driven by the reference's own `load.sh` (wrk 1 thread x 32 "
         f"connections pinned to CPU 1, {args.duration} s per route after a 2 s warm-up), "
-        f"A B / B A interleaved over {args.rounds} rounds, the reference re-seeded after "
-        "each. Medians; the ratio is the median of the per-round ratios (min-max).",
+        f"A B / B A interleaved over {args.rounds} rounds; between rounds the reference is "
+        "re-seeded and Elyune's request-upload rows are deleted (both list 10,000 again). "
+        "Medians; the ratio is the median of the per-round ratios (min-max).",
         "",
-        f"Other agents were loading the machine (1-minute load average after each round: "
-        f"{', '.join(loads)} on {os.cpu_count()} cores), so absolute figures are far below "
-        "an idle machine's; both sides ran in the same minutes.",
+        f"1-minute load average before the first round: {loads[0]}; after each round: "
+        f"{', '.join(loads[1:])} (on {os.cpu_count()} cores; other agents share the "
+        "machine), so absolute figures are far below an idle machine's; both sides ran "
+        "in the same minutes, round by round.",
         "",
         "| route | Django+DRF req/s | p99 | Elyune req/s | p99 | ratio (min-max) | non-2xx |",
         "|---|---|---|---|---|---|---|",
