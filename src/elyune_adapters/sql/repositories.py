@@ -196,8 +196,9 @@ def _recording_with_files(*, by_owner: bool) -> Select[Any]:
 @functools.cache
 def _listing(
     *, owner: bool, status: bool, before: bool, after: bool, search: bool
-) -> tuple[Select[Any], Select[Any]]:
-    """The count and the page statements of a listing with these filters."""
+) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The count and the page statements of a listing with these filters, and the page
+    with the count as one more column (``x_total``: one round trip for both)."""
     r = t.recordings.c
     conditions = []
     if owner:
@@ -228,7 +229,8 @@ def _listing(
         .select_from(page.outerjoin(t.recording_files, f.recording_id == page.c.id))
         .order_by(page.c.created_at.desc(), page.c.id.desc())
     )
-    return count, with_files
+    counted = with_files.add_columns(count.scalar_subquery().label("x_total"))
+    return count, with_files, counted
 
 
 # --------------------------------------------------------------------------- recordings
@@ -395,7 +397,7 @@ class SqlRecordingRepository(RecordingRepository):
         return _recording(row, _sorted_files(_stored_file(f) for f in files))
 
     async def list(self, query: RecordingQuery) -> Page[Recording]:
-        count, page = _listing(
+        count, page, counted = _listing(
             owner=query.owner_id is not None,
             status=query.status is not None,
             before=query.created_before is not None,
@@ -419,12 +421,17 @@ class SqlRecordingRepository(RecordingRepository):
             query.created_after,
         )
         total = None if self._counts is None else self._counts.get(key)
-        if total is None:
-            total = (await self._conn.execute(count, params)).scalar_one()
+        if total is not None:
+            rows = (await self._conn.execute(page, params)).mappings().all()
+        else:  # the page and its total in one statement; an empty page counts apart
+            rows = (await self._conn.execute(counted, params)).mappings().all()
+            if rows:
+                total = rows[0]["x_total"]
+            else:
+                total = (await self._conn.execute(count, params)).scalar_one()
             if self._counts is not None:
                 self._counts.put(key, total)
-        items = _with_files((await self._conn.execute(page, params)).mappings().all())
-        return Page(items=tuple(items), total=int(total))
+        return Page(items=tuple(_with_files(rows)), total=int(total))
 
     async def save(self, recording: Recording) -> None:
         await self._conn.execute(
