@@ -234,10 +234,12 @@ class NativeConnection:
         if isinstance(parameters, Sequence) and not isinstance(parameters, Mapping):
             if not parameters:
                 return NativeResult([], 0)
-            plan = self._plans.plan(statement, tuple(sorted(parameters[0])))
+            first: Any = parameters[0]
+            plan = self._plans.plan(statement, tuple(sorted(first)))
             await self._conn.executemany(plan.sql, [plan.arguments(p) for p in parameters])
             return NativeResult([], len(parameters))
-        keys = tuple(sorted(parameters)) if parameters else ()
+        named: Any = parameters
+        keys: tuple[str, ...] = tuple(sorted(named)) if named else ()
         try:
             plan = self._plans.plan(statement, keys)
         except _UnsupportedError:
@@ -341,7 +343,8 @@ class NativePool:
                 pass  # SQLAlchemy reads the server's settings into its dialect
             args, options = dialect.create_connect_args(self._engine.url)
             options.pop("prepared_statement_cache_size", None)
-            decode = dialect._json_deserializer  # type: ignore[attr-defined]
+            decode: Any = dialect._json_deserializer
+            assert callable(decode), "the engine is made with a JSON deserializer"
 
             async def setup(conn: Any) -> None:
                 # JSON as SQLAlchemy's asyncpg dialect sets it up: text in, parsed out.

@@ -236,7 +236,7 @@ def _listing(
 # --------------------------------------------------------------------------- recordings
 
 
-def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
+def _recording(row: Mapping[Any, Any], files: Sequence[StoredFile]) -> Recording:
     media = row["media"]
     return Recording(
         id=RecordingId(row["id"]),
@@ -287,7 +287,7 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _stored_file(row: RowMapping, prefix: str = "") -> StoredFile:
+def _stored_file(row: Mapping[Any, Any], prefix: str = "") -> StoredFile:
     """The file in *row*, whose columns are named with *prefix* in a joined query."""
     return StoredFile(
         kind=FileKind(row[prefix + "kind"]),
@@ -306,9 +306,9 @@ def _sorted_files(files: Iterable[StoredFile]) -> builtins.list[StoredFile]:
     return sorted(files, key=lambda f: _FILE_ORDER[f.kind])
 
 
-def _with_files(rows: Sequence[RowMapping]) -> builtins.list[Recording]:
+def _with_files(rows: Sequence[Mapping[Any, Any]]) -> builtins.list[Recording]:
     """Recordings from joined rows (one per stored file, ``f_`` columns), in row order."""
-    first: dict[str, RowMapping] = {}
+    first: dict[str, Mapping[Any, Any]] = {}
     files: dict[str, builtins.list[StoredFile]] = {}
     for row in rows:
         first.setdefault(row["id"], row)
@@ -483,7 +483,7 @@ def _escape_like(text: str) -> str:
 # --------------------------------------------------------------------------- jobs
 
 
-def _step(row: RowMapping, prefix: str = "") -> Step:
+def _step(row: Mapping[Any, Any], prefix: str = "") -> Step:
     """The step in *row*, whose columns are named with *prefix* in a joined query."""
     return Step(
         name=StepName(row[prefix + "name"]),
@@ -517,7 +517,7 @@ def _step_values(step: Step) -> dict[str, Any]:
     }
 
 
-def _job(row: RowMapping, steps: Sequence[Step]) -> Job:
+def _job(row: Mapping[Any, Any], steps: Sequence[Step]) -> Job:
     return Job(
         id=JobId(row["id"]),
         recording_id=RecordingId(row["recording_id"]),
@@ -649,7 +649,7 @@ class SqlJobRepository(JobRepository):
 
 
 def _transcript(
-    recording_id: RecordingId, row: Mapping[str, Any], segments: Iterable[Mapping[str, Any]]
+    recording_id: RecordingId, row: Mapping[Any, Any], segments: Sequence[Mapping[Any, Any]]
 ) -> Transcript:
     """A transcript from its row and its segments' rows (in order)."""
     return Transcript(
@@ -693,7 +693,7 @@ class SqlTranscriptRepository(TranscriptRepository):
         row = (await self._conn.execute(_TRANSCRIPT, params)).mappings().first()
         if row is None:
             return None
-        segments = (await self._conn.execute(_SEGMENTS, params)).mappings()
+        segments = (await self._conn.execute(_SEGMENTS, params)).mappings().all()
         return _transcript(recording_id, row, segments)
 
     async def save(self, transcript: Transcript) -> None:
@@ -742,7 +742,7 @@ class SqlTranscriptRepository(TranscriptRepository):
 # --------------------------------------------------------------------------- analyses
 
 
-def _analysis(row: RowMapping) -> Analysis:
+def _analysis(row: Mapping[Any, Any]) -> Analysis:
     kind = AnalysisKind(row["kind"])
     content: Mapping[str, Any] | None = row["content"]
     return Analysis(
