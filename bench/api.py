@@ -55,8 +55,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def seed(env: dict[str, str], recordings: int, users: int) -> str:
-    """Create the users and recordings; return the id of one of the measured user's."""
+async def seed(env: dict[str, str], recordings: int, users: int, others: int = 0) -> str:
+    """Create the users and recordings (*others* for each other user, as the reference's
+    seed makes 10); return the id of one of the measured user's."""
     os.environ.update(env)
     from elyune_adapters.container import create_container, resolve
     from elyune_adapters.settings import load_settings
@@ -70,9 +71,30 @@ async def seed(env: dict[str, str], recordings: int, users: int) -> str:
         await (await resolve(container.schema())).upgrade()
     create = await resolve(container.create_user())
     owner = await create.execute(CreateUserInput("bench", PASSWORD))
-    for n in range(users - 1):
-        await create.execute(CreateUserInput(f"other{n}", None))
+    other_users = [
+        await create.execute(CreateUserInput(f"other{n}", None)) for n in range(users - 1)
+    ]
     uow = await resolve(container.uow())
+    if others:
+        async with uow() as tx:
+            for u, user in enumerate(other_users):
+                for n in range(others):
+                    rid = f"00000000-0000-4000-8001-{u:04d}{n:08d}"
+                    when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
+                    await tx.recordings.add(
+                        Recording(
+                            id=RecordingId(rid),
+                            owner_id=UserId(user.id),
+                            title=f"Other {n}",
+                            filename="meeting.webm",
+                            source_key=f"recordings/{user.id}/{rid}/source.webm",
+                            status=RecordingStatus.AWAITING_UPLOAD,
+                            created_at=when,
+                            updated_at=when,
+                            file_size=10_485_760,
+                        )
+                    )
+            await tx.commit()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     first = ""
     for batch in range(0, recordings, 1000):
@@ -330,7 +352,7 @@ def compare(args: argparse.Namespace) -> None:
     }
     drf = elyune = None
     rows: list[dict[str, object]] = []
-    loads: list[str] = []
+    loads: list[str] = [Path("/proc/loadavg").read_text().split()[0]]  # before round 1
     try:
         seed_ref = [str(python), "manage.py", "seed"]
         subprocess.run(
@@ -338,11 +360,22 @@ def compare(args: argparse.Namespace) -> None:
         )
         subprocess.run(seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True)
         subprocess.run(
-            [sys.executable, __file__, "--seed", "--recordings", str(args.recordings)],
+            [
+                sys.executable,
+                __file__,
+                "--seed",
+                "--recordings",
+                str(args.recordings),
+                "--others",
+                "10",
+            ],
             env=elyune_env,
             check=True,
             capture_output=True,
         )
+        elyune_admin = ["psql", "-qh", "127.0.0.1", "-U", "postgres", "-d", elyune_db]
+        # as the reference's seed ends: the count's index-only scan needs the visibility map
+        subprocess.run([*elyune_admin, "-c", "VACUUM ANALYZE"], check=True, capture_output=True)
         drf = subprocess.Popen(
             ["./run.sh", str(drf_port), "gunicorn"],
             cwd=reference,
@@ -385,8 +418,25 @@ def compare(args: argparse.Namespace) -> None:
                 rows += _results(out, side, round_)
             loads.append(Path("/proc/loadavg").read_text().split()[0])
             print(f"round {round_}/{args.rounds} done (load {loads[-1]})", flush=True)
-            # undo the reference's request-upload inserts, as its ab.sh does
-            subprocess.run(seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True)
+            if round_ < args.rounds:  # undo the reference's request-upload inserts (ab.sh)
+                subprocess.run(
+                    seed_ref, cwd=reference, env=ref_env, check=True, capture_output=True
+                )
+                # ... and Elyune's, so both list the same 10,000 recordings every round
+                subprocess.run(
+                    [
+                        *elyune_admin,
+                        "-c",
+                        "DELETE FROM recordings WHERE id NOT LIKE '00000000-0000-4000-800%'",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+                subprocess.run(
+                    [*elyune_admin, "-c", "VACUUM ANALYZE recordings"],
+                    check=True,
+                    capture_output=True,
+                )
     finally:
         if elyune is not None:
             elyune.terminate()
@@ -414,15 +464,17 @@ def _write_comparison(
         "reference (Django 5.2 + DRF + simplejwt, gunicorn 2 workers x 4 threads, its "
         "README) and `elyune serve --workers "
         f"{workers}` (PostgreSQL, Redis for the shared rate limits; local object store) on "
-        "the same PostgreSQL 15, same data shape (10,000 recordings for the measured user, "
-        "100 users), driven by the reference's own `load.sh` (wrk 1 thread x 32 "
+        "the same PostgreSQL 15, same data (10,000 recordings for the measured user, 10 "
+        "for each of 99 others, after VACUUM ANALYZE), driven by the reference's own `load.sh` (wrk 1 thread x 32 "
         f"connections pinned to CPU 1, {args.duration} s per route after a 2 s warm-up), "
-        f"A B / B A interleaved over {args.rounds} rounds, the reference re-seeded after "
-        "each. Medians; the ratio is the median of the per-round ratios (min-max).",
+        f"A B / B A interleaved over {args.rounds} rounds; between rounds the reference is "
+        "re-seeded and Elyune's request-upload rows are deleted (both list 10,000 again). "
+        "Medians; the ratio is the median of the per-round ratios (min-max).",
         "",
-        f"Other agents were loading the machine (1-minute load average after each round: "
-        f"{', '.join(loads)} on {os.cpu_count()} cores), so absolute figures are far below "
-        "an idle machine's; both sides ran in the same minutes.",
+        f"1-minute load average before the first round: {loads[0]}; after each round: "
+        f"{', '.join(loads[1:])} (on {os.cpu_count()} cores; other agents share the "
+        "machine), so absolute figures are far below an idle machine's; both sides ran "
+        "in the same minutes, round by round.",
         "",
         "| route | Django+DRF req/s | p99 | Elyune req/s | p99 | ratio (min-max) | non-2xx |",
         "|---|---|---|---|---|---|---|",
@@ -479,6 +531,7 @@ def main() -> None:
         help="use a fresh database on the PostgreSQL server at 127.0.0.1:5432",
     )
     parser.add_argument("--seed", action="store_true")
+    parser.add_argument("--others", type=int, default=0, help="recordings per other user")
     parser.add_argument("--reference", help="the DRF reference's folder: compare with it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, help="Elyune's processes (default: cores)")
@@ -490,7 +543,7 @@ def main() -> None:
         return
     if args.seed:
         env = dict(os.environ)
-        print(asyncio.run(seed(env, args.recordings, 100)))
+        print(asyncio.run(seed(env, args.recordings, 100, args.others)))
         return
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")

@@ -27,9 +27,15 @@ from elyune_adapters.events import ProcessEventHub
 from elyune_adapters.hosted import CallRetry
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
-from elyune_adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from elyune_adapters.ratelimit import (
+    MemoryRateLimiter,
+    PipelinedRedisRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from elyune_adapters.settings import Settings
 from elyune_adapters.sql.engine import SqlSchema, create_engine, upgrade
+from elyune_adapters.sql.native import NativePool, NativeUnitOfWork
 from elyune_adapters.sql.reader import create_sqlite_reader
 from elyune_adapters.sql.repositories import RecordingCounts
 from elyune_adapters.sql.sealing import SecretBox
@@ -131,15 +137,14 @@ async def _read_uow(
     settings: Settings, engine: AsyncEngine, counts: RecordingCounts, box: SecretBox
 ) -> AsyncIterator[Callable[[], UnitOfWork]]:
     """Read-only units of work: on SQLite a synchronous query-only engine (no thread hop
-    per statement, never waiting for writers); on PostgreSQL an autocommit pool of its
-    own (two round trips fewer per request)."""
+    per statement, never waiting for writers); on PostgreSQL an autocommit asyncpg pool
+    of its own, without SQLAlchemy's execution layer (``sql/native.py``)."""
     if not settings.database.is_sqlite:
-        reads = create_engine(settings.database, readonly=True)
-        gate = asyncio.Semaphore(settings.database.pool_size + settings.database.max_overflow)
+        native = NativePool(engine, settings.database.pool_size + settings.database.max_overflow)
         try:
-            yield lambda: SqlUnitOfWork(reads, gate, counts, box)
+            yield lambda: NativeUnitOfWork(native, counts, box)
         finally:
-            await reads.dispose()
+            await native.close()
         return
     reader = create_sqlite_reader(settings.database)
     try:
@@ -389,8 +394,11 @@ async def _rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
     hits), else in this process's memory (the embedded mode serves from one process)."""
     limit = settings.http.rate_limit_per_minute
     limiter: RateLimiter
-    if settings.queue.kind == "redis" and settings.queue.url:
-        limiter = RedisRateLimiter(settings.queue.url, limit, 60.0, prefix=settings.queue.name)
+    url = settings.queue.url
+    if settings.queue.kind == "redis" and url and PipelinedRedisRateLimiter.supports(url):
+        limiter = PipelinedRedisRateLimiter(url, limit, 60.0, prefix=settings.queue.name)
+    elif settings.queue.kind == "redis" and url:
+        limiter = RedisRateLimiter(url, limit, 60.0, prefix=settings.queue.name)
     else:
         limiter = MemoryRateLimiter(limit, 60.0)
     try:

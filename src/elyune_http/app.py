@@ -10,6 +10,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -20,8 +21,8 @@ from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
 from elyune_http import events, meta, metrics, operator, search, storage, subtitles, views
 from elyune_http import web as web_app
-from elyune_http.caches import TokenCache
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS
+from elyune_http.caches import TokenCache, UseCases
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS, USE_CASES
 from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
 from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
@@ -55,6 +56,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CONTAINER] = container or create_container(settings)
     app[TOKENS] = TokenCache()
+    app[USE_CASES] = UseCases(app[CONTAINER])
     app[SUBTITLES] = SubtitleLinks(
         derive_key(app[CONTAINER].secret(), "subtitles"), settings.http.public_url
     )
@@ -171,8 +173,8 @@ class _Refuse(asyncio.Protocol):
 
     BODY = b'{"detail": "The server is busy. Try again shortly."}'
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Any) -> None:
+        # (uvloop's transports, which `elyune serve` runs on, are no asyncio.Transport)
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             b"Retry-After: 1\r\nConnection: close\r\nServer: Elyune\r\n"

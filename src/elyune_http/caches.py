@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+from elyune_adapters.container import Container, resolve
 from elyune_core.use_cases.auth import Session
 
 
@@ -32,3 +34,22 @@ class TokenCache:
             self._sessions.clear()
         left = (session.expires_at - datetime.now(UTC)).total_seconds()
         self._sessions[token] = (time.monotonic() + min(self._ttl, left), session)
+
+
+class UseCases:
+    """The use cases of the hot routes, resolved once per app instead of per request.
+
+    Resolving a use case through the container builds it and awaits its async
+    dependencies (a gather per resource): ~20-40 us per request for objects that hold
+    nothing but their (shared) adapters. Only such stateless use cases go here.
+    """
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._found: dict[str, Any] = {}
+
+    async def get(self, name: str) -> Any:
+        found = self._found.get(name)
+        if found is None:
+            found = self._found[name] = await resolve(getattr(self._container, name)())
+        return found

@@ -10,7 +10,7 @@ from elyune_adapters.container import Container
 from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import Settings
 from elyune_core import User
-from elyune_http.caches import TokenCache
+from elyune_http.caches import TokenCache, UseCases
 from elyune_http.links import SubtitleLinks
 
 CONTAINER = web.AppKey("container", Container)
@@ -18,6 +18,7 @@ SETTINGS = web.AppKey("settings", Settings)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TOKENS = web.AppKey("tokens", TokenCache)
 SUBTITLES = web.AppKey("subtitles", SubtitleLinks)
+USE_CASES = web.AppKey("use_cases", UseCases)
 
 USER = web.RequestKey("user", User)
 REQUEST_ID = web.RequestKey("request_id", str)

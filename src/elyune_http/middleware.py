@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from elyune_adapters.container import resolve
 from elyune_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -26,7 +25,7 @@ from elyune_core.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from elyune_http.keys import CONTAINER, REQUEST_ID, SETTINGS, TOKEN_EXPIRES, TOKENS, USER
+from elyune_http.keys import REQUEST_ID, SETTINGS, TOKEN_EXPIRES, TOKENS, USE_CASES, USER
 
 logger = logging.getLogger("elyune.http")
 
@@ -260,7 +259,7 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     cache = request.app[TOKENS]
     session = cache.get(token)
     if session is None:
-        authenticate = await resolve(request.app[CONTAINER].authenticate())
+        authenticate = await request.app[USE_CASES].get("authenticate")
         session = await authenticate.session(token)
         cache.put(token, session)
     request[USER] = session.user

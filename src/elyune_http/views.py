@@ -37,7 +37,7 @@ from elyune_core.use_cases import (
     UpdateRecordingInput,
 )
 from elyune_http import present, schema
-from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USER
+from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USE_CASES, USER
 from elyune_http.middleware import json_dumps
 from elyune_http.present import step_to_dict
 
@@ -95,7 +95,7 @@ async def request_upload(request: web.Request) -> web.Response:
     user = _user(request)
     data = await schema.read_json(request, schema.REQUEST_UPLOAD)
     await request.app[LIMITER].hit(f"upload:user:{user.id}", f"upload:ip:{_client(request)}")
-    result = await (await resolve(request.app[CONTAINER].request_upload())).execute(
+    result = await (await request.app[USE_CASES].get("request_upload")).execute(
         RequestUploadInput(
             owner_id=user.id,
             filename=data["filename"],
@@ -167,7 +167,7 @@ async def list_recordings(request: web.Request) -> web.Response:
         raise InvalidInputError({"search": "Ensure this field has no more than 200 characters."})
     if search is not None and "\x00" in search:
         raise InvalidInputError({"search": "Null characters are not allowed."})
-    result = await (await resolve(request.app[CONTAINER].list_recordings())).execute(
+    result = await (await request.app[USE_CASES].get("list_recordings")).execute(
         ListRecordingsInput(
             owner_id=_user(request).id,
             status=status,
@@ -193,7 +193,7 @@ async def list_recordings(request: web.Request) -> web.Response:
 
 
 async def _details(request: web.Request, urls: bool = True) -> Any:
-    return await (await resolve(request.app[CONTAINER].get_recording())).execute(
+    return await (await request.app[USE_CASES].get("get_recording")).execute(
         GetRecordingInput(RecordingId(request.match_info["id"]), _user(request).id, urls=urls)
     )
 

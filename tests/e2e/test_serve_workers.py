@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from elyune_adapters.ratelimit import RedisRateLimiter
-from elyune_core import RateLimitedError
+from elyune_adapters.ratelimit import PipelinedRedisRateLimiter, RedisRateLimiter
+from elyune_core import RateLimitedError, ServiceUnavailableError
 from tests.conftest import REDIS_URL, reset_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,10 +28,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_redis_rate_limits_are_shared_by_every_limiter():
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        (RedisRateLimiter, RedisRateLimiter),
+        (PipelinedRedisRateLimiter, PipelinedRedisRateLimiter),
+        (PipelinedRedisRateLimiter, RedisRateLimiter),  # both count the same hits
+    ],
+)
+async def test_redis_rate_limits_are_shared_by_every_limiter(kinds):
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    first = RedisRateLimiter(REDIS_URL, 3, 60.0, prefix=prefix)  # as two processes would
-    second = RedisRateLimiter(REDIS_URL, 3, 60.0, prefix=prefix)
+    first = kinds[0](REDIS_URL, 3, 60.0, prefix=prefix)  # as two processes would
+    second = kinds[1](REDIS_URL, 3, 60.0, prefix=prefix)
     try:
         await first.hit("token:ip:1")
         await second.hit("token:ip:1")
@@ -43,6 +51,42 @@ async def test_redis_rate_limits_are_shared_by_every_limiter():
     finally:
         await first.close()
         await second.close()
+
+
+async def test_pipelined_hits_of_one_loop_turn_are_counted_exactly():
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    limiter = PipelinedRedisRateLimiter(REDIS_URL, 50, 60.0, prefix=prefix)
+    try:
+        # 80 checks written together: exactly 50 pass, 30 are refused
+        results = await asyncio.gather(
+            *(limiter.hit("upload:user:u") for _ in range(80)), return_exceptions=True
+        )
+        assert sum(r is None for r in results) == 50
+        assert all(isinstance(r, RateLimitedError) for r in results if r is not None)
+    finally:
+        await limiter.close()
+
+
+async def test_the_pipelined_limiter_reports_redis_down_then_reconnects():
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]  # nothing listens there once closed
+    down = PipelinedRedisRateLimiter(f"redis://127.0.0.1:{dead}/0", 3, 60.0, prefix=prefix)
+    with pytest.raises(ServiceUnavailableError):
+        await down.hit("token:ip:1")
+    limiter = PipelinedRedisRateLimiter(REDIS_URL, 3, 60.0, prefix=prefix)
+    try:
+        await limiter.hit("token:ip:1")
+        assert limiter._conn is not None
+        limiter._conn.close()  # the server closed it, say
+        await asyncio.sleep(0)
+        await limiter.hit("token:ip:1")  # a new connection, the same count
+        await limiter.hit("token:ip:1")
+        with pytest.raises(RateLimitedError):
+            await limiter.hit("token:ip:1")
+    finally:
+        await limiter.close()
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

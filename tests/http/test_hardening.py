@@ -221,6 +221,38 @@ async def test_connections_past_the_bound_are_refused_with_503(serve):
     assert _status(await served.raw(_http("GET", b"/healthz"))) == 200
 
 
+def test_the_bound_holds_on_uvloop_too(tmp_path):
+    """``elyune serve`` runs on uvloop, whose transports are no ``asyncio.Transport``."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> None:
+        port = free_port()
+        settings = load_settings(
+            {
+                "ELYUNE_DATA_DIR": str(tmp_path / "data"),
+                "PORT": str(port),
+                "HTTP_MAX_CONNECTIONS": "3",
+                "HTTP_HEADER_TIMEOUT_SECONDS": "30",
+            }
+        )
+        app = create_app(settings, container=create_container(settings))
+        runner, site = await start_server(app, settings.http)
+        served = Served(site.port, settings.http.public_url, None, settings)
+        try:
+            idle = [await asyncio.open_connection("127.0.0.1", site.port) for _ in range(3)]
+            await asyncio.sleep(0.2)
+            answer = await served.raw(_http("GET", b"/healthz"))
+            assert _status(answer) == 503
+            for _, writer in idle:
+                writer.close()
+            await asyncio.sleep(0.3)
+            assert _status(await served.raw(_http("GET", b"/healthz"))) == 200
+        finally:
+            await runner.cleanup()
+
+    uvloop.run(scenario())
+
+
 # --------------------------------------------------------------------------- item 4
 
 LONE = '"u\\ud800"'  # JSON text for a string holding half of a surrogate pair

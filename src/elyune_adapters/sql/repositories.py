@@ -228,8 +228,9 @@ def _recording_with_files(*, by_owner: bool) -> Select[Any]:
 @functools.cache
 def _listing(
     *, owner: bool, status: bool, before: bool, after: bool, search: bool
-) -> tuple[Select[Any], Select[Any]]:
-    """The count and the page statements of a listing with these filters."""
+) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The count and the page statements of a listing with these filters, and the page
+    with the count as one more column (``x_total``: one round trip for both)."""
     r = t.recordings.c
     conditions = []
     if owner:
@@ -260,13 +261,14 @@ def _listing(
         .select_from(page.outerjoin(t.recording_files, f.recording_id == page.c.id))
         .order_by(page.c.created_at.desc(), page.c.id.desc())
     )
-    return count, with_files
+    counted = with_files.add_columns(count.scalar_subquery().label("x_total"))
+    return count, with_files, counted
 
 
 # --------------------------------------------------------------------------- recordings
 
 
-def _recording(row: RowMapping, files: Sequence[StoredFile]) -> Recording:
+def _recording(row: Mapping[Any, Any], files: Sequence[StoredFile]) -> Recording:
     media = row["media"]
     return Recording(
         id=RecordingId(row["id"]),
@@ -319,7 +321,7 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _stored_file(row: RowMapping, prefix: str = "") -> StoredFile:
+def _stored_file(row: Mapping[Any, Any], prefix: str = "") -> StoredFile:
     """The file in *row*, whose columns are named with *prefix* in a joined query."""
     return StoredFile(
         kind=FileKind(row[prefix + "kind"]),
@@ -338,9 +340,9 @@ def _sorted_files(files: Iterable[StoredFile]) -> builtins.list[StoredFile]:
     return sorted(files, key=lambda f: _FILE_ORDER[f.kind])
 
 
-def _with_files(rows: Sequence[RowMapping]) -> builtins.list[Recording]:
+def _with_files(rows: Sequence[Mapping[Any, Any]]) -> builtins.list[Recording]:
     """Recordings from joined rows (one per stored file, ``f_`` columns), in row order."""
-    first: dict[str, RowMapping] = {}
+    first: dict[str, Mapping[Any, Any]] = {}
     files: dict[str, builtins.list[StoredFile]] = {}
     for row in rows:
         first.setdefault(row["id"], row)
@@ -429,7 +431,7 @@ class SqlRecordingRepository(RecordingRepository):
         return _recording(row, _sorted_files(_stored_file(f) for f in files))
 
     async def list(self, query: RecordingQuery) -> Page[Recording]:
-        count, page = _listing(
+        count, page, counted = _listing(
             owner=query.owner_id is not None,
             status=query.status is not None,
             before=query.created_before is not None,
@@ -453,12 +455,17 @@ class SqlRecordingRepository(RecordingRepository):
             query.created_after,
         )
         total = None if self._counts is None else self._counts.get(key)
-        if total is None:
-            total = (await self._conn.execute(count, params)).scalar_one()
+        if total is not None:
+            rows = (await self._conn.execute(page, params)).mappings().all()
+        else:  # the page and its total in one statement; an empty page counts apart
+            rows = (await self._conn.execute(counted, params)).mappings().all()
+            if rows:
+                total = rows[0]["x_total"]
+            else:
+                total = (await self._conn.execute(count, params)).scalar_one()
             if self._counts is not None:
                 self._counts.put(key, total)
-        items = _with_files((await self._conn.execute(page, params)).mappings().all())
-        return Page(items=tuple(items), total=int(total))
+        return Page(items=tuple(_with_files(rows)), total=int(total))
 
     async def save(self, recording: Recording) -> None:
         await self._conn.execute(
@@ -517,7 +524,7 @@ def _escape_like(text: str) -> str:
 # --------------------------------------------------------------------------- jobs
 
 
-def _step(row: RowMapping, prefix: str = "") -> Step:
+def _step(row: Mapping[Any, Any], prefix: str = "") -> Step:
     """The step in *row*, whose columns are named with *prefix* in a joined query."""
     return Step(
         name=StepName(row[prefix + "name"]),
@@ -551,7 +558,7 @@ def _step_values(step: Step) -> dict[str, Any]:
     }
 
 
-def _job(row: RowMapping, steps: Sequence[Step]) -> Job:
+def _job(row: Mapping[Any, Any], steps: Sequence[Step]) -> Job:
     return Job(
         id=JobId(row["id"]),
         recording_id=RecordingId(row["recording_id"]),
@@ -772,6 +779,40 @@ class SqlJobRepository(JobRepository):
 # --------------------------------------------------------------------------- transcripts
 
 
+def _transcript(
+    recording_id: RecordingId, row: Mapping[Any, Any], segments: Sequence[Mapping[Any, Any]]
+) -> Transcript:
+    """A transcript from its row and its segments' rows (in order)."""
+    return Transcript(
+        recording_id=recording_id,
+        text=row["text"],
+        language=row["language"],
+        segments=tuple(
+            Segment(
+                id=s["idx"],
+                start=s["start"],
+                end=s["end"],
+                text=s["text"],
+                speaker=s["speaker"],
+                confidence=s["confidence"],
+            )
+            for s in segments
+        ),
+        words=words_from_rows(row["words"] or []),
+        engine=row["engine"],
+        created_at=row["created_at"],
+        language_confidence=row["language_confidence"],
+        duration=row["duration"],
+        speaker_count=row["speaker_count"],
+        request_id=row["request_id"],
+        audio_seconds=row["audio_seconds"],
+        voices=tuple(
+            SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
+            for v in row["voices"] or ()
+        ),
+    )
+
+
 class SqlTranscriptRepository(TranscriptRepository):
     """Transcripts in ``transcripts`` (words as compact JSON), segments in their own table."""
 
@@ -783,35 +824,8 @@ class SqlTranscriptRepository(TranscriptRepository):
         row = (await self._conn.execute(_TRANSCRIPT, params)).mappings().first()
         if row is None:
             return None
-        segments = (await self._conn.execute(_SEGMENTS, params)).mappings()
-        return Transcript(
-            recording_id=recording_id,
-            text=row["text"],
-            language=row["language"],
-            segments=tuple(
-                Segment(
-                    id=s["idx"],
-                    start=s["start"],
-                    end=s["end"],
-                    text=s["text"],
-                    speaker=s["speaker"],
-                    confidence=s["confidence"],
-                )
-                for s in segments
-            ),
-            words=words_from_rows(row["words"] or []),
-            engine=row["engine"],
-            created_at=row["created_at"],
-            language_confidence=row["language_confidence"],
-            duration=row["duration"],
-            speaker_count=row["speaker_count"],
-            request_id=row["request_id"],
-            audio_seconds=row["audio_seconds"],
-            voices=tuple(
-                SpeakerVoice(v["label"], tuple(v["embedding"]), v["seconds"])
-                for v in row["voices"] or ()
-            ),
-        )
+        segments = (await self._conn.execute(_SEGMENTS, params)).mappings().all()
+        return _transcript(recording_id, row, segments)
 
     async def save(self, transcript: Transcript) -> None:
         rid = transcript.recording_id
@@ -859,7 +873,7 @@ class SqlTranscriptRepository(TranscriptRepository):
 # --------------------------------------------------------------------------- analyses
 
 
-def _analysis(row: RowMapping) -> Analysis:
+def _analysis(row: Mapping[Any, Any]) -> Analysis:
     kind = AnalysisKind(row["kind"])
     content: Mapping[str, Any] | None = row["content"]
     return Analysis(
