@@ -145,3 +145,47 @@ async def test_the_migration_seals_secrets_stored_in_clear(database_url):
         assert endpoint.secret == plain
     finally:
         await engine.dispose()
+
+
+async def test_migrating_keeps_every_users_recordings_and_webhooks(database_url):
+    """On SQLite, a migration that rebuilds ``users`` (Alembic's batch mode) once deleted
+    every row pointing at it (ON DELETE CASCADE): an upgrade lost all recordings."""
+    engine = create_engine(DatabaseSettings(url=database_url))
+    box = SecretBox(b"k" * 32)
+    try:
+        await upgrade(engine, "0005", box=box)
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, username, password_hash, is_active, created_at) "
+                    "VALUES ('u1', 'alice', '!', true, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO recordings (id, owner_id, title, description, filename, "
+                    "source_key, status, file_size, has_system_audio, has_microphone, "
+                    "speaker_names, created_at, updated_at) VALUES ('r1', 'u1', 'Standup', "
+                    "'', 'a.webm', 'recordings/u1/r1/source.webm', 'ready', 10, false, true, "
+                    "'{}', :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO webhooks (id, owner_id, url, events, secret, description, "
+                    "is_active, created_at) VALUES ('w1', 'u1', 'https://example.com/h', "
+                    "'[]', 'enc1:x', '', true, :now)"
+                ),
+                {"now": now},
+            )
+        await upgrade(engine, box=box)
+        async with engine.connect() as conn:
+            for table in ("users", "recordings", "webhooks"):
+                query = sa.text(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+                count = (await conn.execute(query)).scalar()
+                assert count == 1, table
+    finally:
+        await engine.dispose()

@@ -137,10 +137,40 @@ async def upgrade(
         command.upgrade(config, revision)
 
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(run)
+        async with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # A migration that rebuilds a table on SQLite (Alembic's batch mode: new
+                # table, copy, drop the old one) would, with foreign keys on, delete every
+                # row that points at the dropped table (ON DELETE CASCADE): rebuilding
+                # ``users`` would delete every recording. The pragma only takes effect
+                # outside a transaction; the keys are checked before the commit instead.
+                await conn.run_sync(_foreign_keys, False)
+            try:
+                async with conn.begin():
+                    await conn.run_sync(run)
+                    if sqlite:
+                        broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                        if broken:
+                            raise RepositoryUnavailableError(
+                                f"The migration left {len(broken)} row(s) pointing at "
+                                "rows that do not exist; nothing was changed."
+                            )
+            finally:
+                if sqlite:
+                    await conn.run_sync(_foreign_keys, True)
     except (SQLAlchemyError, OSError, ConnectionError) as exc:
         raise RepositoryUnavailableError(f"Could not migrate the database: {exc}") from exc
+
+
+def _foreign_keys(conn: Connection, on: bool) -> None:
+    """Turn SQLite's foreign keys on or off on *conn*'s own connection, outside any
+    transaction (SQLAlchemy's would make the pragma a no-op)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
