@@ -12,6 +12,7 @@ from elyune_adapters.memory import (
     FixedClock,
     InMemoryObjectStore,
     InMemoryState,
+    SequentialIds,
     in_memory_uow,
     sample_transcript_result,
 )
@@ -222,7 +223,7 @@ async def test_titles_speakers_and_filters(uow_factory):
 
 async def test_renaming_a_speaker_updates_the_hits(uow_factory):
     await _seed(uow_factory)
-    await RenameSpeakers(uow=uow_factory, clock=FixedClock()).execute(
+    await RenameSpeakers(uow=uow_factory, clock=FixedClock(), ids=SequentialIds()).execute(
         RenameSpeakersInput(ALICE, RecordingId("rec-1"), {"1": "Morgan"})
     )
     hit = (await _search(uow_factory, "backup window")).items[0]
@@ -242,7 +243,7 @@ async def test_a_new_title_is_searchable(uow_factory):
 
 async def test_deleting_a_recording_removes_its_hits(uow_factory):
     await _seed(uow_factory)
-    await DeleteRecording(uow=uow_factory, store=InMemoryObjectStore()).execute(
+    await DeleteRecording(uow=uow_factory, store=InMemoryObjectStore(), clock=FixedClock()).execute(
         RecordingId("rec-1"), ALICE
     )
     assert (await _search(uow_factory, "backup")).total == 0
@@ -275,7 +276,7 @@ async def test_the_migration_backfills_existing_transcripts(tmp_path):
     """A database with transcripts from before 0008_search finds them after upgrading."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
     engine = create_engine(DatabaseSettings(url=url))
-    await upgrade(engine, "0005")
+    await upgrade(engine, "0007_staff_users")  # the revision before 0008_search
     async with SqlUnitOfWork(engine) as uow:
         await uow.users.add(User(ALICE, "alice", "h", NOW))
         await uow.recordings.add(_recording(1, ALICE, title="Infra review"))
