@@ -51,8 +51,11 @@ typecheck:
 contracts:
 	$(BIN)/lint-imports
 
+## --tb=native: Python 3.11.7's parser can fail on pytest's own traceback formatting
+## ("AST constructor recursion depth mismatch"), which ends the whole run; native
+## tracebacks keep every failure reported.
 pytest:
-	$(BIN)/python -m pytest -q --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --tb=native --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 ## serve: run the API on the embedded defaults
 serve: install

@@ -36,8 +36,9 @@ def browser() -> Iterator[object]:
     loop"."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is needed for the browser tests: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=30_000)  # a bound on waiting (see ``page``), not a speed test
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -50,6 +51,9 @@ def browser() -> Iterator[object]:
 def page(browser) -> Iterator[object]:
     """A fresh page (its own cookies and cache); console errors are kept on it."""
     context = browser.new_context()
+    # Bounds on waiting, not measures of speed: a page on a loaded 2-core machine (the
+    # whole suite, benchmarks beside it) can take far longer than Playwright's 5 s.
+    context.set_default_timeout(60_000)
     page = context.new_page()
     page.console_errors = []  # type: ignore[attr-defined]
     page.on(
