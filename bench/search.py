@@ -622,8 +622,8 @@ async def main() -> None:
         "queries through the search use case the API runs (rare, medium and common words, two-word queries, quoted phrases, "
         "speaker, date and status filters; each with its total count and the first page "
         f"of 20 with snippets), measured {args.rounds} times per database; each figure is "
-        "the median of the rounds. Target: p99 < 50 ms on 2 cores. The machine is shared "
-        f"with other work: 1-minute load average after each round {loads}; at the end "
+        "the median of the rounds. Target: p99 < 50 ms on 2 cores. The machine's 1-minute "
+        f"load average after each round (other work raises it): {loads}; at the end "
         f"{load}.",
         "",
         "| database | p50 | p99 | p99 of each round | max | queries with hits | "
