@@ -75,6 +75,44 @@ def output_key(owner_id: UserId, recording_id: RecordingId, kind: FileKind) -> s
     return check_key(f"{recording_prefix(owner_id, recording_id)}{name}")
 
 
+#: the most chunks a live upload may have (one a second: 11.5 days)
+MAX_CHUNKS = 1_000_000
+
+
+def live_prefix(owner_id: UserId, recording_id: RecordingId) -> str:
+    """The prefix of a live upload's chunks and of what is made from them while it is
+    recorded (ends with ``/``)."""
+    return f"{recording_prefix(owner_id, recording_id)}live/"
+
+
+def chunk_key(owner_id: UserId, recording_id: RecordingId, index: int) -> str:
+    """Key of chunk *index* (0 to ``MAX_CHUNKS - 1``) of a live upload."""
+    if not 0 <= index < MAX_CHUNKS:
+        raise InvalidKeyError({"index": f"Ensure this value is between 0 and {MAX_CHUNKS - 1}."})
+    return check_key(f"{live_prefix(owner_id, recording_id)}chunks/{index:06d}.webm")
+
+
+def chunk_owner(key: str) -> tuple[UserId, RecordingId, int] | None:
+    """The owner, recording and index a chunk key (``chunk_key``) belongs to, else ``None``."""
+    parts = key.split("/")
+    if (
+        len(parts) != 6
+        or parts[0] != "recordings"
+        or parts[3:5] != ["live", "chunks"]
+        or not re.fullmatch(r"[0-9]{6}\.webm", parts[5])
+    ):
+        return None
+    return UserId(parts[1]), RecordingId(parts[2]), int(parts[5][:6])
+
+
+def live_piece_key(
+    owner_id: UserId, recording_id: RecordingId, kind: str, number: int, extension: str
+) -> str:
+    """Key of piece *number* of *kind* (``audio``, ``video``, ``stretches``) made while
+    a live upload is recorded."""
+    return check_key(f"{live_prefix(owner_id, recording_id)}{kind}/{number:06d}.{extension}")
+
+
 def is_under(key: str, prefix: str) -> bool:
     """Whether the valid *key* lies under *prefix*."""
     check_key(key)
@@ -105,9 +143,14 @@ def sanitize_filename(filename: str, default: str = "recording.webm") -> str:
 
 
 __all__ = [
+    "MAX_CHUNKS",
     "OUTPUT_NAMES",
     "check_key",
+    "chunk_key",
+    "chunk_owner",
     "is_under",
+    "live_piece_key",
+    "live_prefix",
     "output_key",
     "recording_prefix",
     "sanitize_filename",

@@ -973,3 +973,64 @@ __all__ = [
     "iso_time",
     "speaker_display",
 ]
+
+
+# --------------------------------------------------------------------------- live uploads
+
+
+class LiveState(StrEnum):
+    """Where a live (chunked) upload is: still recording, finished by the client with
+    every chunk present, or finished automatically after a silence (``abandoned``)."""
+
+    RECORDING = "recording"
+    FINISHED = "finished"
+    ABANDONED = "abandoned"
+
+
+@attrs.frozen
+class ChunkDeclaration:
+    """A chunk of a live upload as the client declared it before sending its bytes.
+
+    ``md5`` is the base64 MD5 of the chunk's bytes (the ``Content-MD5`` header the store
+    checks); the stored object must have exactly ``size`` bytes with that digest.
+    """
+
+    index: int
+    size: int
+    md5: str
+    declared_at: datetime
+
+
+@attrs.frozen
+class LiveUpload:
+    """A recording uploaded while it is recorded, one chunk at a time.
+
+    The chunks are pieces of one stream in index order (only chunk 0 carries the WebM
+    header). ``expected_chunks`` is the count the client gave when it finished (or the
+    count of contiguous chunks an abandoned upload was finalized with). ``cursor`` is the
+    live processor's progress (JSON, opaque to everything else: see
+    :mod:`elyune_core.use_cases.live_processing`); ``lease_owner``/``lease_until`` say which
+    worker advances it now; ``version`` grows with each save. ``last_chunk_at`` is the
+    last time a chunk was declared (the idle timeout counts from it); ``note`` tells
+    a user how it ended when that was not their doing.
+    """
+
+    recording_id: RecordingId
+    owner_id: UserId
+    state: LiveState
+    created_at: datetime
+    updated_at: datetime
+    last_chunk_at: datetime
+    expected_chunks: int | None = None
+    finished_at: datetime | None = None
+    cursor: Mapping[str, Any] = attrs.field(factory=dict)
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    version: int = 0
+    note: str | None = None
+    #: the live processing is over: the recording's job took over
+    processed: bool = False
+
+    def leased(self, now: datetime) -> bool:
+        """Whether a worker holds an unexpired lease on it."""
+        return self.lease_until is not None and self.lease_until > now

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -28,9 +28,11 @@ from elyune_core.entities import (
     Analysis,
     AnalysisContent,
     AnalysisKind,
+    ChunkDeclaration,
     ImageInfo,
     Job,
     JobStatus,
+    LiveUpload,
     MediaInfo,
     Recording,
     RecordingStatus,
@@ -45,6 +47,7 @@ from elyune_core.entities import (
     WebhookEvent,
     Word,
 )
+from elyune_core.errors import TranscriptionFailedError
 from elyune_core.ids import JobId, RecordingId, UserId, VoiceProfileId, WebhookId
 
 # --------------------------------------------------------------------------- basics
@@ -153,8 +156,25 @@ class ObjectStore(Protocol):
         """Return a URL that downloads *key* until *expires* has passed."""
         ...
 
-    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
-        """Return a URL that accepts one PUT of at most *size* bytes to *key*."""
+    async def presign_put(
+        self,
+        key: str,
+        expires: timedelta,
+        content_type: str,
+        size: int,
+        content_md5: str | None = None,
+    ) -> str:
+        """Return a URL that accepts one PUT of at most *size* bytes to *key*.
+
+        With *content_md5* (the base64 MD5 of the body), the URL is signed for that
+        ``Content-MD5`` header: the client must send it, and the store refuses a body
+        whose digest differs (storing nothing).
+        """
+        ...
+
+    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+        """The objects under *prefix* (ending with ``/``), in key order; ``etag`` is the
+        hex MD5 of the bytes for an object stored by one PUT."""
         ...
 
     async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
@@ -163,6 +183,42 @@ class ObjectStore(Protocol):
 
     async def check(self) -> None:
         """Raise ``ObjectStoreUnavailableError`` unless the store answers."""
+        ...
+
+
+@attrs.frozen
+class UploadPart:
+    """A stored part of a multipart upload: its number (from 1), size and ETag."""
+
+    number: int
+    size: int
+    etag: str
+
+
+class MultipartStore(Protocol):
+    """S3 multipart uploads of large files, signed for browsers (each part a presigned
+    ``UploadPart`` PUT; every part but the last at least 5 MiB)."""
+
+    async def create_multipart(self, key: str, content_type: str) -> str:
+        """Start a multipart upload to *key*; return its upload id."""
+        ...
+
+    async def presign_part(self, key: str, upload_id: str, number: int, expires: timedelta) -> str:
+        """A URL that accepts one PUT of part *number* (1 to 10,000)."""
+        ...
+
+    async def list_parts(self, key: str, upload_id: str) -> Sequence[UploadPart]:
+        """The parts stored so far, by number (a client resumes from them)."""
+        ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[UploadPart]
+    ) -> ObjectInfo:
+        """Join *parts* (numbers and ETags as listed) into the object *key*."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts (nothing left behind)."""
         ...
 
 
@@ -219,6 +275,87 @@ class Transcoder(Protocol):
 
 
 @attrs.frozen
+class StreamTracks:
+    """The tracks a WebM stream's header declares."""
+
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@attrs.frozen
+class ClusterMark:
+    """A complete cluster found in scanned stream bytes.
+
+    ``offset`` and ``size`` are bytes within the scanned data; ``start`` is the cluster's
+    time in seconds from the start of the recording and ``end`` the end of its last
+    block (its start plus the last frame's duration when known); ``keyframe`` says that
+    its first video frame is a keyframe (always true without video), so a video segment
+    may start with it.
+    """
+
+    offset: int
+    size: int
+    start: float
+    end: float
+    keyframe: bool
+
+
+@attrs.frozen
+class StreamScan:
+    """What ``LiveMedia.scan`` found: the header (when the data began with it), the
+    complete clusters in order, and ``consumed``, the bytes up to the end of the last
+    of them (the rest is an unfinished cluster, to be scanned again with more bytes)."""
+
+    header_size: int
+    tracks: StreamTracks | None
+    clusters: tuple[ClusterMark, ...]
+    consumed: int
+
+
+class LiveMedia(Protocol):
+    """Media work on a WebM stream that arrives in pieces (MediaRecorder's chunks).
+
+    Only the stream's first bytes carry the header; *body* files hold whole clusters cut
+    from the stream at cluster boundaries, and each call gets the header beside them.
+    """
+
+    def scan(self, data: bytes, *, at_start: bool, final: bool) -> StreamScan:
+        """Find the header (when *at_start*) and the complete clusters in *data*, which
+        begins at a cluster boundary (or at the stream's start). With *final*, the data
+        is the rest of the stream: its last cluster is complete too. Raises
+        ``InvalidMediaError`` for bytes that are not a WebM/Matroska stream."""
+        ...
+
+    async def decode_audio(self, header: bytes, body: Path, target: Path, start: float) -> float:
+        """Write the audio of *body*'s clusters to *target* as raw 16 kHz mono s16le
+        samples from *start* seconds of the recording on (silence where no audio frame
+        covers), and return the recording time the samples end at."""
+        ...
+
+    async def encode_segment(
+        self, header: bytes, body: Path, target: Path, tracks: StreamTracks, duration: float
+    ) -> None:
+        """Encode *body*'s clusters (which begin with a video keyframe) to an H.264/AAC
+        segment of exactly *duration* seconds that ``join`` can put end to end."""
+        ...
+
+    async def join(self, segments: Sequence[Path], target: Path) -> None:
+        """Join *segments* in order into one MP4 (``+faststart``), copying the streams."""
+        ...
+
+    async def write_wav(
+        self, pieces: Sequence[tuple[Path, float]], start: float, end: float, target: Path
+    ) -> None:
+        """Write a 16 kHz mono WAV of recording time [*start*, *end*) to *target* from
+        raw s16le *pieces* that follow each other (each with the time it begins at)."""
+        ...
+
+
+@attrs.frozen
 class TranscriptionRequest:
     """Audio to transcribe: a 16 kHz mono WAV on local disk.
 
@@ -254,10 +391,73 @@ class TranscriptionResult:
     voices: tuple[SpeakerVoice, ...] = ()
 
 
+@attrs.frozen
+class StretchRequest:
+    """A stretch of a live recording's audio to transcribe as it is recorded.
+
+    ``audio`` is a 16 kHz mono WAV whose first sample is at ``offset`` seconds of the
+    recording. Unless ``final``, the engine transcribes up to a pause near the end (the
+    rest comes again in the next stretch); ``prompt`` is the text before the stretch.
+    """
+
+    recording_id: RecordingId
+    audio: Path
+    offset: float
+    language: str | None = None
+    prompt: str | None = None
+    final: bool = False
+
+
+@attrs.frozen
+class StretchResult:
+    """What a stretch gave: segments and words at recording times (segment ids local to
+    the stretch), and ``until``, the recording time the stretch was transcribed to.
+
+    ``voice_data`` is the engine's own JSON-able record of the speakers' voices in the
+    stretch (speech windows and embeddings) that ``label_stretches`` clusters later.
+    """
+
+    start: float
+    until: float
+    text: str
+    language: str | None
+    segments: tuple[Segment, ...]
+    words: tuple[Word, ...]
+    language_confidence: float | None = None
+    voice_data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class LabelRequest:
+    """Every stretch of a recording, to be joined into one transcript with speakers."""
+
+    recording_id: RecordingId
+    stretches: tuple[StretchResult, ...]
+    duration: float
+    language: str | None = None
+    num_speakers: int | None = None
+    max_speakers: int | None = None
+
+
 class Transcriber(Protocol):
-    """Speech to text with timestamps (and speakers, where the engine knows them)."""
+    """Speech to text with timestamps (and speakers, where the engine knows them).
+
+    An engine with ``supports_stretches`` also transcribes a live recording stretch by
+    stretch (``transcribe_stretch``) and labels the speakers over all of them at the end
+    (``label_stretches``); the others transcribe the whole audio once it is complete.
+    """
 
     name: str
+    supports_stretches: bool = False
+
+    async def transcribe_stretch(self, request: StretchRequest) -> StretchResult:
+        """Transcribe one stretch of a live recording (see :class:`StretchRequest`)."""
+        raise TranscriptionFailedError(f"{self.name} cannot transcribe while recording")
+
+    async def label_stretches(self, request: LabelRequest) -> TranscriptionResult:
+        """Join the stretches into one result with speakers clustered over the whole
+        recording, as ``transcribe`` would have labelled the whole file."""
+        raise TranscriptionFailedError(f"{self.name} cannot transcribe while recording")
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         """Transcribe the audio of *request*; an engine that can tell awaits
@@ -680,6 +880,45 @@ class SearchIndex(Protocol):
         ...
 
 
+class LiveUploadRepository(Protocol):
+    """Live (chunked) uploads and the chunks their clients declared; a recording's rows
+    go with it when it is deleted."""
+
+    async def add(self, live: LiveUpload) -> None:
+        """Insert a new live upload."""
+        ...
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> LiveUpload:
+        """The live upload of *recording_id* (of *owner_id* when given), else
+        ``RecordingNotFoundError``."""
+        ...
+
+    async def find(self, recording_id: RecordingId) -> LiveUpload | None:
+        """The live upload of *recording_id*, or ``None`` for a recording uploaded whole."""
+        ...
+
+    async def lock(self, recording_id: RecordingId) -> LiveUpload:
+        """Like ``get``, holding the row until the unit of work ends."""
+        ...
+
+    async def save(self, live: LiveUpload) -> None:
+        """Update a live upload."""
+        ...
+
+    async def declare(self, recording_id: RecordingId, chunks: Sequence[ChunkDeclaration]) -> None:
+        """Insert or replace the declarations of *chunks* (by index)."""
+        ...
+
+    async def chunks(self, recording_id: RecordingId) -> Mapping[int, ChunkDeclaration]:
+        """Every declared chunk, by index."""
+        ...
+
+    async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
+        """Live uploads whose processing is not done: still recording, or finished but
+        not yet ``processed`` (the reconciler sweeps them)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over the repositories; rolled back unless ``commit`` was called."""
 
@@ -692,6 +931,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookRepository
     voice_profiles: VoiceProfileRepository
     search: SearchIndex
+    live: LiveUploadRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -837,6 +1077,17 @@ class JobQueue(Protocol):
         """Wait until the steps this process runs, and those they queue, are recorded
         (nothing to wait for when workers elsewhere run them)."""
         return
+
+
+class LiveQueue(Protocol):
+    """Asks a worker to advance a live recording's processing (``AdvanceLiveRecording``).
+
+    Kicks may repeat or be lost: the work is leased in the database, and the reconciler
+    kicks every live recording whose lease has expired."""
+
+    async def kick(self, recording_id: RecordingId) -> None:
+        """Ask for *recording_id*'s live processing to catch up."""
+        ...
 
 
 @attrs.frozen
