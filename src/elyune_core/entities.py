@@ -865,6 +865,8 @@ class WebhookEvent(StrEnum):
     ANALYSIS_READY = "analysis.ready"
     PROCESSING_COMPLETED = "processing.completed"
     PROCESSING_FAILED = "processing.failed"
+    #: how far the processing of a live recording has caught up while it is recorded
+    LIVE_PROGRESS = "live.progress"
 
 
 @attrs.frozen

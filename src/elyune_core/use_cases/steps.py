@@ -23,6 +23,7 @@ from elyune_core.entities import (
     AnalysisKind,
     AnalysisStatus,
     FileKind,
+    ImageInfo,
     MediaInfo,
     Recording,
     StepName,
@@ -39,15 +40,18 @@ from elyune_core.ports import (
     AnalysisRequest,
     Analyzer,
     Clock,
+    LabelRequest,
     ObjectInfo,
     ObjectStore,
     ProgressCallback,
     Transcoder,
     Transcriber,
     TranscriptionRequest,
+    TranscriptionResult,
     UnitOfWorkFactory,
     Workspace,
 )
+from elyune_core.use_cases.live_processing import LivePieces, LiveSteps, live_media_info
 
 NO_AUDIO = "the recording has no audio track"
 NO_VIDEO = "the recording has no video track"
@@ -91,7 +95,9 @@ class StepHandlers:
         clock: Clock,
         store_retry_seconds: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        live: LiveSteps | None = None,
     ) -> None:
+        self._live = live
         self._store_retry_seconds = store_retry_seconds
         self._sleep = sleep
         self._uow = uow
@@ -115,12 +121,17 @@ class StepHandlers:
 
     async def probe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
         """Read streams, codecs and the true duration of the source (which must still be
-        the file whose size was checked when the upload was completed)."""
-        info = await self._store.stat(recording.source_key)
-        if info.size != _source_size(recording):
-            raise ObjectChangedError()
-        async with self._source(recording) as source:
-            media = await self._transcoder.probe(source, on_progress)
+        the file whose size was checked when the upload was completed). A recording
+        uploaded live was read while it came: its cursor tells."""
+        pieces = await self._pieces(recording)
+        if pieces is not None:
+            media = live_media_info(pieces.cursor)
+        else:
+            info = await self._store.stat(recording.source_key)
+            if info.size != _source_size(recording):
+                raise ObjectChangedError()
+            async with self._source(recording) as source:
+                media = await self._transcoder.probe(source, on_progress)
         if not media.has_audio and not media.has_video:
             raise InvalidMediaError("the file has neither an audio nor a video track")
         skip: dict[StepName, str] = {}
@@ -139,8 +150,20 @@ class StepHandlers:
         return StepResult(output=output, media=media, skip=skip)
 
     async def transcode(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
-        """Convert the source to an H.264/AAC MP4."""
+        """Convert the source to an H.264/AAC MP4 (join the segments encoded while a live
+        recording came, then store its chunks end to end as the source file)."""
         media = _media(recording)
+        pieces = await self._pieces(recording)
+        if pieces is not None and self._live is not None and pieces.video_segments:
+            live = self._live
+            stored = await self._make(
+                recording, FileKind.VIDEO, lambda dst: live.join_video(recording, pieces, dst)
+            )
+            source = await live.assemble_source(recording, pieces)
+            return StepResult(
+                output={"size": stored.size, "key": stored.key, "live": True, "source": source},
+                files=(stored,),
+            )
         stored, _ = await self._produce(
             recording,
             FileKind.VIDEO,
@@ -151,8 +174,19 @@ class StepHandlers:
     async def extract_audio(
         self, recording: Recording, on_progress: ProgressCallback
     ) -> StepResult:
-        """Extract 16 kHz mono WAV audio from the source (not from the MP4)."""
+        """Extract 16 kHz mono WAV audio from the source (not from the MP4); for a live
+        recording, join the audio decoded while it came."""
         media = _media(recording)
+        pieces = await self._pieces(recording)
+        if pieces is not None and self._live is not None and pieces.audio_pieces:
+            live = self._live
+            stored = await self._make(
+                recording, FileKind.AUDIO, lambda dst: live.write_audio(recording, pieces, dst)
+            )
+            output: dict[str, object] = {"size": stored.size, "key": stored.key, "live": True}
+            if not media.has_video:  # no transcode step to store the source
+                output["source"] = await live.assemble_source(recording, pieces)
+            return StepResult(output=output, files=(stored,))
         stored, _ = await self._produce(
             recording,
             FileKind.AUDIO,
@@ -161,13 +195,17 @@ class StepHandlers:
         return StepResult(output={"size": stored.size, "key": stored.key}, files=(stored,))
 
     async def thumbnail(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
-        """Make a JPEG poster frame."""
+        """Make a JPEG poster frame (from the first video segment of a live recording)."""
         media = _media(recording)
-        stored, image = await self._produce(
-            recording,
-            FileKind.THUMBNAIL,
-            lambda src, dst: self._transcoder.thumbnail(src, dst, media),
-        )
+        pieces = await self._pieces(recording)
+        if pieces is not None and self._live is not None and pieces.video_segments:
+            stored, image = await self._thumbnail_of_segment(recording, media, self._live)
+        else:
+            stored, image = await self._produce(
+                recording,
+                FileKind.THUMBNAIL,
+                lambda src, dst: self._transcoder.thumbnail(src, dst, media),
+            )
         stored = attrs.evolve(stored, width=image.width, height=image.height)
         return StepResult(
             output={"size": stored.size, "width": image.width, "height": image.height},
@@ -175,22 +213,26 @@ class StepHandlers:
         )
 
     async def transcribe(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
-        """Transcribe the extracted audio; an empty transcript skips the analyses."""
-        audio = recording.file(FileKind.AUDIO)
-        if audio is None:
-            raise StepError("the extracted audio is missing; retry the job")
-        async with self._store.local_copy(audio.key) as path:
-            result = await self._transcriber.transcribe(
-                TranscriptionRequest(
-                    recording_id=recording.id,
-                    audio=path,
-                    language=recording.language,
-                    duration=recording.duration,
-                    on_progress=on_progress,
-                    num_speakers=recording.num_speakers,
-                    max_speakers=recording.max_speakers,
+        """Transcribe the extracted audio; an empty transcript skips the analyses. A live
+        recording was transcribed stretch by stretch as it came: only the speakers are
+        left to label, over all the stretches."""
+        result = await self._stretches(recording)
+        if result is None:
+            audio = recording.file(FileKind.AUDIO)
+            if audio is None:
+                raise StepError("the extracted audio is missing; retry the job")
+            async with self._store.local_copy(audio.key) as path:
+                result = await self._transcriber.transcribe(
+                    TranscriptionRequest(
+                        recording_id=recording.id,
+                        audio=path,
+                        language=recording.language,
+                        duration=recording.duration,
+                        on_progress=on_progress,
+                        num_speakers=recording.num_speakers,
+                        max_speakers=recording.max_speakers,
+                    )
                 )
-            )
         now = self._clock.now()
         transcript = Transcript(
             recording_id=recording.id,
@@ -297,6 +339,53 @@ class StepHandlers:
             analyses=tuple(analyses),
             failure="; ".join(errors) or None,
         )
+
+    async def _pieces(self, recording: Recording) -> LivePieces | None:
+        return None if self._live is None else await self._live.pieces(recording)
+
+    async def _stretches(self, recording: Recording) -> TranscriptionResult | None:
+        """The live recording's transcript from its stretches, if it has them."""
+        pieces = await self._pieces(recording)
+        if pieces is None or self._live is None or not self._transcriber.supports_stretches:
+            return None
+        stretches = await self._live.stretches(recording, pieces)
+        if not stretches:
+            return None
+        return await self._transcriber.label_stretches(
+            LabelRequest(
+                recording_id=recording.id,
+                stretches=stretches,
+                duration=recording.duration or stretches[-1].until,
+                language=recording.language,
+                num_speakers=recording.num_speakers,
+                max_speakers=recording.max_speakers,
+            )
+        )
+
+    async def _make(
+        self, recording: Recording, kind: FileKind, make: Callable[[Path], Awaitable[None]]
+    ) -> StoredFile:
+        """Store the output *make* writes (from a live recording's pieces)."""
+        key = output_key(recording.owner_id, recording.id, kind)
+        name, content_type = OUTPUT_NAMES[kind]
+        async with self._workspace.scratch(kind.value) as scratch:
+            target = scratch / name
+            await make(target)
+            info = await self._keep(key, target, content_type)
+        return StoredFile(kind=kind, key=key, size=info.size, content_type=content_type)
+
+    async def _thumbnail_of_segment(
+        self, recording: Recording, media: MediaInfo, live: LiveSteps
+    ) -> tuple[StoredFile, ImageInfo]:
+        key = output_key(recording.owner_id, recording.id, FileKind.THUMBNAIL)
+        name, content_type = OUTPUT_NAMES[FileKind.THUMBNAIL]
+        async with self._workspace.scratch("thumbnail") as scratch:
+            segment, target = scratch / "segment.seg", scratch / name
+            await live.first_segment(recording, segment)
+            image = await self._transcoder.thumbnail(segment, target, media)
+            info = await self._keep(key, target, content_type)
+        stored = StoredFile(FileKind.THUMBNAIL, key, info.size, content_type)
+        return stored, image
 
     async def discard(self, recording: Recording) -> None:
         """Delete what steps stored for a recording that was deleted meanwhile."""

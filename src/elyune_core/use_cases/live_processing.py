@@ -1,0 +1,868 @@
+"""Process a live recording while it is recorded, so that little is left when it stops.
+
+The chunks of a live upload are pieces of one WebM stream (only chunk 0 carries the
+header). ``AdvanceLiveRecording`` reads the contiguous chunks it has not read yet and:
+
+- cuts the stream at cluster boundaries and decodes the new clusters' audio into raw
+  16 kHz pieces (``live/audio/NNNNNN.pcm``) that follow each other on the recording's
+  clock;
+- transcribes each stretch of about ``stretch_seconds`` that ends at a pause
+  (``live/stretches/NNNNNN.json``: segments, words and the voices' embeddings), so at
+  the end only the last few seconds are left;
+- encodes the video in segments that start at keyframes (``live/video/NNNNNN.seg``).
+
+Everything it knows lives in the object store and in the upload's ``cursor`` (JSON, in
+the database), written after the objects it points to: a worker that dies loses nothing
+but the piece it was making, and the next one (after the lease ran out) goes on from the
+cursor. Only one worker advances a recording at a time (a lease in the row).
+
+When the upload is finished (or abandoned) and every chunk is read, the last pieces are
+made and the recording's processing job starts; its steps take the pieces instead of
+decoding the whole file (see :class:`LiveSteps`): the transcript needs only the last
+stretch and the speaker clustering, the MP4 only the last segment and a join.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from elyune_core._chunks import received_chunks
+from elyune_core._keys import chunk_key, live_piece_key, live_prefix
+from elyune_core.entities import (
+    FileKind,
+    LiveState,
+    LiveUpload,
+    MediaInfo,
+    Recording,
+    RecordingStatus,
+    Segment,
+    Word,
+)
+from elyune_core.errors import (
+    ElyuneError,
+    InvalidMediaError,
+    ObjectNotFoundError,
+    RecordingNotFoundError,
+)
+from elyune_core.ids import RecordingId
+from elyune_core.ports import (
+    Clock,
+    ClusterMark,
+    EventPublisher,
+    LiveMedia,
+    ObjectStore,
+    RecordingEvent,
+    StreamTracks,
+    StretchRequest,
+    StretchResult,
+    Transcriber,
+    UnitOfWorkFactory,
+    Workspace,
+)
+from elyune_core.use_cases.start_processing import StartProcessing, StartProcessingInput
+
+logger = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+
+
+@attrs.frozen
+class LivePolicy:
+    """How the live processor cuts its work.
+
+    ``audio_seconds``: decode audio once this much new media has arrived.
+    ``stretch_seconds``: transcribe once this much audio is waiting (cut at a pause).
+    ``segment_seconds``: the shortest video segment (a segment ends at a keyframe).
+    ``lease``: how long a worker owns a recording without a sign of life.
+    ``max_seconds``: the longest a live recording may run; later media is not kept.
+    """
+
+    audio_seconds: float = 4.0
+    stretch_seconds: float = 20.0
+    segment_seconds: float = 10.0
+    lease: timedelta = timedelta(seconds=30)
+    max_seconds: float = 4 * 3600.0
+    prompt_chars: int = 200
+
+
+@attrs.frozen
+class AdvanceResult:
+    """What one call did: ``busy`` when another worker holds the lease; ``started``
+    when it made the last pieces and started the processing job."""
+
+    recording_id: RecordingId
+    busy: bool = False
+    started: bool = False
+    transcribed_until: float = 0.0
+    media_seconds: float = 0.0
+
+
+class LostLeaseError(ElyuneError):
+    """Another worker took the recording over (this one was too slow to renew)."""
+
+
+# --------------------------------------------------------------------------- cursor
+
+
+@attrs.define
+class _Position:
+    """A byte position in the stream: chunk index and offset in it, and the media time
+    there (a cluster boundary)."""
+
+    chunk: int = 0
+    offset: int = 0
+    time: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "offset": self.offset, "time": self.time}
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any] | None) -> _Position:
+        if not data:
+            return cls()
+        return cls(int(data["chunk"]), int(data["offset"]), float(data["time"]))
+
+
+@attrs.define
+class _Cursor:
+    """The processor's progress, saved as ``LiveUpload.cursor``."""
+
+    header_size: int | None = None
+    tracks: StreamTracks | None = None
+    chunk_sizes: list[int] = attrs.field(factory=list)
+    media_seconds: float = 0.0
+    audio: _Position = attrs.field(factory=_Position)
+    audio_starts: list[float] = attrs.field(factory=list)
+    audio_end: float = 0.0
+    video: _Position = attrs.field(factory=_Position)
+    video_starts: list[float] = attrs.field(factory=list)
+    video_end: float = 0.0
+    stretch_ends: list[float] = attrs.field(factory=list)
+    transcribed_until: float = 0.0
+    prompt: str = ""
+    language: str | None = None
+    stream_done: bool = False
+    truncated: bool = False
+
+    @property
+    def chunks_processed(self) -> int:
+        return len(self.chunk_sizes)
+
+    def to_json(self) -> dict[str, Any]:
+        tracks = None if self.tracks is None else attrs.asdict(self.tracks)
+        return {
+            "version": CURSOR_VERSION,
+            "header_size": self.header_size,
+            "tracks": tracks,
+            "chunk_sizes": list(self.chunk_sizes),
+            "chunks_processed": self.chunks_processed,
+            "media_seconds": round(self.media_seconds, 3),
+            "audio": self.audio.to_json(),
+            "audio_starts": [round(s, 6) for s in self.audio_starts],
+            "audio_end": round(self.audio_end, 6),
+            "video": self.video.to_json(),
+            "video_starts": [round(s, 6) for s in self.video_starts],
+            "video_end": round(self.video_end, 6),
+            "video_until": round(self.video_end, 3),
+            "stretch_ends": [round(s, 6) for s in self.stretch_ends],
+            "transcribed_until": round(self.transcribed_until, 3),
+            "prompt": self.prompt,
+            "language": self.language,
+            "stream_done": self.stream_done,
+            "truncated": self.truncated,
+        }
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> _Cursor:
+        if not data or data.get("version") != CURSOR_VERSION:
+            return cls()
+        tracks = data.get("tracks")
+        return cls(
+            header_size=data.get("header_size"),
+            tracks=None if tracks is None else StreamTracks(**tracks),
+            chunk_sizes=[int(s) for s in data.get("chunk_sizes", [])],
+            media_seconds=float(data.get("media_seconds", 0.0)),
+            audio=_Position.of(data.get("audio")),
+            audio_starts=[float(s) for s in data.get("audio_starts", [])],
+            audio_end=float(data.get("audio_end", 0.0)),
+            video=_Position.of(data.get("video")),
+            video_starts=[float(s) for s in data.get("video_starts", [])],
+            video_end=float(data.get("video_end", 0.0)),
+            stretch_ends=[float(s) for s in data.get("stretch_ends", [])],
+            transcribed_until=float(data.get("transcribed_until", 0.0)),
+            prompt=str(data.get("prompt", "")),
+            language=data.get("language"),
+            stream_done=bool(data.get("stream_done", False)),
+            truncated=bool(data.get("truncated", False)),
+        )
+
+    @property
+    def has_audio(self) -> bool:
+        return self.tracks is not None and self.tracks.has_audio
+
+    @property
+    def has_video(self) -> bool:
+        return self.tracks is not None and self.tracks.has_video
+
+
+# --------------------------------------------------------------------------- stretches
+
+
+def stretch_to_json(result: StretchResult) -> dict[str, Any]:
+    """The stored form of a transcribed stretch."""
+    return {
+        "start": result.start,
+        "until": result.until,
+        "text": result.text,
+        "language": result.language,
+        "language_confidence": result.language_confidence,
+        "segments": [
+            [s.id, s.start, s.end, s.text, s.speaker, s.confidence] for s in result.segments
+        ],
+        "words": [
+            [w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in result.words
+        ],
+        "voice_data": dict(result.voice_data),
+    }
+
+
+def stretch_of_json(data: Mapping[str, Any]) -> StretchResult:
+    """A transcribed stretch read back from its stored form."""
+    return StretchResult(
+        start=float(data["start"]),
+        until=float(data["until"]),
+        text=str(data["text"]),
+        language=data.get("language"),
+        language_confidence=data.get("language_confidence"),
+        segments=tuple(
+            Segment(id=s[0], start=s[1], end=s[2], text=s[3], speaker=s[4], confidence=s[5])
+            for s in data["segments"]
+        ),
+        words=tuple(
+            Word(text=w[0], start=w[1], end=w[2], confidence=w[3], speaker=w[4], punctuated=w[5])
+            for w in data["words"]
+        ),
+        voice_data=data.get("voice_data") or {},
+    )
+
+
+# --------------------------------------------------------------------------- the processor
+
+
+class AdvanceLiveRecording:
+    """Catch a live recording's processing up with the chunks that have arrived.
+
+    Rules:
+
+    - One worker at a time: the call takes the upload's lease, or returns ``busy``.
+    - Only contiguous chunks are read (a gap waits for its chunk); a finished upload is
+      read up to its ``expected_chunks``.
+    - Each piece is written before the cursor that names it, so a crash redoes at most
+      one piece and never skips one.
+    - Once the upload is finished and all is read, the last pieces are made and the
+      processing job starts (``LiveUpload.processed``).
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        media: LiveMedia,
+        transcriber: Transcriber,
+        workspace: Workspace,
+        events: EventPublisher,
+        clock: Clock,
+        start: StartProcessing,
+        worker: str,
+        policy: LivePolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._media = media
+        self._transcriber = transcriber
+        self._workspace = workspace
+        self._events = events
+        self._clock = clock
+        self._start = start
+        self._worker = worker
+        self._policy = policy or LivePolicy()
+
+    async def execute(self, recording_id: RecordingId) -> AdvanceResult:
+        """Advance *recording_id* as far as its chunks allow."""
+        result = AdvanceResult(recording_id, busy=True)
+        for _ in range(100):  # re-check after releasing: a kick may have been missed
+            live = await self._acquire(recording_id)
+            if live is None:
+                return result
+            try:
+                result = await self._run(live)
+            except LostLeaseError:
+                return AdvanceResult(recording_id, busy=True)
+            finally:
+                await self._release(recording_id)
+            if result.started or not await self._more_to_do(recording_id):
+                return result
+        return result
+
+    # ----------------------------------------------------------------- lease
+
+    async def _acquire(self, recording_id: RecordingId) -> LiveUpload | None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            try:
+                live = await uow.live.lock(recording_id)
+            except RecordingNotFoundError:
+                return None
+            if live.processed:
+                return None
+            if live.leased(now) and live.lease_owner != self._worker:
+                return None
+            live = attrs.evolve(
+                live,
+                lease_owner=self._worker,
+                lease_until=now + self._policy.lease,
+                version=live.version + 1,
+            )
+            await uow.live.save(live)
+            await uow.commit()
+        return live
+
+    async def _release(self, recording_id: RecordingId) -> None:
+        try:
+            async with self._uow() as uow:
+                live = await uow.live.lock(recording_id)
+                if live.lease_owner != self._worker:
+                    return
+                await uow.live.save(
+                    attrs.evolve(live, lease_owner=None, lease_until=None, version=live.version + 1)
+                )
+                await uow.commit()
+        except RecordingNotFoundError:
+            return
+
+    async def _save(self, recording_id: RecordingId, cursor: _Cursor) -> LiveUpload:
+        """Store *cursor* and renew the lease (``LostLeaseError`` if it was taken)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            live = await uow.live.lock(recording_id)
+            if live.lease_owner != self._worker:
+                raise LostLeaseError("the lease was taken over")
+            live = attrs.evolve(
+                live,
+                cursor=cursor.to_json(),
+                lease_until=now + self._policy.lease,
+                updated_at=now,
+                version=live.version + 1,
+            )
+            await uow.live.save(live)
+            await uow.commit()
+        return live
+
+    async def _more_to_do(self, recording_id: RecordingId) -> bool:
+        """Whether chunks or a finish arrived that the last run did not see."""
+        async with self._uow() as uow:
+            live = await uow.live.find(recording_id)
+        if live is None or live.processed:
+            return False
+        cursor = _Cursor.of(live.cursor)
+        if live.state is not LiveState.RECORDING:
+            return True
+        available = await self._contiguous(live)
+        return available > cursor.chunks_processed
+
+    # ----------------------------------------------------------------- the work
+
+    async def _contiguous(self, live: LiveUpload) -> int:
+        """How many chunks from 0 on have arrived (up to ``expected_chunks``)."""
+        async with self._uow() as uow:
+            declarations = await uow.live.chunks(live.recording_id)
+        listing = await self._store.list(f"{live_prefix(live.owner_id, live.recording_id)}chunks/")
+        received = received_chunks(listing, declarations).received
+        count = 0
+        while count in received:
+            count += 1
+        if live.expected_chunks is not None:
+            count = min(count, live.expected_chunks)
+        return count
+
+    async def _run(self, live: LiveUpload) -> AdvanceResult:
+        cursor = _Cursor.of(live.cursor)
+        async with self._uow() as uow:
+            recording = await uow.recordings.get(live.recording_id)
+        while True:
+            live, cursor, moved = await self._step(live, recording, cursor)
+            if cursor.stream_done and self._caught_up(cursor):
+                started = await self._finish(live, recording, cursor)
+                return self._result(live, cursor, started=started)
+            if not moved:
+                return self._result(live, cursor)
+
+    def _result(self, live: LiveUpload, cursor: _Cursor, *, started: bool = False) -> AdvanceResult:
+        return AdvanceResult(
+            live.recording_id,
+            started=started,
+            transcribed_until=cursor.transcribed_until,
+            media_seconds=cursor.media_seconds,
+        )
+
+    def _caught_up(self, cursor: _Cursor) -> bool:
+        audio_done = not cursor.has_audio or (
+            cursor.audio.chunk >= cursor.chunks_processed
+            and (
+                not self._transcriber.supports_stretches
+                or cursor.transcribed_until >= cursor.audio_end - 1e-6
+            )
+        )
+        video_done = not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed
+        return audio_done and video_done
+
+    async def _step(
+        self, live: LiveUpload, recording: Recording, cursor: _Cursor
+    ) -> tuple[LiveUpload, _Cursor, bool]:
+        """Do the most urgent piece of work; whether there was any."""
+        async with self._uow() as uow:
+            current = await uow.live.get(live.recording_id)
+        live = attrs.evolve(current, lease_owner=live.lease_owner, lease_until=live.lease_until)
+        available = await self._contiguous(live)
+        final = live.state is not LiveState.RECORDING and available >= (live.expected_chunks or 0)
+        if available > cursor.chunks_processed:
+            sizes = await self._chunk_sizes(live, cursor.chunks_processed, available)
+            cursor.chunk_sizes.extend(sizes)
+            if cursor.header_size is None:
+                await self._read_header(live, cursor)
+            live = await self._save(live.recording_id, cursor)
+        if final and not cursor.stream_done:
+            cursor.stream_done = True
+            live = await self._save(live.recording_id, cursor)
+        if cursor.header_size is None:
+            if cursor.stream_done:
+                raise InvalidMediaError("the live recording holds no complete WebM header")
+            return live, cursor, False
+        # the transcript first, then the video (the slow part)
+        for work in (self._audio, self._stretch, self._video):
+            if await work(live, recording, cursor):
+                live = await self._save(live.recording_id, cursor)
+                if work != self._audio:  # an event per stretch or segment, not per piece
+                    await self._progress(live, cursor)
+                return live, cursor, True
+        return live, cursor, False
+
+    async def _chunk_sizes(self, live: LiveUpload, first: int, end: int) -> list[int]:
+        sizes: list[int] = []
+        for index in range(first, end):
+            info = await self._store.stat(chunk_key(live.owner_id, live.recording_id, index))
+            sizes.append(info.size)
+        return sizes
+
+    async def _read(self, live: LiveUpload, cursor: _Cursor, position: _Position) -> bytes:
+        """The stream's bytes from *position* to the end of the chunks read so far."""
+        parts: list[bytes] = []
+        for index in range(position.chunk, cursor.chunks_processed):
+            data = await self._chunk(live, index)
+            parts.append(data[position.offset :] if index == position.chunk else data)
+        return b"".join(parts)
+
+    async def _chunk(self, live: LiveUpload, index: int) -> bytes:
+        key = chunk_key(live.owner_id, live.recording_id, index)
+        return b"".join([part async for part in self._store.iter_bytes(key)])
+
+    def _advance(
+        self, cursor: _Cursor, position: _Position, consumed: int, time: float
+    ) -> _Position:
+        """*position* moved on by *consumed* bytes, at media time *time*."""
+        chunk, offset = position.chunk, position.offset + consumed
+        while chunk < cursor.chunks_processed and offset >= cursor.chunk_sizes[chunk]:
+            offset -= cursor.chunk_sizes[chunk]
+            chunk += 1
+        return _Position(chunk, offset, time)
+
+    async def _read_header(self, live: LiveUpload, cursor: _Cursor) -> None:
+        data = await self._read(live, cursor, _Position())
+        scan = self._media.scan(data, at_start=True, final=False)
+        if scan.tracks is None or scan.header_size <= 0:
+            return  # the header is not complete yet
+        cursor.header_size = scan.header_size
+        cursor.tracks = scan.tracks
+        start = self._advance(cursor, _Position(), scan.header_size, 0.0)
+        cursor.audio = attrs.evolve(start)
+        cursor.video = attrs.evolve(start)
+
+    async def _header(self, live: LiveUpload, cursor: _Cursor) -> bytes:
+        data = await self._chunk(live, 0)
+        size = cursor.header_size or 0
+        if len(data) < size:  # the header spans several chunks
+            data = await self._read(live, cursor, _Position())
+        return data[:size]
+
+    def _clusters(self, data: bytes, cursor: _Cursor) -> tuple[tuple[ClusterMark, ...], int]:
+        scan = self._media.scan(data, at_start=False, final=cursor.stream_done)
+        clusters = tuple(
+            c for c in scan.clusters if c.start < self._policy.max_seconds or not c.start
+        )
+        if len(clusters) < len(scan.clusters):
+            cursor.truncated = True
+        consumed = clusters[-1].offset + clusters[-1].size if clusters else 0
+        if cursor.truncated:
+            consumed = len(data)  # what lies beyond the limit is dropped
+        return clusters, consumed
+
+    async def _audio(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+        """Decode the audio of the clusters that arrived since the last piece."""
+        if not cursor.has_audio or cursor.audio.chunk >= cursor.chunks_processed:
+            return False
+        data = await self._read(live, cursor, cursor.audio)
+        clusters, consumed = self._clusters(data, cursor)
+        if clusters:
+            cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
+        ready = bool(clusters) and (
+            cursor.stream_done or clusters[-1].end - cursor.audio.time >= self._policy.audio_seconds
+        )
+        if not ready:
+            if cursor.stream_done:  # nothing decodable is left
+                cursor.audio = self._advance(cursor, cursor.audio, len(data), cursor.audio.time)
+                return True
+            return False
+        body = data[clusters[0].offset : clusters[-1].offset + clusters[-1].size]
+        header = await self._header(live, cursor)
+        number = len(cursor.audio_starts)
+        key = live_piece_key(live.owner_id, live.recording_id, "audio", number, "pcm")
+        async with self._workspace.scratch("live-audio") as scratch:
+            source, target = scratch / "body.webm", scratch / "audio.pcm"
+            source.write_bytes(body)
+            end = await self._media.decode_audio(header, source, target, cursor.audio_end)
+            await self._store.put_file(key, target, "application/octet-stream")
+        cursor.audio_starts.append(cursor.audio_end)
+        cursor.audio_end = max(end, cursor.audio_end)
+        cursor.audio = self._advance(cursor, cursor.audio, consumed, clusters[-1].end)
+        return True
+
+    async def _stretch(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+        """Transcribe the next stretch of audio that ends at a pause (all of what is left
+        once the stream is done)."""
+        if not cursor.has_audio or not self._transcriber.supports_stretches:
+            return False
+        waiting = cursor.audio_end - cursor.transcribed_until
+        audio_done = cursor.stream_done and cursor.audio.chunk >= cursor.chunks_processed
+        if waiting <= 1e-6 or (waiting < self._policy.stretch_seconds and not audio_done):
+            return False
+        final = audio_done and waiting < 2 * self._policy.stretch_seconds
+        end = (
+            cursor.audio_end
+            if final
+            else min(
+                cursor.audio_end, cursor.transcribed_until + 1.5 * self._policy.stretch_seconds
+            )
+        )
+        async with self._workspace.scratch("live-stretch") as scratch:
+            wav = scratch / "stretch.wav"
+            await self._write_wav(live, cursor, cursor.transcribed_until, end, wav, scratch)
+            result = await self._transcriber.transcribe_stretch(
+                StretchRequest(
+                    recording_id=live.recording_id,
+                    audio=wav,
+                    offset=cursor.transcribed_until,
+                    language=recording.language or cursor.language,
+                    prompt=cursor.prompt or None,
+                    final=final,
+                )
+            )
+        until = result.until if not final else end
+        if until <= cursor.transcribed_until + 1e-6:
+            until = end  # no pause found: cut where the stretch ends
+        number = len(cursor.stretch_ends)
+        key = live_piece_key(live.owner_id, live.recording_id, "stretches", number, "json")
+        body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
+        await self._store.put_bytes(key, body, "application/json")
+        cursor.stretch_ends.append(until)
+        cursor.transcribed_until = until
+        cursor.language = cursor.language or result.language
+        text = f"{cursor.prompt} {result.text}".strip() if result.text else cursor.prompt
+        cursor.prompt = text[-self._policy.prompt_chars :]
+        return True
+
+    async def _write_wav(
+        self,
+        live: LiveUpload,
+        cursor: _Cursor,
+        start: float,
+        end: float,
+        target: Path,
+        scratch: Path,
+    ) -> None:
+        """Write the audio of [start, end) from the stored pieces to *target*."""
+        pieces: list[tuple[Path, float]] = []
+        starts = cursor.audio_starts
+        for number, piece_start in enumerate(starts):
+            piece_end = starts[number + 1] if number + 1 < len(starts) else cursor.audio_end
+            if piece_end <= start or piece_start >= end:
+                continue
+            key = live_piece_key(live.owner_id, live.recording_id, "audio", number, "pcm")
+            path = scratch / f"piece-{number:06d}.pcm"
+            await self._fetch(key, path)
+            pieces.append((path, piece_start))
+        await self._media.write_wav(pieces, start, end, target)
+
+    async def _fetch(self, key: str, path: Path) -> None:
+        with path.open("wb") as out:
+            async for part in self._store.iter_bytes(key):
+                out.write(part)
+
+    async def _video(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+        """Encode the next video segment: from a keyframe to the first keyframe at least
+        ``segment_seconds`` later (to the end once the stream is done)."""
+        if not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed:
+            return False
+        data = await self._read(live, cursor, cursor.video)
+        clusters, consumed = self._clusters(data, cursor)
+        if clusters:
+            cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
+        start = clusters[0].start if clusters else cursor.video.time
+        cut = next(
+            (
+                i
+                for i, c in enumerate(clusters)
+                if i > 0 and c.keyframe and c.start - start >= self._policy.segment_seconds
+            ),
+            None,
+        )
+        if cut is None and not (cursor.stream_done and clusters):
+            if cursor.stream_done:
+                cursor.video = self._advance(cursor, cursor.video, len(data), cursor.video.time)
+                return True
+            return False
+        chosen = clusters if cut is None else clusters[:cut]
+        end = chosen[-1].end if cut is None else clusters[cut].start
+        size = chosen[-1].offset + chosen[-1].size
+        body = data[chosen[0].offset : size]
+        header = await self._header(live, cursor)
+        number = len(cursor.video_starts)
+        key = live_piece_key(live.owner_id, live.recording_id, "video", number, "seg")
+        seg_start = cursor.video_end if number else 0.0
+        duration = max(end - seg_start, 0.04)
+        assert cursor.tracks is not None
+        async with self._workspace.scratch("live-video") as scratch:
+            source, target = scratch / "body.webm", scratch / "segment.seg"
+            source.write_bytes(body)
+            await self._media.encode_segment(header, source, target, cursor.tracks, duration)
+            await self._store.put_file(key, target, "application/octet-stream")
+        cursor.video_starts.append(seg_start)
+        cursor.video_end = seg_start + duration
+        consumed = consumed if cut is None else size
+        cursor.video = self._advance(cursor, cursor.video, consumed, end)
+        return True
+
+    # ----------------------------------------------------------------- the end
+
+    async def _finish(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+        """Hand the recording to its processing job."""
+        size = sum(cursor.chunk_sizes)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            current = await uow.recordings.lock(live.recording_id)
+            if current.status is RecordingStatus.AWAITING_UPLOAD:
+                current = current.mark_uploaded(size, now)
+            current = attrs.evolve(current, media=live_media_info(cursor.to_json()))
+            await uow.recordings.save(current)
+            row = await uow.live.lock(live.recording_id)
+            await uow.live.save(
+                attrs.evolve(
+                    row,
+                    cursor=cursor.to_json(),
+                    processed=True,
+                    updated_at=now,
+                    version=row.version + 1,
+                )
+            )
+            await uow.commit()
+        await self._start.execute(StartProcessingInput(live.recording_id))
+        return True
+
+    async def _progress(self, live: LiveUpload, cursor: _Cursor) -> None:
+        await self._events.publish(
+            RecordingEvent(
+                type="live.progress",
+                recording_id=live.recording_id,
+                owner_id=live.owner_id,
+                occurred_at=self._clock.now(),
+                data=live_progress(cursor.to_json()),
+            )
+        )
+
+
+def live_progress(cursor: Mapping[str, Any]) -> dict[str, Any]:
+    """How far the processing of a live recording has caught up (for its status, its
+    events and webhooks): seconds of media received, transcribed and encoded."""
+    media = float(cursor.get("media_seconds", 0.0))
+    transcribed = float(cursor.get("transcribed_until", 0.0))
+    return {
+        "chunks_processed": int(cursor.get("chunks_processed", 0)),
+        "media_seconds": round(media, 1),
+        "transcribed_until": round(transcribed, 1),
+        "transcribed_until_clock": _clock(transcribed),
+        "video_until": round(float(cursor.get("video_until", 0.0)), 1),
+        "lag_seconds": round(max(media - transcribed, 0.0), 1),
+    }
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def live_media_info(cursor: Mapping[str, Any]) -> MediaInfo:
+    """What the stream is, from the processor's cursor (no decoding of the whole file)."""
+    tracks = cursor.get("tracks") or {}
+    return MediaInfo(
+        duration=float(cursor.get("media_seconds", 0.0)),
+        format_name="matroska,webm",
+        has_audio=bool(tracks.get("has_audio")),
+        has_video=bool(tracks.get("has_video")),
+        video_codec=tracks.get("video_codec"),
+        audio_codec=tracks.get("audio_codec"),
+        width=tracks.get("width"),
+        height=tracks.get("height"),
+    )
+
+
+# --------------------------------------------------------------------------- the job's steps
+
+
+@attrs.frozen
+class LivePieces:
+    """What the live processor left for a recording's job."""
+
+    live: LiveUpload
+    cursor: Mapping[str, Any]
+
+    @property
+    def audio_pieces(self) -> int:
+        return len(self.cursor.get("audio_starts", []))
+
+    @property
+    def video_segments(self) -> int:
+        return len(self.cursor.get("video_starts", []))
+
+    @property
+    def stretches(self) -> int:
+        return len(self.cursor.get("stretch_ends", []))
+
+
+class LiveSteps:
+    """The job steps of a live recording, made from the pieces the processor left."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: ObjectStore,
+        media: LiveMedia,
+        workspace: Workspace,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._media = media
+        self._workspace = workspace
+
+    async def pieces(self, recording: Recording) -> LivePieces | None:
+        """The pieces of *recording* if it was uploaded live and processed so."""
+        async with self._uow() as uow:
+            live = await uow.live.find(recording.id)
+        if live is None or not live.processed or not live.cursor:
+            return None
+        if live.cursor.get("version") != CURSOR_VERSION:
+            return None
+        return LivePieces(live, live.cursor)
+
+    def piece_key(self, recording: Recording, kind: str, number: int, extension: str) -> str:
+        return live_piece_key(recording.owner_id, recording.id, kind, number, extension)
+
+    async def fetch(self, key: str, path: Path) -> None:
+        with path.open("wb") as out:
+            async for part in self._store.iter_bytes(key):
+                out.write(part)
+
+    async def join_video(self, recording: Recording, pieces: LivePieces, target: Path) -> None:
+        """Join the video segments into the MP4 at *target*."""
+        async with self._workspace.scratch("live-join") as scratch:
+            paths: list[Path] = []
+            for number in range(pieces.video_segments):
+                path = scratch / f"segment-{number:06d}.seg"
+                await self.fetch(self.piece_key(recording, "video", number, "seg"), path)
+                paths.append(path)
+            if not paths:
+                raise InvalidMediaError("the live recording has no video segment")
+            await self._media.join(paths, target)
+
+    async def first_segment(self, recording: Recording, target: Path) -> None:
+        await self.fetch(self.piece_key(recording, "video", 0, "seg"), target)
+
+    async def write_audio(self, recording: Recording, pieces: LivePieces, target: Path) -> None:
+        """Write the whole recording's audio as a 16 kHz mono WAV to *target*."""
+        starts = [float(s) for s in pieces.cursor.get("audio_starts", [])]
+        end = float(pieces.cursor.get("audio_end", 0.0))
+        if not starts:
+            raise InvalidMediaError("the live recording has no audio")
+        async with self._workspace.scratch("live-wav") as scratch:
+            parts: list[tuple[Path, float]] = []
+            for number, start in enumerate(starts):
+                path = scratch / f"piece-{number:06d}.pcm"
+                await self.fetch(self.piece_key(recording, "audio", number, "pcm"), path)
+                parts.append((path, start))
+            await self._media.write_wav(parts, 0.0, end, target)
+
+    async def stretches(
+        self, recording: Recording, pieces: LivePieces
+    ) -> tuple[StretchResult, ...]:
+        """Every transcribed stretch, in order."""
+        found: list[StretchResult] = []
+        for number in range(pieces.stretches):
+            key = self.piece_key(recording, "stretches", number, "json")
+            data = b"".join([part async for part in self._store.iter_bytes(key)])
+            found.append(stretch_of_json(json.loads(data)))
+        return tuple(found)
+
+    async def assemble_source(self, recording: Recording, pieces: LivePieces) -> int:
+        """Store the chunks end to end as the recording's source file (for downloads and
+        re-runs); return its size."""
+        sizes = [int(s) for s in pieces.cursor.get("chunk_sizes", [])]
+        async with self._workspace.scratch("live-source") as scratch:
+            path = scratch / "source.webm"
+            with path.open("wb") as out:
+                for index in range(len(sizes)):
+                    key = chunk_key(recording.owner_id, recording.id, index)
+                    async for part in self._store.iter_bytes(key):
+                        out.write(part)
+            try:
+                info = await self._store.put_file(recording.source_key, path, "video/webm")
+            except ObjectNotFoundError:  # the recording was deleted meanwhile
+                return 0
+        return info.size
+
+
+def has_file(recording: Recording, kind: FileKind) -> bool:
+    return recording.file(kind) is not None
+
+
+__all__ = [
+    "CURSOR_VERSION",
+    "AdvanceLiveRecording",
+    "AdvanceResult",
+    "LivePieces",
+    "LivePolicy",
+    "LiveSteps",
+    "LostLeaseError",
+    "live_media_info",
+    "live_progress",
+    "stretch_of_json",
+    "stretch_to_json",
+]
