@@ -27,6 +27,7 @@ from elyune_adapters.events import ProcessEventHub
 from elyune_adapters.hosted import CallRetry
 from elyune_adapters.master_key import derive_key, master_secret, secret_box
 from elyune_adapters.queue.inprocess import InProcessJobQueue, run_in_process
+from elyune_adapters.queue.live import InProcessLiveQueue
 from elyune_adapters.ratelimit import (
     MemoryRateLimiter,
     PipelinedRedisRateLimiter,
@@ -51,11 +52,14 @@ from elyune_adapters.system import (
 )
 from elyune_adapters.webhooks.http import AiohttpWebhookSender, NetworkUrlGuard
 from elyune_core.entities import StepName, WebhookEvent
+from elyune_core.ids import RecordingId
 from elyune_core.ports import (
     Analyzer,
     Answerer,
     JobQueue,
     LanguageSupport,
+    LiveMedia,
+    LiveQueue,
     ObjectStore,
     QueueMonitor,
     RecordingEvent,
@@ -64,6 +68,7 @@ from elyune_core.ports import (
     UnitOfWork,
 )
 from elyune_core.use_cases import (
+    AdvanceLiveRecording,
     AskQuestion,
     Authenticate,
     CleanupRecordings,
@@ -85,6 +90,8 @@ from elyune_core.use_cases import (
     ListRecordings,
     ListVoiceProfiles,
     ListWebhooks,
+    LivePolicy,
+    LiveSteps,
     Login,
     PipelinePolicy,
     QueueOverview,
@@ -316,20 +323,68 @@ async def _job_queue(
         await inprocess.close()
 
 
+async def _live_queue(
+    settings: Settings,
+    job_queue: MonitoredJobQueue,
+    inprocess_live_queue: Callable[[], InProcessLiveQueue],
+) -> AsyncIterator[LiveQueue]:
+    """Kicks live recordings: over the job queue's Redis stream in production (*job_queue*
+    has started the broker), to tasks of this process in embedded mode."""
+    if settings.queue.kind == "redis":
+        from elyune_adapters.queue.taskiq import TaskiqLiveQueue
+
+        yield TaskiqLiveQueue(settings.queue)
+        return
+    inprocess = inprocess_live_queue()
+    try:
+        yield inprocess
+    finally:
+        await inprocess.close()
+
+
+def _live_media(settings: Settings) -> LiveMedia:
+    from elyune_adapters.media.live import FfmpegLiveMedia
+
+    processing = settings.processing
+    return FfmpegLiveMedia(
+        processing.ffmpeg_path,
+        timeout=processing.ffmpeg_timeout,
+        threads=processing.ffmpeg_threads,
+    )
+
+
 async def _in_process_runner(
     settings: Settings,
     queue: Callable[[], InProcessJobQueue],
+    live_queue: Callable[[], InProcessLiveQueue],
     run_step: Callable[[], Awaitable[RunStep]],
+    advance_live: Callable[[], Awaitable[AdvanceLiveRecording]],
     reconcile: Callable[[], Awaitable[Reconcile]],
     policy: PipelinePolicy,
     worker: str,
 ) -> AsyncIterator[None]:
-    """In embedded mode this process runs the steps (workers do it in production)."""
+    """In embedded mode this process runs the steps and the live processing (workers do
+    it in production)."""
     if settings.queue.kind != "inprocess":
         yield None
         return
+
+    async def advance(recording_id: RecordingId) -> object:
+        return await (await advance_live()).execute(recording_id)
+
+    live_queue().attach(advance)
     async with run_in_process(queue(), run_step, reconcile, policy, worker):
         yield None
+
+
+def _live_policy(settings: Settings) -> LivePolicy:
+    live = settings.live
+    return LivePolicy(
+        stretch_seconds=live.stretch_seconds,
+        segment_seconds=live.segment_seconds,
+        lease=timedelta(seconds=live.lease_seconds),
+        max_seconds=live.max_seconds,
+    )
 
 
 def _tokens(settings: Settings, secret: bytes) -> JwtTokenService:
@@ -470,6 +525,9 @@ class Container(containers.DeclarativeContainer):
         InProcessJobQueue, providers.Callable(lambda s: s.queue.concurrency, settings)
     )
     job_queue = providers.Resource(_job_queue, settings, inprocess_queue.provider)
+    inprocess_live_queue = providers.Singleton(InProcessLiveQueue)
+    live_queue = providers.Resource(_live_queue, settings, job_queue, inprocess_live_queue.provider)
+    live_media = providers.Singleton(_live_media, settings)
     queue_monitor = providers.Callable(lambda queue: queue, job_queue)  # the same queue
     policy = providers.Singleton(_policy, settings)
 
@@ -483,6 +541,9 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_sender = providers.Resource(_webhook_sender, url_guard)
 
+    live_steps = providers.Factory(
+        LiveSteps, uow=uow, store=object_store, media=live_media, workspace=workspace
+    )
     step_handlers = providers.Factory(
         StepHandlers,
         uow=uow,
@@ -492,6 +553,7 @@ class Container(containers.DeclarativeContainer):
         transcriber=transcriber,
         analyzer=analyzer,
         clock=clock,
+        live=live_steps,
     )
     run_step = providers.Factory(
         RunStep,
@@ -503,19 +565,36 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         voice_threshold=providers.Callable(lambda s: s.processing.voice_match_threshold, settings),
     )
-    reconcile = providers.Factory(Reconcile, uow=uow, queue=job_queue, clock=clock)
+    reconcile = providers.Factory(
+        Reconcile, uow=uow, queue=job_queue, clock=clock, live_queue=live_queue
+    )
+    start_processing = providers.Factory(
+        StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
+    )
+    live_policy = providers.Singleton(_live_policy, settings)
+    advance_live = providers.Factory(
+        AdvanceLiveRecording,
+        uow=uow,
+        store=object_store,
+        media=live_media,
+        transcriber=transcriber,
+        workspace=workspace,
+        events=events,
+        clock=clock,
+        start=start_processing,
+        worker=worker,
+        policy=live_policy,
+    )
     queue_runner = providers.Resource(
         _in_process_runner,
         settings,
         inprocess_queue.provider,
+        inprocess_live_queue.provider,
         run_step.provider,
+        advance_live.provider,
         reconcile.provider,
         policy,
         worker,
-    )
-
-    start_processing = providers.Factory(
-        StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
     )
     import_recording = providers.Factory(
         ImportRecording,

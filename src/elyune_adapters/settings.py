@@ -110,6 +110,18 @@ class ProcessingSettings:
 
 
 @attrs.frozen
+class LiveSettings:
+    """Live recordings, processed while they are recorded (``ELYUNE_LIVE_*``): the
+    stretch of audio transcribed at a time, the shortest video segment, how long a
+    worker holds a recording without a sign of life, and the longest recording kept."""
+
+    stretch_seconds: float = 20.0
+    segment_seconds: float = 10.0
+    lease_seconds: float = 30.0
+    max_seconds: float = 4 * 3600.0
+
+
+@attrs.frozen
 class TranscriberSettings:
     """Speech to text: faster-whisper (embedded) or Deepgram."""
 
@@ -186,6 +198,7 @@ class Settings:
     transcriber: TranscriberSettings
     analyzer: AnalyzerSettings
     http: HttpSettings
+    live: LiveSettings = attrs.field(factory=LiveSettings)
     cli_user: str = "local"
     log_level: str = "INFO"
     retention_days: float = 0.0
@@ -284,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         transcriber=_transcriber(env),
         analyzer=_analyzer(env),
         http=_http(env),
+        live=_live(env),
         cli_user=env.text("ELYUNE_CLI_USER", "local") or "local",
         retention_days=env.number("RETENTION_DAYS", 0.0),
         log_level=env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper(),
@@ -319,6 +333,15 @@ def _processing(env: _Env) -> ProcessingSettings:
         outage_seconds=env.number("OUTAGE_RETRY_SECONDS", 1800.0),
         temp_dir=Path(temp).expanduser().absolute() if temp else None,
         voice_match_threshold=_threshold(env),
+    )
+
+
+def _live(env: _Env) -> LiveSettings:
+    return LiveSettings(
+        stretch_seconds=env.number("ELYUNE_LIVE_STRETCH_SECONDS", 20.0, minimum=5.0),
+        segment_seconds=env.number("ELYUNE_LIVE_SEGMENT_SECONDS", 10.0, minimum=2.0),
+        lease_seconds=env.number("ELYUNE_LIVE_LEASE_SECONDS", 30.0, minimum=3.0),
+        max_seconds=env.number("ELYUNE_LIVE_MAX_SECONDS", 4 * 3600.0, minimum=60.0),
     )
 
 

@@ -25,11 +25,11 @@ from typing import Any
 from taskiq import AcknowledgeType, Context, TaskiqDepends, TaskiqEvents, TaskiqState
 
 from elyune_adapters.container import Container, create_container, resolve
-from elyune_adapters.queue.taskiq import RUN_STEP_TASK, broker
+from elyune_adapters.queue.taskiq import ADVANCE_LIVE_TASK, RUN_STEP_TASK, broker
 from elyune_adapters.settings import load_settings
 from elyune_core.entities import StepName
 from elyune_core.errors import ElyuneError, QueueUnavailableError
-from elyune_core.ids import JobId
+from elyune_core.ids import JobId, RecordingId
 from elyune_core.use_cases import RunStepInput
 
 logger = logging.getLogger("elyune.worker")
@@ -139,3 +139,47 @@ async def run_step(job_id: str, step: str, context: Context = TaskiqDepends()) -
 
 
 __all__ = ["logger", "run_step", "start_worker", "stop_worker"]
+
+
+@broker.task(task_name=ADVANCE_LIVE_TASK, ack_type=AcknowledgeType.MANUAL.value)
+async def advance_live(recording_id: str, context: Context = TaskiqDepends()) -> dict[str, Any]:
+    """Catch a live recording's processing up with its chunks (``AdvanceLiveRecording``).
+
+    The message is acknowledged whatever happens: the work is leased in the database,
+    and the reconciler kicks a live recording again once its lease has run out.
+    """
+    state = context.state
+    container: Container = state.container
+    worker: str = state.worker
+    recording = RecordingId(recording_id)
+    queue = await resolve(container.live_queue())
+    taken = getattr(queue, "taken", None)
+    if taken is not None:
+        await taken(recording)
+    current = asyncio.current_task()
+    assert current is not None
+    running: set[asyncio.Task[Any]] = state.running
+    running.add(current)
+    try:
+        use_case = await resolve(container.advance_live())
+        result = await use_case.execute(recording)
+    except asyncio.CancelledError:
+        await context.ack()
+        current.uncancel()  # the lease runs out; the reconciler kicks it again
+        return {"ran": False}
+    except ElyuneError as exc:
+        await context.ack()
+        logger.warning("worker %s could not advance live recording %s: %s", worker, recording, exc)
+        return {"ran": False, "error": str(exc)}
+    except Exception:  # a defect: logged, and the reconciler kicks it again
+        await context.ack()
+        logger.exception("worker %s failed to advance live recording %s", worker, recording)
+        return {"ran": False}
+    finally:
+        running.discard(current)
+    await context.ack()
+    return {
+        "ran": not result.busy,
+        "started": result.started,
+        "transcribed_until": result.transcribed_until,
+    }

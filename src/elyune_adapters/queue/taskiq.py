@@ -53,13 +53,17 @@ from taskiq_redis import RedisStreamBroker
 from elyune_adapters.settings import QueueSettings, SettingsError, load_settings
 from elyune_core.entities import StepName
 from elyune_core.errors import QueueUnavailableError
-from elyune_core.ids import JobId
-from elyune_core.ports import JobQueue, QueueConsumer, QueueMonitor, QueueStats
+from elyune_core.ids import JobId, RecordingId
+from elyune_core.ports import JobQueue, LiveQueue, QueueConsumer, QueueMonitor, QueueStats
 
 logger = logging.getLogger("elyune.worker")
 
-#: Name of the one task (kept stable: messages in flight name it).
+#: Name of the step task (kept stable: messages in flight name it).
 RUN_STEP_TASK = "elyune.run_step"
+#: Name of the task that advances a live recording.
+ADVANCE_LIVE_TASK = "elyune.advance_live"
+#: Lifetime of a live recording's "message waiting" marker.
+LIVE_MARKER_SECONDS = 30
 #: The consumer group every worker reads the stream through.
 CONSUMER_GROUP = "elyune"
 #: A message unacknowledged this long is handed to another worker.
@@ -229,6 +233,49 @@ _KICKER: AsyncKicker[Any, Any] = AsyncKicker(
     task_name=RUN_STEP_TASK, broker=broker, labels={"ack_type": AcknowledgeType.MANUAL.value}
 )
 
+_LIVE_KICKER: AsyncKicker[Any, Any] = AsyncKicker(
+    task_name=ADVANCE_LIVE_TASK, broker=broker, labels={"ack_type": AcknowledgeType.MANUAL.value}
+)
+
+
+class TaskiqLiveQueue(LiveQueue):
+    """Kicks live recordings to the workers over the same stream as the steps.
+
+    A kick sends nothing while a message for the recording is still waiting (a marker
+    ``<name>:live:<recording>``, ``SET NX``, removed by the worker that takes it): the
+    waiting message will see every chunk that came before it runs. The broker is the
+    one :class:`TaskiqJobQueue` started.
+    """
+
+    def __init__(self, settings: QueueSettings) -> None:
+        self._settings = settings
+
+    def _marker(self, recording_id: RecordingId) -> str:
+        return f"{self._settings.name}:live:{recording_id}"
+
+    async def kick(self, recording_id: RecordingId) -> None:
+        if broker.url is None:
+            raise QueueUnavailableError("The job queue was not started.")
+        marker = self._marker(recording_id)
+        try:
+            async with Redis(connection_pool=broker.connection_pool) as redis:
+                if not await redis.set(marker, "waiting", nx=True, ex=LIVE_MARKER_SECONDS):
+                    return
+            await _LIVE_KICKER.kiq(recording_id=str(recording_id))
+        except (RedisError, OSError, SendTaskError) as exc:
+            with contextlib.suppress(RedisError, OSError):
+                async with Redis(connection_pool=broker.connection_pool) as redis:
+                    await redis.delete(marker)
+            raise QueueUnavailableError(f"The job queue is unavailable: {exc}") from exc
+
+    async def taken(self, recording_id: RecordingId) -> None:
+        """A worker took the kick: later kicks send a new message."""
+        try:
+            async with Redis(connection_pool=broker.connection_pool) as redis:
+                await redis.delete(self._marker(recording_id))
+        except (RedisError, OSError) as exc:  # it expires on its own
+            logger.debug("could not clear the live marker of %s: %s", recording_id, exc)
+
 
 class TaskiqJobQueue(JobQueue, QueueMonitor):
     """Hands steps to taskiq workers through the Redis stream of *settings*.
@@ -350,9 +397,11 @@ class TaskiqJobQueue(JobQueue, QueueMonitor):
 
 
 __all__ = [
+    "ADVANCE_LIVE_TASK",
     "CONSUMER_GROUP",
     "DEAD_CONSUMER_SECONDS",
     "IDLE_TIMEOUT_SECONDS",
+    "LIVE_MARKER_SECONDS",
     "MARKER_SECONDS",
     "PRUNE_EVERY_SECONDS",
     "RELEASE_SECONDS",
@@ -360,6 +409,7 @@ __all__ = [
     "TAKEN_SECONDS",
     "ElyuneStreamBroker",
     "TaskiqJobQueue",
+    "TaskiqLiveQueue",
     "broker",
     "display_url",
 ]

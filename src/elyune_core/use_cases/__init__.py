@@ -13,6 +13,12 @@ from elyune_core.use_cases.import_recording import (
     ImportRecordingInput,
     ImportRecordingResult,
 )
+from elyune_core.use_cases.live_processing import (
+    AdvanceLiveRecording,
+    AdvanceResult,
+    LivePolicy,
+    LiveSteps,
+)
 from elyune_core.use_cases.manage_recording import (
     CleanupRecordings,
     CleanupResult,
@@ -104,6 +110,8 @@ from elyune_core.use_cases.webhooks import (
 )
 
 __all__ = [
+    "AdvanceLiveRecording",
+    "AdvanceResult",
     "AskInput",
     "AskQuestion",
     "Authenticate",
@@ -140,6 +148,8 @@ __all__ = [
     "ListRecordingsInput",
     "ListVoiceProfiles",
     "ListWebhooks",
+    "LivePolicy",
+    "LiveSteps",
     "Login",
     "LoginInput",
     "PipelinePolicy",

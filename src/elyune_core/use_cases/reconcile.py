@@ -5,15 +5,16 @@ from __future__ import annotations
 import attrs
 
 from elyune_core._pipeline import ready_steps
-from elyune_core.ports import Clock, JobQueue, UnitOfWorkFactory
+from elyune_core.ports import Clock, JobQueue, LiveQueue, UnitOfWorkFactory
 
 
 @attrs.frozen
 class ReconcileResult:
-    """How many steps were queued again."""
+    """How many steps were queued again (and live recordings kicked)."""
 
     jobs: int
     queued: int
+    live: int = 0
 
 
 class Reconcile:
@@ -22,12 +23,23 @@ class Reconcile:
 
     Rules: queueing is idempotent (a step is claimed once, whatever the deliveries), so
     this may run as often as wanted, in any number of workers.
+
+    Live recordings whose processing nobody holds (no lease, or an expired one) are
+    kicked too, so that a worker that died mid-recording is replaced.
     """
 
-    def __init__(self, *, uow: UnitOfWorkFactory, queue: JobQueue, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        queue: JobQueue,
+        clock: Clock,
+        live_queue: LiveQueue | None = None,
+    ) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock
+        self._live_queue = live_queue
 
     async def execute(self) -> ReconcileResult:
         """Queue the ready steps of every unfinished job."""
@@ -42,7 +54,20 @@ class Reconcile:
             for step in steps:
                 await self._queue.enqueue(job.id, step)
                 queued += 1
-        return ReconcileResult(touched, queued)
+        return ReconcileResult(touched, queued, await self._kick_live())
+
+    async def _kick_live(self) -> int:
+        if self._live_queue is None:
+            return 0
+        async with self._uow() as uow:
+            uploads = await uow.live.active()
+        now = self._clock.now()
+        kicked = 0
+        for live in uploads:
+            if not live.leased(now):
+                await self._live_queue.kick(live.recording_id)
+                kicked += 1
+        return kicked
 
 
 __all__ = [
