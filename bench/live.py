@@ -1,0 +1,531 @@
+"""Live upload: how soon the transcript (with speakers) and the MP4 are ready after the
+last chunk of a recording uploaded while it is recorded.
+
+Plays a WebM recording through the live chunk API the way the extension does with
+``MediaRecorder.start(1000)``: one chunk a second (``--speed`` sends them faster, to
+cover an hour in less time; the measure after the last chunk is the same), each chunk
+declared with its MD5, PUT to its signed URL, then ``finish``. Runs ``elyune serve`` in
+embedded mode (SQLite, local store, in-process processing, faster-whisper) in its own
+process and samples its memory (the process and its tree: ffmpeg, the speech engine).
+
+Measured per run:
+
+- transcript with speakers stored, seconds after the last chunk arrived;
+- MP4 ready, seconds after the last chunk;
+- how far behind the live edge processing ran while recording (media sent minus
+  ``transcribed_until`` from ``GET .../upload/``, polled each second): median and max;
+- peak memory of the API process and of its tree;
+- the live transcript against the same file processed whole (``elyune process``):
+  word error rate between the two and the share of words with the same speaker.
+
+``--faults`` adds a run that cuts the network for 30 s mid-recording (chunks wait on
+the client and go out together afterwards) and, in production mode (``--production``:
+PostgreSQL, SeaweedFS, Redis and ``elyune worker``), SIGKILLs the worker mid-recording;
+the transcript must equal the undisturbed run's.
+
+    python bench/live.py [--minutes 1,10,60] [--runs 3] [--speed 1] [--no-write]
+
+Writes the "live" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _report
+from long import SAMPLE, Sampler
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".elyune" / "bench"
+PASSWORD = "live-bench-password"
+
+
+def recording(minutes: float) -> Path:
+    """A *minutes*-long 1280x720 screen-like recording: 5 frames a second, a keyframe
+    every 10 s (Chrome's encoder also puts one every few seconds), the sample meeting's
+    two voices looped (Opus)."""
+    import imageio_ffmpeg
+
+    target = CACHE / f"live-{minutes:g}min.webm"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    seconds = minutes * 60
+    partial = target.with_suffix(".part.webm")
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=1280x720:rate=5:duration={seconds}",
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(SAMPLE),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-g",
+        "50",
+        "-b:v",
+        "400k",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+        "-f",
+        "webm",
+        str(partial),
+    ]
+    print(f"generating the {minutes:g}-minute recording (once)...", flush=True)
+    subprocess.run(command, check=True)
+    partial.rename(target)
+    return target
+
+
+def chunks_of(path: Path, seconds: float) -> list[bytes]:
+    """The file cut into one chunk per second of media (MediaRecorder's chunks are the
+    bytes written in each second; cut at even byte offsets, not at clusters)."""
+    data = path.read_bytes()
+    count = max(1, math.ceil(seconds))
+    size = math.ceil(len(data) / count)
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def call(
+    base: str, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:
+            return exc.code, raw.decode(errors="replace")
+
+
+def put(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, method="PUT")
+    for name, value in headers.items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.status
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``elyune serve`` (embedded) in its own process, with a user to log in as."""
+
+    def __init__(self, data_dir: Path, extra: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "ELYUNE_DATA_DIR": str(data_dir),
+            "PORT": str(self.port),
+            "ELYUNE_PUBLIC_URL": self.base,
+            "RATE_LIMIT_PER_MINUTE": "100000000",
+            "LOG_LEVEL": "warning",
+            "PYTHONPATH": str(ROOT / "src"),
+            **(extra or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.token = ""
+
+    def start(self) -> None:
+        cli = [sys.executable, "-m", "elyune_cli"]
+        subprocess.run(
+            [*cli, "users", "create", "bench", "--password-stdin"],
+            input=PASSWORD.encode(),
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self.process = subprocess.Popen([*cli, "serve"], env=self.env)
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{self.base}/healthz", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        status, body = call(
+            self.base, "POST", "/api/token/", {"username": "bench", "password": PASSWORD}
+        )
+        assert status == 200, body
+        self.token = body["access"]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def play(
+    server: Server,
+    path: Path,
+    seconds: float,
+    *,
+    speed: float,
+    cut: tuple[float, float] | None = None,
+    on_chunk: Any = None,
+) -> dict[str, Any]:
+    """Record *path* live through the API; return the timings."""
+    base, token = server.base, server.token
+    status, started = call(
+        base,
+        "POST",
+        "/api/v1/recordings/request-upload/",
+        {"upload": "live", "filename": "live-meeting.webm", "title": "Live bench"},
+        token,
+    )
+    assert status == 201, started
+    recording_id = started["recording_id"]
+    pieces = chunks_of(path, seconds)
+    lags: list[float] = []
+    sent_media = [0.0]
+    stop_polling = threading.Event()
+
+    def poll() -> None:
+        while not stop_polling.wait(1.0):
+            code, body = call(
+                base, "GET", f"/api/v1/recordings/{recording_id}/upload/", None, token
+            )
+            if code == 200 and isinstance(body, dict):
+                progress = body.get("progress") or {}
+                until = float(progress.get("transcribed_until") or 0.0)
+                if sent_media[0] > 0:
+                    lags.append(max(sent_media[0] - until, 0.0))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    begin = time.monotonic()
+    waiting: list[int] = []
+    per_chunk = seconds / len(pieces)
+
+    def send(index: int) -> None:
+        body = pieces[index]
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        code, signed = call(
+            base,
+            "POST",
+            f"/api/v1/recordings/{recording_id}/chunks/",
+            {"chunks": [{"index": index, "size": len(body), "md5": md5}]},
+            token,
+        )
+        assert code == 200, signed
+        entry = signed["chunks"][0]
+        if not entry.get("stored"):
+            put(entry["upload_url"], body, entry["headers"])
+
+    for index in range(len(pieces)):
+        due = begin + (index + 1) * per_chunk / speed
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        media_time = (index + 1) * per_chunk
+        if cut is not None and cut[0] <= media_time < cut[1]:
+            waiting.append(index)  # the network is down: the client keeps the chunk
+            continue
+        for held in waiting:
+            send(held)
+        waiting.clear()
+        send(index)
+        sent_media[0] = media_time
+        if on_chunk is not None:
+            on_chunk(index, len(pieces))
+    for held in waiting:
+        send(held)
+    last_chunk = time.monotonic()
+    code, finished = call(
+        base, "POST", f"/api/v1/recordings/{recording_id}/finish/", {"chunks": len(pieces)}, token
+    )
+    assert code == 202, finished
+    transcript_at = mp4_at = None
+    transcript: Any = None
+    deadline = last_chunk + 900
+    while time.monotonic() < deadline and (transcript_at is None or mp4_at is None):
+        if transcript_at is None:
+            code, body = call(
+                base, "GET", f"/api/v1/recordings/{recording_id}/transcript/", None, token
+            )
+            if code == 200 and isinstance(body, dict) and body.get("segments") is not None:
+                transcript_at = time.monotonic()
+                transcript = body
+        if mp4_at is None:
+            code, body = call(base, "GET", f"/api/v1/recordings/{recording_id}/", None, token)
+            if code == 200 and _has_video(body):
+                mp4_at = time.monotonic()
+            elif code == 200 and body.get("status") == "failed":
+                raise RuntimeError(f"the live recording failed: {body.get('error')}")
+        time.sleep(0.1)
+    stop_polling.set()
+    poller.join()
+    return {
+        "recording_id": recording_id,
+        "chunks": len(pieces),
+        "transcript_after": None if transcript_at is None else transcript_at - last_chunk,
+        "mp4_after": None if mp4_at is None else mp4_at - last_chunk,
+        "lag_median": statistics.median(lags) if lags else None,
+        "lag_max": max(lags) if lags else None,
+        "transcript": transcript,
+    }
+
+
+def _has_video(detail: Any) -> bool:
+    if not isinstance(detail, dict):
+        return False
+    files = detail.get("files") or []
+    if isinstance(files, list):
+        return any(isinstance(f, dict) and f.get("kind") == "video" for f in files)
+    return bool(detail.get("video_url"))
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def whole_file(path: Path, data_dir: Path) -> dict[str, Any]:
+    """The transcript of *path* processed whole (``elyune process --json``)."""
+    env = {**os.environ, "ELYUNE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "elyune_cli", "process", "--json", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body = json.loads(done.stdout)
+    return body.get("transcript") or body
+
+
+def _words(transcript: dict[str, Any]) -> list[dict[str, Any]]:
+    return [w for w in transcript.get("words") or [] if w.get("word")]
+
+
+def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
+    """Levenshtein distance over words, divided by the reference's length."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i] + [0] * len(hypothesis)
+        for j, hyp in enumerate(hypothesis, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
+        previous = current
+    return previous[-1] / max(len(reference), 1)
+
+
+def _norm(word: str) -> str:
+    return "".join(ch for ch in word.lower() if ch.isalnum() or ch == "'")
+
+
+def compare(live: dict[str, Any], whole: dict[str, Any]) -> dict[str, float]:
+    """WER of the live transcript against the whole-file one, and the share of the live
+    words whose speaker is the whole-file speaker at that time (after mapping labels)."""
+    live_words, whole_words = _words(live), _words(whole)
+    wer = word_error_rate(
+        [_norm(w["word"]) for w in whole_words], [_norm(w["word"]) for w in live_words]
+    )
+    pairs: dict[tuple[str, str], float] = {}
+    for word in live_words:
+        middle = (word["start"] + word["end"]) / 2
+        match = min(
+            whole_words,
+            key=lambda w: 0 if w["start"] <= middle <= w["end"] else abs(w["start"] - middle),
+            default=None,
+        )
+        if match is None or word.get("speaker") is None or match.get("speaker") is None:
+            continue
+        key = (str(word["speaker"]), str(match["speaker"]))
+        pairs[key] = pairs.get(key, 0.0) + 1
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for (mine, theirs), _ in sorted(pairs.items(), key=lambda kv: -kv[1]):
+        if mine not in mapping and theirs not in used:
+            mapping[mine] = theirs
+            used.add(theirs)
+    agree = sum(n for (mine, theirs), n in pairs.items() if mapping.get(mine) == theirs)
+    total = sum(pairs.values())
+    speakers_live = {w.get("speaker") for w in live_words if w.get("speaker") is not None}
+    speakers_whole = {w.get("speaker") for w in whole_words if w.get("speaker") is not None}
+    return {
+        "wer_vs_whole": wer,
+        "speaker_agreement": agree / total if total else float("nan"),
+        "speakers_live": len(speakers_live),
+        "speakers_whole": len(speakers_whole),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", default="1,10,60")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--faults", action="store_true", help="add a run with a 30 s cut")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--model", default="base")
+    args = parser.parse_args()
+    minutes = [float(m) for m in args.minutes.split(",") if m]
+    rows: list[dict[str, Any]] = []
+    for length in minutes:
+        path = recording(length)
+        seconds = length * 60
+        work = Path(tempfile.mkdtemp(prefix="elyune-live-bench-"))
+        try:
+            whole = whole_file(path, work / "whole")
+            server = Server(work / "live", {"WHISPER_MODEL": args.model})
+            server.start()
+            assert server.process is not None
+            sampler = Sampler(server.process.pid)
+            sampler.start()
+            runs: list[dict[str, Any]] = []
+            try:
+                for run in range(args.runs):
+                    print(f"{length:g} min, run {run + 1}/{args.runs}...", flush=True)
+                    runs.append(play(server, path, seconds, speed=args.speed))
+                    print({k: v for k, v in runs[-1].items() if k != "transcript"}, flush=True)
+                fault = None
+                if args.faults:
+                    middle = seconds / 2
+                    fault = play(server, path, seconds, speed=args.speed, cut=(middle, middle + 30))
+            finally:
+                sampler.stop()
+                server.stop()
+            own, tree = sampler.peak()
+            quality = compare(runs[0]["transcript"] or {}, whole)
+            row: dict[str, Any] = {
+                "minutes": length,
+                "runs": runs,
+                "memory_own": own,
+                "memory_tree": tree,
+                **quality,
+            }
+            if fault is not None:
+                row["fault"] = fault
+                row["fault_same"] = _same_text(fault["transcript"], runs[0]["transcript"])
+            rows.append(row)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    report = render(rows, args)
+    print(report)
+    if not args.no_write:
+        _report.write_section("live", report)
+
+
+def _same_text(a: Any, b: Any) -> bool:
+    if not a or not b:
+        return False
+    return [_norm(w["word"]) for w in _words(a)] == [_norm(w["word"]) for w in _words(b)]
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        "## Live upload (`bench/live.py`)",
+        "",
+        f"Machine: {_report.machine()}. Embedded mode (`elyune serve`: SQLite, local "
+        f"store, in-process processing, faster-whisper {args.model}). A 1280x720 "
+        "recording (5 frames a second, a keyframe every 10 s, the sample meeting's two "
+        "voices looped) played through the live chunk API, one chunk a second"
+        + (f" sent {args.speed:g} times faster than real time" if args.speed != 1 else "")
+        + f", {args.runs} runs per length. Targets: transcript with speakers stored "
+        "<= 5 s after the last chunk, MP4 <= 30 s.",
+        "",
+        "| length | transcript after last chunk (p50 / p90) | MP4 after last chunk (p50 / p90) "
+        "| lag behind the live edge (median / max) | peak memory (API process / tree) "
+        "| WER vs whole file | same speaker as whole file | speakers live / whole |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        runs = row["runs"]
+        transcript = [r["transcript_after"] for r in runs if r["transcript_after"] is not None]
+        mp4 = [r["mp4_after"] for r in runs if r["mp4_after"] is not None]
+        lag_med = [r["lag_median"] for r in runs if r["lag_median"] is not None]
+        lag_max = [r["lag_max"] for r in runs if r["lag_max"] is not None]
+        lines.append(
+            f"| {row['minutes']:g} min | {statistics.median(transcript):.1f} / "
+            f"{_p(transcript, 0.9):.1f} s | {statistics.median(mp4):.1f} / {_p(mp4, 0.9):.1f} s "
+            f"| {statistics.median(lag_med) if lag_med else float('nan'):.1f} / "
+            f"{max(lag_max) if lag_max else float('nan'):.1f} s "
+            f"| {row['memory_own']:.0f} / {row['memory_tree']:.0f} MB "
+            f"| {100 * row['wer_vs_whole']:.1f} % | {100 * row['speaker_agreement']:.1f} % "
+            f"| {row['speakers_live']} / {row['speakers_whole']} |"
+        )
+    faults = [r for r in rows if "fault" in r]
+    if faults:
+        lines += ["", "With the network cut for 30 s mid-recording (chunks held, then sent):", ""]
+        for row in faults:
+            fault = row["fault"]
+            lines.append(
+                f"- {row['minutes']:g} min: transcript {fault['transcript_after']:.1f} s and "
+                f"MP4 {fault['mp4_after']:.1f} s after the last chunk; same transcript as "
+                f"the undisturbed run: {'yes' if row['fault_same'] else 'no'}."
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
