@@ -82,6 +82,7 @@ from elyune_core.use_cases import (
     EnsureUser,
     FindUploadTarget,
     GetJob,
+    GetLiveProgress,
     GetRecording,
     GetUser,
     ImportRecording,
@@ -585,6 +586,7 @@ class Container(containers.DeclarativeContainer):
         worker=worker,
         policy=live_policy,
     )
+    get_live_progress = providers.Factory(GetLiveProgress, uow=read_uow)
     queue_runner = providers.Resource(
         _in_process_runner,
         settings,

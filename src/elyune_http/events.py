@@ -62,9 +62,14 @@ def _finished(details: RecordingDetails) -> bool:
     return job is not None and job.status.finished
 
 
-def _upload_deadline(request: web.Request, details: RecordingDetails) -> datetime | None:
-    """When to give up on a recording that is still waiting for its file."""
+def _upload_deadline(
+    request: web.Request, details: RecordingDetails, live: dict[str, Any] | None = None
+) -> datetime | None:
+    """When to give up on a recording that is still waiting for its file (never for a
+    live recording: it comes chunk by chunk, for as long as it is recorded)."""
     if details.recording.status is not RecordingStatus.AWAITING_UPLOAD or details.job:
+        return None
+    if live is not None:
         return None
     ttl = timedelta(seconds=request.app[SETTINGS].http.upload_url_seconds)
     return details.recording.created_at + ttl + UPLOAD_GRACE
@@ -74,8 +79,10 @@ def _upload_deadline(request: web.Request, details: RecordingDetails) -> datetim
 async def recording_events(request: web.Request) -> web.StreamResponse:
     """Stream ``step`` events as the job's steps change, then ``done`` and close.
 
-    The first events describe the current state, so a client that connects late misses
-    nothing. Changes are noticed at once in this process and within a second when the
+    While a live recording is recorded, ``live`` events say how far its processing has
+    caught up (``transcribed_until``, ``media_seconds``, ``lag_seconds``) each time it
+    moves. The first events describe the current state, so a client that connects late
+    misses nothing. Changes are noticed at once in this process and within a second when the
     steps run in other processes (workers).
     """
     container = request.app[CONTAINER]
@@ -83,9 +90,11 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
     get = await resolve(container.get_recording())
     query = GetRecordingInput(recording_id, request[USER].id)
     details = await get.execute(query)  # 404 before the stream starts
+    live_progress = await resolve(container.get_live_progress())
+    live = await live_progress.execute(recording_id, request[USER].id)
     last_job, last_seen = _last_event(request)
     now = datetime.now(UTC)
-    never_uploaded = _upload_deadline(request, details)
+    never_uploaded = _upload_deadline(request, details, live)
     if (
         _finished(details)
         and details.job is not None
@@ -113,8 +122,13 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
         for step, stamp in zip(details.job.steps, last_seen, strict=False):
             seen[step.name.value] = stamp
     last_write = time.monotonic()
+    live_seen: dict[str, Any] | None = None
     async with container.events().subscribe(recording_id) as queue:
         while True:
+            if live is not None and live != live_seen and not live["processed"]:
+                live_seen = live
+                await _send(response, "live", live)
+                last_write = time.monotonic()
             job = details.job
             if job is not None:
                 changed = False
@@ -151,7 +165,7 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
                     )
                     break
             now = datetime.now(UTC)
-            never_uploaded = _upload_deadline(request, details)
+            never_uploaded = _upload_deadline(request, details, live)
             if never_uploaded is not None and never_uploaded <= now:
                 await _send(
                     response,
@@ -179,6 +193,8 @@ async def recording_events(request: web.Request) -> web.StreamResponse:
                 last_write = time.monotonic()
             try:
                 details = await get.execute(query)
+                if live is not None:
+                    live = await live_progress.execute(recording_id, request[USER].id)
             except ElyuneError as exc:  # deleted meanwhile, or the database is away
                 await _send(response, "error", {"detail": str(exc)})
                 break

@@ -16,6 +16,7 @@ from elyune_core.use_cases.import_recording import (
 from elyune_core.use_cases.live_processing import (
     AdvanceLiveRecording,
     AdvanceResult,
+    GetLiveProgress,
     LivePolicy,
     LiveSteps,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "EnsureUser",
     "FindUploadTarget",
     "GetJob",
+    "GetLiveProgress",
     "GetRecording",
     "GetRecordingInput",
     "GetUser",

@@ -51,7 +51,7 @@ from elyune_core.errors import (
     ObjectNotFoundError,
     RecordingNotFoundError,
 )
-from elyune_core.ids import RecordingId
+from elyune_core.ids import RecordingId, UserId
 from elyune_core.ports import (
     Clock,
     ClusterMark,
@@ -697,6 +697,30 @@ class AdvanceLiveRecording:
         )
 
 
+class GetLiveProgress:
+    """How far a live recording's processing has caught up, from the database only
+    (cheap enough to ask every second): ``None`` for a recording uploaded whole.
+
+    Rules: only the owner's recordings (``RecordingNotFoundError`` otherwise).
+    """
+
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, recording_id: RecordingId, owner_id: UserId) -> dict[str, Any] | None:
+        """The progress of *recording_id*, with the upload's state and note."""
+        async with self._uow() as uow:
+            live = await uow.live.find(recording_id)
+        if live is None or live.owner_id != owner_id:
+            return None
+        return {
+            "state": live.state.value,
+            "processed": live.processed,
+            "note": live.note,
+            **live_progress(live.cursor),
+        }
+
+
 def live_progress(cursor: Mapping[str, Any]) -> dict[str, Any]:
     """How far the processing of a live recording has caught up (for its status, its
     events and webhooks): seconds of media received, transcribed and encoded."""
@@ -857,6 +881,7 @@ __all__ = [
     "CURSOR_VERSION",
     "AdvanceLiveRecording",
     "AdvanceResult",
+    "GetLiveProgress",
     "LivePieces",
     "LivePolicy",
     "LiveSteps",
