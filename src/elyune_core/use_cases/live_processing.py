@@ -306,6 +306,9 @@ class AdvanceLiveRecording:
                 result = await self._run(live)
             except LostLeaseError:
                 return AdvanceResult(recording_id, busy=True)
+            except InvalidMediaError as exc:  # permanent: say so, never retry
+                await self._fail(live, f"The live recording could not be read: {exc}")
+                return AdvanceResult(recording_id)
             finally:
                 await self._release(recording_id)
             if result.started or not await self._more_to_do(recording_id):
@@ -684,6 +687,34 @@ class AdvanceLiveRecording:
             await uow.commit()
         await self._start.execute(StartProcessingInput(live.recording_id))
         return True
+
+    async def _fail(self, live: LiveUpload, reason: str) -> None:
+        """End a live recording that cannot be processed, with a readable reason."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            try:
+                recording = await uow.recordings.lock(live.recording_id)
+                row = await uow.live.lock(live.recording_id)
+            except RecordingNotFoundError:
+                return
+            await uow.recordings.save(
+                attrs.evolve(recording, status=RecordingStatus.FAILED, error=reason, updated_at=now)
+            )
+            await uow.live.save(
+                attrs.evolve(
+                    row, processed=True, note=reason, updated_at=now, version=row.version + 1
+                )
+            )
+            await uow.commit()
+        await self._events.publish(
+            RecordingEvent(
+                type="processing.failed",
+                recording_id=live.recording_id,
+                owner_id=live.owner_id,
+                occurred_at=now,
+                data={"error": reason},
+            )
+        )
 
     async def _progress(self, live: LiveUpload, cursor: _Cursor) -> None:
         await self._events.publish(
