@@ -1,0 +1,203 @@
+"""A live recording processed while it is uploaded, on the real embedded engines.
+
+The sample meeting (50 s, two voices, VP8/Opus) is cut into one chunk per second of
+media at even byte offsets (so chunks split clusters, as MediaRecorder's do) and sent
+through the live chunk API; the result must match the same file uploaded whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import random
+
+import pytest
+
+from tests.http.conftest import path_of
+from tests.support.media import SAMPLE
+
+pytestmark = pytest.mark.slow
+
+LIVE_ENV = {
+    # short stretches and segments, so a 50 s sample is cut in several of each
+    "ELYUNE_LIVE_STRETCH_SECONDS": "10",
+    "ELYUNE_LIVE_SEGMENT_SECONDS": "5",
+}
+
+
+def chunks_of(data: bytes, count: int) -> list[bytes]:
+    size = math.ceil(len(data) / count)
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def md5_of(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+async def start_live(api, token: str, **extra) -> dict:
+    response = await api.client.post(
+        "/api/v1/recordings/request-upload/",
+        json={"upload": "live", "filename": "standup.webm", **extra},
+        headers=api.auth(token),
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def send(api, token: str, rid: str, index: int, body: bytes) -> None:
+    signed = await api.client.post(
+        f"/api/v1/recordings/{rid}/chunks/",
+        json={"chunks": [{"index": index, "size": len(body), "md5": md5_of(body)}]},
+        headers=api.auth(token),
+    )
+    assert signed.status == 200, await signed.text()
+    entry = (await signed.json())["chunks"][0]
+    if entry.get("stored"):
+        return
+    put = await api.client.put(path_of(entry["upload_url"]), data=body, headers=entry["headers"])
+    assert put.status == 200, await put.text()
+
+
+async def finish(api, token: str, rid: str, count: int):
+    return await api.client.post(
+        f"/api/v1/recordings/{rid}/finish/", json={"chunks": count}, headers=api.auth(token)
+    )
+
+
+async def events_until_done(api, token: str, rid: str) -> list[tuple[str, dict]]:
+    stream = await api.client.get(f"/api/v1/recordings/{rid}/events/", headers=api.auth(token))
+    assert stream.status == 200
+    text = (await stream.read()).decode()
+    found = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith(":")]
+        if not lines:
+            continue
+        event = next(line[7:] for line in lines if line.startswith("event: "))
+        found.append(
+            (event, json.loads(next(line[6:] for line in lines if line.startswith("data: "))))
+        )
+    return found
+
+
+async def detail_of(api, token: str, rid: str) -> dict:
+    response = await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
+    assert response.status == 200
+    return await response.json()
+
+
+async def transcript_of(api, token: str, rid: str) -> dict:
+    response = await api.client.get(
+        f"/api/v1/recordings/{rid}/transcript/", headers=api.auth(token)
+    )
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def words(transcript: dict) -> list[str]:
+    return [
+        "".join(ch for ch in w["word"].lower() if ch.isalnum())
+        for w in transcript["words"]
+        if w["word"].strip()
+    ]
+
+
+def distance(a: list[str], b: list[str]) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+        previous = current
+    return previous[-1]
+
+
+async def test_a_live_recording_gives_what_the_whole_file_gives(make_api):
+    api = await make_api(**LIVE_ENV)
+    token = await api.user()
+    data = SAMPLE.read_bytes()
+    pieces = chunks_of(data, 50)
+    ticket = await start_live(api, token)
+    assert ticket["upload"] == "live"
+    rid = ticket["recording_id"]
+
+    # in order, as MediaRecorder gives them, one after the other (processing runs
+    # meanwhile), with a chunk sent twice and one sent late
+    late = 17
+    for index, body in enumerate(pieces):
+        if index != late:
+            await send(api, token, rid, index, body)
+        if index == 5:
+            await send(api, token, rid, 5, body)  # a retried chunk changes nothing
+        await asyncio.sleep(0.05)
+    status = await (
+        await api.client.get(f"/api/v1/recordings/{rid}/upload/", headers=api.auth(token))
+    ).json()
+    assert late not in status["received"]
+    assert len(status["received"]) == len(pieces) - 1
+    refused = await finish(api, token, rid, len(pieces))
+    assert refused.status == 409
+    assert (await refused.json())["missing"] == [late]
+    await send(api, token, rid, late, pieces[late])
+    done = await finish(api, token, rid, len(pieces))
+    assert done.status == 202, await done.text()
+
+    events = await events_until_done(api, token, rid)
+    assert events[-1] == ("done", events[-1][1])
+    assert events[-1][1]["status"] == "ready", events[-1]
+    detail = await detail_of(api, token, rid)
+    assert detail["status"] == "ready"
+    kinds = {f["kind"]: f for f in detail["files"]}
+    assert {"video", "audio", "thumbnail"} <= set(kinds)
+    assert detail["job"]["steps"][0]["output"].get("duration", 0) > 45
+    video = await api.client.get(path_of(detail["video_url"]), headers={"Range": "bytes=0-99"})
+    assert video.status == 206
+    live = await transcript_of(api, token, rid)
+    assert "onboarding guide" in live["text"].lower()
+
+    # the same file uploaded whole, in the same server
+    ticket_whole, completed = await api.upload(token, data)
+    assert completed.status == 200
+    await events_until_done(api, token, ticket_whole["recording_id"])
+    whole = await transcript_of(api, token, ticket_whole["recording_id"])
+    live_words, whole_words = words(live), words(whole)
+    assert distance(whole_words, live_words) <= max(2, len(whole_words) // 20)  # WER <= 5 %
+    speakers = lambda t: {s["speaker"] for s in t["segments"] if s["speaker"] is not None}  # noqa: E731
+    assert len(speakers(live)) == len(speakers(whole)) == 2
+
+    # the chunks end to end are the source file, for downloads and re-runs
+    assert kinds["source"]["size"] == len(data)
+
+
+async def test_processing_catches_up_while_the_recording_goes_on(make_api):
+    api = await make_api(**LIVE_ENV)
+    token = await api.user()
+    pieces = chunks_of(SAMPLE.read_bytes(), 50)
+    rid = (await start_live(api, token))["recording_id"]
+    for index in range(35):
+        await send(api, token, rid, index, pieces[index])
+    progress: dict = {}
+    for _ in range(600):  # wait (bounded) for the first stretches to be transcribed
+        status = await (
+            await api.client.get(f"/api/v1/recordings/{rid}/upload/", headers=api.auth(token))
+        ).json()
+        progress = status.get("progress") or {}
+        if progress.get("transcribed_until", 0) >= 10:
+            break
+        await asyncio.sleep(0.2)
+    assert progress.get("transcribed_until", 0) >= 10, progress
+    assert progress["media_seconds"] >= progress["transcribed_until"]
+    detail = await detail_of(api, token, rid)
+    assert detail["status"] == "awaiting_upload"  # still being recorded
+    order = list(range(35, len(pieces)))
+    random.Random(7).shuffle(order)  # the rest out of order
+    for index in order:
+        await send(api, token, rid, index, pieces[index])
+    assert (await finish(api, token, rid, len(pieces))).status == 202
+    events = await events_until_done(api, token, rid)
+    assert events[-1][1]["status"] == "ready"
+    transcript = await transcript_of(api, token, rid)
+    assert transcript["segments"][-1]["end"] > 40
