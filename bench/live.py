@@ -259,7 +259,7 @@ def play(
 
     def send(index: int) -> None:
         body = pieces[index]
-        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
         code, signed = call(
             base,
             "POST",
