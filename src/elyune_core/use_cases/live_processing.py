@@ -675,10 +675,15 @@ class AdvanceLiveRecording:
             current = attrs.evolve(current, media=live_media_info(cursor.to_json()))
             await uow.recordings.save(current)
             row = await uow.live.lock(live.recording_id)
+            note = row.note
+            if cursor.truncated:
+                limit = _clock(self._policy.max_seconds)
+                note = f"{note + ' ' if note else ''}Only the first {limit} were kept (the limit)."
             await uow.live.save(
                 attrs.evolve(
                     row,
                     cursor=cursor.to_json(),
+                    note=note,
                     processed=True,
                     updated_at=now,
                     version=row.version + 1,
