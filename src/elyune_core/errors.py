@@ -18,7 +18,8 @@ any adapter::
     │   └── InvalidStateError               (409)
     │       └── UploadIncompleteError
     ├── ConflictError
-    │   └── UploadInProgressError
+    │   ├── UploadInProgressError
+    │   └── LostLeaseError              (use_cases.live_processing: a live lease taken over)
     ├── AuthenticationError
     │   ├── InvalidCredentialsError
     │   └── InvalidTokenError

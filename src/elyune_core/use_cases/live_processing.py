@@ -46,7 +46,7 @@ from elyune_core.entities import (
     Word,
 )
 from elyune_core.errors import (
-    ElyuneError,
+    ConflictError,
     InvalidMediaError,
     ObjectNotFoundError,
     RecordingNotFoundError,
@@ -104,7 +104,7 @@ class AdvanceResult:
     media_seconds: float = 0.0
 
 
-class LostLeaseError(ElyuneError):
+class LostLeaseError(ConflictError):
     """Another worker took the recording over (this one was too slow to renew)."""
 
 
