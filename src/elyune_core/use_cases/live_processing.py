@@ -839,9 +839,25 @@ class LiveSteps:
             live = await uow.live.find(recording.id)
         if live is None or not live.processed or not live.cursor:
             return None
-        if live.cursor.get("version") != CURSOR_VERSION:
+        if live.cursor.get("version") != CURSOR_VERSION or live.cursor.get("cleaned"):
             return None
         return LivePieces(live, live.cursor)
+
+    async def clean(self, recording: Recording) -> None:
+        """Delete the pieces of a live recording whose job has succeeded; later steps
+        (a re-run) work from the assembled source like any upload."""
+        pieces = await self.pieces(recording)
+        if pieces is None:
+            return
+        await self._store.delete_prefix(live_prefix(recording.owner_id, recording.id))
+        async with self._uow() as uow:
+            try:
+                row = await uow.live.lock(recording.id)
+            except RecordingNotFoundError:
+                return
+            cursor = {**row.cursor, "cleaned": True}
+            await uow.live.save(attrs.evolve(row, cursor=cursor, version=row.version + 1))
+            await uow.commit()
 
     def piece_key(self, recording: Recording, kind: str, number: int, extension: str) -> str:
         return live_piece_key(recording.owner_id, recording.id, kind, number, extension)

@@ -496,6 +496,7 @@ class RunStep:
             await self._publish(recording, "analysis.ready", now, kinds=ready)
         if job.status is JobStatus.SUCCEEDED:
             await self._publish(recording, "processing.completed", now, job_id=job.id)
+            await self._handlers.tidy(recording)
         elif job.status is JobStatus.PARTIAL:
             failed = [s.name.value for s in job.steps if s.status is StepStatus.FAILED]
             await self._publish(

@@ -387,6 +387,17 @@ class StepHandlers:
         stored = StoredFile(FileKind.THUMBNAIL, key, info.size, content_type)
         return stored, image
 
+    async def tidy(self, recording: Recording) -> None:
+        """Drop what only the job needed once it has succeeded (a live recording's
+        pieces: the source, MP4, WAV and transcript now hold it all). Best effort: an
+        unreachable store leaves them for ``elyune storage cleanup``."""
+        if self._live is None:
+            return
+        try:
+            await self._live.clean(recording)
+        except ObjectStoreUnavailableError:
+            return
+
     async def discard(self, recording: Recording) -> None:
         """Delete what steps stored for a recording that was deleted meanwhile."""
         await self._store.delete_prefix(recording_prefix(recording.owner_id, recording.id))
