@@ -54,7 +54,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 #: where the embedded API receives part PUTs (public: the signature is the credential)
-PARTS_PATH = "/api/v1/multipart-parts/"
+PARTS_PATH = "/api/v1/storage-parts/"  # served by elyune_http.multipart
 UPLOADS_FOLDER = ".multipart"
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
 _PART_FILE = re.compile(r"(\d{5})\.([0-9a-f]{32})")
