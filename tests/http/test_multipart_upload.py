@@ -330,3 +330,33 @@ async def test_part_puts_are_signed_and_capped(api) -> None:
 async def test_part_urls_need_no_token_but_a_signature(api, path: str) -> None:
     response = await api.client.put(path, data=b"x")
     assert response.status in (403, 404)
+
+
+async def test_the_answers_match_the_openapi_document(api) -> None:
+    from jsonschema import Draft202012Validator
+
+    document = await (await api.client.get("/api/schema/")).json()
+
+    def check(name: str, body: object) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        Draft202012Validator(schema).validate(body)
+
+    token = await api.user()
+    rid = await request_upload(api, token, 10)
+    started = await start(api, token, rid)
+    check("MultipartUpload", started)
+    upload_id = started["upload_id"]
+    signed = await api.client.post(
+        f"/api/v1/recordings/{rid}/multipart/parts/",
+        json={"upload_id": upload_id, "numbers": [1]},
+        headers=api.auth(token),
+    )
+    signed_body = await signed.json()
+    check("MultipartSignedParts", signed_body)
+    etag = (await put(api, signed_body["parts"][0]["url"], b"0123456789")).headers["ETag"]
+    check("MultipartParts", await (await listed(api, token, rid, upload_id)).json())
+    request = {"upload_id": upload_id, "parts": [{"number": 1, "etag": etag}]}
+    check("MultipartComplete", request)
+    done = await complete(api, token, rid, upload_id, request["parts"])
+    check("UploadCompleted", await done.json())
+    assert "/api/v1/recordings/{id}/multipart/complete/" in document["paths"]
