@@ -4,13 +4,18 @@ start, sign part URLs, PUT parts out of order, list to resume, complete, abort."
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from elyune_adapters.container import resolve
+from elyune_http import schema
 from tests.http.conftest import path_of
+from tests.http.test_fuzz import JSON_VALUES, _mutated
 
 MiB = 1 << 20
 ORIGIN = "chrome-extension://abcdefghijklmnop"
@@ -360,3 +365,56 @@ async def test_the_answers_match_the_openapi_document(api) -> None:
     done = await complete(api, token, rid, upload_id, request["parts"])
     check("UploadCompleted", await done.json())
     assert "/api/v1/recordings/{id}/multipart/complete/" in document["paths"]
+
+
+# --------------------------------------------------------------------------- fuzz
+
+fuzz = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@fuzz
+@given(
+    target=st.sampled_from(
+        [("parts/", schema.MULTIPART_PARTS), ("complete/", schema.MULTIPART_COMPLETE)]
+    ),
+    data=st.data(),
+    raw=st.booleans(),
+)
+async def test_no_body_makes_the_multipart_api_fail(fuzz_api, target, data, raw) -> None:
+    api, token, rid = fuzz_api
+    suffix, body = target
+    if raw:
+        payload = data.draw(
+            st.binary(max_size=64) | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+        )
+        kwargs = {
+            "data": payload,
+            "headers": {**api.auth(token), "Content-Type": "application/json"},
+        }
+    else:
+        kwargs = {"json": data.draw(_mutated(body)), "headers": api.auth(token)}
+    response = await api.client.post(f"/api/v1/recordings/{rid}/multipart/{suffix}", **kwargs)
+    assert response.status < 500, await response.text()
+
+
+@fuzz
+@given(
+    upload_id=st.text(max_size=40),
+    number=st.text(max_size=8),
+    query=st.dictionaries(st.sampled_from(["exp", "sig", "x"]), st.text(max_size=20), max_size=3),
+)
+async def test_no_part_url_makes_the_api_fail(fuzz_api, upload_id, number, query) -> None:
+    from urllib.parse import quote
+
+    api, _, _ = fuzz_api
+    path = f"/api/v1/storage-parts/{quote(upload_id, safe='')}/{quote(number, safe='')}"
+    response = await api.client.put(path, params=query, data=b"x")
+    assert response.status < 500, await response.text()
+    uid = await api.client.get(
+        "/api/v1/recordings/x/multipart/", params={"upload_id": upload_id or "u"}
+    )
+    assert uid.status < 500
