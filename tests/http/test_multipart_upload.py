@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +19,7 @@ from elyune_adapters.container import resolve
 from elyune_http import schema
 from tests.http.conftest import path_of
 from tests.http.test_fuzz import JSON_VALUES, _mutated
+from tests.support.seaweed import SeaweedError, SeaweedServer
 
 MiB = 1 << 20
 ORIGIN = "chrome-extension://abcdefghijklmnop"
@@ -418,3 +422,63 @@ async def test_no_part_url_makes_the_api_fail(fuzz_api, upload_id, number, query
         "/api/v1/recordings/x/multipart/", params={"upload_id": upload_id or "u"}
     )
     assert uid.status < 500
+
+
+# --------------------------------------------------------------------------- S3 mode
+
+
+@pytest.fixture(scope="module")
+def seaweed() -> Iterator[SeaweedServer]:
+    try:
+        server = SeaweedServer().start()
+    except SeaweedError as exc:
+        pytest.fail(f"Cannot start the SeaweedFS S3 server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_the_flow_on_s3_puts_parts_straight_to_the_bucket(make_api, seaweed) -> None:
+    """With MinIO/S3 the part URLs are the bucket's presigned UploadPart PUTs."""
+    api = await make_api(
+        MINIO_ENDPOINT=seaweed.endpoint,
+        MINIO_ACCESS_KEY=seaweed.access_key,
+        MINIO_SECRET_KEY=seaweed.secret_key,
+        MINIO_BUCKET_NAME=f"elyune-mp-api-{uuid.uuid4().hex[:12]}",
+        AWS_S3_ENDPOINT_URL=f"http://localhost:{seaweed.port}",
+    )
+    token = await api.user()
+    data = os.urandom(6 * MiB)
+    rid = await request_upload(api, token, len(data))
+    upload_id = (await start(api, token, rid))["upload_id"]
+    urls = await sign(api, token, rid, upload_id, [2, 1])
+    assert urls[1].startswith(f"http://localhost:{seaweed.port}/")
+    assert "uploadId=" in urls[1] and "partNumber=1" in urls[1]
+
+    etags = {}
+    async with aiohttp.ClientSession() as http:
+        for number, piece in ((2, data[5 * MiB :]), (1, data[: 5 * MiB])):
+            async with http.put(urls[number], data=piece) as response:
+                assert response.status == 200, await response.text()
+                etags[number] = response.headers["ETag"]
+        stored = await (await listed(api, token, rid, upload_id)).json()
+        assert [(p["number"], p["size"]) for p in stored["parts"]] == [(1, 5 * MiB), (2, MiB)]
+
+        wrong = await complete(api, token, rid, upload_id, [{"number": 1, "etag": etags[1]}])
+        assert wrong.status == 400
+        assert "The parts have" in (await wrong.json())["parts"][0]
+        parts = [{"number": n, "etag": etags[n]} for n in (1, 2)]
+        done = await complete(api, token, rid, upload_id, parts)
+        assert done.status == 200, await done.text()
+        body = await done.json()
+        assert body["queued"] is True and body["status"] != "awaiting_upload"
+        # The object is in the bucket, whole.
+        detail = await (
+            await api.client.get(f"/api/v1/recordings/{rid}/", headers=api.auth(token))
+        ).json()
+        assert detail["status"] != "awaiting_upload"
+        # A part PUT to the embedded route does not exist in S3 mode.
+        assert (await api.client.put("/api/v1/storage-parts/" + "A" * 32 + "/1")).status == 404
+    store = await resolve(api.container.object_store())
+    assert (await store.stat(body["recording"]["s3_key"])).size == len(data)
