@@ -34,7 +34,7 @@ from elyune_core.use_cases.multipart_upload import (
     SignPartsInput,
 )
 from elyune_http import present, schema
-from elyune_http.keys import CONTAINER, USER
+from elyune_http.keys import CONTAINER, LIMITER, USER
 from elyune_http.middleware import json_dumps, problem
 from elyune_http.views import ID
 
@@ -62,7 +62,11 @@ def _query_upload_id(request: web.Request) -> str:
 
 @routes.post(BASE)
 async def start_multipart(request: web.Request) -> web.Response:
-    """Start a multipart upload of the recording's file."""
+    """Start a multipart upload of the recording's file (rate-limited as request-upload)."""
+    user: User = request[USER]
+    await request.app[LIMITER].hit(
+        f"upload:user:{user.id}", f"upload:ip:{request.remote or 'unknown'}"
+    )
     use_case = await resolve(request.app[CONTAINER].start_multipart())
     result = await use_case.execute(_upload(request))
     return _json(

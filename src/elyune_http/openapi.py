@@ -1332,7 +1332,7 @@ PATHS.update(
             "post": _op(
                 "Start a resumable multipart upload of a recording awaiting its file",
                 ("201", _json_response("The upload and how to cut the file.", "MultipartUpload")),
-                errors=("401", "404", "409", "503"),
+                errors=("401", "404", "409", "429", "503"),
                 params=(_ID,),
             ),
             "get": _op(

@@ -482,3 +482,18 @@ async def test_the_flow_on_s3_puts_parts_straight_to_the_bucket(make_api, seawee
         assert (await api.client.put("/api/v1/storage-parts/" + "A" * 32 + "/1")).status == 404
     store = await resolve(api.container.object_store())
     assert (await store.stat(body["recording"]["s3_key"])).size == len(data)
+
+
+async def test_starting_uploads_is_rate_limited_like_request_upload(make_api) -> None:
+    api = await make_api(RATE_LIMIT_PER_MINUTE="3")
+    token = await api.user()
+    rid = await request_upload(api, token, 10)  # 1
+    await start(api, token, rid)  # 2
+    await start(api, token, rid)  # 3
+
+    response = await api.client.post(
+        f"/api/v1/recordings/{rid}/multipart/", headers=api.auth(token)
+    )
+
+    assert response.status == 429
+    assert "Retry-After" in response.headers
