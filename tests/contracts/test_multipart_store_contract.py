@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -251,3 +252,20 @@ async def test_part_numbers_outside_1_to_10000_are_refused(stores: Stores, key: 
     for number in (0, 10_001):
         with pytest.raises(InvalidInputError):
             await stores.multipart.presign_part(key, upload_id, number, timedelta(minutes=5))
+
+
+async def test_the_embedded_store_drops_uploads_abandoned_for_a_week(tmp_path: Path) -> None:
+    objects = LocalObjectStore(tmp_path / "objects", UrlSigner(SECRET, "http://testserver"))
+    multipart = LocalMultipart(objects, SECRET, "http://testserver")
+    key = "recordings/u/r/source.webm"
+    old = await multipart.create_multipart(key, "video/webm")
+    recent = await multipart.create_multipart(key, "video/webm")
+    week_ago = time.time() - 8 * 24 * 3600
+    for item in [multipart.uploads / old, *(multipart.uploads / old).iterdir()]:
+        os.utime(item, (week_ago, week_ago))
+
+    await multipart.create_multipart(key, "video/webm")
+
+    with pytest.raises(ObjectNotFoundError):
+        await multipart.list_parts(key, old)
+    assert await multipart.list_parts(key, recent) == []

@@ -151,12 +151,20 @@ class LocalMultipart(MultipartStore):
     the upload id, part number and expiry time with *secret*.
     """
 
-    def __init__(self, store: LocalObjectStore, secret: bytes, base_url: str) -> None:
+    def __init__(
+        self,
+        store: LocalObjectStore,
+        secret: bytes,
+        base_url: str,
+        *,
+        max_age: timedelta = timedelta(days=7),
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("the signing secret must have at least 16 bytes")
         self._store = store
         self._secret = secret
         self._base = base_url.rstrip("/")
+        self._max_age = max_age.total_seconds()
 
     @property
     def uploads(self) -> Path:
@@ -213,6 +221,7 @@ class LocalMultipart(MultipartStore):
         upload_id = secrets.token_urlsafe(24)  # 32 characters
 
         def create() -> None:
+            self._drop_abandoned()
             folder = self.uploads / upload_id
             folder.mkdir(parents=True, mode=0o700)
             writer = AtomicWriter(folder / "key")
@@ -224,6 +233,27 @@ class LocalMultipart(MultipartStore):
 
         await self._io("start an upload", create)
         return upload_id
+
+    def _drop_abandoned(self) -> None:
+        """Remove the uploads untouched for *max_age* (7 days: longer than any part URL
+        lives), so abandoned parts do not pile up (S3 leaves that to a lifecycle rule)."""
+        try:
+            entries = list(os.scandir(self.uploads))
+        except FileNotFoundError:
+            return
+        cutoff = time.time() - self._max_age
+        for entry in entries:
+            if not _UPLOAD_ID.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            folder = Path(entry.path)
+            try:
+                newest = max(
+                    [entry.stat().st_mtime] + [item.stat().st_mtime for item in folder.iterdir()]
+                )
+            except FileNotFoundError:  # completed or aborted meanwhile
+                continue
+            if newest < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def presign_part(self, key: str, upload_id: str, number: int, expires: timedelta) -> str:
         self._owned(key, upload_id)
