@@ -16,7 +16,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 from dependency_injector import containers, providers
@@ -60,6 +60,7 @@ from elyune_core.ports import (
     LanguageSupport,
     LiveMedia,
     LiveQueue,
+    MultipartStore,
     ObjectStore,
     QueueMonitor,
     RecordingEvent,
@@ -116,7 +117,17 @@ from elyune_core.use_cases import (
     UploadPolicy,
     UsageReport,
 )
+from elyune_core.use_cases.multipart_upload import (
+    AbortMultipart,
+    CompleteMultipart,
+    ListMultipartParts,
+    SignParts,
+    StartMultipart,
+)
 from elyune_core.use_cases.run_step import DEFAULT_TIME_LIMITS
+
+if TYPE_CHECKING:
+    from elyune_adapters.storage.multipart import LocalMultipart
 
 logger = logging.getLogger("elyune")
 
@@ -493,6 +504,37 @@ def _policy(settings: Settings) -> PipelinePolicy:
     )
 
 
+# --------------------------------------------------------------------------- multipart uploads
+# Resumable uploads of large files (elyune_http.multipart), kept apart for merging.
+
+
+def _local_multipart(
+    settings: Settings, secret: bytes, local_store: Callable[[], LocalObjectStore]
+) -> LocalMultipart | None:
+    """The embedded store's multipart uploads (the API receives the parts), or None."""
+    if settings.storage.kind != "local":
+        return None
+    from elyune_adapters.storage.multipart import LocalMultipart
+
+    return LocalMultipart(local_store(), derive_key(secret, "multipart"), settings.http.public_url)
+
+
+async def _multipart_store(
+    settings: Settings, local: Callable[[], LocalMultipart | None]
+) -> AsyncIterator[MultipartStore]:
+    embedded = local()
+    if embedded is not None:
+        yield embedded
+        return
+    from elyune_adapters.storage.multipart import S3Multipart
+
+    store = S3Multipart.from_settings(settings.storage)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 class Container(containers.DeclarativeContainer):
     """Every adapter and use case of Elyune, chosen from the settings."""
 
@@ -673,6 +715,22 @@ class Container(containers.DeclarativeContainer):
         DeliverWebhooks, uow=uow, sender=webhook_sender, clock=clock
     )
     webhook_listener = providers.Resource(_webhook_listener, events, queue_deliveries.provider)
+
+    # ----------------------------------------------------------------- multipart uploads
+    local_multipart = providers.Singleton(_local_multipart, settings, secret, local_store.provider)
+    multipart_store = providers.Resource(_multipart_store, settings, local_multipart.provider)
+    start_multipart = providers.Factory(StartMultipart, uow=uow, multipart=multipart_store)
+    sign_multipart_parts = providers.Factory(
+        SignParts,
+        uow=uow,
+        multipart=multipart_store,
+        url_expires=providers.Callable(lambda p: p.url_expires, upload_policy),
+    )
+    list_multipart_parts = providers.Factory(ListMultipartParts, uow=uow, multipart=multipart_store)
+    abort_multipart = providers.Factory(AbortMultipart, uow=uow, multipart=multipart_store)
+    complete_multipart = providers.Factory(
+        CompleteMultipart, uow=uow, multipart=multipart_store, complete=complete_upload
+    )
 
 
 async def resolve(value: Awaitable[T] | T) -> T:

@@ -25,6 +25,7 @@ from elyune_http.caches import TokenCache, UseCases
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS, USE_CASES
 from elyune_http.links import SubtitleLinks
 from elyune_http.middleware import authentication, cors, errors, request_log
+from elyune_http.multipart import routes as multipart_routes  # resumable uploads
 from elyune_http.redact import SECURITY_HEADERS, SafeRequestHandler
 
 logger = logging.getLogger("elyune.http")
@@ -68,6 +69,7 @@ def create_app(
     app.add_routes(storage.routes)
     app.add_routes(subtitles.routes)
     app.add_routes(operator.routes)  # staff only
+    app.add_routes(multipart_routes)  # resumable multipart uploads
     metrics.setup(app)  # /metrics
     web_app.setup(app)  # the web app at /
     app.on_response_prepare.append(_security_headers)

@@ -33,7 +33,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # signed links, and the web app (its page, files and cookie session: web/routes.py)
-PUBLIC_PREFIXES = ("/api/docs/", "/api/v1/storage/", "/api/v1/subtitles/", "/app/")
+PUBLIC_PREFIXES = (
+    "/api/docs/",
+    "/api/v1/storage/",
+    "/api/v1/storage-parts/",  # multipart: the embedded store's signed part PUTs
+    "/api/v1/subtitles/",
+    "/app/",
+)
 PUBLIC_PATHS = frozenset(
     {
         "/api/token/",

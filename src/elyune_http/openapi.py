@@ -1251,3 +1251,150 @@ PATHS.update(
 PATHS["/metrics"]["get"]["responses"]["403"] = _json_response(
     "A token of a user who is not staff.", "Error"
 )
+
+# --------------------------------------------------------------------------- multipart uploads
+# The resumable uploads of :mod:`elyune_http.multipart` (docs/api.md, "Multipart uploads").
+
+for _body in schema.MULTIPART_BODIES:
+    SCHEMAS[_body.name] = _body.json_schema()
+SCHEMAS["MultipartComplete"]["properties"]["parts"]["items"] = _ref("MultipartPart")
+_UPLOAD_ID_QUERY = {
+    "name": "upload_id",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+    "description": "The upload's id (from POST .../multipart/).",
+}
+SCHEMAS.update(
+    {
+        "MultipartUpload": {
+            "type": "object",
+            "properties": {
+                "upload_id": {"type": "string"},
+                "part_size": {
+                    "type": "integer",
+                    "description": "Cut the file in parts of this many bytes (8 MiB), the "
+                    "last smaller; any cut works if every part but the last has 5 MiB.",
+                },
+                "parts": {"type": "integer", "description": "How many parts that makes."},
+            },
+            "required": ["upload_id", "part_size", "parts"],
+        },
+        "MultipartSignedParts": {
+            "type": "object",
+            "properties": {
+                "upload_id": {"type": "string"},
+                "expires_in": {"type": "integer", "description": "Seconds the URLs work."},
+                "parts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "number": {"type": "integer"},
+                            "url": {
+                                "type": "string",
+                                "description": "PUT the part's bytes here; keep the "
+                                "answer's ETag header.",
+                            },
+                        },
+                        "required": ["number", "url"],
+                    },
+                },
+            },
+            "required": ["upload_id", "expires_in", "parts"],
+        },
+        "MultipartParts": {
+            "type": "object",
+            "properties": {
+                "upload_id": {"type": "string"},
+                "part_size": {"type": "integer"},
+                "parts_expected": {"type": "integer"},
+                "parts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "number": {"type": "integer"},
+                            "size": {"type": "integer"},
+                            "etag": {"type": "string"},
+                        },
+                        "required": ["number", "size", "etag"],
+                    },
+                },
+            },
+            "required": ["upload_id", "part_size", "parts_expected", "parts"],
+        },
+    }
+)
+PATHS.update(
+    {
+        "/api/v1/recordings/{id}/multipart/": {
+            "post": _op(
+                "Start a resumable multipart upload of a recording awaiting its file",
+                ("201", _json_response("The upload and how to cut the file.", "MultipartUpload")),
+                errors=("401", "404", "409", "429", "503"),
+                params=(_ID,),
+            ),
+            "get": _op(
+                "The parts of a multipart upload stored so far (to resume it)",
+                ("200", _json_response("The stored parts by number.", "MultipartParts")),
+                errors=("400", "401", "404", "409", "503"),
+                params=(_ID, _UPLOAD_ID_QUERY),
+            ),
+            "delete": _op(
+                "Abort a multipart upload (its parts are deleted)",
+                _NO_CONTENT,
+                errors=("400", "401", "404", "409", "503"),
+                params=(_ID, _UPLOAD_ID_QUERY),
+            ),
+        },
+        "/api/v1/recordings/{id}/multipart/parts/": {
+            "post": _op(
+                "Presigned PUT URLs for parts of a multipart upload",
+                ("200", _json_response("A URL per part.", "MultipartSignedParts")),
+                body="MultipartSignParts",
+                errors=("400", "401", "404", "409", "415", "503"),
+                params=(_ID,),
+            )
+        },
+        "/api/v1/recordings/{id}/multipart/complete/": {
+            "post": _op(
+                "Join the parts into the recording's file, then as upload-complete",
+                ("200", _json_response("Queued (or already queued).", "UploadCompleted")),
+                body="MultipartComplete",
+                errors=("400", "401", "404", "409", "415", "503"),
+                params=(_ID,),
+            )
+        },
+        "/api/v1/storage-parts/{upload_id}/{number}": {
+            "put": _op(
+                "Embedded mode: store one part through its signed URL (answers its ETag)",
+                (
+                    "200",
+                    {
+                        "description": "Stored; the ETag header (exposed to browsers) "
+                        "is the part's MD5 in quotes.",
+                        "headers": {"ETag": {"schema": {"type": "string"}}},
+                    },
+                ),
+                errors=("403", "404", "413"),
+                public=True,
+                params=(
+                    {
+                        "name": "upload_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "number",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10_000},
+                    },
+                ),
+                tag="storage",
+            )
+        },
+    }
+)

@@ -478,3 +478,58 @@ JOB_RETRY = Body(
     },
 )
 OPERATOR_BODIES = (USER_CREATE, USER_PATCH, USER_PASSWORD, JOB_RETRY)
+
+# --------------------------------------------------------------------------- multipart bodies
+# (the resumable uploads of :mod:`elyune_http.multipart`)
+
+_UPLOAD_ID = Field(
+    "string",
+    required=True,
+    min_length=1,
+    max_length=1024,
+    description="The id answered by POST /api/v1/recordings/{id}/multipart/.",
+)
+_PART_NUMBER = Field("integer", minimum=1, maximum=10_000, example=1)
+MULTIPART_PARTS = Body(
+    "MultipartSignParts",
+    {
+        "upload_id": _UPLOAD_ID,
+        "numbers": Field(
+            "array",
+            required=True,
+            items=_PART_NUMBER,
+            min_items=1,
+            max_items=1000,
+            description="The part numbers to sign a PUT URL for (each once).",
+            example=[1, 2, 3],
+        ),
+    },
+)
+MULTIPART_PART = Body(
+    "MultipartPart",
+    {
+        "number": Field("integer", required=True, minimum=1, maximum=10_000),
+        "etag": Field(
+            "string",
+            required=True,
+            min_length=1,
+            max_length=200,
+            description="The ETag header answered by the part's PUT (quotes optional).",
+        ),
+    },
+)
+MULTIPART_COMPLETE = Body(
+    "MultipartComplete",
+    {
+        "upload_id": _UPLOAD_ID,
+        "parts": Field(
+            "array",
+            required=True,
+            items=Field("object"),
+            min_items=1,
+            max_items=10_000,
+            description="Every part of the file by ascending number: {number, etag}.",
+        ),
+    },
+)
+MULTIPART_BODIES = (MULTIPART_PARTS, MULTIPART_PART, MULTIPART_COMPLETE)
