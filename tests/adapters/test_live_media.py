@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import subprocess
 import wave
@@ -294,47 +295,56 @@ def lag_and_correlation(
     return best, float(np.corrcoef(window, other[base + best : base + best + 1600])[0, 1])
 
 
-@pytest.mark.parametrize("name", ["vp8", "vp8_live"])
-async def test_audio_decoded_piece_by_piece_lines_up_with_the_whole_stream(
-    media: FfmpegLiveMedia, streams: dict[str, bytes], tmp_path: Path, name: str
+async def check_pieces_match_the_whole(
+    media: FfmpegLiveMedia, data: bytes, folder: Path, per_piece: int
 ) -> None:
-    data = streams[name]
+    """Decode *data*'s audio whole and a few clusters at a time (each piece from the end
+    of the one before), and compare."""
     scan = media.scan(data, at_start=True, final=True)
     header, marks = data[: scan.header_size], scan.clusters
-    whole_body = tmp_path / "whole.bin"
+    whole_body = folder / "whole.bin"
     whole_body.write_bytes(data[scan.header_size :])
-    whole_end = await media.decode_audio(header, whole_body, tmp_path / "whole.raw", 0.0)
-    reference = pcm(tmp_path / "whole.raw")
-    assert abs(whole_end - 12.0) <= 0.01
+    whole_end = await media.decode_audio(header, whole_body, folder / "whole.raw", 0.0)
+    reference = pcm(folder / "whole.raw")
+    assert abs(whole_end - marks[-1].end) <= 0.07  # to within an Opus frame
     assert len(reference) == round(whole_end * PCM_RATE)
 
     pieces, at, bounds = [], 0.0, []
-    groups = [marks[i : i + 3] for i in range(0, len(marks), 3)]
+    groups = [marks[i : i + per_piece] for i in range(0, len(marks), per_piece)]
     for index, group in enumerate(groups):
-        body = tmp_path / f"body{index}.bin"
+        body = folder / f"body{index}.bin"
         body.write_bytes(data[group[0].offset : group[-1].offset + group[-1].size])
-        target = tmp_path / f"piece{index}.raw"
+        target = folder / f"piece{index}.raw"
         end = await media.decode_audio(header, body, target, at)
         assert end > at
         pieces.append((target, at))
         bounds.append(round(at * PCM_RATE))
         at = end
     assert abs(at - whole_end) <= 0.01
-    wav = tmp_path / "pieces.wav"
+    wav = folder / "pieces.wav"
     await media.write_wav(pieces, 0.0, at, wav)
     with wave.open(str(wav)) as file:
         assert (file.getframerate(), file.getnchannels(), file.getsampwidth()) == (16000, 1, 2)
         joined = np.frombuffer(file.readframes(file.getnframes()), "<i2").astype(np.float64)
     assert abs(len(joined) - len(reference)) <= 160  # 10 ms
-    # Every second (away from the 7 ms a fresh Opus decoder skips at a piece's start)
-    # matches the whole decoding to within 1 ms (16 samples) with a correlation > 0.99.
-    for second in range(11):
+    # Every second matches the whole decoding to within 1 ms (16 samples) with a
+    # correlation > 0.99 (away from the first 100 ms of a piece, where a fresh Opus
+    # decoder has not settled yet).
+    for second in range(int(whole_end)):
         start = second * PCM_RATE + 800
-        if any(0 <= start - bound < 400 for bound in bounds):
-            start += 400
+        for bound in bounds:
+            if start - 1600 < bound < start + 2400:
+                start = bound + 1600
         lag, correlation = lag_and_correlation(reference, joined, start)
         assert abs(lag) <= 16, (second, lag)
         assert correlation > 0.99, (second, correlation)
+
+
+@pytest.mark.parametrize(("name", "per_piece"), [("vp8", 3), ("vp8_live", 3), ("vp8_live", 1)])
+async def test_audio_decoded_piece_by_piece_lines_up_with_the_whole_stream(
+    media: FfmpegLiveMedia, streams: dict[str, bytes], tmp_path: Path, name: str, per_piece: int
+) -> None:
+    await check_pieces_match_the_whole(media, streams[name], tmp_path, per_piece)
 
 
 async def test_decode_audio_pads_before_the_first_frame_and_drops_what_precedes_start(
@@ -427,11 +437,12 @@ async def encode_and_join(
     return target
 
 
-async def test_twenty_joined_segments_keep_audio_and_video_in_step(
-    media: FfmpegLiveMedia, long_stream: bytes, tmp_path: Path
+@pytest.mark.parametrize("per_segment", [3, 1])
+async def test_joined_segments_keep_audio_and_video_in_step(
+    media: FfmpegLiveMedia, long_stream: bytes, tmp_path: Path, per_segment: int
 ) -> None:
-    joined = await encode_and_join(media, long_stream, tmp_path, per_segment=3)
-    assert len(list(tmp_path.glob("segment*.ts"))) >= 20
+    joined = await encode_and_join(media, long_stream, tmp_path, per_segment=per_segment)
+    assert len(list(tmp_path.glob("segment*.ts"))) >= 60 // per_segment
     info = await FfmpegTranscoder().probe(joined)
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert (info.width, info.height, info.sample_rate, info.channels) == (192, 108, 48000, 2)
@@ -481,3 +492,64 @@ async def test_write_wav_fills_gaps_with_silence_and_cuts_to_the_range(
     assert samples[8000 + 15999] == 16000
     assert not samples[24000:32000].any()  # 3.0 to 3.5: the gap
     assert (samples[32000:] == -5).all() and len(samples[32000:]) == 4000
+
+
+# ---------------------------------------------------------------------- MediaRecorder
+
+RECORDING = Path(__file__).parent.parent / "data" / "mediarecorder" / "recording.webm"
+
+
+@pytest.fixture(scope="module")
+def recording() -> tuple[bytes, list[int]]:
+    sizes = json.loads((RECORDING.parent / "chunks.json").read_text())
+    return RECORDING.read_bytes(), sizes
+
+
+def test_a_real_mediarecorder_stream_scans_chunk_by_chunk(
+    media: FfmpegLiveMedia, recording: tuple[bytes, list[int]]
+) -> None:
+    data, sizes = recording
+    whole = media.scan(data, at_start=True, final=True)
+    assert whole.tracks is not None
+    assert (whole.tracks.video_codec, whole.tracks.audio_codec) == ("V_VP8", "A_OPUS")
+    assert (whole.tracks.width, whole.tracks.height) == (320, 240)
+    marks = whole.clusters
+    assert all(data[m.offset + 4 : m.offset + 12] == UNKNOWN for m in marks)
+    assert marks[0].keyframe and not all(m.keyframe for m in marks)
+    assert whole.consumed == len(data) and 6.0 <= marks[-1].end <= 7.0
+    # the blobs as MediaRecorder gave them: the first has the header, none ends a cluster
+    blobs, pos = [], 0
+    for size in sizes:
+        blobs.append(data[pos : pos + size])
+        pos += size
+    assert pos == len(data)
+    first = media.scan(blobs[0], at_start=True, final=False)
+    assert first.header_size == whole.header_size
+    for blobs_now in (blobs, chunks(data, 5, high=3000)):
+        header_size, found, _ = scan_incrementally(media, blobs_now)
+        assert header_size == whole.header_size
+        assert found == list(marks)
+
+
+async def test_a_real_mediarecorder_stream_decodes_in_pieces(
+    media: FfmpegLiveMedia, recording: tuple[bytes, list[int]], tmp_path: Path
+) -> None:
+    await check_pieces_match_the_whole(media, recording[0], tmp_path, 2)
+
+
+async def test_a_real_mediarecorder_stream_encodes_and_joins(
+    media: FfmpegLiveMedia, recording: tuple[bytes, list[int]], tmp_path: Path
+) -> None:
+    data = recording[0]
+    joined = await encode_and_join(media, data, tmp_path, per_segment=1)
+    assert len(list(tmp_path.glob("segment*.ts"))) == 2
+    end = media.scan(data, at_start=True, final=True).clusters[-1].end
+    info = await FfmpegTranscoder().probe(joined)
+    assert (info.video_codec, info.audio_codec, info.width, info.height) == (
+        "h264",
+        "aac",
+        320,
+        240,
+    )
+    assert abs(info.duration - end) <= 0.1
+    assert decode_errors(joined) == ""

@@ -42,6 +42,8 @@ TS_OFFSET = 10.0
 _AAC_RATE = 48000
 _AAC_FRAME = 1024
 _COPY_CHUNK = 1 << 20
+#: Seconds by which audio timestamps may differ from a steady stream without a gap.
+_JITTER = 0.02
 
 
 class FfmpegLiveMedia(LiveMedia):
@@ -93,6 +95,10 @@ class FfmpegLiveMedia(LiveMedia):
         async with _joined(header, body, target) as source:
             args = [
                 "-copyts",
+                # keep the frames a fresh Opus decoder would skip at a piece's start: they
+                # are real audio there (the stream's own priming has negative times)
+                "-flags2",
+                "+skip_manual",
                 *self._ffmpeg._input(source),
                 "-map",
                 "0:a:0",
@@ -102,8 +108,7 @@ class FfmpegLiveMedia(LiveMedia):
                 "-af",
                 # first_pts counts samples at the input rate: align at 48 kHz (Opus's
                 # rate; a multiple of 16 kHz, so the start stays exact), then resample.
-                f"aresample={_AAC_RATE}:async=1000:min_hard_comp=0.01:"
-                f"first_pts={first * (_AAC_RATE // PCM_RATE)},aresample={PCM_RATE}",
+                f"atrim=start=0,{_align(first * (_AAC_RATE // PCM_RATE))},aresample={PCM_RATE}",
                 "-ac",
                 "1",
                 "-c:a",
@@ -151,8 +156,8 @@ class FfmpegLiveMedia(LiveMedia):
         if tracks.has_audio:
             first, count = _audio_frames(start, end)
             graph.append(
-                f"[0:a:0]aresample={_AAC_RATE}:async=1000:min_hard_comp=0.01:"
-                f"first_pts={first},apad,atrim=end_sample={count}[a]"
+                f"[0:a:0]atrim=start={first / _AAC_RATE:.6f},{_align(first)},"
+                f"apad,atrim=end_sample={count}[a]"
             )
             maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
         async with _joined(header, body, target) as source:
@@ -224,6 +229,18 @@ class FfmpegLiveMedia(LiveMedia):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _align(first: int) -> str:
+    """An ``aresample`` at 48 kHz that puts the first sample at *first* (in samples) and
+    the rest where their frames' timestamps say, filling gaps with silence.
+
+    MediaRecorder's audio timestamps wobble by up to ±10 ms around a steady stream, so
+    differences up to :data:`_JITTER` are not gaps: the samples stay contiguous (a piece
+    that starts where the one before ended continues it sample for sample, as when the
+    whole stream is decoded at once); larger ones are padded or dropped exactly.
+    """
+    return f"aresample={_AAC_RATE}:async=1:min_hard_comp={_JITTER}:first_pts={first}"
 
 
 def _tracks(header: bytes) -> StreamTracks:
