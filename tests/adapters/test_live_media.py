@@ -379,6 +379,34 @@ async def test_decode_audio_pads_before_the_first_frame_and_drops_what_precedes_
         assert abs(lag) <= 16 and correlation > 0.99, (lag, correlation)
 
 
+async def test_ffmpeg_work_on_bad_pieces_is_refused_with_a_reason(
+    media: FfmpegLiveMedia, streams: dict[str, bytes], tmp_path: Path
+) -> None:
+    data = streams["vp8"]
+    scan = media.scan(data, at_start=True, final=True)
+    assert scan.tracks is not None
+    header = data[: scan.header_size]
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(random.Random(3).randbytes(20_000))
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    for body in (garbage, empty, tmp_path / "missing.bin"):
+        with pytest.raises(InvalidMediaError):
+            await media.decode_audio(header, body, out, 0.0)
+        with pytest.raises(InvalidMediaError):
+            await media.encode_segment(header, body, out, scan.tracks, 1.0)
+    video = streams["video"]
+    video_header = video[: media.scan(video, at_start=True, final=True).header_size]
+    body = tmp_path / "body.bin"
+    body.write_bytes(data[scan.clusters[0].offset : scan.clusters[1].offset])
+    with pytest.raises(InvalidMediaError, match="no audio"):
+        await media.decode_audio(video_header, body, out, 0.0)
+    with pytest.raises(InvalidMediaError):
+        await media.join([], tmp_path / "joined.mp4")
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------- segments
 
 

@@ -92,6 +92,7 @@ class FfmpegLiveMedia(LiveMedia):
         if not tracks.has_audio:
             raise InvalidMediaError("the stream has no audio track")
         first = round(start * PCM_RATE)
+        await asyncio.to_thread(_body_start, header, body)  # it must begin with a cluster
         async with _joined(header, body, target) as source:
             args = [
                 "-copyts",
@@ -251,6 +252,7 @@ def _tracks(header: bytes) -> StreamTracks:
 
 def _body_start(header: bytes, body: Path) -> float:
     """Recording time of *body*'s first cluster."""
+    _check_source(body)
     with body.open("rb") as file:
         head = file.read(1 << 16)
     if not head:
