@@ -9,7 +9,10 @@ Times are kept absolute: ffmpeg reads with ``-copyts``, so every frame keeps its
 time, and
 
 - ``decode_audio`` lets ``aresample`` pad (or drop) samples so that the first one is at
-  the requested *start* and the rest follow the frames' timestamps (silence in gaps);
+  the requested *start* and the rest follow the frames' timestamps (silence in gaps over
+  20 ms; MediaRecorder's timestamps wobble by about 10 ms, so smaller differences leave
+  the samples contiguous and a piece decoded from the previous one's end continues it
+  sample for sample);
 - ``encode_segment`` writes MPEG-TS segments whose timestamps are recording times (plus
   :data:`TS_OFFSET`, which keeps B-frame decoding times positive) and ``join`` reads them
   back to back (ffmpeg's ``concat:`` protocol), so no segment's length can shift the next
