@@ -323,11 +323,15 @@ class LiveMedia(Protocol):
     from the stream at cluster boundaries, and each call gets the header beside them.
     """
 
-    def scan(self, data: bytes, *, at_start: bool, final: bool) -> StreamScan:
+    def scan(self, data: bytes, *, at_start: bool, final: bool, header: bytes = b"") -> StreamScan:
         """Find the header (when *at_start*) and the complete clusters in *data*, which
         begins at a cluster boundary (or at the stream's start). With *final*, the data
-        is the rest of the stream: its last cluster is complete too. Raises
-        ``InvalidMediaError`` for bytes that are not a WebM/Matroska stream."""
+        is the rest of the stream: its last cluster is complete too. *header*, when the
+        data does not begin the stream, is the stream's header (``data[:header_size]`` of
+        the first scan): its timecode scale and tracks tell cluster times and which
+        frames are video keyframes (without it: 1 ms, and a cluster is a keyframe when
+        every track's first frame in it is). Raises ``InvalidMediaError`` for bytes that
+        are not a WebM/Matroska stream."""
         ...
 
     async def decode_audio(self, header: bytes, body: Path, target: Path, start: float) -> float:

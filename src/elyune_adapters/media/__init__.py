@@ -1,5 +1,6 @@
-"""Media adapters: the ``Transcoder`` port on ffmpeg."""
+"""Media adapters: the ``Transcoder`` and ``LiveMedia`` ports on ffmpeg."""
 
 from elyune_adapters.media.ffmpeg import FfmpegTranscoder, default_ffmpeg_path
+from elyune_adapters.media.live import FfmpegLiveMedia
 
-__all__ = ["FfmpegTranscoder", "default_ffmpeg_path"]
+__all__ = ["FfmpegLiveMedia", "FfmpegTranscoder", "default_ffmpeg_path"]
