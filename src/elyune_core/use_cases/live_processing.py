@@ -294,6 +294,7 @@ class AdvanceLiveRecording:
         self._start = start
         self._worker = worker
         self._policy = policy or LivePolicy()
+        self._headers: dict[RecordingId, bytes] = {}
 
     async def execute(self, recording_id: RecordingId) -> AdvanceResult:
         """Advance *recording_id* as far as its chunks allow."""
@@ -499,14 +500,20 @@ class AdvanceLiveRecording:
         cursor.video = attrs.evolve(start)
 
     async def _header(self, live: LiveUpload, cursor: _Cursor) -> bytes:
+        cached = self._headers.get(live.recording_id)
+        if cached is not None:
+            return cached
         data = await self._chunk(live, 0)
         size = cursor.header_size or 0
         if len(data) < size:  # the header spans several chunks
             data = await self._read(live, cursor, _Position())
+        self._headers[live.recording_id] = data[:size]
         return data[:size]
 
-    def _clusters(self, data: bytes, cursor: _Cursor) -> tuple[tuple[ClusterMark, ...], int]:
-        scan = self._media.scan(data, at_start=False, final=cursor.stream_done)
+    def _clusters(
+        self, data: bytes, cursor: _Cursor, header: bytes
+    ) -> tuple[tuple[ClusterMark, ...], int]:
+        scan = self._media.scan(data, at_start=False, final=cursor.stream_done, header=header)
         clusters = tuple(
             c for c in scan.clusters if c.start < self._policy.max_seconds or not c.start
         )
@@ -522,7 +529,8 @@ class AdvanceLiveRecording:
         if not cursor.has_audio or cursor.audio.chunk >= cursor.chunks_processed:
             return False
         data = await self._read(live, cursor, cursor.audio)
-        clusters, consumed = self._clusters(data, cursor)
+        header = await self._header(live, cursor)
+        clusters, consumed = self._clusters(data, cursor, header)
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
         ready = bool(clusters) and (
@@ -534,7 +542,6 @@ class AdvanceLiveRecording:
                 return True
             return False
         body = data[clusters[0].offset : clusters[-1].offset + clusters[-1].size]
-        header = await self._header(live, cursor)
         number = len(cursor.audio_starts)
         key = live_piece_key(live.owner_id, live.recording_id, "audio", number, "pcm")
         async with self._workspace.scratch("live-audio") as scratch:
@@ -624,7 +631,8 @@ class AdvanceLiveRecording:
         if not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed:
             return False
         data = await self._read(live, cursor, cursor.video)
-        clusters, consumed = self._clusters(data, cursor)
+        header = await self._header(live, cursor)
+        clusters, consumed = self._clusters(data, cursor, header)
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
         start = clusters[0].start if clusters else cursor.video.time
@@ -645,7 +653,6 @@ class AdvanceLiveRecording:
         end = chosen[-1].end if cut is None else clusters[cut].start
         size = chosen[-1].offset + chosen[-1].size
         body = data[chosen[0].offset : size]
-        header = await self._header(live, cursor)
         number = len(cursor.video_starts)
         key = live_piece_key(live.owner_id, live.recording_id, "video", number, "seg")
         seg_start = cursor.video_end if number else 0.0
