@@ -56,6 +56,7 @@ from elyune_core.ports import (
     Answerer,
     JobQueue,
     LanguageSupport,
+    LiveQueue,
     ObjectStore,
     QueueMonitor,
     RecordingEvent,
@@ -70,13 +71,17 @@ from elyune_core.use_cases import (
     CompleteUpload,
     CreateUser,
     CreateWebhook,
+    DeclareChunks,
     DeleteRecording,
     DeleteVoiceProfile,
     DeleteWebhook,
     DeliverWebhooks,
     EnsureUser,
+    FinalizeIdleLiveUploads,
     FindUploadTarget,
+    FinishLiveUpload,
     GetJob,
+    GetLiveUpload,
     GetRecording,
     GetUser,
     ImportRecording,
@@ -85,6 +90,7 @@ from elyune_core.use_cases import (
     ListRecordings,
     ListVoiceProfiles,
     ListWebhooks,
+    LivePolicy,
     Login,
     PipelinePolicy,
     QueueOverview,
@@ -93,6 +99,7 @@ from elyune_core.use_cases import (
     RefreshTokens,
     RenameSpeakers,
     RenameVoiceProfile,
+    RequestLiveUpload,
     RequestUpload,
     RerunAnalysis,
     RetryJob,
@@ -350,6 +357,27 @@ def _upload_policy(settings: Settings) -> UploadPolicy:
     )
 
 
+def _live_policy(settings: Settings) -> LivePolicy:
+    return LivePolicy(
+        max_chunk_size=settings.http.live_max_chunk_mb * 1024 * 1024,
+        chunk_url_expires=timedelta(seconds=settings.http.live_chunk_url_seconds),
+        idle=timedelta(seconds=settings.http.live_idle_seconds),
+    )
+
+
+async def _chunk_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
+    """The limiter of live uploads' chunk requests: the same kinds as ``_rate_limiter``
+    with its own, larger limit (a recording declares about one chunk a second)."""
+    limited = attrs.evolve(
+        settings,
+        http=attrs.evolve(
+            settings.http, rate_limit_per_minute=settings.http.live_chunk_requests_per_minute
+        ),
+    )
+    async for limiter in _rate_limiter(limited):
+        yield limiter
+
+
 async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhookSender]:
     sender = AiohttpWebhookSender(guard)
     try:
@@ -475,8 +503,10 @@ class Container(containers.DeclarativeContainer):
 
     tokens = providers.Singleton(_tokens, settings, secret)
     upload_policy = providers.Singleton(_upload_policy, settings)
+    live_policy = providers.Singleton(_live_policy, settings)
     upload_receiver = providers.Singleton(_upload_receiver, settings, local_store.provider)
     rate_limiter = providers.Resource(_rate_limiter, settings)
+    chunk_rate_limiter = providers.Resource(_chunk_rate_limiter, settings)
     url_guard = providers.Singleton(
         NetworkUrlGuard,
         allow_private=providers.Callable(lambda s: s.http.webhook_allow_private, settings),
@@ -566,6 +596,44 @@ class Container(containers.DeclarativeContainer):
         start=start_processing,
     )
     find_upload_target = providers.Factory(FindUploadTarget, uow=uow)
+    # The live processing's kick queue (the lead's LiveQueue adapters); None until
+    # wired: the reconciler then advances live recordings.
+    live_queue: providers.Provider[LiveQueue | None] = providers.Object(None)
+    request_live_upload = providers.Factory(
+        RequestLiveUpload,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        policy=upload_policy,
+        live_policy=live_policy,
+        languages=languages,
+    )
+    declare_chunks = providers.Factory(
+        DeclareChunks,
+        uow=uow,
+        store=object_store,
+        clock=clock,
+        policy=upload_policy,
+        live_policy=live_policy,
+        kicks=live_queue,
+    )
+    get_live_upload = providers.Factory(GetLiveUpload, uow=read_uow, store=object_store)
+    finish_live_upload = providers.Factory(
+        FinishLiveUpload,
+        uow=uow,
+        store=object_store,
+        events=events,
+        clock=clock,
+        kicks=live_queue,
+    )
+    finalize_idle_live_uploads = providers.Factory(
+        FinalizeIdleLiveUploads,
+        uow=uow,
+        store=object_store,
+        events=events,
+        live_policy=live_policy,
+        kicks=live_queue,
+    )
     update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock, ids=ids)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store, clock=clock)

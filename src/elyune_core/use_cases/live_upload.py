@@ -196,8 +196,9 @@ class RequestLiveUploadResult:
 class RequestLiveUpload:
     """Create a recording awaiting its upload together with its live upload.
 
-    Rules: the declaration is validated as ``RequestUpload`` does, without the size (not
-    known yet: ``file_size`` is ignored); the recording (``awaiting_upload``) and the
+    Rules: the declaration is validated as ``RequestUpload`` does; the size is not known
+    yet, so ``file_size`` is optional (0: not given) and ignored, though checked when
+    given; the recording (``awaiting_upload``) and the
     live upload (``recording``) are created in one transaction.
     """
 
@@ -220,7 +221,8 @@ class RequestLiveUpload:
 
     async def execute(self, data: RequestUploadInput) -> RequestLiveUploadResult:
         """Validate the declaration and create the recording and its live upload."""
-        validate_upload_request(data, self._policy, self._languages, check_size=False)
+        check_size = data.file_size != 0  # given (and ignored): checked as usual
+        validate_upload_request(data, self._policy, self._languages, check_size=check_size)
         recording_id = RecordingId(self._ids.new_id())
         filename = _sanitize_filename(data.filename)
         now = self._clock.now()
@@ -349,12 +351,12 @@ class DeclareChunks:
 
     async def execute(self, data: DeclareChunksInput) -> DeclareChunksResult:
         """Record the declarations and sign their URLs."""
-        problem = _chunk_errors(data.chunks, self._live.max_chunk_size)
-        if problem is not None:
-            raise InvalidInputError({"chunks": problem})
         async with self._uow() as uow:
             live = await _live_of(uow, data.recording_id, data.owner_id)
             declarations = await uow.live.chunks(data.recording_id)
+        problem = _chunk_errors(data.chunks, self._live.max_chunk_size)
+        if problem is not None:
+            raise InvalidInputError({"chunks": problem})
         _check_recording(live)
         stored = await _stored(self._store, live, declarations)
         received = set(stored.received)
@@ -531,12 +533,12 @@ class FinishLiveUpload:
     async def execute(self, data: FinishLiveUploadInput) -> FinishLiveUploadResult:
         """Finish the upload (or confirm it was finished with the same count)."""
         count = data.chunks
-        if isinstance(count, bool) or not 1 <= count <= MAX_CHUNKS:
-            raise InvalidInputError({"chunks": f"Ensure this value is between 1 and {MAX_CHUNKS}."})
         async with self._uow() as uow:
             live = await _live_of(uow, data.recording_id, data.owner_id)
             declarations = await uow.live.chunks(data.recording_id)
             recording = await uow.recordings.get(data.recording_id, data.owner_id)
+        if isinstance(count, bool) or not 1 <= count <= MAX_CHUNKS:
+            raise InvalidInputError({"chunks": f"Ensure this value is between 1 and {MAX_CHUNKS}."})
         if live.state is not LiveState.RECORDING:
             return FinishLiveUploadResult(recording, _same_finish(live, count))
         stored = await _stored(self._store, live, declarations)
