@@ -159,7 +159,7 @@ class LocalObjectStore(ObjectStore):
                 return DeletedObjects(1, size)
             count = size = 0
             for item in folder.rglob("*"):
-                if item.is_file():
+                if item.is_file() and not item.name.startswith("."):  # no sidecar, lock
                     count += 1
                     size += item.stat().st_size
             shutil.rmtree(folder)
