@@ -982,14 +982,19 @@ def document(
     *,
     max_upload_bytes: int | None = None,
     language_pattern: str | None = None,
+    max_chunk_bytes: int | None = None,
 ) -> JSON:
-    """The OpenAPI 3.1 document, with *server_url* as the server, the upload size limit
-    the server applies and the language codes its transcriber takes."""
+    """The OpenAPI 3.1 document, with *server_url* as the server, the upload and chunk
+    size limits the server applies and the language codes its transcriber takes."""
     schemas = SCHEMAS
     if max_upload_bytes is not None:
         upload = copy.deepcopy(SCHEMAS["RequestUpload"])
         upload["properties"]["file_size"]["maximum"] = max_upload_bytes
         schemas = {**SCHEMAS, "RequestUpload": upload}
+    if max_chunk_bytes is not None:
+        chunk = copy.deepcopy(SCHEMAS["LiveChunk"])
+        chunk["properties"]["size"]["maximum"] = max_chunk_bytes
+        schemas = {**schemas, "LiveChunk": chunk}
     if language_pattern is not None:
         schemas = dict(schemas)
         for name, schema in schemas.items():

@@ -245,7 +245,7 @@ async def test_declarations_are_checked(api):
         return (await response.json())["chunks"][0]
 
     ok_md5 = md5(b"x")
-    assert "twice" in await refused([{"index": 1, "size": 1, "md5": ok_md5}] * 2)
+    assert "twice" in await refused([{"index": 1, "size": 1, "md5": ok_md5}] * 2, 409)
     assert "1 to" in await refused([{"index": 1, "size": 32 * 1024 * 1024 + 1, "md5": ok_md5}])
     assert "md5" in await refused([{"index": 1, "size": 1, "md5": "bm90IGFuIG1kNQ=="}])
     assert "index" in await refused([{"index": -1, "size": 1, "md5": ok_md5}])
@@ -253,6 +253,16 @@ async def test_declarations_are_checked(api):
     assert await refused([])
     assert await refused([{"index": i, "size": 1, "md5": ok_md5} for i in range(51)])
     assert await refused([{"index": 1, "size": 1}])
+
+
+async def test_the_openapi_document_states_the_chunk_size_limit(make_api):
+    api = await make_api(ELYUNE_LIVE_MAX_CHUNK_MB="2")
+    document = await (await api.client.get("/api/schema/")).json()
+    chunk = document["components"]["schemas"]["LiveChunk"]
+    assert chunk["properties"]["size"]["maximum"] == 2 << 20
+    upload = document["components"]["schemas"]["RequestUpload"]
+    assert "file_size" not in upload["required"]
+    assert upload["else"] == {"required": ["file_size"]}
 
 
 async def test_the_declared_bytes_stay_within_the_upload_limit(make_api):
@@ -271,7 +281,7 @@ async def test_the_declared_bytes_stay_within_the_upload_limit(make_api):
         json={"chunks": [{"index": 1, "size": half, "md5": md5(b"a")}]},
         headers=api.auth(token),
     )
-    assert over.status == 400
+    assert over.status == 409
     assert "limit of 1 MB" in (await over.json())["chunks"][0]
     replaced = await api.client.post(  # re-declaring chunk 0 replaces its size
         ticket["chunks_url"],

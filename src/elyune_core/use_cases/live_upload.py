@@ -305,13 +305,9 @@ class DeclareChunksResult:
 def _chunk_errors(chunks: Sequence[ChunkSpec], max_size: int) -> str | None:
     if not 1 <= len(chunks) <= MAX_CHUNKS_PER_REQUEST:
         return f"Declare 1 to {MAX_CHUNKS_PER_REQUEST} chunks per request."
-    seen: set[int] = set()
     for chunk in chunks:
         if not 0 <= chunk.index < MAX_CHUNKS:
             return f"Chunk index {chunk.index} is not between 0 and {MAX_CHUNKS - 1}."
-        if chunk.index in seen:
-            return f"Chunk {chunk.index} is declared twice."
-        seen.add(chunk.index)
         if not 1 <= chunk.size <= max_size:
             return f"Chunk {chunk.index} must have 1 to {max_size} bytes, not {chunk.size}."
         if md5_hex(chunk.md5) is None:
@@ -329,7 +325,8 @@ class DeclareChunks:
     another md5 is a 409; declared but not received, it is declared anew. The declared
     bytes in total stay within the upload policy's largest file. Every URL is signed
     for the chunk's size, type and ``Content-MD5``. Another user's recording is not
-    found.
+    found. A twice-declared index and the total over the limit are conflicts (409:
+    ``InvalidStateError``), as no request schema can state them.
     """
 
     def __init__(
@@ -357,6 +354,10 @@ class DeclareChunks:
         problem = _chunk_errors(data.chunks, self._live.max_chunk_size)
         if problem is not None:
             raise InvalidInputError({"chunks": problem})
+        indexes = [chunk.index for chunk in data.chunks]
+        twice = sorted({i for i in indexes if indexes.count(i) > 1})
+        if twice:  # a conflict within the request (no JSON Schema can state it)
+            raise InvalidStateError({"chunks": f"Chunk {twice[0]} is declared twice."})
         _check_recording(live)
         stored = await _stored(self._store, live, declarations)
         received = set(stored.received)
@@ -381,7 +382,7 @@ class DeclareChunks:
             total += sum(c.size for c in fresh)
             if total > self._policy.max_bytes:
                 limit_mb = self._policy.max_bytes // (1024 * 1024)
-                raise InvalidInputError(
+                raise InvalidStateError(  # 409: what was declared before decides it
                     {"chunks": f"The recording would be larger than the limit of {limit_mb} MB."}
                 )
             await uow.live.declare(
