@@ -11,6 +11,7 @@ import pytest
 from elyune_adapters.memory import InMemoryState, in_memory_uow
 from elyune_adapters.settings import DatabaseSettings
 from elyune_adapters.sql.engine import create_engine, upgrade
+from elyune_adapters.sql.native import NativePool, NativeUnitOfWork
 from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
 from elyune_core import (
     Recording,
@@ -181,3 +182,28 @@ async def test_deleting_the_recording_deletes_its_live_rows(seeded):
     async with seeded() as uow:
         assert await uow.live.find(R1) is None
         assert await uow.live.chunks(R1) == {}
+
+
+async def test_the_native_read_unit_of_work_reads_live_uploads(request):
+    """PostgreSQL's read units of work (asyncpg without SQLAlchemy's execution layer:
+    the status route's) read what the SQL repository wrote."""
+    url = request.getfixturevalue("pg_database")
+    await reset_schema(url)
+    engine = create_engine(DatabaseSettings(url=url))
+    await upgrade(engine)
+    pool = NativePool(engine, 2)
+    try:
+        async with SqlUnitOfWork(engine) as uow:
+            await uow.users.add(User(U1, "person", "hash", NOW))
+            await uow.recordings.add(_recording(R1, U1))
+            await uow.live.add(_live(R1))
+            await uow.live.declare(R1, [_chunk(0), _chunk(1, 5)])
+            await uow.commit()
+        async with NativeUnitOfWork(pool) as uow:
+            assert await uow.live.get(R1, U1) == _live(R1)
+            assert await uow.live.find(R2) is None
+            assert await uow.live.chunks(R1) == {0: _chunk(0), 1: _chunk(1, 5)}
+            assert [live.recording_id for live in await uow.live.active()] == [R1]
+    finally:
+        await pool.close()
+        await engine.dispose()
