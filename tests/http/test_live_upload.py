@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from elyune_adapters.container import resolve
 from elyune_adapters.memory import EventLog, FixedClock
+from elyune_core.use_cases.live_upload import idle_note
 from tests.http.conftest import path_of
 
 LIVE = {"filename": "live.webm", "upload": "live", "title": "Stand-up"}
@@ -413,3 +414,38 @@ async def test_idle_uploads_are_finished_with_their_contiguous_chunks(make_api):
     assert again.abandoned == (busy["recording_id"],) and again.failed == ()
     late = await api.client.post(kept["finish_url"], json={"chunks": 3}, headers=api.auth(token))
     assert late.status == 409
+
+
+async def test_a_stored_chunk_unlike_its_declaration_is_refused_and_deleted(api, tmp_path):
+    """What an S3 server that checked no digest could hold: the status refuses it,
+    deletes it, and the chunk can be sent again."""
+    token = await api.user()
+    ticket = await start(api, token)
+    await send(api, token, ticket, [0])
+    good = chunk_bytes(1)
+    t = (await declare(api, token, ticket, [(1, good)]))["chunks"][0]
+    store = await resolve(api.container.object_store())
+    key = chunk_files_key(tmp_path, "000000.webm", ticket["recording_id"]).replace(
+        "000000.webm", "000001.webm"
+    )
+    await store.put_bytes(key, b"q" * len(good), "video/webm")  # the size, not the bytes
+    state = await status_of(api, token, ticket)
+    assert state["received"] == [0] and state["refused"] == [1] and state["missing"] == [1]
+    assert len(chunk_files(tmp_path)) == 1
+    assert (await put(api, t["upload_url"], good, **t["headers"])).status == 200
+    assert (await status_of(api, token, ticket))["received"] == [0, 1]
+
+
+def test_the_idle_note_counts_what_was_kept_and_left_out():
+    idle = timedelta(seconds=900)
+    assert idle_note(idle, 42, 2) == (
+        "Finished automatically after 15 minutes without chunks; chunks 0-41 were kept, "
+        "2 later chunks were not."
+    )
+    assert idle_note(idle, 1, 1) == (
+        "Finished automatically after 15 minutes without chunks; chunk 0 was kept, "
+        "1 later chunk was not."
+    )
+    assert idle_note(timedelta(seconds=90), 5, 0) == (
+        "Finished automatically after 90 seconds without chunks; chunks 0-4 were kept."
+    )
