@@ -76,14 +76,18 @@ from elyune_core.use_cases import (
     CompleteUpload,
     CreateUser,
     CreateWebhook,
+    DeclareChunks,
     DeleteRecording,
     DeleteVoiceProfile,
     DeleteWebhook,
     DeliverWebhooks,
     EnsureUser,
+    FinalizeIdleLiveUploads,
     FindUploadTarget,
+    FinishLiveUpload,
     GetJob,
     GetLiveProgress,
+    GetLiveUpload,
     GetRecording,
     GetUser,
     ImportRecording,
@@ -93,6 +97,7 @@ from elyune_core.use_cases import (
     ListVoiceProfiles,
     ListWebhooks,
     LivePolicy,
+    LiveProcessingPolicy,
     LiveSteps,
     Login,
     PipelinePolicy,
@@ -102,6 +107,7 @@ from elyune_core.use_cases import (
     RefreshTokens,
     RenameSpeakers,
     RenameVoiceProfile,
+    RequestLiveUpload,
     RequestUpload,
     RerunAnalysis,
     RetryJob,
@@ -389,9 +395,9 @@ async def _in_process_runner(
         yield None
 
 
-def _live_policy(settings: Settings) -> LivePolicy:
+def _live_processing_policy(settings: Settings) -> LiveProcessingPolicy:
     live = settings.live
-    return LivePolicy(
+    return LiveProcessingPolicy(
         stretch_seconds=live.stretch_seconds,
         segment_seconds=live.segment_seconds,
         lease=timedelta(seconds=live.lease_seconds),
@@ -415,6 +421,27 @@ def _upload_policy(settings: Settings) -> UploadPolicy:
         max_bytes=settings.http.max_upload_mb * 1024 * 1024,
         url_expires=timedelta(seconds=settings.http.upload_url_seconds),
     )
+
+
+def _live_policy(settings: Settings) -> LivePolicy:
+    return LivePolicy(
+        max_chunk_size=settings.http.live_max_chunk_mb * 1024 * 1024,
+        chunk_url_expires=timedelta(seconds=settings.http.live_chunk_url_seconds),
+        idle=timedelta(seconds=settings.http.live_idle_seconds),
+    )
+
+
+async def _chunk_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
+    """The limiter of live uploads' chunk requests: the same kinds as ``_rate_limiter``
+    with its own, larger limit (a recording declares about one chunk a second)."""
+    limited = attrs.evolve(
+        settings,
+        http=attrs.evolve(
+            settings.http, rate_limit_per_minute=settings.http.live_chunk_requests_per_minute
+        ),
+    )
+    async for limiter in _rate_limiter(limited):
+        yield limiter
 
 
 async def _webhook_sender(guard: NetworkUrlGuard) -> AsyncIterator[AiohttpWebhookSender]:
@@ -576,8 +603,10 @@ class Container(containers.DeclarativeContainer):
 
     tokens = providers.Singleton(_tokens, settings, secret)
     upload_policy = providers.Singleton(_upload_policy, settings)
+    live_policy = providers.Singleton(_live_policy, settings)
     upload_receiver = providers.Singleton(_upload_receiver, settings, local_store.provider)
     rate_limiter = providers.Resource(_rate_limiter, settings)
+    chunk_rate_limiter = providers.Resource(_chunk_rate_limiter, settings)
     url_guard = providers.Singleton(
         NetworkUrlGuard,
         allow_private=providers.Callable(lambda s: s.http.webhook_allow_private, settings),
@@ -608,13 +637,11 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         voice_threshold=providers.Callable(lambda s: s.processing.voice_match_threshold, settings),
     )
-    reconcile = providers.Factory(
-        Reconcile, uow=uow, queue=job_queue, clock=clock, live_queue=live_queue
-    )
+
     start_processing = providers.Factory(
         StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
     )
-    live_policy = providers.Singleton(_live_policy, settings)
+    live_processing_policy = providers.Singleton(_live_processing_policy, settings)
     advance_live = providers.Factory(
         AdvanceLiveRecording,
         uow=uow,
@@ -626,20 +653,9 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         start=start_processing,
         worker=worker,
-        policy=live_policy,
+        policy=live_processing_policy,
     )
     get_live_progress = providers.Factory(GetLiveProgress, uow=read_uow)
-    queue_runner = providers.Resource(
-        _in_process_runner,
-        settings,
-        inprocess_queue.provider,
-        inprocess_live_queue.provider,
-        run_step.provider,
-        advance_live.provider,
-        reconcile.provider,
-        policy,
-        worker,
-    )
     import_recording = providers.Factory(
         ImportRecording,
         uow=uow,
@@ -689,6 +705,60 @@ class Container(containers.DeclarativeContainer):
         start=start_processing,
     )
     find_upload_target = providers.Factory(FindUploadTarget, uow=uow)
+    request_live_upload = providers.Factory(
+        RequestLiveUpload,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        policy=upload_policy,
+        live_policy=live_policy,
+        languages=languages,
+    )
+    declare_chunks = providers.Factory(
+        DeclareChunks,
+        uow=uow,
+        store=object_store,
+        clock=clock,
+        policy=upload_policy,
+        live_policy=live_policy,
+        kicks=live_queue,
+    )
+    get_live_upload = providers.Factory(GetLiveUpload, uow=read_uow, store=object_store)
+    finish_live_upload = providers.Factory(
+        FinishLiveUpload,
+        uow=uow,
+        store=object_store,
+        events=events,
+        clock=clock,
+        kicks=live_queue,
+    )
+    finalize_idle_live_uploads = providers.Factory(
+        FinalizeIdleLiveUploads,
+        uow=uow,
+        store=object_store,
+        events=events,
+        live_policy=live_policy,
+        kicks=live_queue,
+    )
+    reconcile = providers.Factory(
+        Reconcile,
+        uow=uow,
+        queue=job_queue,
+        clock=clock,
+        live_queue=live_queue,
+        finalize_idle=finalize_idle_live_uploads,
+    )
+    queue_runner = providers.Resource(
+        _in_process_runner,
+        settings,
+        inprocess_queue.provider,
+        inprocess_live_queue.provider,
+        run_step.provider,
+        advance_live.provider,
+        reconcile.provider,
+        policy,
+        worker,
+    )
     update_recording = providers.Factory(UpdateRecording, uow=uow, clock=clock, languages=languages)
     rename_speakers = providers.Factory(RenameSpeakers, uow=uow, clock=clock, ids=ids)
     delete_recording = providers.Factory(DeleteRecording, uow=uow, store=object_store, clock=clock)

@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import re
 import tempfile
+import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -37,12 +38,15 @@ from elyune_core.entities import (
     Analysis,
     AnalysisContent,
     AnalysisKind,
+    ChunkDeclaration,
     DeliveryStatus,
     ImageInfo,
     Job,
     JobStatus,
     KeyPoint,
     KeyPoints,
+    LiveState,
+    LiveUpload,
     MediaInfo,
     Recording,
     Segment,
@@ -88,6 +92,7 @@ from elyune_core.ports import (
     JobQueue,
     JobRepository,
     JobStatistics,
+    LiveUploadRepository,
     ObjectInfo,
     ObjectStore,
     Page,
@@ -173,6 +178,8 @@ class InMemoryState:
     deliveries: dict[DeliveryId, WebhookDelivery] = attrs.field(factory=dict)
     voice_profiles: dict[VoiceProfileId, VoiceProfile] = attrs.field(factory=dict)
     search_docs: dict[RecordingId, tuple[SearchDocument, ...]] = attrs.field(factory=dict)
+    live_uploads: dict[RecordingId, LiveUpload] = attrs.field(factory=dict)
+    live_chunks: dict[tuple[RecordingId, int], ChunkDeclaration] = attrs.field(factory=dict)
     answer_usage: list[tuple[UserId, RecordingId | None, str, int, int, datetime]] = attrs.field(
         factory=list
     )
@@ -245,6 +252,9 @@ class _Recordings(RecordingRepository):
             del self._s.analyses[key]
         for job_id in [j.id for j in self._s.jobs.values() if j.recording_id == recording_id]:
             del self._s.jobs[job_id]
+        self._s.live_uploads.pop(recording_id, None)
+        for chunk in [k for k in self._s.live_chunks if k[0] == recording_id]:
+            del self._s.live_chunks[chunk]
 
 
 class _Jobs(JobRepository):
@@ -505,6 +515,53 @@ class _VoiceProfiles(VoiceProfileRepository):
                 raise ConflictError(f"A voice profile called {other.name!r} already exists.")
 
 
+class _LiveUploads(LiveUploadRepository):
+    def __init__(self, state: InMemoryState) -> None:
+        self._s = state
+
+    async def add(self, live: LiveUpload) -> None:
+        if live.recording_id in self._s.live_uploads:
+            raise ConflictError("The change conflicts with existing data.")
+        if live.recording_id not in self._s.recordings:
+            raise ConflictError("The change conflicts with existing data.")
+        self._s.live_uploads[live.recording_id] = live
+
+    async def get(self, recording_id: RecordingId, owner_id: UserId | None = None) -> LiveUpload:
+        found = self._s.live_uploads.get(recording_id)
+        if found is None or (owner_id is not None and found.owner_id != owner_id):
+            raise RecordingNotFoundError("Not found.")
+        return found
+
+    async def find(self, recording_id: RecordingId) -> LiveUpload | None:
+        return self._s.live_uploads.get(recording_id)
+
+    async def lock(self, recording_id: RecordingId) -> LiveUpload:
+        return await self.get(recording_id)  # the unit of work holds the lock
+
+    async def save(self, live: LiveUpload) -> None:
+        if live.recording_id in self._s.live_uploads:
+            self._s.live_uploads[live.recording_id] = live
+
+    async def declare(self, recording_id: RecordingId, chunks: Sequence[ChunkDeclaration]) -> None:
+        if chunks and recording_id not in self._s.recordings:
+            raise ConflictError("The change conflicts with existing data.")
+        for chunk in chunks:
+            self._s.live_chunks[(recording_id, chunk.index)] = chunk
+
+    async def chunks(self, recording_id: RecordingId) -> Mapping[int, ChunkDeclaration]:
+        found = [c for (rid, _), c in self._s.live_chunks.items() if rid == recording_id]
+        return {c.index: c for c in sorted(found, key=lambda c: c.index)}
+
+    async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
+        found = [
+            live
+            for live in self._s.live_uploads.values()
+            if live.state is LiveState.RECORDING or not live.processed
+        ]
+        found.sort(key=lambda live: (live.updated_at, live.recording_id))
+        return found[:limit]
+
+
 def _stem(word: str) -> str:
     """A crude English stemmer, enough for the fake to match "decided" with "decide"."""
     for suffix in ("ing", "ed", "es", "s", "e"):
@@ -645,6 +702,8 @@ class InMemoryUnitOfWork(UnitOfWork):
             voice_profiles=dict(self._state.voice_profiles),
             search_docs=dict(self._state.search_docs),
             answer_usage=list(self._state.answer_usage),
+            live_uploads=dict(self._state.live_uploads),
+            live_chunks=dict(self._state.live_chunks),
         )
         self.users = _Users(self._work)
         self.recordings = _Recordings(self._work)
@@ -655,6 +714,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.webhooks = _Webhooks(self._work)
         self.voice_profiles = _VoiceProfiles(self._work)
         self.search = InMemorySearchIndex(self._work)
+        self.live = _LiveUploads(self._work)
         return self
 
     async def __aexit__(
@@ -679,6 +739,8 @@ class InMemoryUnitOfWork(UnitOfWork):
             "voice_profiles",
             "search_docs",
             "answer_usage",
+            "live_uploads",
+            "live_chunks",
         ):
             setattr(self._state, name, copy.copy(getattr(self._work, name)))
         self._state.commits += 1
@@ -750,8 +812,22 @@ class InMemoryObjectStore(ObjectStore):
     ) -> str:
         return f"memory://get/{check_key(key)}?expires={int(expires.total_seconds())}"
 
-    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
-        return f"memory://put/{check_key(key)}?size={size}"
+    async def presign_put(
+        self,
+        key: str,
+        expires: timedelta,
+        content_type: str,
+        size: int,
+        content_md5: str | None = None,
+    ) -> str:
+        url = f"memory://put/{check_key(key)}?size={size}"
+        if content_md5 is not None:
+            url += f"&md5={urllib.parse.quote(content_md5, safe='')}"
+        return url
+
+    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+        check_key(prefix.rstrip("/"))
+        return [await self.stat(key) for key in sorted(self.objects) if key.startswith(prefix)]
 
     async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
         return PresignedPost(url="memory://post/", fields={"key": check_key(key)})

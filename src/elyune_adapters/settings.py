@@ -168,6 +168,12 @@ class HttpSettings:
     cors_origins: tuple[str, ...] = ()
     webhook_allow_private: bool = False
     rate_limit_per_minute: int = 20
+    #: live uploads: the largest chunk, how long a chunk's URL works, the silence after
+    #: which an upload still recording is finished, and chunk requests per user a minute
+    live_max_chunk_mb: int = 32
+    live_chunk_url_seconds: int = 900
+    live_idle_seconds: int = 900
+    live_chunk_requests_per_minute: int = 600
     workers: int = 1  # API processes on this host (``elyune serve --workers``)
     public_url_set: bool = False  # ELYUNE_PUBLIC_URL given: it wins over host and port
     header_timeout: float = 10.0
@@ -520,6 +526,14 @@ def _http(env: _Env) -> HttpSettings:
         cors_origins=origins,
         webhook_allow_private=env.flag("WEBHOOK_ALLOW_PRIVATE", False),
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 20, minimum=1),
+        live_max_chunk_mb=env.integer("ELYUNE_LIVE_MAX_CHUNK_MB", 32, minimum=1, maximum=5120),
+        live_chunk_url_seconds=env.integer(
+            "ELYUNE_LIVE_CHUNK_URL_EXPIRES_SECONDS", 900, minimum=1, maximum=604800
+        ),
+        live_idle_seconds=env.integer("ELYUNE_LIVE_IDLE_SECONDS", 900, minimum=10),
+        live_chunk_requests_per_minute=env.integer(
+            "ELYUNE_LIVE_CHUNK_REQUESTS_PER_MINUTE", 600, minimum=1
+        ),
         public_url_set=explicit is not None,
         header_timeout=env.number("HTTP_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         body_timeout=env.number("HTTP_BODY_TIMEOUT_SECONDS", 60.0, minimum=0.1),

@@ -12,11 +12,13 @@ any adapter::
     │   ├── TranscriptNotFoundError
     │   ├── WebhookNotFoundError
     │   ├── VoiceProfileNotFoundError
+    │   ├── NotLiveUploadError
     │   └── ObjectNotFoundError
     ├── InvalidInputError
     │   ├── InvalidKeyError
     │   └── InvalidStateError               (409)
-    │       └── UploadIncompleteError
+    │       ├── UploadIncompleteError
+    │       └── ChunksMissingError
     ├── ConflictError
     │   ├── UploadInProgressError
     │   └── LostLeaseError              (use_cases.live_processing: a live lease taken over)
@@ -42,7 +44,7 @@ any adapter::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class ElyuneError(Exception):
@@ -88,6 +90,10 @@ class VoiceProfileNotFoundError(NotFoundError):
     """No voice profile with this id belongs to the caller."""
 
 
+class NotLiveUploadError(NotFoundError):
+    """The recording exists but was uploaded whole, not live."""
+
+
 class ObjectNotFoundError(NotFoundError):
     """No stored object under this key."""
 
@@ -116,6 +122,19 @@ class InvalidStateError(InvalidInputError):
 
 class UploadIncompleteError(InvalidStateError):
     """The uploaded object is missing or does not match what was declared."""
+
+
+class ChunksMissingError(InvalidStateError):
+    """A live upload was to be finished but some of its chunks have not arrived
+    (``missing``: their indexes)."""
+
+    def __init__(self, missing: Sequence[int]) -> None:
+        self.missing = tuple(missing)
+        shown = ", ".join(str(i) for i in self.missing[:20])
+        more = f" and {len(self.missing) - 20} more" if len(self.missing) > 20 else ""
+        word = "Chunk" if len(self.missing) == 1 else "Chunks"
+        verb = "has" if len(self.missing) == 1 else "have"
+        super().__init__({"chunks": f"{word} {shown}{more} {verb} not arrived."})
 
 
 class ConflictError(ElyuneError):
@@ -201,6 +220,7 @@ __all__ = [
     "AnalysisFailedError",
     "AnswerUnavailableError",
     "AuthenticationError",
+    "ChunksMissingError",
     "ConflictError",
     "ElyuneError",
     "InvalidCredentialsError",
@@ -212,6 +232,7 @@ __all__ = [
     "JobNotFoundError",
     "MediaProcessingError",
     "NotFoundError",
+    "NotLiveUploadError",
     "ObjectChangedError",
     "ObjectNotFoundError",
     "ObjectStoreUnavailableError",

@@ -19,7 +19,7 @@ from elyune_adapters.container import Container, create_container, derive_key, r
 from elyune_adapters.ratelimit import RateLimiter
 from elyune_adapters.settings import HttpSettings, Settings, load_settings
 from elyune_core import ElyuneError
-from elyune_http import events, meta, metrics, operator, search, storage, subtitles, views
+from elyune_http import events, live, meta, metrics, operator, search, storage, subtitles, views
 from elyune_http import web as web_app
 from elyune_http.caches import TokenCache, UseCases
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, TOKENS, USE_CASES
@@ -64,6 +64,7 @@ def create_app(
     app[LIMITER] = _ContainerLimiter(app[CONTAINER])
     app.add_routes(meta.routes)
     app.add_routes(views.routes)
+    app.add_routes(live.routes)
     app.add_routes(search.routes)
     app.add_routes(events.routes)
     app.add_routes(storage.routes)

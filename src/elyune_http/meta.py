@@ -97,6 +97,7 @@ async def schema_document(request: web.Request) -> web.Response:
     document = openapi.document(
         http.public_url,
         max_upload_bytes=http.max_upload_mb << 20,
+        max_chunk_bytes=http.live_max_chunk_mb << 20,
         language_pattern=languages.pattern(),
     )
     return web.json_response(document, dumps=json_dumps)

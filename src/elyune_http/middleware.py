@@ -16,12 +16,14 @@ from aiohttp import web
 
 from elyune_core.errors import (
     AuthenticationError,
+    ChunksMissingError,
     ConflictError,
     ElyuneError,
     InvalidInputError,
     InvalidStateError,
     InvalidTokenError,
     NotFoundError,
+    NotLiveUploadError,
     RateLimitedError,
     ServiceUnavailableError,
 )
@@ -128,7 +130,14 @@ _Answer = tuple[
     Callable[[ElyuneError], dict[str, Any]],
     Callable[[ElyuneError], dict[str, str]],
 ]
+
+
+def _missing(exc: ElyuneError) -> dict[str, Any]:
+    return {**_fields(exc), "missing": list(getattr(exc, "missing", ()))}
+
+
 ERROR_ANSWERS: tuple[_Answer, ...] = (
+    (NotLiveUploadError, 404, _detail, lambda _: {}),
     (NotFoundError, 404, lambda _: {"detail": "Not found."}, lambda _: {}),
     (
         InvalidTokenError,
@@ -140,6 +149,7 @@ ERROR_ANSWERS: tuple[_Answer, ...] = (
     (RateLimitedError, 429, _throttled, lambda e: {"Retry-After": str(_wait(e))}),
     (ConflictError, 409, _detail, lambda _: {}),
     (ServiceUnavailableError, 503, _detail, lambda _: {}),
+    (ChunksMissingError, 409, _missing, lambda _: {}),
     (InvalidStateError, 409, _fields, lambda _: {}),
     (InvalidInputError, 400, _fields, lambda _: {}),
 )

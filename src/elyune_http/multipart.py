@@ -185,13 +185,13 @@ async def put_part(request: web.Request) -> web.Response:
         return gone
     find = await resolve(container.find_upload_target())
     try:
-        recording = await find.execute(key)
+        target = await find.execute(key)
     except RecordingNotFoundError:
         return problem(403, {"detail": "This upload URL's recording was deleted."})
     except ConflictError:
         return problem(403, {"detail": "This recording's file was already uploaded."})
     others = sum(part.size for part in stored if part.number != number)
-    limit = min(MAX_PART_SIZE, max(0, (recording.file_size or 0) - others))
+    limit = min(MAX_PART_SIZE, max(0, (target.recording.file_size or 0) - others))
     too_big = problem(
         413,
         {

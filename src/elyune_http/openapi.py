@@ -982,14 +982,19 @@ def document(
     *,
     max_upload_bytes: int | None = None,
     language_pattern: str | None = None,
+    max_chunk_bytes: int | None = None,
 ) -> JSON:
-    """The OpenAPI 3.1 document, with *server_url* as the server, the upload size limit
-    the server applies and the language codes its transcriber takes."""
+    """The OpenAPI 3.1 document, with *server_url* as the server, the upload and chunk
+    size limits the server applies and the language codes its transcriber takes."""
     schemas = SCHEMAS
     if max_upload_bytes is not None:
         upload = copy.deepcopy(SCHEMAS["RequestUpload"])
         upload["properties"]["file_size"]["maximum"] = max_upload_bytes
         schemas = {**SCHEMAS, "RequestUpload": upload}
+    if max_chunk_bytes is not None:
+        chunk = copy.deepcopy(SCHEMAS["LiveChunk"])
+        chunk["properties"]["size"]["maximum"] = max_chunk_bytes
+        schemas = {**schemas, "LiveChunk": chunk}
     if language_pattern is not None:
         schemas = dict(schemas)
         for name, schema in schemas.items():
@@ -1397,4 +1402,170 @@ PATHS.update(
             )
         },
     }
+)
+
+
+# --------------------------------------------------------------------------- live uploads
+# The routes of :mod:`elyune_http.live`; request-upload with ``"upload": "live"``.
+
+_upload = SCHEMAS["RequestUpload"]
+_upload["required"] = [name for name in _upload.get("required", []) if name != "file_size"]
+_upload["if"] = {"properties": {"upload": {"const": "live"}}, "required": ["upload"]}
+_upload["then"] = {}
+_upload["else"] = {"required": ["file_size"]}
+SCHEMAS["LiveChunks"]["properties"]["chunks"]["items"] = _ref("LiveChunk")
+_INDEXES = {"type": "array", "items": {"type": "integer"}}
+SCHEMAS.update(
+    {
+        "LiveUploadTicket": {
+            "type": "object",
+            "properties": {
+                "recording_id": {"type": "string"},
+                "upload": {"const": "live"},
+                "chunks_url": {"type": "string"},
+                "upload_status_url": {"type": "string"},
+                "finish_url": {"type": "string"},
+                "max_chunk_size": {"type": "integer"},
+                "chunk_url_expires_in": {"type": "integer"},
+                "s3_key": {"type": "string"},
+                "recording": _ref("Recording"),
+            },
+            "required": [
+                "recording_id",
+                "upload",
+                "chunks_url",
+                "upload_status_url",
+                "finish_url",
+                "max_chunk_size",
+                "chunk_url_expires_in",
+            ],
+        },
+        "LiveChunkTickets": {
+            "type": "object",
+            "properties": {
+                "chunks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "stored": {"type": "boolean"},
+                            "upload_url": _nullable("string"),
+                            "method": {"enum": ["PUT", None]},
+                            "headers": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                        "required": ["index", "stored", "upload_url", "method", "headers"],
+                    },
+                },
+                "expires_in": {"type": "integer"},
+            },
+            "required": ["chunks", "expires_in"],
+        },
+        "LiveUploadStatus": {
+            "type": "object",
+            "properties": {
+                "recording_id": {"type": "string"},
+                "upload": {"const": "live"},
+                "state": {"enum": ["recording", "finished", "abandoned"]},
+                "received": _INDEXES,
+                "received_ranges": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                },
+                "missing": _INDEXES,
+                "refused": _INDEXES,
+                "received_bytes": {"type": "integer"},
+                "expected_chunks": _nullable("integer"),
+                "note": _nullable("string"),
+                "progress": {"type": "object"},
+            },
+            "required": [
+                "upload",
+                "state",
+                "received",
+                "received_ranges",
+                "missing",
+                "refused",
+                "received_bytes",
+                "expected_chunks",
+                "note",
+                "progress",
+            ],
+        },
+        "LiveFinished": {
+            "type": "object",
+            "properties": {
+                "recording_id": {"type": "string"},
+                "status": {"enum": _RECORDING_STATUS},
+                "state": {"enum": ["finished", "abandoned"]},
+                "chunks": {"type": "integer"},
+            },
+            "required": ["recording_id", "status", "state", "chunks"],
+        },
+        "ChunksMissing": {
+            "type": "object",
+            "description": "Field name -> messages; `missing`: the chunks not arrived yet.",
+            "properties": {"missing": _INDEXES},
+            "additionalProperties": {
+                "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+            },
+        },
+    }
+)
+PATHS["/api/v1/recordings/request-upload/"]["post"]["responses"]["201"] = {
+    "description": "Where and how to upload (a file, or live in chunks).",
+    "content": {
+        "application/json": {"schema": {"anyOf": [_ref("UploadTicket"), _ref("LiveUploadTicket")]}}
+    },
+}
+_LIVE_409 = _json_response(
+    "The live upload is finished (no more chunks), or a chunk is stored with other content.",
+    "ValidationError",
+)
+PATHS.update(
+    {
+        "/api/v1/recordings/{id}/chunks/": {
+            "post": {
+                **_op(
+                    "Declare chunks of a live upload and get a signed PUT URL for each",
+                    ("200", _json_response("How to send each chunk.", "LiveChunkTickets")),
+                    body="LiveChunks",
+                    errors=("400", "401", "404", "415", "429", "503"),
+                    params=(_ID,),
+                ),
+            }
+        },
+        "/api/v1/recordings/{id}/upload/": {
+            "get": _op(
+                "What arrived of a live upload (404 for a recording uploaded whole)",
+                (
+                    "200",
+                    _json_response("Received, missing and refused chunks.", "LiveUploadStatus"),
+                ),
+                params=(_ID,),
+            )
+        },
+        "/api/v1/recordings/{id}/finish/": {
+            "post": _op(
+                "Finish a live upload once chunks 0 to N-1 have arrived",
+                ("202", _json_response("Finished (or finished before).", "LiveFinished")),
+                body="LiveFinish",
+                errors=("400", "401", "404", "415", "503"),
+                params=(_ID,),
+            )
+        },
+    }
+)
+PATHS["/api/v1/recordings/{id}/chunks/"]["post"]["responses"]["409"] = _LIVE_409
+PATHS["/api/v1/recordings/{id}/finish/"]["post"]["responses"]["409"] = _json_response(
+    "Chunks have not arrived (`missing`), or the upload was finished otherwise.",
+    "ChunksMissing",
 )

@@ -44,7 +44,13 @@ from elyune_core.entities import (
     speaker_display,
 )
 from elyune_core.ports import Page
-from elyune_core.use_cases import RequestUploadResult
+from elyune_core.use_cases import (
+    DeclareChunksResult,
+    FinishLiveUploadResult,
+    LiveUploadStatus,
+    RequestLiveUploadResult,
+    RequestUploadResult,
+)
 
 JSON = dict[str, Any]
 
@@ -496,3 +502,75 @@ __all__ = [
     "voice_profile_to_dict",
     "webhook_to_dict",
 ]
+
+
+# --------------------------------------------------------------------------- live uploads
+
+
+def live_paths(recording_id: str) -> JSON:
+    """The routes of a live upload (absolute paths)."""
+    base = f"/api/v1/recordings/{recording_id}"
+    return {
+        "chunks_url": f"{base}/chunks/",
+        "upload_status_url": f"{base}/upload/",
+        "finish_url": f"{base}/finish/",
+    }
+
+
+def live_upload_response(result: RequestLiveUploadResult) -> JSON:
+    """What ``request-upload`` answers for ``"upload": "live"``."""
+    recording = result.recording
+    return {
+        "recording_id": recording.id,
+        "upload": "live",
+        **live_paths(recording.id),
+        "max_chunk_size": result.max_chunk_size,
+        "chunk_url_expires_in": result.chunk_url_expires_in,
+        "s3_key": recording.source_key,
+        "recording": recording_summary(recording),
+    }
+
+
+def chunk_tickets(result: DeclareChunksResult) -> JSON:
+    """How to send each declared chunk."""
+    return {
+        "chunks": [
+            {
+                "index": t.index,
+                "stored": t.stored,
+                "upload_url": t.upload_url,
+                "method": None if t.stored else "PUT",
+                "headers": dict(t.headers),
+            }
+            for t in result.chunks
+        ],
+        "expires_in": result.expires_in,
+    }
+
+
+def live_status(status: LiveUploadStatus) -> JSON:
+    """What arrived of a live upload."""
+    live = status.live
+    return {
+        "recording_id": live.recording_id,
+        "upload": "live",
+        "state": live.state.value,
+        "received": list(status.received),
+        "received_ranges": [list(r) for r in status.received_ranges],
+        "missing": list(status.missing),
+        "refused": list(status.refused),
+        "received_bytes": status.received_bytes,
+        "expected_chunks": live.expected_chunks,
+        "note": live.note,
+        "progress": status.progress,
+    }
+
+
+def live_finished(result: FinishLiveUploadResult) -> JSON:
+    """What ``finish`` answers."""
+    return {
+        "recording_id": result.recording.id,
+        "status": result.recording.status.value,
+        "state": result.live.state.value,
+        "chunks": result.live.expected_chunks,
+    }

@@ -14,7 +14,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from elyune_core._keys import MAX_CHUNKS
 from elyune_core.errors import InvalidInputError
+from elyune_core.use_cases.live_upload import MAX_CHUNKS_PER_REQUEST
 from elyune_core.use_cases.uploads import MAX_SPEAKER_HINT
 
 JSON = dict[str, Any]
@@ -301,7 +303,17 @@ REQUEST_UPLOAD = Body(
             "string", required=True, min_length=1, max_length=255, example="meeting.webm"
         ),
         "file_size": Field(
-            "integer", required=True, minimum=1, description="Bytes.", example=10485760
+            "integer",
+            minimum=1,
+            description="Bytes (required unless `upload` is `live`, where it is ignored).",
+            example=10485760,
+        ),
+        "upload": Field(
+            "string",
+            choices=("file", "live"),
+            description="`file` (the default): upload the whole file with one URL; `live`: "
+            "upload it in chunks while it is recorded (see the chunks, upload and finish "
+            "routes).",
         ),
         "quality": Field(
             "string",
@@ -322,6 +334,54 @@ REQUEST_UPLOAD = Body(
             description="Spoken language, e.g. en.",
         ),
         **SPEAKER_HINTS,
+    },
+)
+#: a base64 MD5 (16 bytes): what ``md5_hex`` accepts
+CONTENT_MD5 = "[A-Za-z0-9+/]{22}=="
+LIVE_CHUNK = Body(
+    "LiveChunk",
+    {
+        "index": Field(
+            "integer",
+            required=True,
+            minimum=0,
+            maximum=MAX_CHUNKS - 1,
+            description="The chunk's place in the stream, from 0.",
+        ),
+        "size": Field("integer", required=True, minimum=1, description="Bytes."),
+        "md5": Field(
+            "string",
+            required=True,
+            pattern=CONTENT_MD5,
+            pattern_message="Send the base64 of the chunk's 16-byte MD5.",
+            description="Base64 of the MD5 of the chunk's bytes (its Content-MD5).",
+            example="1B2M2Y8AsgTpgAmY7PhCfg==",
+        ),
+    },
+)
+LIVE_CHUNKS = Body(
+    "LiveChunks",
+    {
+        "chunks": Field(
+            "array",
+            required=True,
+            min_items=1,
+            max_items=MAX_CHUNKS_PER_REQUEST,
+            items=Field("object"),
+            description="The chunks about to be sent (each index once).",
+        )
+    },
+)
+LIVE_FINISH = Body(
+    "LiveFinish",
+    {
+        "chunks": Field(
+            "integer",
+            required=True,
+            minimum=1,
+            maximum=MAX_CHUNKS,
+            description="How many chunks the recording has (0 to chunks-1).",
+        )
     },
 )
 UPLOAD_COMPLETE = Body(
@@ -431,6 +491,9 @@ BODIES = (
     ACCOUNT_PATCH,
     VOICE_PROFILE_PATCH,
     ASK,
+    LIVE_CHUNK,
+    LIVE_CHUNKS,
+    LIVE_FINISH,
 )
 
 # --------------------------------------------------------------------------- operator bodies

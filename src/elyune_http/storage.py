@@ -9,6 +9,7 @@ so videos can seek). Refusals look like S3's: 403 for a bad or expired signature
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -16,13 +17,14 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from elyune_adapters.container import resolve
-from elyune_core import InvalidTokenError, ObjectNotFoundError, Recording, check_key
+from elyune_core import InvalidTokenError, ObjectNotFoundError, check_key
 from elyune_core.errors import (
     ConflictError,
     InvalidKeyError,
     RecordingNotFoundError,
     UploadInProgressError,
 )
+from elyune_core.use_cases import UploadTarget
 from elyune_http.keys import CONTAINER
 from elyune_http.middleware import problem
 
@@ -50,15 +52,17 @@ USED = "This upload URL was already used."
 DELETED = "This upload URL's recording was deleted."
 
 
-async def _target(request: web.Request, key: str) -> tuple[Recording | None, web.Response | None]:
-    """The recording awaiting *key*'s file, or the refusal to answer."""
+async def _target(
+    request: web.Request, key: str
+) -> tuple[UploadTarget | None, web.Response | None]:
+    """What an upload to *key* may store, or the refusal to answer."""
     find = await resolve(request.app[CONTAINER].find_upload_target())
     try:
         return await find.execute(key), None
     except RecordingNotFoundError:
         return None, problem(403, {"detail": DELETED})
-    except ConflictError:
-        return None, problem(403, {"detail": USED})
+    except ConflictError as exc:
+        return None, problem(403, {"detail": str(exc) or USED})
 
 
 async def _deleted(request: web.Request, key: str) -> bool:
@@ -72,25 +76,49 @@ async def _deleted(request: web.Request, key: str) -> bool:
     return False
 
 
+BAD_DIGEST = "The Content-MD5 you specified did not match what we received."
+
+
 async def _store(
-    request: web.Request, receiver: Any, key: str, chunks: AsyncIterator[bytes], limit: int
+    request: web.Request,
+    receiver: Any,
+    key: str,
+    chunks: AsyncIterator[bytes],
+    signed: Any,
+    content_md5: str | None = None,
 ) -> web.Response | None:
     """Stream *chunks* into *key*: one upload at a time, of exactly the declared size.
 
     ``None`` when stored, else the refusal. A refused upload stores nothing, so the URL
     stays usable while its recording awaits the file; a stored file is never replaced
     (not by a second PUT, nor by the form POST), and nothing is stored for a deleted
-    recording.
+    recording. A live upload's chunk must also come with the ``Content-MD5`` its URL
+    was signed for, which must still be the declared one, and its bytes must have that
+    digest (else S3's ``BadDigest``); sending the same chunk again stores it again.
     """
-    recording, refused = await _target(request, key)
-    if recording is None:
+    target, refused = await _target(request, key)
+    if target is None:
         return refused
-    expected = recording.file_size or 0
+    if target.chunk_index is not None and signed.op != "put":
+        return problem(403, {"detail": "Send a live upload's chunks with PUT."})
+    if target.content_md5 is not None:
+        if signed.md5 != target.content_md5:
+            return problem(403, {"detail": "This chunk was declared again since: use its new URL."})
+        if content_md5 != signed.md5:
+            return problem(
+                403,
+                {
+                    "detail": "Send the Content-MD5 header the URL was signed for.",
+                    "code": "SignatureDoesNotMatch",
+                },
+            )
+    expected = target.size
+    limit = signed.size
     if expected > limit:  # the signature allows less than the recording declares
         return problem(413, {"detail": f"The upload may have at most {limit} bytes."})
     try:
         with receiver.claim(key):
-            if receiver.exists(key):
+            if not target.replace and receiver.exists(key):
                 return problem(403, {"detail": USED})
             writer = receiver.writer(key)
             try:
@@ -108,8 +136,11 @@ async def _store(
                             "declared; nothing was stored: send the whole file again."
                         },
                     )
+                digest = base64.b64encode(writer.md5).decode()
+                if target.content_md5 is not None and digest != target.content_md5:
+                    return problem(400, {"detail": BAD_DIGEST, "code": "BadDigest"})
                 try:
-                    await asyncio.to_thread(writer.commit, replace=False)
+                    await asyncio.to_thread(writer.commit, replace=target.replace)
                 except FileExistsError:
                     return problem(403, {"detail": USED})
                 except FileNotFoundError:  # the folder went with its recording
@@ -145,9 +176,13 @@ async def put_object(request: web.Request) -> web.Response:
         return problem(403, {"detail": str(exc)})
     if request.content_length is not None and request.content_length > signed.size:
         return problem(413, {"detail": f"The upload may have at most {signed.size} bytes."})
-    refused = await _store(request, receiver, key, _chunks_of_put(request), signed.size)
+    content_md5 = request.headers.get("Content-MD5")
+    refused = await _store(request, receiver, key, _chunks_of_put(request), signed, content_md5)
     if refused is not None:
         return refused
+    if signed.md5:  # a chunk: S3's ETag of a single PUT, the hex MD5
+        etag = base64.b64decode(signed.md5).hex()
+        return web.Response(status=200, headers={"ETag": f'"{etag}"'})
     return web.Response(status=200, headers={"ETag": f'"{key.rsplit("/", 1)[0][-12:]}"'})
 
 
@@ -171,7 +206,7 @@ async def post_object(request: web.Request) -> web.Response:
             signed = receiver.verify_post(fields)
         except InvalidTokenError as exc:
             return problem(403, {"detail": str(exc)})
-        refused = await _store(request, receiver, signed.key, _chunks_of_part(part), signed.size)
+        refused = await _store(request, receiver, signed.key, _chunks_of_part(part), signed)
         if refused is not None:
             if refused.status == 413:  # S3's words for a form over its policy's range
                 return problem(

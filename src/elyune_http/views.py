@@ -36,6 +36,7 @@ from elyune_core.use_cases import (
     SetVoiceProfilesInput,
     UpdateRecordingInput,
 )
+from elyune_http import live as live_upload
 from elyune_http import present, schema
 from elyune_http.keys import CONTAINER, LIMITER, SETTINGS, SUBTITLES, USE_CASES, USER
 from elyune_http.middleware import json_dumps
@@ -94,22 +95,26 @@ async def request_upload(request: web.Request) -> web.Response:
     """Create a recording awaiting upload; answer presigned upload URLs."""
     user = _user(request)
     data = await schema.read_json(request, schema.REQUEST_UPLOAD)
+    live = data.get("upload") == "live"
+    if not live and "file_size" not in data:
+        raise InvalidInputError({"file_size": "This field is required."})
     await request.app[LIMITER].hit(f"upload:user:{user.id}", f"upload:ip:{_client(request)}")
-    result = await (await request.app[USE_CASES].get("request_upload")).execute(
-        RequestUploadInput(
-            owner_id=user.id,
-            filename=data["filename"],
-            file_size=data["file_size"],
-            quality=data.get("quality"),
-            fps=data.get("fps"),
-            has_system_audio=data.get("has_system_audio", False),
-            has_microphone=data.get("has_microphone", False),
-            title=data.get("title"),
-            language=data.get("language"),
-            num_speakers=data.get("num_speakers"),
-            max_speakers=data.get("max_speakers"),
-        )
+    declared = RequestUploadInput(
+        owner_id=user.id,
+        filename=data["filename"],
+        file_size=data.get("file_size", 0),
+        quality=data.get("quality"),
+        fps=data.get("fps"),
+        has_system_audio=data.get("has_system_audio", False),
+        has_microphone=data.get("has_microphone", False),
+        title=data.get("title"),
+        language=data.get("language"),
+        num_speakers=data.get("num_speakers"),
+        max_speakers=data.get("max_speakers"),
     )
+    if live:
+        return await live_upload.start_live_upload(request, declared)
+    result = await (await request.app[USE_CASES].get("request_upload")).execute(declared)
     return _json(present.upload_response(result), status=201)
 
 

@@ -344,3 +344,45 @@ answer_usage = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_answer_usage_owner_created", "owner_id", "created_at"),
 )
+
+# Live (chunked) uploads (elyune_core.entities.LiveUpload) and the chunks their clients
+# declared; the rows go with the recording.
+live_uploads = Table(
+    "live_uploads",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("owner_id", ID, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_chunk_at", UTCDateTime, nullable=False),
+    Column("expected_chunks", Integer),
+    Column("finished_at", UTCDateTime),
+    Column("cursor", JSON, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("version", Integer, nullable=False, default=0),
+    Column("note", Text),
+    Column("processed", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_live_uploads_processed", "processed"),
+)
+
+live_chunks = Table(
+    "live_chunks",
+    metadata,
+    Column(
+        "recording_id",
+        ID,
+        ForeignKey("recordings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("index", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("declared_at", UTCDateTime, nullable=False),
+)

@@ -15,6 +15,7 @@ from elyune_adapters.sql.repositories import (
     RecordingCounts,
     SqlAnalysisRepository,
     SqlJobRepository,
+    SqlLiveUploadRepository,
     SqlRecordingRepository,
     SqlTokenRepository,
     SqlTranscriptRepository,
@@ -28,6 +29,7 @@ from elyune_core.errors import ConflictError, InvalidInputError, RepositoryUnava
 from elyune_core.ports import (
     AnalysisRepository,
     JobRepository,
+    LiveUploadRepository,
     RecordingRepository,
     SearchIndex,
     TokenRepository,
@@ -64,6 +66,7 @@ class _SqlRepositories:
     webhooks: WebhookRepository
     voice_profiles: VoiceProfileRepository
     search: SearchIndex
+    live: LiveUploadRepository
 
     def _attach(
         self,
@@ -80,6 +83,7 @@ class _SqlRepositories:
         self.webhooks = SqlWebhookRepository(conn, box)
         self.voice_profiles = SqlVoiceProfileRepository(conn)
         self.search = SqlSearchIndex(conn)
+        self.live = SqlLiveUploadRepository(conn)
 
 
 class SqlUnitOfWork(_SqlRepositories, UnitOfWork):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import io
 import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -26,12 +27,29 @@ from elyune_core.errors import (
 from elyune_core.ports import DeletedObjects, ObjectInfo, ObjectStore, PresignedPost
 
 
+def _digest_path(path: Path) -> Path:
+    """The sidecar holding the MD5 of the file at *path* (a name no key can take)."""
+    return path.with_name(f".{path.name}.md5")
+
+
+def _read_digest(path: Path, st: os.stat_result) -> str | None:
+    """The hex MD5 written beside *path* when it was stored, if it is still that
+    file's (same inode and size), else ``None``."""
+    try:
+        md5, size, inode = _digest_path(path).read_text().split()
+    except (OSError, ValueError):
+        return None
+    return md5 if int(size) == st.st_size and int(inode) == st.st_ino else None
+
+
 class LocalObjectStore(ObjectStore):
     """Stores objects as files under *root*; presigned URLs point at the API.
 
     Keys are checked by ``check_key`` and the resolved path must stay inside *root*, so
     no key reaches outside it. Writes go to a temporary file that is renamed into
-    place, so a reader never sees half an object.
+    place, so a reader never sees half an object. Each write also records the file's
+    MD5 in a hidden sidecar (``.<name>.md5``, with the file's inode and size), so that
+    ``list`` gives S3's ETag without reading the files again.
     """
 
     def __init__(self, root: Path, signer: UrlSigner) -> None:
@@ -137,10 +155,11 @@ class LocalObjectStore(ObjectStore):
             if folder.is_file():
                 size = folder.stat().st_size
                 folder.unlink()
+                _digest_path(folder).unlink(missing_ok=True)
                 return DeletedObjects(1, size)
             count = size = 0
             for item in folder.rglob("*"):
-                if item.is_file():
+                if item.is_file() and not item.name.startswith("."):  # no sidecar, lock
                     count += 1
                     size += item.stat().st_size
             shutil.rmtree(folder)
@@ -156,8 +175,48 @@ class LocalObjectStore(ObjectStore):
     ) -> str:
         return self._signer.url("get", key, expires.total_seconds(), filename=download_name or "")
 
-    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
-        return self._signer.url("put", key, expires.total_seconds(), size=size)
+    async def presign_put(
+        self,
+        key: str,
+        expires: timedelta,
+        content_type: str,
+        size: int,
+        content_md5: str | None = None,
+    ) -> str:
+        return self._signer.url(
+            "put", key, expires.total_seconds(), size=size, md5=content_md5 or ""
+        )
+
+    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+        folder = self.path_of(prefix.rstrip("/"))
+
+        def scan() -> list[ObjectInfo]:
+            if not folder.is_dir():
+                return []
+            found: list[ObjectInfo] = []
+            for path in folder.rglob("*"):
+                if path.name.startswith(".") or not path.is_file():
+                    continue
+                key = path.relative_to(self._root.resolve()).as_posix()
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # deleted while listed
+                    continue
+                found.append(
+                    ObjectInfo(
+                        key=key,
+                        size=st.st_size,
+                        content_type=mimetypes.guess_type(path.name)[0],
+                        etag=_read_digest(path, st) or f"{st.st_mtime_ns:x}-{st.st_size:x}",
+                        modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
+                    )
+                )
+            return sorted(found, key=lambda info: info.key)
+
+        try:
+            return await asyncio.to_thread(scan)
+        except OSError as exc:
+            raise ObjectStoreUnavailableError(f"Could not list {prefix}: {exc.strerror}") from exc
 
     async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
         url, fields = self._signer.post_form(key, expires.total_seconds(), max_size)
@@ -198,11 +257,25 @@ class AtomicWriter:
         self._target = target
         self.size = 0
         self._done = False
+        self._md5 = hashlib.md5()  # noqa: S324 (S3's ETag, not a security digest)
 
     def write(self, chunk: bytes) -> None:
         """Append *chunk*."""
         self._file.write(chunk)
+        self._md5.update(chunk)
         self.size += len(chunk)
+
+    @property
+    def md5(self) -> bytes:
+        """The MD5 of the bytes written so far."""
+        return self._md5.digest()
+
+    def _write_digest(self) -> None:
+        st = os.stat(self._temp)
+        sidecar = _digest_path(self._target)
+        temp = sidecar.with_name(f"{sidecar.name}.{os.getpid()}.{id(self):x}.part")
+        temp.write_text(f"{self._md5.hexdigest()} {st.st_size} {st.st_ino}\n")
+        os.replace(temp, sidecar)
 
     def commit(self, *, replace: bool = True) -> int:
         """Flush, fsync and move the file into place; return its size.
@@ -214,10 +287,12 @@ class AtomicWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         if replace:
+            self._write_digest()  # first: the file never appears without its digest
             os.replace(self._temp, self._target)
         else:
             try:
                 os.link(self._temp, self._target)
+                self._write_digest()  # after: a refused link keeps the old digest
             finally:
                 self._temp.unlink(missing_ok=True)
         self._done = True
@@ -255,7 +330,9 @@ class LocalUploadReceiver:
 
     def remove(self, key: str) -> None:
         """Delete *key* if stored."""
-        self._store.path_of(key).unlink(missing_ok=True)
+        path = self._store.path_of(key)
+        path.unlink(missing_ok=True)
+        _digest_path(path).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[None]:

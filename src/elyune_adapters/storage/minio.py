@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -34,6 +34,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.helpers import DictType
 
 from elyune_adapters.settings import SettingsError, StorageSettings
+from elyune_adapters.storage import sigv4
 from elyune_core import check_key
 from elyune_core.errors import (
     ElyuneError,
@@ -109,6 +110,8 @@ class MinioObjectStore(ObjectStore):
         self._endpoint = endpoint
         self._bucket = bucket
         self._region = region
+        self._access_key = access_key
+        self._secret_key = secret_key
         self._cors_origins = cors_origins
         self._part_size = part_size
         self._parallel_uploads = max(1, parallel_uploads)
@@ -391,16 +394,58 @@ class MinioObjectStore(ObjectStore):
             self._bucket, key, expires=_checked_expiry(expires), response_headers=headers
         )
 
-    async def presign_put(self, key: str, expires: timedelta, content_type: str, size: int) -> str:
+    async def presign_put(
+        self,
+        key: str,
+        expires: timedelta,
+        content_type: str,
+        size: int,
+        content_md5: str | None = None,
+    ) -> str:
         """A URL for one PUT to *key*; S3 cannot cap a presigned PUT's size.
 
         The signature covers only the host, so the caller must check the stored size
         (``stat``) after the upload; ``presign_post`` enforces *max_size* server-side.
+        With *content_md5* it covers the ``Content-MD5`` header too (our own SigV4
+        signing: the SDK signs no extra header), so the server refuses other bytes.
         """
         check_key(key)
+        if content_md5 is not None:
+            return sigv4.presign_put(
+                endpoint_url=self._public_url,
+                bucket=self._bucket,
+                key=key,
+                access_key=self._access_key,
+                secret_key=self._secret_key,
+                region=self._region or _DEFAULT_REGION,
+                expires=_checked_expiry(expires),
+                headers={"Content-MD5": content_md5},
+            )
         return self._signer.presigned_put_object(
             self._bucket, key, expires=_checked_expiry(expires)
         )
+
+    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+        """The objects under *prefix*, in key order (S3 lists in key order)."""
+        base = check_key(prefix.rstrip("/")) + "/"
+
+        def listing() -> list[ObjectInfo]:
+            found = []
+            for item in self._client.list_objects(self._bucket, prefix=base, recursive=True):
+                if item.object_name is None or item.is_dir:
+                    continue
+                found.append(
+                    ObjectInfo(
+                        key=item.object_name,
+                        size=item.size or 0,
+                        content_type=None,
+                        etag=(item.etag or "").strip('"') or None,
+                        modified_at=item.last_modified,
+                    )
+                )
+            return sorted(found, key=lambda info: info.key)
+
+        return await self._run(f"list {prefix}", None, listing)
 
     async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
         """A form upload of exactly *key*, 1 to *max_size* bytes, of any content type."""

@@ -32,6 +32,8 @@ class SignedRequest:
     expires: int
     size: int
     filename: str = ""
+    #: the base64 MD5 a PUT's ``Content-MD5`` must have ("" when not signed for one)
+    md5: str = ""
 
 
 class UrlSigner:
@@ -43,19 +45,32 @@ class UrlSigner:
         self._secret = secret
         self._base = base_url.rstrip("/")
 
-    def _mac(self, op: str, key: str, expires: int, size: int, filename: str) -> str:
-        message = f"{op}\n{key}\n{expires}\n{size}\n{filename}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+    def _mac(self, op: str, key: str, expires: int, size: int, filename: str, md5: str = "") -> str:
+        message = f"{op}\n{key}\n{expires}\n{size}\n{filename}"
+        if md5:  # URLs signed before digests existed keep their signature
+            message += f"\n{md5}"
+        digest = hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def url(self, op: str, key: str, expires_in: float, size: int = 0, filename: str = "") -> str:
-        """A URL that allows *op* on *key* for *expires_in* seconds."""
+    def url(
+        self,
+        op: str,
+        key: str,
+        expires_in: float,
+        size: int = 0,
+        filename: str = "",
+        md5: str = "",
+    ) -> str:
+        """A URL that allows *op* on *key* for *expires_in* seconds (with *md5*, a PUT
+        whose ``Content-MD5`` header is that base64 digest)."""
         check_key(key)
         expires = int(time.time() + expires_in)
         query = {"op": op, "exp": str(expires), "size": str(size)}
         if filename:
             query["filename"] = filename
-        query["sig"] = self._mac(op, key, expires, size, filename)
+        if md5:
+            query["md5"] = md5
+        query["sig"] = self._mac(op, key, expires, size, filename, md5)
         return f"{self._base}{STORAGE_PATH}{quote(key)}?{urlencode(query)}"
 
     def post_form(self, key: str, expires_in: float, max_size: int) -> tuple[str, dict[str, str]]:
@@ -80,10 +95,11 @@ class UrlSigner:
         except (KeyError, ValueError):
             raise InvalidTokenError("The URL is not signed.") from None
         filename = query.get("filename", "")
+        md5 = query.get("md5", "")
         if query.get("op") != op:
             raise InvalidTokenError("The URL is signed for another operation.")
-        self._check(op, key, expires, size, filename, signature)
-        return SignedRequest(op, key, expires, size, filename)
+        self._check(op, key, expires, size, filename, signature, md5)
+        return SignedRequest(op, key, expires, size, filename, md5)
 
     def verify_post(self, fields: Mapping[str, str]) -> SignedRequest:
         """Check the policy and signature of a form upload."""
@@ -99,9 +115,16 @@ class UrlSigner:
         return SignedRequest("post", key, expires, max_size)
 
     def _check(
-        self, op: str, key: str, expires: int, size: int, filename: str, signature: str
+        self,
+        op: str,
+        key: str,
+        expires: int,
+        size: int,
+        filename: str,
+        signature: str,
+        md5: str = "",
     ) -> None:
-        expected = self._mac(op, key, expires, size, filename)
+        expected = self._mac(op, key, expires, size, filename, md5)
         if not hmac.compare_digest(expected, signature):
             raise InvalidTokenError("The URL signature is not valid.")
         if expires < time.time():

@@ -33,7 +33,6 @@ from typing import Any
 
 import attrs
 
-from elyune_core._chunks import received_chunks
 from elyune_core._keys import chunk_key, live_piece_key, live_prefix
 from elyune_core.entities import (
     FileKind,
@@ -66,6 +65,7 @@ from elyune_core.ports import (
     UnitOfWorkFactory,
     Workspace,
 )
+from elyune_core.use_cases.live_upload import received_chunks
 from elyune_core.use_cases.start_processing import StartProcessing, StartProcessingInput
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ CURSOR_VERSION = 1
 
 
 @attrs.frozen
-class LivePolicy:
+class LiveProcessingPolicy:
     """How the live processor cuts its work.
 
     ``audio_seconds``: decode audio once this much new media has arrived.
@@ -282,7 +282,7 @@ class AdvanceLiveRecording:
         clock: Clock,
         start: StartProcessing,
         worker: str,
-        policy: LivePolicy | None = None,
+        policy: LiveProcessingPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._store = store
@@ -293,7 +293,7 @@ class AdvanceLiveRecording:
         self._clock = clock
         self._start = start
         self._worker = worker
-        self._policy = policy or LivePolicy()
+        self._policy = policy or LiveProcessingPolicy()
         self._headers: dict[RecordingId, bytes] = {}
 
     async def execute(self, recording_id: RecordingId) -> AdvanceResult:
@@ -942,7 +942,7 @@ __all__ = [
     "AdvanceResult",
     "GetLiveProgress",
     "LivePieces",
-    "LivePolicy",
+    "LiveProcessingPolicy",
     "LiveSteps",
     "LostLeaseError",
     "live_media_info",

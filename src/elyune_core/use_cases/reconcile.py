@@ -6,6 +6,7 @@ import attrs
 
 from elyune_core._pipeline import ready_steps
 from elyune_core.ports import Clock, JobQueue, LiveQueue, UnitOfWorkFactory
+from elyune_core.use_cases.live_upload import FinalizeIdleLiveUploads
 
 
 @attrs.frozen
@@ -25,7 +26,8 @@ class Reconcile:
     this may run as often as wanted, in any number of workers.
 
     Live recordings whose processing nobody holds (no lease, or an expired one) are
-    kicked too, so that a worker that died mid-recording is replaced.
+    kicked too, so that a worker that died mid-recording is replaced, and live uploads
+    idle for too long are finished with what arrived (``FinalizeIdleLiveUploads``).
     """
 
     def __init__(
@@ -35,7 +37,9 @@ class Reconcile:
         queue: JobQueue,
         clock: Clock,
         live_queue: LiveQueue | None = None,
+        finalize_idle: FinalizeIdleLiveUploads | None = None,
     ) -> None:
+        self._finalize_idle = finalize_idle
         self._uow = uow
         self._queue = queue
         self._clock = clock
@@ -57,6 +61,8 @@ class Reconcile:
         return ReconcileResult(touched, queued, await self._kick_live())
 
     async def _kick_live(self) -> int:
+        if self._finalize_idle is not None:  # live uploads nobody finished: finish them
+            await self._finalize_idle.execute(self._clock.now())
         if self._live_queue is None:
             return 0
         async with self._uow() as uow:

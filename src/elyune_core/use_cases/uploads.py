@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import attrs
 
-from elyune_core._keys import sanitize_filename, source_key, source_owner
-from elyune_core.entities import Recording, RecordingStatus, content_type_for
+from elyune_core._keys import chunk_owner, sanitize_filename, source_key, source_owner
+from elyune_core.entities import LiveState, Recording, RecordingStatus, content_type_for
 from elyune_core.errors import (
     ConflictError,
     InvalidInputError,
@@ -134,25 +134,38 @@ class RequestUpload:
         )
 
     def _validate(self, data: RequestUploadInput) -> None:
-        errors: dict[str, str] = {}
-        limit_mb = self._policy.max_bytes // (1024 * 1024)
-        if data.file_size <= 0:
-            errors["file_size"] = "Ensure this value is greater than 0."
-        elif data.file_size > self._policy.max_bytes:
-            errors["file_size"] = f"The file is larger than the limit of {limit_mb} MB."
-        if not data.filename.strip():
-            errors["filename"] = "This field may not be blank."
-        elif len(data.filename) > 255:
-            errors["filename"] = "Ensure this field has no more than 255 characters."
-        if data.quality is not None and data.quality not in QUALITIES:
-            errors["quality"] = f'"{data.quality}" is not a valid choice ({", ".join(QUALITIES)}).'
-        if data.fps is not None and not 1 <= data.fps <= MAX_FPS:
-            errors["fps"] = f"Ensure this value is between 1 and {MAX_FPS}."
-        errors.update(speaker_hint_errors(data.num_speakers, data.max_speakers))
-        if errors:
-            raise InvalidInputError(errors)
-        if data.language is not None:
-            check_language(data.language, self._languages)
+        validate_upload_request(data, self._policy, self._languages)
+
+
+def validate_upload_request(
+    data: RequestUploadInput,
+    policy: UploadPolicy,
+    languages: LanguageSupport | None = None,
+    *,
+    check_size: bool = True,
+) -> None:
+    """Raise ``InvalidInputError`` for a declaration that breaks :class:`RequestUpload`'s
+    rules (without the size rule when *check_size* is false: a live upload's size is
+    not known in advance)."""
+    errors: dict[str, str] = {}
+    limit_mb = policy.max_bytes // (1024 * 1024)
+    if check_size and data.file_size <= 0:
+        errors["file_size"] = "Ensure this value is greater than 0."
+    elif check_size and data.file_size > policy.max_bytes:
+        errors["file_size"] = f"The file is larger than the limit of {limit_mb} MB."
+    if not data.filename.strip():
+        errors["filename"] = "This field may not be blank."
+    elif len(data.filename) > 255:
+        errors["filename"] = "Ensure this field has no more than 255 characters."
+    if data.quality is not None and data.quality not in QUALITIES:
+        errors["quality"] = f'"{data.quality}" is not a valid choice ({", ".join(QUALITIES)}).'
+    if data.fps is not None and not 1 <= data.fps <= MAX_FPS:
+        errors["fps"] = f"Ensure this value is between 1 and {MAX_FPS}."
+    errors.update(speaker_hint_errors(data.num_speakers, data.max_speakers))
+    if errors:
+        raise InvalidInputError(errors)
+    if data.language is not None:
+        check_language(data.language, languages)
 
 
 #: the most speakers a hint may name
@@ -280,19 +293,41 @@ class CompleteUpload:
         return CompleteUploadResult(current, started.job_id, queued=started.created)
 
 
+@attrs.frozen
+class UploadTarget:
+    """What an upload to a key may store: *size* bytes exactly, with the base64 MD5
+    *content_md5* when given (a live upload's chunk), for *recording*.
+
+    ``replace`` says that a second upload of the same bytes may store them again (a
+    chunk, whose digest is checked); a recording's whole file is stored once.
+    """
+
+    recording: Recording
+    size: int
+    content_md5: str | None = None
+    chunk_index: int | None = None
+    replace: bool = False
+
+
 class FindUploadTarget:
-    """The recording an upload to *key* would give its file (the embedded store's check).
+    """What an upload to *key* may store (the embedded store's check).
 
     Rules: *key* is the source key of an existing recording (``RecordingNotFoundError``
     after it was deleted) that still awaits its upload (``ConflictError`` once
     upload-complete accepted a file). The store accepts exactly the declared size.
+    Or *key* is a chunk key (``chunk_key``) of a live upload that is still recording
+    (``ConflictError`` once finished) and of a declared chunk (``RecordingNotFoundError``
+    otherwise): the store accepts exactly the declared size and digest.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def execute(self, key: str) -> Recording:
-        """The recording awaiting the file under *key*."""
+    async def execute(self, key: str) -> UploadTarget:
+        """What an upload to *key* may store."""
+        chunk = chunk_owner(key)
+        if chunk is not None:
+            return await self._chunk(*chunk)
         owner = source_owner(key)
         if owner is None:
             raise RecordingNotFoundError("No recording awaits a file under this key.")
@@ -302,7 +337,18 @@ class FindUploadTarget:
             raise RecordingNotFoundError("No recording awaits a file under this key.")
         if recording.status is not RecordingStatus.AWAITING_UPLOAD:
             raise ConflictError("This upload URL was already used.")
-        return recording
+        return UploadTarget(recording, recording.file_size)
+
+    async def _chunk(self, owner_id: UserId, recording_id: RecordingId, index: int) -> UploadTarget:
+        async with self._uow() as uow:
+            recording = await uow.recordings.get(recording_id, owner_id)
+            live = await uow.live.get(recording_id, owner_id)
+            declared = (await uow.live.chunks(recording_id)).get(index)
+        if live.state is not LiveState.RECORDING:
+            raise ConflictError("This live upload is finished: it takes no more chunks.")
+        if declared is None:
+            raise RecordingNotFoundError(f"Chunk {index} has not been declared.")
+        return UploadTarget(recording, declared.size, declared.md5, chunk_index=index, replace=True)
 
 
 __all__ = [
@@ -317,6 +363,8 @@ __all__ = [
     "RequestUploadInput",
     "RequestUploadResult",
     "UploadPolicy",
+    "UploadTarget",
     "check_language",
     "speaker_hint_errors",
+    "validate_upload_request",
 ]

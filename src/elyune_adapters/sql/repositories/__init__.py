@@ -5,6 +5,7 @@ in small functions; no ORM mapping of the core's classes."""
 
 from elyune_adapters.sql.repositories.analyses import SqlAnalysisRepository, _analysis
 from elyune_adapters.sql.repositories.jobs import SqlJobRepository, _job, _step
+from elyune_adapters.sql.repositories.live_uploads import SqlLiveUploadRepository
 from elyune_adapters.sql.repositories.recordings import (
     RecordingCounts,
     SqlRecordingRepository,
@@ -22,6 +23,7 @@ __all__ = [
     "RecordingCounts",
     "SqlAnalysisRepository",
     "SqlJobRepository",
+    "SqlLiveUploadRepository",
     "SqlRecordingRepository",
     "SqlTokenRepository",
     "SqlTranscriptRepository",

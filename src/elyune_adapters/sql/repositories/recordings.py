@@ -263,6 +263,8 @@ class SqlRecordingRepository(RecordingRepository):
             t.transcripts,
             t.recording_files,
             t.voice_profile_contributions,
+            t.live_chunks,
+            t.live_uploads,
         ):
             await self._conn.execute(delete(table).where(table.c.recording_id == recording_id))
         job_ids = select(t.jobs.c.id).where(t.jobs.c.recording_id == recording_id)
