@@ -65,6 +65,21 @@ def wer(reference: str, hypothesis: str) -> float:
     return row[-1] / max(1, len(ref))
 
 
+def agreement(whole: TranscriptionResult, joined: TranscriptionResult) -> float:
+    """Share of the whole file's word time (20 ms steps) where the stretches' nearest word
+    has the same speaker."""
+    starts = np.array([w.start for w in joined.words])
+    ends = np.array([w.end for w in joined.words])
+    same = total = 0
+    for word in whole.words:
+        for moment in np.arange(word.start, word.end, 0.02):
+            gap = np.where((starts <= moment) & (moment <= ends), 0.0,
+                           np.minimum(abs(moment - starts), abs(moment - ends)))  # fmt: skip
+            total += 1
+            same += joined.words[int(np.argmin(gap))].speaker == word.speaker
+    return same / max(total, 1)
+
+
 def turns(result: TranscriptionResult) -> list[tuple[str, float, float]]:
     return [(str(s.speaker), s.start, s.end) for s in result.segments if s.speaker is not None]
 
@@ -143,6 +158,7 @@ async def measure(
             "collar_0": round(der(turns(whole), turns(joined), collar=0.0), 4),
             "collar_0.25": round(der(turns(whole), turns(joined), collar=0.25), 4),
         },
+        "word_time_agreement": round(agreement(whole, joined), 4),
         "wer": {
             "whole": round(wer(script, whole.text), 4),
             "stretches": round(wer(script, joined.text), 4),

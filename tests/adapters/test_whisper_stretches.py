@@ -155,6 +155,7 @@ class Outcomes:
     silence: StretchResult
     silence_joined: TranscriptionResult
     nothing: TranscriptionResult
+    damaged: TranscriptionResult
 
 
 async def run_engine(wav: Path, folder: Path) -> Outcomes:
@@ -183,10 +184,23 @@ async def run_engine(wav: Path, folder: Path) -> Outcomes:
         )
         silence_joined = await base.label_stretches(label_request([silence]))
         nothing = await base.label_stretches(label_request([]))
+        broken = [
+            with_voice_data(s, {**d, "version": 99}) for s, d in zip(stretches, stored, strict=True)
+        ]
+        damaged = await base.label_stretches(label_request(broken))
     finally:
         await base.close()
     return Outcomes(
-        whole, stretches, joined, stored, restored, hinted, silence, silence_joined, nothing
+        whole,
+        stretches,
+        joined,
+        stored,
+        restored,
+        hinted,
+        silence,
+        silence_joined,
+        nothing,
+        damaged,
     )
 
 
@@ -254,6 +268,13 @@ def test_a_final_stretch_of_silence_is_empty(outcomes: Outcomes) -> None:
 def test_labelling_no_stretches_is_an_empty_transcript(outcomes: Outcomes) -> None:
     nothing = outcomes.nothing
     assert (nothing.text, nothing.segments, nothing.words, nothing.voices) == ("", (), (), ())
+
+
+def test_unusable_voice_data_gives_the_transcript_without_speakers(outcomes: Outcomes) -> None:
+    damaged = outcomes.damaged
+    assert damaged.text.split() == outcomes.joined.text.split()
+    assert damaged.speaker_count is None and damaged.voices == ()
+    assert {s.speaker for s in damaged.segments} == {None}
 
 
 def test_only_the_embedded_engine_transcribes_stretches(tmp_path: Path) -> None:

@@ -405,7 +405,10 @@ class WhisperTranscriber(Transcriber):
         Unless ``request.final``, only up to the quietest 0.4 s of the stretch's last
         8 seconds is transcribed, and ``until`` says where (the next stretch starts
         there). Times are recording times (``request.offset`` added); a stretch without
-        speech gives no segments. Errors as :meth:`transcribe`.
+        speech gives no segments. ``request.prompt`` is not given to the model (see
+        ``whisper_engine.STRETCH_PROMPT_CHARS``: it made more errors than it fixed), and
+        segments whose words look made up (the silence at a stretch's end) are dropped.
+        Errors as :meth:`transcribe`.
         """
         message: dict[str, object] = {
             "type": "stretch",

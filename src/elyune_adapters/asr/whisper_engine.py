@@ -7,6 +7,12 @@ near the window's end), each window is transcribed with the language found in th
 and the end of the previous window's text as its prompt, and only the words found so far
 are kept. The speakers are then told apart by :mod:`elyune_adapters.asr.diarize`, which reads
 the WAV by windows too.
+
+A live recording comes stretch by stretch instead (requests of type ``"stretch"``): each
+is transcribed up to a pause near its end (all of it when it is the last), and its
+speech windows' voice embeddings are sent back as plain JSON; at the end one request of
+type ``"label"`` gives all the stretches back, and the speakers are clustered over their
+stored embeddings as over a whole file (:func:`elyune_adapters.asr.diarize.label_speakers`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ CUT_SEARCH = 30.0
 #: How far before a live stretch's end (seconds) its pause is looked for, and the least
 #: of the stretch that is always transcribed (a share of its length).
 STRETCH_SEARCH, STRETCH_KEEP = 8.0, 0.5
+#: Characters of a live stretch's prompt (the text before it) given to the model. None:
+#: measured on a 212 s three-voice espeak-ng meeting in stretches of 20-25 s, a prompt of
+#: 100-800 characters raised the word error rate from 8.6 % to 15-33 % (repeated and
+#: dropped phrases; the whole file: 6.3 %), while it fixed one name in the sample.
+STRETCH_PROMPT_CHARS = 0
 #: Characters of the previous window's text given to the next as its prompt.
 PROMPT_CHARS = 200
 #: Seconds the diarizer may take: this plus so much per second of audio.
@@ -287,11 +298,15 @@ class Engine:
         words: list[list[Any]] = []
         if cut > 0:
             samples = audio.read(0.0, cut)
-            pieces, info = self._run(model, samples, language, request.get("prompt") or None)
+            given = str(request.get("prompt") or "")
+            prompt = given[-STRETCH_PROMPT_CHARS:].strip() if STRETCH_PROMPT_CHARS else ""
+            pieces, info = self._run(model, samples, language, prompt or None)
             if language is None:
                 language = info.language
                 confidence = _clamp(float(info.language_probability))
             for piece in pieces:
+                if _hallucinated(piece):
+                    continue
                 _add(piece, offset, offset + cut, segments, words)
                 if channel is not None and cut > 0:
                     channel.progress(min(0.9, float(piece.end) * 0.9 / cut))
@@ -314,7 +329,7 @@ class Engine:
             "voice_data": voice_data,
         }
 
-    def label(self, request: dict[str, Any]) -> dict[str, Any]:
+    def label(self, request: dict[str, Any], channel: ChildChannel | None) -> dict[str, Any]:
         """Join the stretches of a live recording (``request["stretches"]``, each with
         its segments, words and ``voice_data``) into one result, with the speakers
         clustered over all of them as :meth:`transcribe` does over a whole file."""
@@ -338,7 +353,9 @@ class Engine:
             return _result("", request.get("language"), None, duration, [], [])
         voices: list[list[Any]] = []
         if self.config.diarize:
-            segments, words, voices = _label(self, records, segments, words, request)
+            # no audio is read, but clustering an hour's windows is not instant: pulse
+            with _pulse(channel, 0.0, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * duration):
+                segments, words, voices = _label(self, records, segments, words, request)
         text = " ".join(s[3] for s in segments)
         return _result(text, language, confidence, duration, segments, words, voices)
 
@@ -464,6 +481,24 @@ def stretch_cut(audio: Audio) -> float:
     low = max(length * STRETCH_KEEP, length - STRETCH_SEARCH)
     cut = _pause_near(audio, low, length)
     return round(cut, 6) if cut is not None else length
+
+
+def _hallucinated(piece: Any) -> bool:
+    """Whether a segment's words look made up, by faster-whisper's own measure (words too
+    short, too long or too unsure: ``hallucination_silence_threshold``'s anomaly score).
+
+    Whisper invents such segments ("Thank you. Bye. Bye.") in the silence that ends a
+    stretch cut in a pause, where the whole file would have gone on speaking.
+    """
+    found = [w for w in piece.words or () if w.word.strip() and w.word.strip() not in "'\"-"]
+    if not found:
+        return False
+    score = 0.0
+    for word in found[:8]:
+        duration = float(word.end) - float(word.start)
+        score += float(word.probability) < 0.15
+        score += max(0.0, 0.133 - duration) * 15 + max(0.0, duration - 2.0)
+    return score >= 3 or score + 0.01 >= min(len(found), 8)
 
 
 def _typed(
@@ -646,7 +681,7 @@ def main() -> int:
             if kind == "stretch":
                 channel.send(engine.stretch(request, channel))
             elif kind == "label":
-                channel.send(engine.label(request))
+                channel.send(engine.label(request, channel))
             elif kind == "transcribe":
                 channel.send(engine.transcribe(request, channel))
             else:
