@@ -961,6 +961,7 @@ class FakeTranscriber(Transcriber):
     """
 
     name = "fake"
+    supports_stretches = False  # transcribes whole recordings only
 
     def __init__(self, result: TranscriptionResult | None = None) -> None:
         self.result = result or sample_transcript_result()

@@ -75,6 +75,9 @@ class DeepgramTranscriber(Transcriber):
     (:class:`elyune_adapters.hosted.CallRetry`, what the container passes from the settings).
     """
 
+    #: Deepgram recordings are transcribed whole at the end, never stretch by stretch.
+    supports_stretches = False
+
     def __init__(
         self,
         api_key: str,

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import itertools
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -573,7 +574,28 @@ def diarize(
         return Diarization(tuple(segments), tuple(words), (), ())
     spans = speech_stretches(path, words=words)
     embedded = embed_speech(path, spans, encoder)
-    if not embedded.windows:
+    return label_speakers(
+        embedded,
+        segments,
+        words,
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+        params=params,
+    )
+
+
+def label_speakers(
+    embedded: Embedded,
+    segments: Sequence[Segment],
+    words: Sequence[Word],
+    *,
+    num_speakers: int | None = None,
+    max_speakers: int | None = None,
+    params: ClusterParams | None = None,
+) -> Diarization:
+    """Steps 3 and 4 of :func:`diarize` on windows already embedded (no audio needed):
+    cluster them, place the cuts, and label *segments* and *words* with the turns."""
+    if not segments or not embedded.windows:
         return Diarization(tuple(segments), tuple(words), (), ())
     labels = assign_speakers(
         embedded,
@@ -584,6 +606,80 @@ def diarize(
     turns = turns_of(place_cuts(embedded, labels.tolist()), labels.tolist())
     labelled, labelled_words = apply_turns(turns, segments, words)
     return Diarization(labelled, labelled_words, voices_of(embedded, labels), tuple(turns))
+
+
+# --------------------------------------------------------------------------- stored windows
+
+#: The version of :func:`embedded_to_json`'s record.
+VOICE_DATA_VERSION = 1
+
+
+def _plain(values: FloatArray) -> list[float | None]:
+    """Floats rounded to 6 digits, ``None`` for NaN (JSON has no NaN)."""
+    return [round(float(v), 6) if np.isfinite(v) else None for v in values.tolist()]
+
+
+def embedded_to_json(embedded: Embedded, offset: float = 0.0) -> dict[str, object]:
+    """*embedded* as plain JSON (lists of floats rounded to 6 digits), its window times
+    moved by *offset* seconds (a stretch's place in its recording)."""
+
+    def clock(seconds: float) -> float:
+        return round(offset + seconds, 6)
+
+    count = len(embedded.windows)
+    pitch = embedded.pitch if embedded.pitch.shape[0] == count else np.full(count, np.nan)
+    loudness = embedded.loudness
+    if loudness.shape[0] != count:
+        loudness = np.full((count, PARTIAL_FRAMES), np.nan)
+    return {
+        "version": VOICE_DATA_VERSION,
+        "windows": [
+            [clock(w.start), clock(w.end), clock(w.owned[0]), clock(w.owned[1]), w.stretch]
+            for w in embedded.windows
+        ],
+        "embeddings": [_plain(row) for row in embedded.embeddings],
+        "pitch": _plain(pitch),
+        "loudness": [_plain(row) for row in loudness],
+    }
+
+
+def embedded_from_json(records: Sequence[Mapping[str, Any]]) -> Embedded:
+    """The windows of several :func:`embedded_to_json` records (one per stretch of a
+    recording, in time order) as one :class:`Embedded`, their stretches numbered anew so
+    that no two records share one. Raises ``ValueError`` for a record that is not one."""
+    windows: list[Window] = []
+    vectors: list[list[float]] = []
+    pitch: list[float] = []
+    loudness: list[list[float]] = []
+    base = 0
+    for record in records:
+        if not record or not record.get("windows"):
+            continue
+        if record.get("version") != VOICE_DATA_VERSION:
+            raise ValueError(f"unknown voice data version {record.get('version')!r}")
+        rows, embeddings = record["windows"], record["embeddings"]
+        pitches, envelopes = record["pitch"], record["loudness"]
+        if not len(rows) == len(embeddings) == len(pitches) == len(envelopes):
+            raise ValueError("voice data lists of different lengths")
+        highest = base
+        for row in rows:
+            start, end, low, high, stretch = row
+            number = base + int(stretch)
+            highest = max(highest, number + 1)
+            windows.append(Window(float(start), float(end), (float(low), float(high)), number))
+        base = highest
+        vectors += [[float(v) for v in vector] for vector in embeddings]
+        pitch += [float("nan") if v is None else float(v) for v in pitches]
+        loudness += [[float("nan") if v is None else float(v) for v in row] for row in envelopes]
+    if not windows:
+        return Embedded((), np.zeros((0, 256)), np.zeros(0))
+    order = sorted(range(len(windows)), key=lambda i: windows[i].start)
+    return Embedded(
+        tuple(windows[i] for i in order),
+        np.array([vectors[i] for i in order], dtype=np.float64),
+        np.array([pitch[i] for i in order], dtype=np.float64),
+        np.array([loudness[i] for i in order], dtype=np.float64),
+    )
 
 
 def voices_for_transcript(
@@ -752,6 +848,9 @@ __all__ = [
     "assign_speakers",
     "diarize",
     "embed_speech",
+    "embedded_from_json",
+    "embedded_to_json",
+    "label_speakers",
     "place_cuts",
     "speech_stretches",
     "split_units",

@@ -25,13 +25,22 @@ import logging
 import os
 import tempfile
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from elyune_adapters.asr.engine import EngineError, EnginePool, EngineProcess
 from elyune_core.entities import Segment, SpeakerVoice, Word
 from elyune_core.errors import TranscriptionFailedError
-from elyune_core.ports import Transcriber, TranscriptionRequest, TranscriptionResult
+from elyune_core.ports import (
+    LabelRequest,
+    ProgressCallback,
+    StretchRequest,
+    StretchResult,
+    Transcriber,
+    TranscriptionRequest,
+    TranscriptionResult,
+)
 
 SAMPLE_RATE = 16_000
 BASE_FOLDER = "whisper-base"
@@ -277,7 +286,14 @@ class WhisperTranscriber(Transcriber):
     A child that reports no progress for *stall_seconds* is killed and the call fails
     with a transient error; so does one that runs longer than *timeout* plus twice the
     audio's length. Cancelling a call kills its child at once.
+
+    A live recording is transcribed stretch by stretch (:meth:`transcribe_stretch`, each
+    up to a pause near its end, with the speech windows' voice embeddings kept as plain
+    JSON in ``voice_data``) and labelled at the end (:meth:`label_stretches`: the same
+    clustering as :meth:`transcribe`, from the stored embeddings, without the audio).
     """
+
+    supports_stretches = True
 
     def __init__(
         self,
@@ -363,24 +379,95 @@ class WhisperTranscriber(Transcriber):
             "num_speakers": request.num_speakers,
             "max_speakers": request.max_speakers,
         }
+        answer = await self._call(message, duration, request.on_progress)
+        return self._result(answer)
+
+    async def _call(
+        self,
+        message: Mapping[str, Any],
+        duration: float | None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
         async with self._pool.engine() as engine:
             try:
-                answer = await engine.call(
+                return await engine.call(
                     message,
                     stall_seconds=self.stall_seconds,
                     time_limit=self.time_limit(duration),
-                    on_progress=request.on_progress,
+                    on_progress=on_progress,
                 )
             except EngineError as exc:
                 raise TranscriptionFailedError(str(exc), transient=exc.transient) from exc
-        segments = tuple(
-            Segment(id=int(i), start=a, end=b, text=text, speaker=spk, confidence=conf)
-            for i, a, b, text, spk, conf in answer["segments"]
+
+    async def transcribe_stretch(self, request: StretchRequest) -> StretchResult:
+        """Transcribe one stretch of a live recording in the engine process.
+
+        Unless ``request.final``, only up to the quietest 0.4 s of the stretch's last
+        8 seconds is transcribed, and ``until`` says where (the next stretch starts
+        there). Times are recording times (``request.offset`` added); a stretch without
+        speech gives no segments. ``request.prompt`` is not given to the model (see
+        ``whisper_engine.STRETCH_PROMPT_CHARS``: it made more errors than it fixed), and
+        segments whose words look made up (the silence at a stretch's end) are dropped.
+        Errors as :meth:`transcribe`.
+        """
+        message: dict[str, object] = {
+            "type": "stretch",
+            "audio": str(request.audio),
+            "offset": request.offset,
+            "language": request.language,
+            "prompt": request.prompt,
+            "final": request.final,
+        }
+        answer = await self._call(message, _wav_seconds(request.audio))
+        segments, words = _segments_and_words(answer)
+        voice_data = answer.get("voice_data")
+        return StretchResult(
+            start=float(answer.get("start") or request.offset),
+            until=float(answer.get("until") or request.offset),
+            text=str(answer.get("text") or ""),
+            language=answer.get("language"),
+            segments=segments,
+            words=words,
+            language_confidence=answer.get("language_confidence"),
+            voice_data=voice_data if isinstance(voice_data, dict) else {},
         )
-        words = tuple(
-            Word(text=text, start=a, end=b, confidence=conf, speaker=spk, punctuated=written)
-            for text, a, b, conf, spk, written in answer["words"]
-        )
+
+    async def label_stretches(self, request: LabelRequest) -> TranscriptionResult:
+        """Join the stretches of *request* into one transcript with speakers clustered
+        over all of them (from their ``voice_data``; no audio is read).
+
+        Segment ids run from 0; the language is ``request.language`` or the first
+        stretch's. Without speech the result is empty; a failed clustering gives the
+        transcript without speakers.
+        """
+        message: dict[str, object] = {
+            "type": "label",
+            "language": request.language,
+            "num_speakers": request.num_speakers,
+            "max_speakers": request.max_speakers,
+            "duration": request.duration,
+            "stretches": [
+                {
+                    "language": stretch.language,
+                    "language_confidence": stretch.language_confidence,
+                    "segments": [
+                        [s.id, s.start, s.end, s.text, None, s.confidence] for s in stretch.segments
+                    ],
+                    "words": [
+                        [w.text, w.start, w.end, w.confidence, None, w.punctuated]
+                        for w in stretch.words
+                    ],
+                    "voice_data": dict(stretch.voice_data),
+                }
+                for stretch in request.stretches
+            ],
+        }
+        # labelling takes no time per second of audio; give it the usual margin
+        answer = await self._call(message, 0.0)
+        return self._result(answer)
+
+    def _result(self, answer: dict[str, Any]) -> TranscriptionResult:
+        segments, words = _segments_and_words(answer)
         voices = tuple(
             SpeakerVoice(label=str(label), embedding=tuple(embedding), seconds=float(seconds))
             for label, embedding, seconds in answer.get("voices") or ()
@@ -398,6 +485,20 @@ class WhisperTranscriber(Transcriber):
             audio_seconds=length,
             voices=voices,
         )
+
+
+def _segments_and_words(
+    answer: dict[str, Any],
+) -> tuple[tuple[Segment, ...], tuple[Word, ...]]:
+    segments = tuple(
+        Segment(id=int(i), start=a, end=b, text=text, speaker=spk, confidence=conf)
+        for i, a, b, text, spk, conf in answer.get("segments") or ()
+    )
+    words = tuple(
+        Word(text=text, start=a, end=b, confidence=conf, speaker=spk, punctuated=written)
+        for text, a, b, conf, spk, written in answer.get("words") or ()
+    )
+    return segments, words
 
 
 def _wav_seconds(path: Path) -> float | None:

@@ -7,6 +7,12 @@ near the window's end), each window is transcribed with the language found in th
 and the end of the previous window's text as its prompt, and only the words found so far
 are kept. The speakers are then told apart by :mod:`elyune_adapters.asr.diarize`, which reads
 the WAV by windows too.
+
+A live recording comes stretch by stretch instead (requests of type ``"stretch"``): each
+is transcribed up to a pause near its end (all of it when it is the last), and its
+speech windows' voice embeddings are sent back as plain JSON; at the end one request of
+type ``"label"`` gives all the stretches back, and the speakers are clustered over their
+stored embeddings as over a whole file (:func:`elyune_adapters.asr.diarize.label_speakers`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ SAMPLE_RATE = 16_000
 WINDOW = 120.0
 #: How far before a window's end a pause is looked for to cut it in.
 CUT_SEARCH = 30.0
+#: How far before a live stretch's end (seconds) its pause is looked for, and the least
+#: of the stretch that is always transcribed (a share of its length).
+STRETCH_SEARCH, STRETCH_KEEP = 8.0, 0.5
+#: Characters of a live stretch's prompt (the text before it) given to the model. None:
+#: measured on a 212 s three-voice espeak-ng meeting in stretches of 20-25 s, a prompt of
+#: 100-800 characters raised the word error rate from 8.6 % to 15-33 % (repeated and
+#: dropped phrases; the whole file: 6.3 %), while it fixed one name in the sample.
+STRETCH_PROMPT_CHARS = 0
 #: Characters of the previous window's text given to the next as its prompt.
 PROMPT_CHARS = 200
 #: Seconds the diarizer may take: this plus so much per second of audio.
@@ -266,6 +280,85 @@ class Engine:
         confident = None if forced else confidence
         return _result(text, language, confident, duration, segments, words, voices)
 
+    def stretch(self, request: dict[str, Any], channel: ChildChannel | None) -> dict[str, Any]:
+        """Transcribe one stretch of a live recording (``request["audio"]``, a WAV whose
+        first sample is at ``request["offset"]`` seconds of the recording) up to a pause
+        near its end (all of it when ``final``), and embed its speech for the labelling
+        that comes at the end (:meth:`label`). Times in the answer are recording times."""
+        audio = Audio(Path(str(request["audio"])))
+        offset = max(0.0, float(request.get("offset") or 0.0))
+        length = audio.duration
+        cut = length if request.get("final") else stretch_cut(audio)
+        with _pulse(channel if self._model is None else None, 0.0, 0.01, LOAD_SECONDS):
+            model = self.load()
+        language: str | None = request.get("language")
+        forced = language is not None
+        confidence: float | None = None
+        segments: list[list[Any]] = []
+        words: list[list[Any]] = []
+        if cut > 0:
+            samples = audio.read(0.0, cut)
+            given = str(request.get("prompt") or "")
+            prompt = given[-STRETCH_PROMPT_CHARS:].strip() if STRETCH_PROMPT_CHARS else ""
+            pieces, info = self._run(model, samples, language, prompt or None)
+            if language is None:
+                language = info.language
+                confidence = _clamp(float(info.language_probability))
+            for piece in pieces:
+                if _hallucinated(piece):
+                    continue
+                _add(piece, offset, offset + cut, segments, words)
+                if channel is not None and cut > 0:
+                    channel.progress(min(0.9, float(piece.end) * 0.9 / cut))
+            del pieces, samples
+            _give_back_memory()
+        voice_data: dict[str, Any] = {}
+        if self.config.diarize and cut > 0:
+            with _pulse(channel, 0.9, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * cut):
+                voice_data = _embed_stretch(self, audio, offset, cut, words)
+        text = " ".join(s[3] for s in segments)
+        return {
+            "type": "result",
+            "start": offset,
+            "until": round(offset + cut, 6),
+            "text": text,
+            "language": language if segments or forced else None,
+            "language_confidence": None if forced or not segments else confidence,
+            "segments": segments,
+            "words": words,
+            "voice_data": voice_data,
+        }
+
+    def label(self, request: dict[str, Any], channel: ChildChannel | None) -> dict[str, Any]:
+        """Join the stretches of a live recording (``request["stretches"]``, each with
+        its segments, words and ``voice_data``) into one result, with the speakers
+        clustered over all of them as :meth:`transcribe` does over a whole file."""
+        segments: list[list[Any]] = []
+        words: list[list[Any]] = []
+        records: list[dict[str, Any]] = []
+        language: str | None = request.get("language")
+        confidence: float | None = None
+        detected = False
+        for stretch in request.get("stretches") or ():
+            for segment in stretch.get("segments") or ():
+                segments.append([len(segments), *list(segment)[1:]])
+            words += [list(word) for word in stretch.get("words") or ()]
+            records.append(stretch.get("voice_data") or {})
+            if language is None and not detected and stretch.get("language"):
+                detected = True
+                language = stretch.get("language")
+                confidence = stretch.get("language_confidence")
+        duration = float(request.get("duration") or 0.0)
+        if not segments:
+            return _result("", request.get("language"), None, duration, [], [])
+        voices: list[list[Any]] = []
+        if self.config.diarize:
+            # no audio is read, but clustering an hour's windows is not instant: pulse
+            with _pulse(channel, 0.0, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * duration):
+                segments, words, voices = _label(self, records, segments, words, request)
+        text = " ".join(s[3] for s in segments)
+        return _result(text, language, confidence, duration, segments, words, voices)
+
     def _run(
         self, model: Any, samples: npt.NDArray[np.float32], language: str | None, prompt: str | None
     ) -> tuple[list[Any], Any]:
@@ -379,6 +472,127 @@ def _diarize(
     )
 
 
+def stretch_cut(audio: Audio) -> float:
+    """Where a stretch that is not the last is cut: the middle of the quietest 0.4 s in
+    its last ``STRETCH_SEARCH`` seconds (never in its first ``STRETCH_KEEP`` share)."""
+    length = audio.duration
+    if length <= 0:
+        return 0.0
+    low = max(length * STRETCH_KEEP, length - STRETCH_SEARCH)
+    cut = _pause_near(audio, low, length)
+    return round(cut, 6) if cut is not None else length
+
+
+def _hallucinated(piece: Any) -> bool:
+    """Whether a segment's words look made up, by faster-whisper's own measure (words too
+    short, too long or too unsure: ``hallucination_silence_threshold``'s anomaly score).
+
+    Whisper invents such segments ("Thank you. Bye. Bye.") in the silence that ends a
+    stretch cut in a pause, where the whole file would have gone on speaking.
+    """
+    found = [w for w in piece.words or () if w.word.strip() and w.word.strip() not in "'\"-"]
+    if not found:
+        return False
+    score = 0.0
+    for word in found[:8]:
+        duration = float(word.end) - float(word.start)
+        score += float(word.probability) < 0.15
+        score += max(0.0, 0.133 - duration) * 15 + max(0.0, duration - 2.0)
+    return score >= 3 or score + 0.01 >= min(len(found), 8)
+
+
+def _typed(
+    segments: list[list[Any]], words: list[list[Any]]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    from elyune_core.entities import Segment, Word
+
+    return (
+        tuple(
+            Segment(id=s[0], start=s[1], end=s[2], text=s[3], speaker=None, confidence=s[5])
+            for s in segments
+        ),
+        tuple(
+            Word(text=w[0], start=w[1], end=w[2], confidence=w[3], speaker=None, punctuated=w[5])
+            for w in words
+        ),
+    )
+
+
+def _embed_stretch(
+    engine: Engine, audio: Audio, offset: float, cut: float, words: list[list[Any]]
+) -> dict[str, Any]:
+    """The speech windows of the stretch's first *cut* seconds and their embeddings, as
+    plain JSON at recording times; a failure gives none (the stretch has no speakers)."""
+    import logging
+
+    from elyune_adapters.asr.diarize import embed_speech, embedded_to_json, speech_stretches
+    from elyune_adapters.asr.voice_encoder import VoiceEncoderError
+    from elyune_core.entities import Word
+
+    local = tuple(
+        Word(
+            text=w[0],
+            start=max(0.0, w[1] - offset),
+            end=max(0.0, w[2] - offset),
+            confidence=w[3],
+            speaker=None,
+            punctuated=w[5],
+        )
+        for w in words
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="elyune-stretch-") as folder:
+            path = Path(folder) / "stretch.wav"
+            with wave.open(str(path), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(SAMPLE_RATE)
+                pcm = np.clip(audio.read(0.0, cut), -1.0, 1.0) * 32767.0
+                out.writeframes(pcm.astype("<i2").tobytes())
+            encoder = engine.voice_encoder()
+            embedded = embed_speech(path, speech_stretches(path, words=local), encoder)
+    except (VoiceEncoderError, ArithmeticError, ValueError, RuntimeError, OSError) as exc:
+        logging.getLogger(__name__).warning(
+            "speaker embedding failed, the stretch will have no speakers: %s", exc
+        )
+        return {}
+    return embedded_to_json(embedded, offset)
+
+
+def _label(
+    engine: Engine,
+    records: list[dict[str, Any]],
+    segments: list[list[Any]],
+    words: list[list[Any]],
+    request: dict[str, Any],
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Label speakers from the stretches' stored windows; a failure leaves the
+    transcript without speakers."""
+    import logging
+
+    from elyune_adapters.asr.diarize import embedded_from_json, label_speakers
+
+    typed_segments, typed_words = _typed(segments, words)
+    try:
+        result = label_speakers(
+            embedded_from_json(records),
+            typed_segments,
+            typed_words,
+            num_speakers=request.get("num_speakers"),
+            max_speakers=request.get("max_speakers") or engine.config.max_speakers,
+        )
+    except (ArithmeticError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        logging.getLogger(__name__).warning(
+            "speaker diarization failed, transcript has no speakers: %s", exc
+        )
+        return segments, words, []
+    return (
+        [[s.id, s.start, s.end, s.text, s.speaker, s.confidence] for s in result.segments],
+        [[w.text, w.start, w.end, w.confidence, w.speaker, w.punctuated] for w in result.words],
+        [[v.label, list(v.embedding), v.seconds] for v in result.voices],
+    )
+
+
 def _add(
     piece: Any,
     offset: float,
@@ -463,7 +677,15 @@ def main() -> int:
                 engine.load()
                 channel.send({"type": "result"})
                 continue
-            channel.send(engine.transcribe(request, channel))
+            kind = request.get("type") or "transcribe"
+            if kind == "stretch":
+                channel.send(engine.stretch(request, channel))
+            elif kind == "label":
+                channel.send(engine.label(request, channel))
+            elif kind == "transcribe":
+                channel.send(engine.transcribe(request, channel))
+            else:
+                channel.error(f"unknown request type {kind!r}", transient=False)
         except EngineFailedError as exc:
             channel.error(str(exc), transient=exc.transient)
         except MemoryError:
