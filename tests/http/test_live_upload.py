@@ -11,6 +11,7 @@ from elyune_adapters.container import resolve
 from elyune_adapters.memory import EventLog, FixedClock
 from elyune_core.use_cases.live_upload import idle_note
 from tests.http.conftest import path_of
+from tests.support.media import SAMPLE
 
 LIVE = {"filename": "live.webm", "upload": "live", "title": "Stand-up"}
 ORIGIN = "chrome-extension://abcdefghijklmnop"
@@ -20,8 +21,12 @@ def md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324
 
 
+SAMPLE_BYTES = SAMPLE.read_bytes()
+
+
 def chunk_bytes(index: int, size: int = 1000) -> bytes:
-    return bytes([index % 251]) * size
+    """Piece *index* of the sample meeting's WebM stream (live processing reads it)."""
+    return SAMPLE_BYTES[index * size : (index + 1) * size]
 
 
 async def start(api, token, **extra) -> dict:
