@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 LIVE_ENV = {
     # short stretches and segments, so a 50 s sample is cut in several of each
-    "ELYUNE_LIVE_STRETCH_SECONDS": "10",
+    "ELYUNE_LIVE_STRETCH_SECONDS": "20",
     "ELYUNE_LIVE_SEGMENT_SECONDS": "5",
 }
 
