@@ -51,8 +51,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import _report
 from long import SAMPLE, Sampler
+from tests.support.media import SAMPLE_DURATION, sample_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".elyune" / "bench"
@@ -371,6 +373,19 @@ def _norm(word: str) -> str:
     return "".join(ch for ch in word.lower() if ch.isalnum() or ch == "'")
 
 
+def reference(seconds: float) -> list[str]:
+    """What is said in *seconds* of the looped sample: its script once per loop, the
+    last loop's words in proportion to the time it plays (the same for both
+    transcripts compared, so their difference in WER is exact where it counts)."""
+    words = [_norm(w) for w in sample_text().split()]
+    loops, rest = divmod(seconds, SAMPLE_DURATION)
+    return words * int(loops) + words[: round(len(words) * rest / SAMPLE_DURATION)]
+
+
+def reference_wer(transcript: dict[str, Any], seconds: float) -> float:
+    return word_error_rate(reference(seconds), [_norm(w["word"]) for w in _words(transcript)])
+
+
 def compare(live: dict[str, Any], whole: dict[str, Any]) -> dict[str, float]:
     """WER of the live transcript against the whole-file one, and the share of the live
     words whose speaker is the whole-file speaker at that time (after mapping labels)."""
@@ -419,6 +434,7 @@ def main() -> None:
     parser.add_argument("--faults", action="store_true", help="add a run with a 30 s cut")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--model", default="base")
+    parser.add_argument("--dump", type=Path, help="write the transcripts compared here")
     args = parser.parse_args()
     minutes = [float(m) for m in args.minutes.split(",") if m]
     rows: list[dict[str, Any]] = []
@@ -448,6 +464,12 @@ def main() -> None:
                 server.stop()
             own, tree = sampler.peak()
             quality = compare(runs[0]["transcript"] or {}, whole)
+            quality["wer_live"] = reference_wer(runs[0]["transcript"] or {}, seconds)
+            quality["wer_whole"] = reference_wer(whole, seconds)
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                for name, body in (("live", runs[0]["transcript"]), ("whole", whole)):
+                    (args.dump / f"{length:g}min-{name}.json").write_text(json.dumps(body))
             row: dict[str, Any] = {
                 "minutes": length,
                 "runs": runs,
@@ -495,7 +517,8 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         "| length | transcript after last chunk (p50 / p90) | MP4 after last chunk (p50 / p90) "
         "| lag behind the live edge (median / max) | peak memory (API process / tree) "
-        "| WER vs whole file | same speaker as whole file | speakers live / whole |",
+        "| WER live / whole file | live vs whole: word difference, same speaker "
+        "| speakers live / whole |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -510,7 +533,8 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {statistics.median(lag_med) if lag_med else float('nan'):.1f} / "
             f"{max(lag_max) if lag_max else float('nan'):.1f} s "
             f"| {row['memory_own']:.0f} / {row['memory_tree']:.0f} MB "
-            f"| {100 * row['wer_vs_whole']:.1f} % | {100 * row['speaker_agreement']:.1f} % "
+            f"| {100 * row['wer_live']:.1f} / {100 * row['wer_whole']:.1f} % "
+            f"| {100 * row['wer_vs_whole']:.1f} %, {100 * row['speaker_agreement']:.1f} % "
             f"| {row['speakers_live']} / {row['speakers_whole']} |"
         )
     faults = [r for r in rows if "fault" in r]

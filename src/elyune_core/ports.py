@@ -410,6 +410,10 @@ class StretchRequest:
     language: str | None = None
     prompt: str | None = None
     final: bool = False
+    #: the audio's first *context* seconds come before the stretch (the end of the one
+    #: before, heard again so that the stretch's first words have their context): what
+    #: is said in them is not kept, and the stretch starts at ``offset + context``
+    context: float = 0.0
 
 
 @attrs.frozen

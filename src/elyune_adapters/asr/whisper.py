@@ -417,6 +417,7 @@ class WhisperTranscriber(Transcriber):
             "language": request.language,
             "prompt": request.prompt,
             "final": request.final,
+            "context": request.context,
         }
         answer = await self._call(message, _wav_seconds(request.audio))
         segments, words = _segments_and_words(answer)

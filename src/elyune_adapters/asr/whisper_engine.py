@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import math
 import string
 import tempfile
@@ -288,7 +289,12 @@ class Engine:
         audio = Audio(Path(str(request["audio"])))
         offset = max(0.0, float(request.get("offset") or 0.0))
         length = audio.duration
-        cut = length if request.get("final") else stretch_cut(audio)
+        final = bool(request.get("final"))
+        context = min(max(0.0, float(request.get("context") or 0.0)), length)
+        # all of the audio is transcribed; unless final, what follows the last pause
+        # between two sentences is dropped and comes again at the start of the next
+        # stretch (a cut there never splits a word, and each sentence is heard whole)
+        cut = length
         with _pulse(channel if self._model is None else None, 0.0, 0.01, LOAD_SECONDS):
             model = self.load()
         language: str | None = request.get("language")
@@ -304,22 +310,29 @@ class Engine:
             if language is None:
                 language = info.language
                 confidence = _clamp(float(info.language_probability))
-            for piece in pieces:
-                if _hallucinated(piece):
-                    continue
+            kept = [
+                piece
+                for piece in pieces
+                if not _hallucinated(piece) and _piece_end(piece) > context + CONTEXT_SLACK
+            ]
+            if not final:
+                cut, kept = sentence_cut(kept, length, audio)
+            for piece in kept:
                 _add(piece, offset, offset + cut, segments, words)
                 if channel is not None and cut > 0:
                     channel.progress(min(0.9, float(piece.end) * 0.9 / cut))
-            del pieces, samples
+            if context > 0:  # what was said in the context belongs to the stretch before
+                segments, words = _after(segments, words, offset + context - CONTEXT_SLACK)
+            del pieces, samples, kept
             _give_back_memory()
         voice_data: dict[str, Any] = {}
         if self.config.diarize and cut > 0:
             with _pulse(channel, 0.9, 0.99, DIARIZE_BASE + DIARIZE_PER_SECOND * cut):
-                voice_data = _embed_stretch(self, audio, offset, cut, words)
+                voice_data = _embed_stretch(self, audio, offset, cut, words, begin=context)
         text = " ".join(s[3] for s in segments)
         return {
             "type": "result",
-            "start": offset,
+            "start": round(offset + context, 6),
             "until": round(offset + cut, 6),
             "text": text,
             "language": language if segments or forced else None,
@@ -472,6 +485,62 @@ def _diarize(
     )
 
 
+#: a segment starting this little before a stretch's context ends is the stretch's own
+CONTEXT_SLACK = 0.15
+#: the shortest silence between two segments a stretch may be cut in
+SENTENCE_GAP = 0.3
+
+
+def sentence_cut(pieces: list[Any], length: float, audio: Audio) -> tuple[float, list[Any]]:
+    """Where a stretch that is not the last ends, and the segments it keeps: the middle of
+    the latest silence of at least ``SENTENCE_GAP`` seconds between two segments in its
+    second half (segments end at sentences); without one, the quietest moment near its
+    end (``stretch_cut``), keeping the segments that end before it."""
+    best: float | None = None
+    for before, after in itertools.pairwise(pieces):
+        gap_start, gap_end = _piece_end(before), _piece_start(after)
+        middle = (gap_start + gap_end) / 2
+        if gap_end - gap_start >= SENTENCE_GAP and middle >= length * STRETCH_KEEP:
+            best = middle
+    if best is None and pieces and length - _piece_end(pieces[-1]) >= SENTENCE_GAP:
+        # the stretch ends in silence after its last segment
+        best = min(length, _piece_end(pieces[-1]) + SENTENCE_GAP / 2)
+    if best is None:
+        best = stretch_cut(audio)
+    cut = round(best, 6)
+    return cut, [piece for piece in pieces if _piece_end(piece) <= cut]
+
+
+def _after(
+    segments: list[list[Any]], words: list[list[Any]], start: float
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The segments and words from *start* (recording time) on: a segment that began
+    before it keeps only its later words (its text made of them)."""
+    kept_words = [w for w in words if w[1] >= start]
+    kept_segments: list[list[Any]] = []
+    for segment in segments:
+        if segment[1] >= start:
+            kept_segments.append(segment)
+            continue
+        inside = [w for w in kept_words if segment[1] <= w[1] <= segment[2]]
+        if inside:
+            text = " ".join(str(w[5] or w[0]) for w in inside)
+            kept_segments.append([segment[0], inside[0][1], segment[2], text, *segment[4:]])
+    for number, segment in enumerate(kept_segments):
+        segment[0] = number
+    return kept_segments, kept_words
+
+
+def _piece_start(piece: Any) -> float:
+    words = [w for w in piece.words or () if w.word.strip()]
+    return float(words[0].start) if words else float(piece.start)
+
+
+def _piece_end(piece: Any) -> float:
+    words = [w for w in piece.words or () if w.word.strip()]
+    return float(words[-1].end) if words else float(piece.end)
+
+
 def stretch_cut(audio: Audio) -> float:
     """Where a stretch that is not the last is cut: the middle of the quietest 0.4 s in
     its last ``STRETCH_SEARCH`` seconds (never in its first ``STRETCH_KEEP`` share)."""
@@ -519,7 +588,13 @@ def _typed(
 
 
 def _embed_stretch(
-    engine: Engine, audio: Audio, offset: float, cut: float, words: list[list[Any]]
+    engine: Engine,
+    audio: Audio,
+    offset: float,
+    cut: float,
+    words: list[list[Any]],
+    *,
+    begin: float = 0.0,
 ) -> dict[str, Any]:
     """The speech windows of the stretch's first *cut* seconds and their embeddings, as
     plain JSON at recording times; a failure gives none (the stretch has no speakers)."""
@@ -532,8 +607,8 @@ def _embed_stretch(
     local = tuple(
         Word(
             text=w[0],
-            start=max(0.0, w[1] - offset),
-            end=max(0.0, w[2] - offset),
+            start=max(0.0, w[1] - offset - begin),
+            end=max(0.0, w[2] - offset - begin),
             confidence=w[3],
             speaker=None,
             punctuated=w[5],
@@ -547,7 +622,7 @@ def _embed_stretch(
                 out.setnchannels(1)
                 out.setsampwidth(2)
                 out.setframerate(SAMPLE_RATE)
-                pcm = np.clip(audio.read(0.0, cut), -1.0, 1.0) * 32767.0
+                pcm = np.clip(audio.read(begin, cut), -1.0, 1.0) * 32767.0
                 out.writeframes(pcm.astype("<i2").tobytes())
             encoder = engine.voice_encoder()
             embedded = embed_speech(path, speech_stretches(path, words=local), encoder)
@@ -556,7 +631,7 @@ def _embed_stretch(
             "speaker embedding failed, the stretch will have no speakers: %s", exc
         )
         return {}
-    return embedded_to_json(embedded, offset)
+    return embedded_to_json(embedded, offset + begin)
 
 
 def _label(

@@ -82,6 +82,7 @@ class LiveProcessingPolicy:
     ``segment_seconds``: the shortest video segment (a segment ends at a keyframe).
     ``lease``: how long a worker owns a recording without a sign of life.
     ``max_seconds``: the longest a live recording may run; later media is not kept.
+    ``context_seconds``: audio before a stretch heard again with it (not kept).
     """
 
     audio_seconds: float = 4.0
@@ -90,6 +91,8 @@ class LiveProcessingPolicy:
     lease: timedelta = timedelta(seconds=30)
     max_seconds: float = 4 * 3600.0
     prompt_chars: int = 200
+    #: seconds of audio before a stretch given with it, for context (not kept)
+    context_seconds: float = 3.0
 
 
 @attrs.frozen
@@ -533,9 +536,21 @@ class AdvanceLiveRecording:
         clusters, consumed = self._clusters(data, cursor, header)
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
-        ready = bool(clusters) and (
-            cursor.stream_done or clusters[-1].end - cursor.audio.time >= self._policy.audio_seconds
+        # a piece is the clusters up to the first that reaches ``audio_seconds`` past the
+        # last piece (all of them once the stream is done): its bounds follow the stream,
+        # not the moments chunks happened to arrive, so a rerun decodes the same pieces
+        reach = next(
+            (
+                n
+                for n, c in enumerate(clusters)
+                if c.end - cursor.audio.time >= self._policy.audio_seconds
+            ),
+            None,
         )
+        ready = bool(clusters) and (cursor.stream_done or reach is not None)
+        if ready and not cursor.stream_done and reach is not None:
+            clusters = clusters[: reach + 1]
+            consumed = clusters[-1].offset + clusters[-1].size
         if not ready:
             if cursor.stream_done:  # nothing decodable is left
                 cursor.audio = self._advance(cursor, cursor.audio, len(data), cursor.audio.time)
@@ -563,25 +578,27 @@ class AdvanceLiveRecording:
         audio_done = cursor.stream_done and cursor.audio.chunk >= cursor.chunks_processed
         if waiting <= 1e-6 or (waiting < self._policy.stretch_seconds and not audio_done):
             return False
+        # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
+        # the rest in one last stretch: their bounds follow the audio alone
         final = audio_done and waiting < 2 * self._policy.stretch_seconds
         end = (
             cursor.audio_end
             if final
-            else min(
-                cursor.audio_end, cursor.transcribed_until + 1.5 * self._policy.stretch_seconds
-            )
+            else min(cursor.audio_end, cursor.transcribed_until + self._policy.stretch_seconds)
         )
+        begin = max(0.0, cursor.transcribed_until - self._policy.context_seconds)
         async with self._workspace.scratch("live-stretch") as scratch:
             wav = scratch / "stretch.wav"
-            await self._write_wav(live, cursor, cursor.transcribed_until, end, wav, scratch)
+            await self._write_wav(live, cursor, begin, end, wav, scratch)
             result = await self._transcriber.transcribe_stretch(
                 StretchRequest(
                     recording_id=live.recording_id,
                     audio=wav,
-                    offset=cursor.transcribed_until,
+                    offset=begin,
                     language=recording.language or cursor.language,
                     prompt=cursor.prompt or None,
                     final=final,
+                    context=cursor.transcribed_until - begin,
                 )
             )
         until = result.until if not final else end
