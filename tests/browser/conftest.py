@@ -25,6 +25,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # a page's AudioContext plays without a click (the live recording test feeds
+    # the sample meeting into MediaRecorder through WebAudio)
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 
