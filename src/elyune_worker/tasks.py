@@ -178,6 +178,15 @@ async def advance_live(recording_id: str, context: Context = TaskiqDepends()) ->
     finally:
         running.discard(current)
     await context.ack()
+    if not result.busy:
+        logger.info(
+            "worker %s: live recording %s advanced: %.1f s received, transcribed to %.1f s%s",
+            worker,
+            recording,
+            result.media_seconds,
+            result.transcribed_until,
+            "; processing started" if result.started else "",
+        )
     return {
         "ran": not result.busy,
         "started": result.started,
