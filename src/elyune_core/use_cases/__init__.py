@@ -50,6 +50,20 @@ from elyune_core.use_cases.manage_recording import (
     UpdateRecording,
     UpdateRecordingInput,
 )
+from elyune_core.use_cases.multipart_upload import (
+    AbortMultipart,
+    CompleteMultipart,
+    CompleteMultipartInput,
+    ListMultipartParts,
+    ListPartsResult,
+    MultipartInput,
+    SignedPart,
+    SignParts,
+    SignPartsInput,
+    SignPartsResult,
+    StartMultipart,
+    StartMultipartResult,
+)
 from elyune_core.use_cases.operator import (
     GetJob,
     JobOverview,
@@ -132,6 +146,7 @@ from elyune_core.use_cases.webhooks import (
 )
 
 __all__ = [
+    "AbortMultipart",
     "AdvanceLiveRecording",
     "AdvanceResult",
     "AskInput",
@@ -141,6 +156,8 @@ __all__ = [
     "ChunkTicket",
     "CleanupRecordings",
     "CleanupResult",
+    "CompleteMultipart",
+    "CompleteMultipartInput",
     "CompleteUpload",
     "CompleteUploadInput",
     "CompleteUploadResult",
@@ -179,6 +196,8 @@ __all__ = [
     "ListDeliveries",
     "ListJobs",
     "ListJobsInput",
+    "ListMultipartParts",
+    "ListPartsResult",
     "ListRecordings",
     "ListRecordingsInput",
     "ListVoiceProfiles",
@@ -189,6 +208,7 @@ __all__ = [
     "LiveUploadStatus",
     "Login",
     "LoginInput",
+    "MultipartInput",
     "PipelinePolicy",
     "QueueOverview",
     "QueueReport",
@@ -226,6 +246,12 @@ __all__ = [
     "SetVoiceProfiles",
     "SetVoiceProfilesInput",
     "SetVoiceProfilesResult",
+    "SignParts",
+    "SignPartsInput",
+    "SignPartsResult",
+    "SignedPart",
+    "StartMultipart",
+    "StartMultipartResult",
     "StartProcessing",
     "StartProcessingInput",
     "StartProcessingResult",
