@@ -712,7 +712,8 @@ PATHS: JSON = {
     },
     "/api/v1/recordings/{id}/events/": {
         "get": _op(
-            "Live progress as server-sent events (`step` events, then `done`)",
+            "Live progress as server-sent events (`step` events, then `done`; `live` events "
+            "while a live recording is recorded: how far its processing has caught up)",
             (
                 "200",
                 {
