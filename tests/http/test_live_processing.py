@@ -192,12 +192,18 @@ async def test_processing_catches_up_while_the_recording_goes_on(make_api):
     assert progress["media_seconds"] >= progress["transcribed_until"]
     detail = await detail_of(api, token, rid)
     assert detail["status"] == "awaiting_upload"  # still being recorded
+    following = asyncio.ensure_future(events_until_done(api, token, rid))  # opened now
     order = list(range(35, len(pieces)))
     random.Random(7).shuffle(order)  # the rest out of order
     for index in order:
         await send(api, token, rid, index, pieces[index])
     assert (await finish(api, token, rid, len(pieces))).status == 202
-    events = await events_until_done(api, token, rid)
+    events = await following
     assert events[-1][1]["status"] == "ready"
+    live = [data for event, data in events if event == "live"]
+    assert live, "the stream said how far processing had caught up"
+    assert live[0]["state"] == "recording"
+    assert live[0]["transcribed_until"] >= 10
+    assert live[0]["transcribed_until_clock"].startswith("0:")
     transcript = await transcript_of(api, token, rid)
     assert transcript["segments"][-1]["end"] > 40
