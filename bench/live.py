@@ -192,18 +192,35 @@ class Server:
             check=True,
             capture_output=True,
         )
-        self.process = subprocess.Popen([*cli, "serve"], env=self.env)
+        self.serve()
+
+    def serve(self) -> None:
+        """Start ``elyune serve`` (its own process group, as a service is) and wait."""
+        cli = [sys.executable, "-m", "elyune_cli"]
+        self.process = subprocess.Popen([*cli, "serve"], env=self.env, start_new_session=True)
         for _ in range(600):
             try:
                 urllib.request.urlopen(f"{self.base}/healthz", timeout=2).read()
                 break
             except OSError:
                 time.sleep(0.1)
-        status, body = call(
-            self.base, "POST", "/api/token/", {"username": "bench", "password": PASSWORD}
-        )
-        assert status == 200, body
-        self.token = body["access"]
+        if not self.token:
+            status, body = call(
+                self.base, "POST", "/api/token/", {"username": "bench", "password": PASSWORD}
+            )
+            assert status == 200, body
+            self.token = body["access"]
+
+    def crash_and_restart(self) -> float:
+        """SIGKILL the server and everything it started (its in-process worker, the
+        speech engine, ffmpeg), like a machine that dies, then start it again; return
+        how long it was away."""
+        assert self.process is not None
+        began = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+        self.serve()
+        return time.monotonic() - began
 
     def stop(self) -> None:
         if self.process is not None:
@@ -224,6 +241,7 @@ def play(
     *,
     speed: float,
     cut: tuple[float, float] | None = None,
+    crash_at: float | None = None,
     on_chunk: Any = None,
 ) -> dict[str, Any]:
     """Record *path* live through the API; return the timings."""
@@ -244,9 +262,12 @@ def play(
 
     def poll() -> None:
         while not stop_polling.wait(1.0):
-            code, body = call(
-                base, "GET", f"/api/v1/recordings/{recording_id}/upload/", None, token
-            )
+            try:
+                code, body = call(
+                    base, "GET", f"/api/v1/recordings/{recording_id}/upload/", None, token
+                )
+            except OSError:  # the server is restarting (the crash run)
+                continue
             if code == 200 and isinstance(body, dict):
                 progress = body.get("progress") or {}
                 until = float(progress.get("transcribed_until") or 0.0)
@@ -280,6 +301,10 @@ def play(
         if pause > 0:
             time.sleep(pause)
         media_time = (index + 1) * per_chunk
+        if crash_at is not None and media_time >= crash_at:
+            crash_at = None
+            away = server.crash_and_restart()  # chunks due meanwhile wait on the client
+            print(f"server killed at {media_time:.0f} s of media, back after {away:.1f} s")
         if cut is not None and cut[0] <= media_time < cut[1]:
             waiting.append(index)  # the network is down: the client keeps the chunk
             continue
@@ -435,6 +460,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--model", default="base")
     parser.add_argument("--dump", type=Path, help="write the transcripts compared here")
+    parser.add_argument("--log-level", default="warning", help="the server's LOG_LEVEL")
+    parser.add_argument(
+        "--no-whole", action="store_true", help="skip processing the file whole (long ones)"
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of other lengths from earlier runs (.elyune/bench/live.json)",
+    )
     args = parser.parse_args()
     minutes = [float(m) for m in args.minutes.split(",") if m]
     rows: list[dict[str, Any]] = []
@@ -443,8 +477,10 @@ def main() -> None:
         seconds = length * 60
         work = Path(tempfile.mkdtemp(prefix="elyune-live-bench-"))
         try:
-            whole = whole_file(path, work / "whole")
-            server = Server(work / "live", {"WHISPER_MODEL": args.model})
+            whole = None if args.no_whole else whole_file(path, work / "whole")
+            server = Server(
+                work / "live", {"WHISPER_MODEL": args.model, "LOG_LEVEL": args.log_level}
+            )
             server.start()
             assert server.process is not None
             sampler = Sampler(server.process.pid)
@@ -455,23 +491,35 @@ def main() -> None:
                     print(f"{length:g} min, run {run + 1}/{args.runs}...", flush=True)
                     runs.append(play(server, path, seconds, speed=args.speed))
                     print({k: v for k, v in runs[-1].items() if k != "transcript"}, flush=True)
-                fault = None
-                if args.faults:
-                    middle = seconds / 2
-                    fault = play(server, path, seconds, speed=args.speed, cut=(middle, middle + 30))
             finally:
                 sampler.stop()
-                server.stop()
             own, tree = sampler.peak()
-            quality = compare(runs[0]["transcript"] or {}, whole)
-            quality["wer_live"] = reference_wer(runs[0]["transcript"] or {}, seconds)
-            quality["wer_whole"] = reference_wer(whole, seconds)
+            fault = None
+            try:
+                if args.faults:  # killed at a third, the network cut for 30 s at two thirds
+                    print(f"{length:g} min, with a crash and a cut...", flush=True)
+                    cut = (seconds * 2 / 3, seconds * 2 / 3 + 30)
+                    fault = play(
+                        server, path, seconds, speed=args.speed, cut=cut, crash_at=seconds / 3
+                    )
+                    print({k: v for k, v in fault.items() if k != "transcript"}, flush=True)
+            finally:
+                server.stop()
+            quality: dict[str, Any] = {
+                "wer_live": reference_wer(runs[0]["transcript"] or {}, seconds)
+            }
+            if whole is not None:
+                quality.update(compare(runs[0]["transcript"] or {}, whole))
+                quality["wer_whole"] = reference_wer(whole, seconds)
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
                 for name, body in (("live", runs[0]["transcript"]), ("whole", whole)):
                     (args.dump / f"{length:g}min-{name}.json").write_text(json.dumps(body))
             row: dict[str, Any] = {
                 "minutes": length,
+                "speed": args.speed,
+                "date": time.strftime("%Y-%m-%d"),
+                "load": os.getloadavg()[0],
                 "runs": runs,
                 "memory_own": own,
                 "memory_tree": tree,
@@ -480,9 +528,21 @@ def main() -> None:
             if fault is not None:
                 row["fault"] = fault
                 row["fault_same"] = _same_text(fault["transcript"], runs[0]["transcript"])
+                row["fault_diff"] = _difference(fault["transcript"], runs[0]["transcript"])
             rows.append(row)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    for row in rows:
+        for run in [*row["runs"], row.get("fault") or {}]:
+            run.pop("transcript", None)
+    if args.merge:
+        stored = CACHE / "live.json"
+        earlier = json.loads(stored.read_text()) if stored.exists() else []
+        lengths = {row["minutes"] for row in rows}
+        rows = sorted(
+            [r for r in earlier if r["minutes"] not in lengths] + rows, key=lambda r: r["minutes"]
+        )
+        stored.write_text(json.dumps(rows))
     report = render(rows, args)
     print(report)
     if not args.no_write:
@@ -493,6 +553,15 @@ def _same_text(a: Any, b: Any) -> bool:
     if not a or not b:
         return False
     return [_norm(w["word"]) for w in _words(a)] == [_norm(w["word"]) for w in _words(b)]
+
+
+def _difference(a: Any, b: Any) -> str:
+    if not a or not b:
+        return "no transcript"
+    left = [_norm(w["word"]) for w in _words(a)]
+    right = [_norm(w["word"]) for w in _words(b)]
+    changed = round(word_error_rate(right, left) * len(right))
+    return f"{changed} of {len(right)} words differ"
 
 
 def _p(values: list[float], q: float) -> float:
@@ -510,12 +579,14 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"Machine: {_report.machine()}. Embedded mode (`elyune serve`: SQLite, local "
         f"store, in-process processing, faster-whisper {args.model}). A 1280x720 "
         "recording (5 frames a second, a keyframe every 10 s, the sample meeting's two "
-        "voices looped) played through the live chunk API, one chunk a second"
-        + (f" sent {args.speed:g} times faster than real time" if args.speed != 1 else "")
-        + f", {args.runs} runs per length. Targets: transcript with speakers stored "
-        "<= 5 s after the last chunk, MP4 <= 30 s.",
+        "voices looped) played through the live chunk API, one chunk a second of media "
+        "(sent faster than real time where the speed says so: the measures after the "
+        "last chunk are the same). Targets: transcript with speakers stored <= 5 s "
+        "after the last chunk, MP4 <= 30 s. *WER*: against the script the sample reads, "
+        "for the live transcript and for the same file uploaded whole (`elyune process`).",
         "",
-        "| length | transcript after last chunk (p50 / p90) | MP4 after last chunk (p50 / p90) "
+        "| length (runs, speed, load) | transcript after last chunk (p50 / p90) "
+        "| MP4 after last chunk (p50 / p90) "
         "| lag behind the live edge (median / max) | peak memory (API process / tree) "
         "| WER live / whole file | live vs whole: word difference, same speaker "
         "| speakers live / whole |",
@@ -527,25 +598,45 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         mp4 = [r["mp4_after"] for r in runs if r["mp4_after"] is not None]
         lag_med = [r["lag_median"] for r in runs if r["lag_median"] is not None]
         lag_max = [r["lag_max"] for r in runs if r["lag_max"] is not None]
+        whole = "wer_whole" in row
+        wer = f"{100 * row['wer_live']:.1f} / " + (
+            f"{100 * row['wer_whole']:.1f} %" if whole else "(not run) %"
+        )
+        versus = (
+            f"{100 * row['wer_vs_whole']:.1f} %, {100 * row['speaker_agreement']:.1f} %"
+            if whole
+            else "-"
+        )
+        speakers = f"{row['speakers_live']} / {row['speakers_whole']}" if whole else "-"
+        label = (
+            f"{row['minutes']:g} min ({len(runs)}, {row.get('speed', 1):g}x, "
+            f"{row.get('load', float('nan')):.1f})"
+        )
         lines.append(
-            f"| {row['minutes']:g} min | {statistics.median(transcript):.1f} / "
+            f"| {label} | {statistics.median(transcript):.1f} / "
             f"{_p(transcript, 0.9):.1f} s | {statistics.median(mp4):.1f} / {_p(mp4, 0.9):.1f} s "
             f"| {statistics.median(lag_med) if lag_med else float('nan'):.1f} / "
             f"{max(lag_max) if lag_max else float('nan'):.1f} s "
             f"| {row['memory_own']:.0f} / {row['memory_tree']:.0f} MB "
-            f"| {100 * row['wer_live']:.1f} / {100 * row['wer_whole']:.1f} % "
-            f"| {100 * row['wer_vs_whole']:.1f} %, {100 * row['speaker_agreement']:.1f} % "
-            f"| {row['speakers_live']} / {row['speakers_whole']} |"
+            f"| {wer} | {versus} | {speakers} |"
         )
     faults = [r for r in rows if "fault" in r]
     if faults:
-        lines += ["", "With the network cut for 30 s mid-recording (chunks held, then sent):", ""]
+        lines += [
+            "",
+            "With faults: the server (its in-process worker, speech engine and ffmpeg with "
+            "it) SIGKILLed at a third of the recording and started again, the chunks due "
+            "meanwhile held by the client; the network cut for 30 s at two thirds (chunks "
+            "held, then sent together):",
+            "",
+        ]
         for row in faults:
             fault = row["fault"]
             lines.append(
                 f"- {row['minutes']:g} min: transcript {fault['transcript_after']:.1f} s and "
-                f"MP4 {fault['mp4_after']:.1f} s after the last chunk; same transcript as "
-                f"the undisturbed run: {'yes' if row['fault_same'] else 'no'}."
+                f"MP4 {fault['mp4_after']:.1f} s after the last chunk; the same words as the "
+                f"undisturbed run: {'yes' if row['fault_same'] else 'no'}"
+                f"{'' if row['fault_same'] else ' (' + row['fault_diff'] + ')'}."
             )
     lines.append("")
     return "\n".join(lines)

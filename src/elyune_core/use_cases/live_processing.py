@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -455,7 +456,19 @@ class AdvanceLiveRecording:
             return live, cursor, False
         # the transcript first, then the video (the slow part)
         for work in (self._audio, self._stretch, self._video):
+            began = time.monotonic()
             if await work(live, recording, cursor):
+                logger.debug(
+                    "live %s: %s in %.2f s (media %.1f s, audio %.1f s, transcribed %.1f s, "
+                    "video %.1f s)",
+                    live.recording_id,
+                    work.__name__.strip("_"),
+                    time.monotonic() - began,
+                    cursor.media_seconds,
+                    cursor.audio_end,
+                    cursor.transcribed_until,
+                    cursor.video_end,
+                )
                 live = await self._save(live.recording_id, cursor)
                 if work != self._audio:  # an event per stretch or segment, not per piece
                     await self._progress(live, cursor)
@@ -580,7 +593,7 @@ class AdvanceLiveRecording:
             return False
         # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
         # the rest in one last stretch: their bounds follow the audio alone
-        final = audio_done and waiting < 2 * self._policy.stretch_seconds
+        final = audio_done and waiting < self._policy.stretch_seconds
         end = (
             cursor.audio_end
             if final
