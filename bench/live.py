@@ -462,6 +462,9 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write the transcripts compared here")
     parser.add_argument("--log-level", default="warning", help="the server's LOG_LEVEL")
     parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)"
+    )
+    parser.add_argument(
         "--no-whole", action="store_true", help="skip processing the file whole (long ones)"
     )
     parser.add_argument(
@@ -479,7 +482,12 @@ def main() -> None:
         try:
             whole = None if args.no_whole else whole_file(path, work / "whole")
             server = Server(
-                work / "live", {"WHISPER_MODEL": args.model, "LOG_LEVEL": args.log_level}
+                work / "live",
+                {
+                    "WHISPER_MODEL": args.model,
+                    "LOG_LEVEL": args.log_level,
+                    **dict(item.split("=", 1) for item in args.env),
+                },
             )
             server.start()
             assert server.process is not None

@@ -15,6 +15,7 @@ import attrs
 from aiohttp import web
 
 from elyune_core._keys import MAX_CHUNKS
+from elyune_core.entities import WebhookEvent
 from elyune_core.errors import InvalidInputError
 from elyune_core.use_cases.live_upload import MAX_CHUNKS_PER_REQUEST
 from elyune_core.use_cases.uploads import MAX_SPEAKER_HINT
@@ -430,13 +431,7 @@ WEBHOOK = Body(
             max_items=10,
             items=Field(
                 "string",
-                choices=(
-                    "recording.uploaded",
-                    "transcript.ready",
-                    "analysis.ready",
-                    "processing.completed",
-                    "processing.failed",
-                ),
+                choices=tuple(event.value for event in WebhookEvent),
             ),
         ),
         "description": Field("string", max_length=500),

@@ -15,7 +15,9 @@ import math
 import random
 
 import pytest
+from aiohttp import web
 
+from elyune_adapters.container import resolve
 from tests.http.conftest import path_of
 from tests.support.media import SAMPLE
 
@@ -172,9 +174,24 @@ async def test_a_live_recording_gives_what_the_whole_file_gives(make_api):
     assert kinds["source"]["size"] == len(data)
 
 
-async def test_processing_catches_up_while_the_recording_goes_on(make_api):
-    api = await make_api(**LIVE_ENV)
+async def test_processing_catches_up_while_the_recording_goes_on(make_api, aiohttp_server):
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    server = await aiohttp_server(receiver)
+    api = await make_api(**LIVE_ENV, WEBHOOK_ALLOW_PRIVATE="true")
     token = await api.user()
+    created = await api.client.post(
+        "/api/v1/webhooks/",
+        json={"url": str(server.make_url("/hook")), "events": ["live.progress"]},
+        headers=api.auth(token),
+    )
+    assert created.status == 201, await created.text()
     pieces = chunks_of(SAMPLE.read_bytes(), 50)
     rid = (await start_live(api, token))["recording_id"]
     for index in range(35):
@@ -207,3 +224,9 @@ async def test_processing_catches_up_while_the_recording_goes_on(make_api):
     assert live[0]["transcribed_until_clock"].startswith("0:")
     transcript = await transcript_of(api, token, rid)
     assert transcript["segments"][-1]["end"] > 40
+    # the webhook heard how far processing had caught up, stretch by stretch
+    await (await resolve(api.container.deliver_webhooks())).execute()
+    progress_events = [body for body in received if body["type"] == "live.progress"]
+    assert progress_events, received
+    assert progress_events[0]["data"]["recording_id"] == rid
+    assert max(b["data"]["transcribed_until"] for b in progress_events) >= 40
