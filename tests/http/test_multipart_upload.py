@@ -255,8 +255,8 @@ async def test_an_unknown_upload_id_is_refused_on_every_call(api) -> None:
             ),
             await complete(api, token, rid, unknown, [{"number": 1, "etag": "e"}]),
         ]
-        for response in answers:
-            assert response.status == 400, await response.text()
+        for response in answers:  # a conflict with the recording's state, not a bad body
+            assert response.status == 409, await response.text()
             assert "No multipart upload" in (await response.json())["upload_id"][0]
 
 
@@ -283,7 +283,7 @@ async def test_another_users_recording_and_upload_are_out_of_reach(api) -> None:
     # Alice's upload id on Bob's own recording is an unknown upload.
     bobs = await request_upload(api, bob, 20)
     stolen = await listed(api, bob, bobs, upload_id)
-    assert stolen.status == 400
+    assert stolen.status == 409
     assert "upload_id" in await stolen.json()
     # And Alice's upload is untouched.
     assert (await listed(api, alice, rid, upload_id)).status == 200
@@ -303,7 +303,7 @@ async def test_abort_drops_the_parts_and_the_recording_still_awaits(api) -> None
     )
 
     assert response.status == 204
-    assert (await listed(api, token, rid, upload_id)).status == 400
+    assert (await listed(api, token, rid, upload_id)).status == 409
     assert (await put(api, url, b"01234")).status == 404  # the URL's upload is gone
     multipart = await resolve(api.container.local_multipart())
     assert list(multipart.uploads.iterdir()) == []

@@ -183,11 +183,11 @@ class _MultipartUseCase:
     async def _stored(self, recording: Recording, upload_id: str) -> Sequence[UploadPart]:
         """The upload's stored parts; an unknown or another recording's id is refused."""
         if not upload_id or len(upload_id) > 1024:
-            raise InvalidInputError({"upload_id": _UNKNOWN})
+            raise InvalidStateError({"upload_id": _UNKNOWN})
         try:
             return await self._multipart.list_parts(recording.source_key, upload_id)
         except ObjectNotFoundError:
-            raise InvalidInputError({"upload_id": _UNKNOWN}) from None
+            raise InvalidStateError({"upload_id": _UNKNOWN}) from None
 
 
 class StartMultipart(_MultipartUseCase):
@@ -281,7 +281,7 @@ class AbortMultipart(_MultipartUseCase):
         try:
             await self._multipart.abort_multipart(recording.source_key, data.upload_id)
         except ObjectNotFoundError:
-            raise InvalidInputError({"upload_id": _UNKNOWN}) from None
+            raise InvalidStateError({"upload_id": _UNKNOWN}) from None
 
 
 class CompleteMultipart(_MultipartUseCase):
@@ -325,7 +325,7 @@ class CompleteMultipart(_MultipartUseCase):
                     recording.source_key, upload.upload_id, chosen
                 )
             except ObjectNotFoundError:
-                raise InvalidInputError({"upload_id": _UNKNOWN}) from None
+                raise InvalidStateError({"upload_id": _UNKNOWN}) from None
         return await self._complete.execute(
             CompleteUploadInput(upload.owner_id, upload.recording_id, recording.source_key)
         )
