@@ -231,7 +231,7 @@ class SignParts(_MultipartUseCase):
                     {"numbers": f"Part number {number} is not between 1 and {MAX_PARTS}."}
                 )
         if len(set(numbers)) != len(numbers):
-            raise InvalidInputError({"numbers": "Each part number may appear only once."})
+            raise InvalidStateError({"numbers": "Each part number may appear only once."})
         recording = await self._awaiting(data.upload)
         await self._stored(recording, data.upload.upload_id)
         signed = tuple(
