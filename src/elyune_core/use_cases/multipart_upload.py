@@ -66,31 +66,31 @@ def check_parts(requested: Sequence[UploadPart], stored: Sequence[UploadPart]) -
     naming the part.
     """
     if not requested:
-        raise InvalidInputError({"parts": "Name at least one part."})
+        raise InvalidStateError({"parts": "Name at least one part."})
     by_number = {part.number: part for part in stored}
     chosen: list[UploadPart] = []
     previous = 0
     for part in requested:
         if not 1 <= part.number <= MAX_PARTS:
-            raise InvalidInputError(
+            raise InvalidStateError(
                 {"parts": f"Part number {part.number} is not between 1 and {MAX_PARTS}."}
             )
         if part.number <= previous:
-            raise InvalidInputError(
+            raise InvalidStateError(
                 {"parts": f"Part {part.number} is out of order: list parts by ascending number."}
             )
         previous = part.number
         found = by_number.get(part.number)
         if found is None:
-            raise InvalidInputError({"parts": f"Part {part.number} has not been uploaded."})
+            raise InvalidStateError({"parts": f"Part {part.number} has not been uploaded."})
         if normalize_etag(found.etag) != normalize_etag(part.etag):
-            raise InvalidInputError(
+            raise InvalidStateError(
                 {"parts": f"Part {part.number}'s ETag does not match the stored part."}
             )
         chosen.append(found)
     for part in chosen[:-1]:
         if part.size < MIN_PART_SIZE:
-            raise InvalidInputError(
+            raise InvalidStateError(
                 {
                     "parts": f"Part {part.number} has {part.size} bytes: every part but "
                     f"the last needs at least {MIN_PART_SIZE} bytes (5 MiB)."
