@@ -159,7 +159,16 @@ export function recordingView(root, id, startAt = null) {
 
   async function retry() {
     try {
-      await api("POST", `${base}retry/`);
+      const result = await api("POST", `${base}retry/`);
+      // Show the reset steps as pending at once: the job may fail again (or finish) before
+      // the page reads the recording back, and the user should see that it ran again.
+      if (detail.job) {
+        const reset = new Set(result.reset);
+        detail.job.steps = detail.job.steps.map((s) => (reset.has(s.name)
+          ? { ...s, status: "pending", error: null, progress: null, duration: null } : s));
+        detail.job.status = "running";
+        renderSteps(detail.job);
+      }
       await load();
     } catch (exc) {
       fail(exc);
