@@ -11,6 +11,10 @@ takes for the stretches and for 60 minutes of them (the meeting's stretches repe
 Needs ``espeak-ng`` and ``sox``::
 
     python bench/stretches.py [--workdir .elyune/stretches] [--seconds 210] [--speakers 3]
+        [--stretch 25] [--context 3] [--voices dev|test] [--seeds 7001 ...] [--no-hour]
+
+``--voices dev --skip-sample --no-hour`` is how the live processor's stretch length and
+context were chosen (development voices; the live benchmark's sample is not used).
 
 Measured (2 Dec 2026, base model, 25 s stretches; whole file / stretches):
 
@@ -46,7 +50,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from bench.der import der  # noqa: E402
-from bench.speaker_sets import TEST_VOICES, Case, generate  # noqa: E402
+from bench.speaker_sets import DEV_VOICES, TEST_VOICES, Case, generate  # noqa: E402
 
 from elyune_adapters.asr import WhisperTranscriber  # noqa: E402
 from elyune_core.ids import RecordingId  # noqa: E402
@@ -97,29 +101,35 @@ def turns(result: TranscriptionResult) -> list[tuple[str, float, float]]:
 
 
 async def in_stretches(
-    transcriber: WhisperTranscriber, wav: Path, folder: Path, seconds: float
+    transcriber: WhisperTranscriber, wav: Path, folder: Path, seconds: float, context: float
 ) -> list[StretchResult]:
+    """Transcribe *wav* as ``AdvanceLiveRecording`` does: each stretch from the last one's
+    ``until`` for *seconds*, heard with *context* seconds before it (not kept); the rest,
+    once less than *seconds* is left, in one final stretch."""
     with wave.open(str(wav)) as reader:
         pcm = np.frombuffer(reader.readframes(reader.getnframes()), "<i2")
     total = pcm.size / RATE
     results: list[StretchResult] = []
-    offset, prompt = 0.0, None
+    until, prompt = 0.0, None
     while True:
-        end = min(total, offset + seconds)
-        final = end >= total - 1e-6
+        final = total - until < seconds
+        end = total if final else until + seconds
+        begin = max(0.0, until - context)
         piece = folder / f"stretch-{len(results)}.wav"
         with wave.open(str(piece), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(RATE)
-            out.writeframes(pcm[round(offset * RATE) : round(end * RATE)].tobytes())
+            out.writeframes(pcm[round(begin * RATE) : round(end * RATE)].tobytes())
         result = await transcriber.transcribe_stretch(
-            StretchRequest(RECORDING, piece, offset, prompt=prompt, final=final)
+            StretchRequest(
+                RECORDING, piece, begin, prompt=prompt, final=final, context=until - begin
+            )
         )
         results.append(result)
         if final:
             return results
-        offset = result.until
+        until = result.until if result.until > until + 1e-6 else end
         prompt = " ".join(r.text for r in results)[-200:] or None
 
 
@@ -149,13 +159,14 @@ async def measure(
     reference: list[tuple[str, float, float]] | None,
     seconds: float,
     hour: bool,
+    context: float = 3.0,
 ) -> dict[str, object]:
     began = time.monotonic()
     whole = await transcriber.transcribe(TranscriptionRequest(RECORDING, wav))
     whole_seconds = time.monotonic() - began
     with tempfile.TemporaryDirectory() as folder:
         began = time.monotonic()
-        stretches = await in_stretches(transcriber, wav, Path(folder), seconds)
+        stretches = await in_stretches(transcriber, wav, Path(folder), seconds, context)
         stretch_seconds = time.monotonic() - began
     duration = stretches[-1].until
     began = time.monotonic()
@@ -221,8 +232,17 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=210.0)
     parser.add_argument("--speakers", type=int, default=3)
     parser.add_argument("--stretch", type=float, default=25.0)
+    parser.add_argument("--context", type=float, default=3.0)
     parser.add_argument("--model", default="base")
     parser.add_argument("--skip-sample", action="store_true")
+    parser.add_argument("--no-hour", action="store_true", help="skip the 60-minute labelling")
+    parser.add_argument(
+        "--voices",
+        choices=("dev", "test"),
+        default="test",
+        help="the development voices (to choose settings on) or the test voices",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7001])
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO_ROOT / "tests"))
@@ -233,17 +253,25 @@ async def main() -> None:
 
             script = " ".join(text for _, text in SAMPLE_SCRIPT)
             wav = sample_wav(args.workdir / "sample.wav")
-            print(json.dumps(await measure(transcriber, wav, script, None, args.stretch, False)))
-        case = Case(f"live-{args.speakers}spk-{int(args.seconds)}s", args.speakers,
-                    args.seconds, False, 7001)  # fmt: skip
-        wav = args.workdir / f"{case.name}.wav"
-        if wav.exists():
-            meeting = json.loads(wav.with_suffix(".json").read_text(encoding="utf-8"))
-        else:
-            meeting = generate(case, TEST_VOICES, args.workdir)
-        reference = [(str(s), float(a), float(b)) for s, a, b in meeting["turns"]]
-        script = " ".join(meeting["texts"])
-        print(json.dumps(await measure(transcriber, wav, script, reference, args.stretch, True)))
+            report = await measure(
+                transcriber, wav, script, None, args.stretch, False, args.context
+            )
+            print(json.dumps(report))
+        pool = DEV_VOICES if args.voices == "dev" else TEST_VOICES
+        for seed in args.seeds:
+            name = f"live-{args.voices}-{args.speakers}spk-{int(args.seconds)}s-{seed}"
+            case = Case(name, args.speakers, args.seconds, False, seed)
+            wav = args.workdir / f"{case.name}.wav"
+            if wav.exists():
+                meeting = json.loads(wav.with_suffix(".json").read_text(encoding="utf-8"))
+            else:
+                meeting = generate(case, pool, args.workdir)
+            reference = [(str(s), float(a), float(b)) for s, a, b in meeting["turns"]]
+            script = " ".join(meeting["texts"])
+            report = await measure(
+                transcriber, wav, script, reference, args.stretch, not args.no_hour, args.context
+            )
+            print(json.dumps({"stretch": args.stretch, "context": args.context, **report}))
     finally:
         await transcriber.close()
 

@@ -613,8 +613,14 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_sender = providers.Resource(_webhook_sender, url_guard)
 
+    live_processing_policy = providers.Singleton(_live_processing_policy, settings)
     live_steps = providers.Factory(
-        LiveSteps, uow=uow, store=object_store, media=live_media, workspace=workspace
+        LiveSteps,
+        uow=uow,
+        store=object_store,
+        media=live_media,
+        workspace=workspace,
+        policy=live_processing_policy,
     )
     step_handlers = providers.Factory(
         StepHandlers,
@@ -641,7 +647,6 @@ class Container(containers.DeclarativeContainer):
     start_processing = providers.Factory(
         StartProcessing, uow=uow, queue=job_queue, clock=clock, ids=ids
     )
-    live_processing_policy = providers.Singleton(_live_processing_policy, settings)
     advance_live = providers.Factory(
         AdvanceLiveRecording,
         uow=uow,

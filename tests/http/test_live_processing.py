@@ -13,13 +13,16 @@ import hashlib
 import json
 import math
 import random
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from elyune_adapters.container import resolve
 from tests.http.conftest import path_of
-from tests.support.media import SAMPLE
+from tests.support.media import SAMPLE, SAMPLE_DURATION, ffmpeg_exe
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +110,19 @@ def words(transcript: dict) -> list[str]:
     ]
 
 
+def mp4_seconds(data: bytes, directory: Path) -> float:
+    """The length ffmpeg reads from an MP4's header."""
+    path = directory / "video.mp4"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
+    )
+    found = re.search(r"Duration: (\d+):(\d+):([\d.]+)", run.stderr)
+    assert found, run.stderr
+    hours, minutes, seconds = found.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def distance(a: list[str], b: list[str]) -> int:
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
@@ -117,7 +133,7 @@ def distance(a: list[str], b: list[str]) -> int:
     return previous[-1]
 
 
-async def test_a_live_recording_gives_what_the_whole_file_gives(make_api):
+async def test_a_live_recording_gives_what_the_whole_file_gives(make_api, tmp_path):
     api = await make_api(**LIVE_ENV)
     token = await api.user()
     data = SAMPLE.read_bytes()
@@ -157,6 +173,13 @@ async def test_a_live_recording_gives_what_the_whole_file_gives(make_api):
     assert detail["job"]["steps"][0]["output"].get("duration", 0) > 45
     video = await api.client.get(path_of(detail["video_url"]), headers={"Range": "bytes=0-99"})
     assert video.status == 206
+    # the job started once the transcript was done: the transcode step encoded the video
+    # since the last segment, and the MP4 holds the whole recording
+    transcode = next(s for s in detail["job"]["steps"] if s["name"] == "transcode")
+    assert transcode["output"]["live"] is True
+    assert transcode["output"]["segments"] >= 1
+    mp4 = await (await api.client.get(path_of(detail["video_url"]))).read()
+    assert mp4_seconds(mp4, tmp_path) == pytest.approx(SAMPLE_DURATION, abs=0.5)
     live = await transcript_of(api, token, rid)
     assert "onboarding guide" in live["text"].lower()
 

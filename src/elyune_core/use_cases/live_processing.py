@@ -16,10 +16,11 @@ the database), written after the objects it points to: a worker that dies loses 
 but the piece it was making, and the next one (after the lease ran out) goes on from the
 cursor. Only one worker advances a recording at a time (a lease in the row).
 
-When the upload is finished (or abandoned) and every chunk is read, the last pieces are
-made and the recording's processing job starts; its steps take the pieces instead of
-decoding the whole file (see :class:`LiveSteps`): the transcript needs only the last
-stretch and the speaker clustering, the MP4 only the last segment and a join.
+When the upload is finished (or abandoned) and its audio is transcribed to the end, the
+recording's processing job starts; its steps take the pieces instead of decoding the
+whole file (see :class:`LiveSteps`): the transcript needs only the speaker clustering,
+the MP4 the video since the last segment (encoded by the transcode step, so the
+transcript never waits for the video) and a join.
 """
 
 from __future__ import annotations
@@ -260,6 +261,40 @@ def stretch_of_json(data: Mapping[str, Any]) -> StretchResult:
 # --------------------------------------------------------------------------- the processor
 
 
+class _Chunks:
+    """Reads a live recording's stream from its stored chunks."""
+
+    def __init__(self, store: ObjectStore, owner_id: UserId, recording_id: RecordingId) -> None:
+        self._store = store
+        self._owner_id = owner_id
+        self._recording_id = recording_id
+
+    async def chunk(self, index: int) -> bytes:
+        key = chunk_key(self._owner_id, self._recording_id, index)
+        return b"".join([part async for part in self._store.iter_bytes(key)])
+
+    async def read(self, cursor: _Cursor, position: _Position) -> bytes:
+        """The stream's bytes from *position* to the end of the chunks read so far."""
+        parts: list[bytes] = []
+        for index in range(position.chunk, cursor.chunks_processed):
+            data = await self.chunk(index)
+            parts.append(data[position.offset :] if index == position.chunk else data)
+        return b"".join(parts)
+
+    async def header(self, cursor: _Cursor) -> bytes:
+        """The stream's header (the first ``header_size`` bytes)."""
+        data = await self.chunk(0)
+        size = cursor.header_size or 0
+        if len(data) < size:  # the header spans several chunks
+            data = await self.read(cursor, _Position())
+        return data[:size]
+
+
+def _within_limit(clusters: tuple[ClusterMark, ...], max_seconds: float) -> tuple[ClusterMark, ...]:
+    """The clusters that start before the length limit."""
+    return tuple(c for c in clusters if c.start < max_seconds or not c.start)
+
+
 class AdvanceLiveRecording:
     """Catch a live recording's processing up with the chunks that have arrived.
 
@@ -270,8 +305,10 @@ class AdvanceLiveRecording:
       read up to its ``expected_chunks``.
     - Each piece is written before the cursor that names it, so a crash redoes at most
       one piece and never skips one.
-    - Once the upload is finished and all is read, the last pieces are made and the
-      processing job starts (``LiveUpload.processed``).
+    - Once the upload is finished and all its audio is transcribed, the processing job
+      starts (``LiveUpload.processed``): the transcript does not wait for the video, whose
+      rest (since the last segment) the job's transcode step encodes. A recording without
+      audio, or without a video segment yet, waits for its video here.
     """
 
     def __init__(
@@ -430,6 +467,8 @@ class AdvanceLiveRecording:
             )
         )
         video_done = not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed
+        if cursor.has_audio and cursor.video_starts:  # the transcode step encodes the rest
+            return audio_done
         return audio_done and video_done
 
     async def _step(
@@ -484,15 +523,7 @@ class AdvanceLiveRecording:
 
     async def _read(self, live: LiveUpload, cursor: _Cursor, position: _Position) -> bytes:
         """The stream's bytes from *position* to the end of the chunks read so far."""
-        parts: list[bytes] = []
-        for index in range(position.chunk, cursor.chunks_processed):
-            data = await self._chunk(live, index)
-            parts.append(data[position.offset :] if index == position.chunk else data)
-        return b"".join(parts)
-
-    async def _chunk(self, live: LiveUpload, index: int) -> bytes:
-        key = chunk_key(live.owner_id, live.recording_id, index)
-        return b"".join([part async for part in self._store.iter_bytes(key)])
+        return await _Chunks(self._store, live.owner_id, live.recording_id).read(cursor, position)
 
     def _advance(
         self, cursor: _Cursor, position: _Position, consumed: int, time: float
@@ -519,20 +550,17 @@ class AdvanceLiveRecording:
         cached = self._headers.get(live.recording_id)
         if cached is not None:
             return cached
-        data = await self._chunk(live, 0)
-        size = cursor.header_size or 0
-        if len(data) < size:  # the header spans several chunks
-            data = await self._read(live, cursor, _Position())
-        self._headers[live.recording_id] = data[:size]
-        return data[:size]
+        header = await _Chunks(self._store, live.owner_id, live.recording_id).header(cursor)
+        if len(self._headers) >= 64:  # a cache, not a record of every recording seen
+            self._headers.pop(next(iter(self._headers)))
+        self._headers[live.recording_id] = header
+        return header
 
     def _clusters(
         self, data: bytes, cursor: _Cursor, header: bytes
     ) -> tuple[tuple[ClusterMark, ...], int]:
         scan = self._media.scan(data, at_start=False, final=cursor.stream_done, header=header)
-        clusters = tuple(
-            c for c in scan.clusters if c.start < self._policy.max_seconds or not c.start
-        )
+        clusters = _within_limit(scan.clusters, self._policy.max_seconds)
         if len(clusters) < len(scan.clusters):
             cursor.truncated = True
         consumed = clusters[-1].offset + clusters[-1].size if clusters else 0
@@ -864,11 +892,13 @@ class LiveSteps:
         store: ObjectStore,
         media: LiveMedia,
         workspace: Workspace,
+        policy: LiveProcessingPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._store = store
         self._media = media
         self._workspace = workspace
+        self._policy = policy or LiveProcessingPolicy()
 
     async def pieces(self, recording: Recording) -> LivePieces | None:
         """The pieces of *recording* if it was uploaded live and processed so."""
@@ -904,17 +934,46 @@ class LiveSteps:
             async for part in self._store.iter_bytes(key):
                 out.write(part)
 
-    async def join_video(self, recording: Recording, pieces: LivePieces, target: Path) -> None:
-        """Join the video segments into the MP4 at *target*."""
+    async def join_video(self, recording: Recording, pieces: LivePieces, target: Path) -> float:
+        """Join the video segments into the MP4 at *target*, with the rest of the video
+        since the last segment encoded first (the job started once the transcript was
+        done, without waiting for it); return the seconds of that rest."""
         async with self._workspace.scratch("live-join") as scratch:
             paths: list[Path] = []
             for number in range(pieces.video_segments):
                 path = scratch / f"segment-{number:06d}.seg"
                 await self.fetch(self.piece_key(recording, "video", number, "seg"), path)
                 paths.append(path)
+            rest = scratch / "rest.seg"
+            seconds = await self._encode_rest(recording, pieces, rest)
+            if seconds:
+                paths.append(rest)
             if not paths:
                 raise InvalidMediaError("the live recording has no video segment")
             await self._media.join(paths, target)
+        return seconds
+
+    async def _encode_rest(self, recording: Recording, pieces: LivePieces, target: Path) -> float:
+        """Encode the video from the cursor's video position to the end of the stream as
+        one segment at *target*; return its seconds (0 if there was none)."""
+        cursor = _Cursor.of(pieces.cursor)
+        if not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed:
+            return 0.0
+        assert cursor.tracks is not None
+        chunks = _Chunks(self._store, recording.owner_id, recording.id)
+        data = await chunks.read(cursor, cursor.video)
+        header = await chunks.header(cursor)
+        scan = self._media.scan(data, at_start=False, final=True, header=header)
+        clusters = _within_limit(scan.clusters, self._policy.max_seconds)
+        if not clusters:
+            return 0.0
+        start = cursor.video_end if cursor.video_starts else 0.0
+        duration = max(clusters[-1].end - start, 0.04)
+        async with self._workspace.scratch("live-rest") as scratch:
+            source = scratch / "body.webm"
+            source.write_bytes(data[clusters[0].offset : clusters[-1].offset + clusters[-1].size])
+            await self._media.encode_segment(header, source, target, cursor.tracks, duration)
+        return duration
 
     async def first_segment(self, recording: Recording, target: Path) -> None:
         await self.fetch(self.piece_key(recording, "video", 0, "seg"), target)

@@ -156,14 +156,18 @@ class StepHandlers:
         pieces = await self._pieces(recording)
         if pieces is not None and self._live is not None and pieces.video_segments:
             live = self._live
-            stored = await self._make(
-                recording, FileKind.VIDEO, lambda dst: live.join_video(recording, pieces, dst)
-            )
+            rest: list[float] = []
+
+            async def join(target: Path) -> None:
+                rest.append(await live.join_video(recording, pieces, target))
+
+            stored = await self._make(recording, FileKind.VIDEO, join)
             source = await live.assemble_source(recording, pieces)
-            return StepResult(
-                output={"size": stored.size, "key": stored.key, "live": True, "source": source},
-                files=(stored,),
-            )
+            output = {"size": stored.size, "key": stored.key, "live": True, "source": source}
+            # the video since the last segment, encoded here (the transcript did not wait)
+            output["segments"] = pieces.video_segments
+            output["rest_seconds"] = round(rest[0], 3) if rest else 0.0
+            return StepResult(output=output, files=(stored,))
         stored, _ = await self._produce(
             recording,
             FileKind.VIDEO,
