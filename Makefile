@@ -55,7 +55,7 @@ contracts:
 ## ("AST constructor recursion depth mismatch"), which ends the whole run; native
 ## tracebacks keep every failure reported.
 pytest:
-	$(BIN)/python -m pytest -q --tb=native --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --tb=native --durations=25 --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 ## serve: run the API on the embedded defaults
 serve: install

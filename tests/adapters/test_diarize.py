@@ -297,3 +297,34 @@ def test_a_change_of_voice_inside_a_stretch_goes_to_its_quietest_moment() -> Non
     assert placed[1].owned[1] == placed[2].owned[0] == 13.2
     # the same speaker on both sides: nothing moves
     assert place_cuts(embedded, [0, 0, 0]) == windows
+
+
+def test_voice_data_round_trips_packed_and_the_old_lists_are_still_read() -> None:
+    from elyune_adapters.asr.diarize import Embedded, Window, embedded_from_json, embedded_to_json
+
+    rng = np.random.default_rng(3)
+    embedded = Embedded(
+        (Window(0.0, 1.5, (0.0, 1.0), 0), Window(0.75, 2.25, (1.0, 2.25), 0)),
+        rng.standard_normal((2, 256)).astype(np.float32).astype(np.float64),
+        np.array([120.5, np.nan]),
+        rng.random((2, 40)).astype(np.float32).astype(np.float64),
+    )
+    record = embedded_to_json(embedded, offset=10.0)
+    assert record["version"] == 2 and isinstance(record["embeddings"], str)
+    back = embedded_from_json([record])
+    assert [w.start for w in back.windows] == [10.0, 10.75]
+    np.testing.assert_array_equal(back.embeddings, embedded.embeddings)
+    np.testing.assert_array_equal(back.loudness, embedded.loudness)
+    assert back.pitch[0] == 120.5 and np.isnan(back.pitch[1])
+    old = {
+        "version": 1,
+        "windows": record["windows"],
+        "embeddings": embedded.embeddings.tolist(),
+        "pitch": [120.5, None],
+        "loudness": embedded.loudness.tolist(),
+    }
+    np.testing.assert_allclose(embedded_from_json([old]).embeddings, embedded.embeddings)
+    with pytest.raises(ValueError, match="wrong size"):
+        embedded_from_json([{**record, "dim": 255}])
+    with pytest.raises(ValueError, match="base64"):
+        embedded_from_json([{**record, "embeddings": "not base64!"}])

@@ -8,6 +8,7 @@ must give the same speakers.
 from __future__ import annotations
 
 import itertools
+import base64
 import json
 import subprocess
 import wave
@@ -244,7 +245,12 @@ def test_stretches_labelled_at_the_end_match_the_whole_file(outcomes: Outcomes) 
 
 
 def test_voice_data_is_plain_json_that_round_trips(outcomes: Outcomes) -> None:
-    assert all(len(data["embeddings"][0]) == 256 for data in outcomes.stored)
+    # packed: 256 float32 per window as base64, not a list of Python floats
+    assert all(data["dim"] == 256 for data in outcomes.stored)
+    assert all(
+        len(base64.b64decode(data["embeddings"])) == 256 * 4 * len(data["windows"])
+        for data in outcomes.stored
+    )
     windows = [w for data in outcomes.stored for w in data["windows"]]
     assert windows[-1][1] > 30.0  # recording times, not the stretch's own
     assert outcomes.restored.words == outcomes.joined.words

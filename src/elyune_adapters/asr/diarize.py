@@ -34,6 +34,8 @@ one speaker or none, never an error: :func:`diarize` raises only ``VoiceEncoderE
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import wave
 from collections.abc import Iterator, Mapping, Sequence
@@ -610,18 +612,33 @@ def label_speakers(
 
 # --------------------------------------------------------------------------- stored windows
 
-#: The version of :func:`embedded_to_json`'s record.
-VOICE_DATA_VERSION = 1
+#: The version of :func:`embedded_to_json`'s record: 2 packs the arrays as base64 of
+#: little-endian float32 (a window's 256 floats as 1.4 kB of text instead of about 13 kB
+#: of Python floats, so an hour of stretches stays small in memory); 1 (lists of floats)
+#: is still read.
+VOICE_DATA_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
-def _plain(values: FloatArray) -> list[float | None]:
-    """Floats rounded to 6 digits, ``None`` for NaN (JSON has no NaN)."""
-    return [round(float(v), 6) if np.isfinite(v) else None for v in values.tolist()]
+def _pack(values: FloatArray) -> str:
+    """*values* as base64 of little-endian float32 (NaN kept)."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode()
+
+
+def _unpack(text: str, columns: int) -> FloatArray:
+    """The float32 rows :func:`_pack` wrote (``ValueError`` if they do not fit)."""
+    try:
+        flat = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4")
+    except (binascii.Error, TypeError) as exc:
+        raise ValueError(f"voice data that is not base64: {exc}") from exc
+    if columns <= 0 or flat.size % columns:
+        raise ValueError("voice data of the wrong size")
+    return flat.astype(np.float64).reshape(-1, columns)
 
 
 def embedded_to_json(embedded: Embedded, offset: float = 0.0) -> dict[str, object]:
-    """*embedded* as plain JSON (lists of floats rounded to 6 digits), its window times
-    moved by *offset* seconds (a stretch's place in its recording)."""
+    """*embedded* as plain JSON (the arrays packed, see :data:`VOICE_DATA_VERSION`), its
+    window times moved by *offset* seconds (a stretch's place in its recording)."""
 
     def clock(seconds: float) -> float:
         return round(offset + seconds, 6)
@@ -637,9 +654,11 @@ def embedded_to_json(embedded: Embedded, offset: float = 0.0) -> dict[str, objec
             [clock(w.start), clock(w.end), clock(w.owned[0]), clock(w.owned[1]), w.stretch]
             for w in embedded.windows
         ],
-        "embeddings": [_plain(row) for row in embedded.embeddings],
-        "pitch": _plain(pitch),
-        "loudness": [_plain(row) for row in loudness],
+        "dim": int(embedded.embeddings.shape[1]) if count else 256,
+        "embeddings": _pack(embedded.embeddings),
+        "pitch": _pack(pitch),
+        "loudness": _pack(loudness),
+        "loudness_dim": int(loudness.shape[1]) if loudness.ndim == 2 else PARTIAL_FRAMES,
     }
 
 
@@ -648,17 +667,30 @@ def embedded_from_json(records: Sequence[Mapping[str, Any]]) -> Embedded:
     recording, in time order) as one :class:`Embedded`, their stretches numbered anew so
     that no two records share one. Raises ``ValueError`` for a record that is not one."""
     windows: list[Window] = []
-    vectors: list[list[float]] = []
-    pitch: list[float] = []
-    loudness: list[list[float]] = []
+    vectors: list[FloatArray] = []
+    pitch: list[FloatArray] = []
+    loudness: list[FloatArray] = []
     base = 0
     for record in records:
         if not record or not record.get("windows"):
             continue
-        if record.get("version") != VOICE_DATA_VERSION:
-            raise ValueError(f"unknown voice data version {record.get('version')!r}")
-        rows, embeddings = record["windows"], record["embeddings"]
-        pitches, envelopes = record["pitch"], record["loudness"]
+        version = record.get("version")
+        if version not in _READABLE_VERSIONS:
+            raise ValueError(f"unknown voice data version {version!r}")
+        rows = record["windows"]
+        if version == 1:
+            embeddings = np.array(record["embeddings"], dtype=np.float64)
+            pitches = np.array(
+                [np.nan if v is None else v for v in record["pitch"]], dtype=np.float64
+            )
+            envelopes = np.array(
+                [[np.nan if v is None else v for v in row] for row in record["loudness"]],
+                dtype=np.float64,
+            )
+        else:
+            embeddings = _unpack(record["embeddings"], int(record.get("dim") or 256))
+            pitches = _unpack(record["pitch"], 1)[:, 0]
+            envelopes = _unpack(record["loudness"], int(record.get("loudness_dim") or 1))
         if not len(rows) == len(embeddings) == len(pitches) == len(envelopes):
             raise ValueError("voice data lists of different lengths")
         highest = base
@@ -668,17 +700,17 @@ def embedded_from_json(records: Sequence[Mapping[str, Any]]) -> Embedded:
             highest = max(highest, number + 1)
             windows.append(Window(float(start), float(end), (float(low), float(high)), number))
         base = highest
-        vectors += [[float(v) for v in vector] for vector in embeddings]
-        pitch += [float("nan") if v is None else float(v) for v in pitches]
-        loudness += [[float("nan") if v is None else float(v) for v in row] for row in envelopes]
+        vectors.append(embeddings.reshape(len(rows), -1))
+        pitch.append(pitches.reshape(-1))
+        loudness.append(envelopes.reshape(len(rows), -1))
     if not windows:
         return Embedded((), np.zeros((0, 256)), np.zeros(0))
-    order = sorted(range(len(windows)), key=lambda i: windows[i].start)
+    order = np.array(sorted(range(len(windows)), key=lambda i: windows[i].start))
     return Embedded(
         tuple(windows[i] for i in order),
-        np.array([vectors[i] for i in order], dtype=np.float64),
-        np.array([pitch[i] for i in order], dtype=np.float64),
-        np.array([loudness[i] for i in order], dtype=np.float64),
+        np.concatenate(vectors)[order],
+        np.concatenate(pitch)[order],
+        np.concatenate(loudness)[order],
     )
 
 
