@@ -7,8 +7,8 @@ must give the same speakers.
 
 from __future__ import annotations
 
-import itertools
 import base64
+import itertools
 import json
 import subprocess
 import wave
