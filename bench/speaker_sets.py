@@ -4,15 +4,16 @@ Each case is a meeting read by espeak-ng voices: 1 to 6 speakers, 30 s to 15 min
 long turns, short back-channel turns ("Agreed.", "Will do."), pauses from 0.15 s to
 1 s, and in some cases two speakers sharing one voice at different pitches (similar
 voices). The development sets ``dev`` and ``dev2`` (used to calibrate the clustering;
-the same voices, other seeds) and the test set (only measured) use disjoint espeak-ng
-voices, sentences are drawn with different seeds.
+the same voices, other seeds), the validation set ``val`` (development data read by other
+voices: does a setting hold for voices it was not chosen on?) and the test set (only
+measured) use disjoint espeak-ng voices, sentences are drawn with different seeds.
 
 Every case is written as ``<name>.wav`` (16 kHz mono 16-bit) and ``<name>.json`` (the
 reference turns ``[speaker, start, end]`` and the voices) into the work folder; nothing
 here is committed but this script. Needs ``espeak-ng`` and ``sox`` (``apt-get install -y
 espeak-ng sox``)::
 
-    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|dev2|test|all]
+    python bench/speaker_sets.py [--workdir .elyune/speaker-sets] [--set dev|dev2|val|test|all]
 """
 
 from __future__ import annotations
@@ -33,16 +34,27 @@ ESPEAK_RATE = 22_050
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKDIR = REPO_ROOT / ".elyune" / "speaker-sets"
 
-#: espeak-ng voice+variant pools; the two sets share none.
+#: espeak-ng voice+variant pools; the sets share none. British English is ``en+<variant>``:
+#: espeak-ng ignores a variant after ``en-gb`` without a word (``en-gb+Mike`` reads exactly
+#: like ``en-gb``), and variant names are case-sensitive (``Annie``); :func:`check_pool`
+#: makes sure every voice of a pool sounds different from the others and its language's.
 DEV_VOICES = (
-    "en-us+m1", "en-gb+m2", "en-us+m3", "en-us+f1", "en-gb+f2", "en-us+adam", "en-gb+john",
-    "en-us+linda", "en-us+max", "en-gb+paul", "en-us+anika", "en-us+steph", "en-gb+michel",
+    "en-us+m1", "en+m2", "en-us+m3", "en-us+f1", "en+f2", "en-us+adam", "en+john",
+    "en-us+linda", "en-us+max", "en+paul", "en-us+anika", "en-us+steph", "en+michel",
     "en-us+benjamin", "en-us+Andy",
 )  # fmt: skip
 TEST_VOICES = (
-    "en-us+m4", "en-gb+m5", "en-us+m6", "en-gb+m7", "en-us+f3", "en-gb+f4", "en-us+f5",
-    "en-us+david", "en-gb+rob", "en-us+annie", "en-gb+edward", "en-us+belinda",
-    "en-gb-scotland+m8", "en-us+travis", "en-gb+quincy",
+    "en-us+m4", "en+m5", "en-us+m6", "en+m7", "en-us+f3", "en+f4", "en-us+f5",
+    "en-us+david", "en+rob", "en-us+Annie", "en+edward", "en-us+belinda",
+    "en-gb-scotland+m8", "en-us+travis", "en+quincy",
+)  # fmt: skip
+
+#: a third pool, shared with neither: the validation set ``val`` (development data too: it
+#: checks that settings chosen on ``dev`` and ``dev2`` hold for voices they never heard)
+VAL_VOICES = (
+    "en-us+Alex", "en+Alicia", "en-us+Andrea", "en+antonio", "en-us+caleb",
+    "en+Denis", "en-us+Gene", "en+Hugo", "en-us+Lee", "en+Mike", "en-us+Storm",
+    "en+shelby", "en-us+victor", "en+norbert", "en-us+zac",
 )  # fmt: skip
 
 SHORT_TURNS = (
@@ -103,7 +115,7 @@ _SHAPES = (
 def cases(which: str) -> list[Case]:
     """The cases of the set *which*: ``dev`` and ``dev2`` (development voices, different
     seeds: more calibration data) or ``test``."""
-    base = {"dev": 1000, "dev2": 2000, "test": 5000}[which]
+    base = {"dev": 1000, "dev2": 2000, "val": 3000, "test": 5000}[which]
     return [
         Case(f"{which}-{i:02d}-{n}spk-{int(s)}s{'-similar' if sim else ''}", n, s, sim, base + i)
         for i, (n, s, sim) in enumerate(_SHAPES)
@@ -119,6 +131,27 @@ def pick_voices(case: Case, pool: tuple[str, ...]) -> list[Voice]:
         twin = voices[0]
         voices[1] = Voice(twin.name, min(99, twin.pitch + 12), twin.speed + 10)
     return voices
+
+
+_PROBE = "I will send an update on the release to everyone by tomorrow afternoon."
+
+
+def check_pool(pool: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless every voice of *pool* reads a sentence differently from
+    the others and from its language's plain voice (a variant espeak-ng does not find is
+    ignored without a word, which would make two "speakers" one voice)."""
+    seen: dict[bytes, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sorted({*pool, *(v.split("+", 1)[0] for v in pool)}):
+            out = Path(tmp) / "probe.wav"
+            subprocess.run(
+                ["espeak-ng", "-v", name, "-p", "50", "-s", "160", "-w", str(out), _PROBE],
+                check=True,
+            )
+            audio = out.read_bytes()
+            if audio in seen:
+                raise ValueError(f"espeak-ng voice {name!r} reads exactly like {seen[audio]!r}")
+            seen[audio] = name
 
 
 def _sentence(rng: random.Random) -> str:
@@ -197,11 +230,15 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
     """Generate the set *which* into *workdir* unless there; return its WAV paths."""
     target = workdir / which
     target.mkdir(parents=True, exist_ok=True)
-    pool = TEST_VOICES if which == "test" else DEV_VOICES
+    pool = {"test": TEST_VOICES, "val": VAL_VOICES}.get(which, DEV_VOICES)
     paths = []
+    checked = False
     for case in cases(which):
         wav = target / f"{case.name}.wav"
         if not (wav.exists() and (target / f"{case.name}.json").exists()):
+            if not checked:
+                check_pool(pool)
+                checked = True
             print(f"generating {which}/{case.name}", flush=True)
             generate(case, pool, target)
         paths.append(wav)
@@ -211,9 +248,9 @@ def ensure_set(which: str, workdir: Path = DEFAULT_WORKDIR) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--set", choices=("dev", "dev2", "test", "all"), default="all")
+    parser.add_argument("--set", choices=("dev", "dev2", "val", "test", "all"), default="all")
     args = parser.parse_args()
-    for which in ("dev", "dev2", "test") if args.set == "all" else (args.set,):
+    for which in ("dev", "dev2", "val", "test") if args.set == "all" else (args.set,):
         for path in ensure_set(which, args.workdir):
             print(path)
 
