@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from elyune_cli.runtime import (
     console,
     err_console,
     fail,
+    guarded,
     run,
     settings,
     state,
@@ -792,12 +793,31 @@ def search(
     speaker: Annotated[str | None, typer.Option(help="Only what this speaker said.")] = None,
     status: Annotated[RecordingStatus | None, typer.Option(help="Only this status.")] = None,
     recording: Annotated[str | None, typer.Option(help="Only this recording.")] = None,
+    created_after: Annotated[
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM-DD", help="Only recordings created on or after this day (UTC)."
+        ),
+    ] = None,
+    created_before: Annotated[
+        str | None,
+        typer.Option(metavar="YYYY-MM-DD", help="Only recordings created before this day (UTC)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
     page: Annotated[int, typer.Option(min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search one user's transcripts, titles, speaker names and analyses."""
     from elyune_core.use_cases import SearchInput
+    from elyune_http.search import parse_day
+
+    def days() -> tuple[datetime | None, datetime | None]:
+        return (
+            None if created_after is None else parse_day("--created-after", created_after),
+            None if created_before is None else parse_day("--created-before", created_before),
+        )
+
+    after, before = guarded(days)  # a bad date: one line, exit 2, before any work
 
     async def work(container: Container) -> Any:
         owner = await _search_user(container, user)
@@ -807,6 +827,8 @@ def search(
                 text=query,
                 speaker=speaker,
                 status=status,
+                created_after=after,
+                created_before=before,
                 recording_id=None if recording is None else RecordingId(recording),
                 offset=(page - 1) * limit,
                 limit=limit,

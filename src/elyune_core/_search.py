@@ -8,7 +8,11 @@ what goes in and how a query is read is decided here, the same for every adapter
 
 A query is words and ``"quoted phrases"``; every word/phrase must match (``mode="all"``,
 search) or any may (``mode="any"``, retrieval for answers). Punctuation, operators and
-case are ignored, so a query can never be read as the engines' own query syntax.
+case are ignored, so a query can never be read as the engines' own query syntax. In
+``any`` mode a document matching more of the terms ranks above one matching fewer. A
+question's terms leave out common English words (:data:`STOP_WORDS`,
+:func:`question_terms`): "when", "is" and "the" match nearly every segment and would
+otherwise decide which segments an answer is made from.
 
 Citations of an answer are checked with :func:`check_citation`: the quoted words must be
 in the cited segment after normalising case and punctuation, and the cited times must lie
@@ -47,6 +51,20 @@ MAX_QUESTION_LENGTH = 1000
 #: Snippet markers the adapters put around matched words (never in indexed text).
 MARK_START = "\x02"
 MARK_END = "\x03"
+
+#: Words a question's retrieval leaves out (question words, articles, pronouns, auxiliary
+#: verbs, common prepositions; the pieces of contractions like "what's"): they are in
+#: nearly every segment, so matching them says nothing about what was asked.
+_STOP_WORDS = """
+    a about after again all also am an and any are as at be been before being but by
+    can could d did do does doing done during for from had has have having he her here
+    hers him his how i if in into is it its just ll m me my no nor not now of off on
+    once only or our ours out over re s shall she should so some such t than that the
+    their theirs them then there these they this those through to too under until up
+    us ve very was we were what when where which while who whom whose why will with
+    would you your yours
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
@@ -210,6 +228,15 @@ def parse_query(text: str, *, max_terms: int = MAX_QUERY_TERMS) -> SearchTerms:
             seen.add(words)
             phrases.append(words)
     return SearchTerms(tuple(phrases[:max_terms]))
+
+
+def question_terms(text: str, *, max_terms: int = 32) -> SearchTerms:
+    """The terms of a question for retrieval: :func:`parse_query` without the phrases
+    made only of :data:`STOP_WORDS` (``"When is the backup window?"`` -> ``backup``,
+    ``window``); all of them when nothing else is left. At most *max_terms* are kept."""
+    terms = parse_query(text, max_terms=max(max_terms, len(text)))
+    content = tuple(p for p in terms.phrases if not all(w in STOP_WORDS for w in p))
+    return SearchTerms((content or terms.phrases)[:max_terms])
 
 
 def clean_text(text: str) -> str:
@@ -442,6 +469,7 @@ __all__ = [
     "MAX_QUERY_LENGTH",
     "MAX_QUERY_TERMS",
     "MAX_QUESTION_LENGTH",
+    "STOP_WORDS",
     "Answer",
     "AnswerDraft",
     "AnswerKind",
@@ -458,4 +486,5 @@ __all__ = [
     "clean_text",
     "normalise",
     "parse_query",
+    "question_terms",
 ]

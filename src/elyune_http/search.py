@@ -40,15 +40,22 @@ def _int(request: web.Request, name: str, default: int) -> int:
         raise InvalidInputError({name: "A valid integer is required."}) from None
 
 
-def _day(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
+def parse_day(name: str, raw: str) -> datetime:
+    """The start (UTC) of the day *raw* (``YYYY-MM-DD``), else ``InvalidInputError`` for
+    the field *name* (the search's ``created_after``/``created_before``, here and in the
+    CLI)."""
     if not re.fullmatch(DATE, raw):
         raise InvalidInputError({name: "Use a date like 2026-03-01 (YYYY-MM-DD)."})
     year, month, day = (int(x) for x in raw.split("-"))
     start = datetime(year, month, 1, tzinfo=UTC)
     return start + timedelta(days=day - 1)
+
+
+def _day(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    return parse_day(name, raw)
 
 
 def _text(request: web.Request, name: str, limit: int, *, required: bool = False) -> str | None:
@@ -146,4 +153,4 @@ async def ask_one(request: web.Request) -> web.Response:
     return await _ask(request, RecordingId(request.match_info["id"]))
 
 
-__all__ = ["routes"]
+__all__ = ["parse_day", "routes"]

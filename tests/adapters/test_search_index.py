@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from elyune_adapters.analysis.answer import ExtractiveAnswerer
 from elyune_adapters.memory import (
     FixedClock,
     InMemoryObjectStore,
@@ -18,6 +19,7 @@ from elyune_adapters.memory import (
 )
 from elyune_adapters.settings import DatabaseSettings
 from elyune_adapters.sql.engine import create_engine, upgrade
+from elyune_adapters.sql.search import SqlSearchIndex
 from elyune_adapters.sql.unit_of_work import SqlUnitOfWork
 from elyune_core import (
     ActionItem,
@@ -30,16 +32,28 @@ from elyune_core import (
     RecordingId,
     RecordingStatus,
     Segment,
+    SpeakerMatch,
     Transcript,
     User,
     UserId,
+    VoiceProfile,
+    VoiceProfileId,
 )
+from elyune_core._search import DocumentKind, SearchQuery, parse_query
+from elyune_core.entities import VoiceContribution
 from elyune_core.use_cases import (
+    AskInput,
+    AskQuestion,
     DeleteRecording,
+    DeleteVoiceProfile,
     RenameSpeakers,
     RenameSpeakersInput,
+    RenameVoiceProfile,
+    RenameVoiceProfileInput,
     SearchInput,
     SearchRecordings,
+    SetVoiceProfiles,
+    SetVoiceProfilesInput,
     UpdateRecording,
     UpdateRecordingInput,
     reindex_recording,
@@ -232,6 +246,87 @@ async def test_renaming_a_speaker_updates_the_hits(uow_factory):
     assert (await _search(uow_factory, "morgan")).total == 1
 
 
+DANA = VoiceProfileId("vp-dana")
+
+
+async def _dana_profile(uow_factory) -> None:
+    """The profile "Dana": learned from rec-1's speaker 1 (named by hand in the seed),
+    matched to rec-2's speaker 1 (the sample's "I will send the release notes")."""
+    async with uow_factory() as uow:
+        await uow.voice_profiles.add(
+            VoiceProfile(
+                DANA,
+                ALICE,
+                "Dana",
+                NOW,
+                NOW,
+                (VoiceContribution(RecordingId("rec-1"), "1", (0.6, 0.8), 12.0),),
+            )
+        )
+        matched = (await uow.recordings.lock(RecordingId("rec-2"))).with_speaker_matches(
+            {"1": SpeakerMatch(DANA, "Dana", 0.9, 0.95)}, NOW
+        )
+        await uow.recordings.save(matched)
+        await reindex_recording(uow, matched.id)
+        await uow.commit()
+
+
+def _segment_hits(page):
+    return [
+        (h.recording_id, h.position, h.speaker_name) for h in page.items if h.field == "transcript"
+    ]
+
+
+async def test_renaming_a_voice_profile_reindexes_every_recording_it_names(uow_factory):
+    """The profile's match (rec-2) and the speaker named by hand it learned from (rec-1)
+    take the new name in the hits; the old name finds nothing any more."""
+    await _seed(uow_factory)
+    await _dana_profile(uow_factory)
+    before = await _search(uow_factory, '"release notes"', speaker="Dana")
+    assert _segment_hits(before) == [("rec-2", 1, "Dana")]
+    await RenameVoiceProfile(uow=uow_factory, clock=FixedClock()).execute(
+        RenameVoiceProfileInput(ALICE, DANA, "Morgan")
+    )
+    after = await _search(uow_factory, '"release notes"', speaker="Morgan")
+    assert _segment_hits(after) == [("rec-2", 1, "Morgan")]
+    assert _segment_hits(await _search(uow_factory, "backup", speaker="morgan")) == [
+        ("rec-1", 1, "Morgan")
+    ]
+    assert (await _search(uow_factory, '"release notes"', speaker="Dana")).total == 0
+    assert (await _search(uow_factory, "backup", speaker="Dana")).total == 0
+    assert (await _search(uow_factory, "dana")).total == 0  # no speaker document either
+    speakers = await _search(uow_factory, "morgan")
+    assert {(h.recording_id, h.kind.value) for h in speakers.items} == {
+        ("rec-1", "speaker"),
+        ("rec-2", "speaker"),
+    }
+
+
+@pytest.mark.parametrize("how", ["delete the profile", "turn profiles off", "delete its source"])
+async def test_a_profile_that_goes_takes_its_matched_name_out_of_the_hits(uow_factory, how):
+    """Deleting the profile, turning voice profiles off, or deleting the one recording it
+    learned from: rec-2's speaker 1 is "Speaker 1" again in the index."""
+    await _seed(uow_factory)
+    await _dana_profile(uow_factory)
+    if how == "delete the profile":
+        await DeleteVoiceProfile(uow=uow_factory, clock=FixedClock()).execute(ALICE, DANA)
+    elif how == "turn profiles off":
+        await SetVoiceProfiles(uow=uow_factory, clock=FixedClock()).execute(
+            SetVoiceProfilesInput(ALICE, False)
+        )
+    else:
+        await DeleteRecording(
+            uow=uow_factory, store=InMemoryObjectStore(), clock=FixedClock()
+        ).execute(RecordingId("rec-1"), ALICE)
+    assert _segment_hits(await _search(uow_factory, '"release notes"')) == [
+        ("rec-2", 1, "Speaker 1")
+    ]
+    assert (await _search(uow_factory, '"release notes"', speaker="Dana")).total == 0
+    named = await _search(uow_factory, "dana")
+    kept = [] if how == "delete its source" else [("rec-1", "speaker")]  # named by hand
+    assert [(h.recording_id, h.kind.value) for h in named.items] == kept
+
+
 async def test_a_new_title_is_searchable(uow_factory):
     await _seed(uow_factory)
     await UpdateRecording(uow=uow_factory, clock=FixedClock(), languages=_Languages()).execute(
@@ -355,3 +450,82 @@ async def test_answer_usage_is_summed_per_user(uow_factory):
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.search.answer_tokens(NOW - timedelta(days=1)) == {ALICE: (150, 15)}
+
+
+async def test_any_mode_takes_candidates_per_term_and_ranks_more_terms_first(uow_factory):
+    """With a cap of 5 candidates: "window" is in twenty newer segments, "backup" in
+    three. The old segment with both words is still ranked (it is among the few of
+    "backup"), and the segment with both words that both lists hold comes first."""
+    async with uow_factory() as uow:
+        await uow.users.add(User(ALICE, "alice", "h", NOW))
+        await uow.recordings.add(_recording(1, ALICE, created=NOW - timedelta(days=90)))
+        await uow.recordings.add(_recording(2, ALICE))
+        await uow.transcripts.save(
+            _transcript("rec-1", [("0", 0.0, 4.0, "The backup window moved.")])
+        )
+        lines = [
+            ("0", i * 5.0, i * 5.0 + 4.0, "The window is open, the window.") for i in range(20)
+        ]
+        lines.append(("1", 100.0, 104.0, "Backup, backup, backup: the backup drive."))
+        lines.append(("1", 105.0, 109.0, "Check the backup window twice."))
+        await uow.transcripts.save(_transcript("rec-2", lines))
+        for n in (1, 2):
+            await reindex_recording(uow, RecordingId(f"rec-{n}"))
+        await uow.commit()
+    query = SearchQuery(
+        ALICE, parse_query("backup window"), mode="any", kinds=(DocumentKind.SEGMENT,), limit=50
+    )
+    async with uow_factory() as uow:
+        sql = isinstance(uow, SqlUnitOfWork)
+        index = SqlSearchIndex(uow._conn, cap=5) if sql else uow.search  # type: ignore[attr-defined]
+        page = await index.search(query)
+    found = [(h.recording_id, h.position) for h in page.items]
+    assert ("rec-1", 0) in found and ("rec-2", 20) in found
+    if sql:  # the newest 5 of "window" and the 3 of "backup", one in both
+        assert found[0] == ("rec-2", 21)
+        assert page.total == 7
+    else:  # the fake has no cap: both segments with both words come first
+        assert set(found[:2]) == {("rec-2", 21), ("rec-1", 0)}
+
+
+FILLER = ["when", "is", "the", "what", "we", "it", "so", "that", "there", "this", "meeting",
+          "really", "think", "okay"]  # fmt: skip
+
+
+async def test_ask_across_a_library_cites_the_oldest_recording_that_answers(uow_factory):
+    """Only the oldest recording says "backup window". Twenty-five newer ones hold 1,200
+    segments of "when", "is", "the"... (more than a query's candidates), a few of them
+    "window" or "backup" alone: the question's common words decide nothing, and the
+    segment matching both of its other words is cited first."""
+    import random
+
+    rng = random.Random(14)
+    async with uow_factory() as uow:
+        await uow.users.add(User(ALICE, "alice", "h", NOW))
+        await uow.recordings.add(
+            _recording(1, ALICE, title="Old infra review", created=NOW - timedelta(days=400))
+        )
+        await uow.transcripts.save(_transcript("rec-1", BACKUP))
+        await reindex_recording(uow, RecordingId("rec-1"))
+        for n in range(2, 27):
+            await uow.recordings.add(_recording(n, ALICE, created=NOW + timedelta(days=n)))
+            lines = [
+                ("0", i * 5.0, i * 5.0 + 4.0, " ".join(rng.choice(FILLER) for _ in range(12)))
+                for i in range(48)
+            ]
+            if n % 5 == 0:
+                lines[7] = ("1", 35.0, 39.0, "When is the window cleaner coming? The window!")
+            if n % 7 == 0:
+                lines[9] = ("1", 45.0, 49.0, "Is the backup done? When is the backup done?")
+            await uow.transcripts.save(_transcript(f"rec-{n}", lines))
+            await reindex_recording(uow, RecordingId(f"rec-{n}"))
+        await uow.commit()
+    ask = AskQuestion(
+        uow=uow_factory, read_uow=uow_factory, answerer=ExtractiveAnswerer(), clock=FixedClock()
+    )
+    answer = await ask.execute(AskInput(ALICE, "When is the backup window?"))
+    first = answer.citations[0]
+    assert (first.recording_id, first.segment_id, first.start) == ("rec-1", 1, 6.0)
+    assert "backup window" in first.quote
+    # the rest are the segments saying one of the two words, never the filler
+    assert all("window" in c.quote.lower() or "backup" in c.quote.lower() for c in answer.citations)

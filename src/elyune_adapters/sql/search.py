@@ -19,6 +19,14 @@ Ranked by ``ts_rank``; snippets by ``ts_headline``.
 
 Snippets come back with the matched words between ``MARK_START``/``MARK_END`` (control
 characters the indexed text never holds), turned into offsets by the core.
+
+**Candidates.** A query ranks at most the newest ``MAX_CANDIDATES`` matching documents
+(by document id). In ``any`` mode (retrieval for answers) with more than one term the
+candidates are taken per term (the newest ``MAX_CANDIDATES`` documents matching each),
+so a rare word's documents are all ranked however common another word of the question
+is; they are ordered by how many of those per-term lists hold them (the terms they
+match, counting a term's newest ``MAX_CANDIDATES`` matches only), then by the engine's
+rank.
 """
 
 from __future__ import annotations
@@ -89,6 +97,7 @@ SIMPLE = "simple"
 _KNOWN_CONFIGS = frozenset(PG_CONFIGS.values()) | {SIMPLE}
 #: A query ranks at most this many matching documents, the newest ones (a word said in
 #: half of a library's segments would otherwise rank them all): ``count`` stops there.
+#: In ``any`` mode the cap applies per term (see the module docstring).
 MAX_CANDIDATES = 1000
 #: How many words a snippet shows around the match.
 SNIPPET_WORDS = 24
@@ -160,20 +169,28 @@ def fts5_query(query: SearchQuery) -> str:
     return joiner.join('"' + " ".join(phrase) + '"' for phrase in query.terms.phrases)
 
 
-def _pg_tsquery(query: SearchQuery, configs: Sequence[str], params: dict[str, Any]) -> str:
+def per_term(query: SearchQuery) -> bool:
+    """Whether *query* takes its candidates per term (``any`` mode, several terms)."""
+    return query.mode == "any" and len(query.terms.phrases) > 1
+
+
+def _pg_tsquery(
+    query: SearchQuery,
+    configs: Sequence[str],
+    params: dict[str, Any],
+    terms: Sequence[int] | None = None,
+) -> str:
     """A tsquery expression: per configuration, the terms AND-ed (or OR-ed); the
     configurations OR-ed. Phrases are bound parameters; configurations come from a
-    fixed list only."""
+    fixed list only. *terms* picks some of the terms (by position), else all."""
     joiner = " && " if query.mode == "all" else " || "
     for n, phrase in enumerate(query.terms.phrases):
         params[f"p{n}"] = " ".join(phrase)
+    picked = range(len(query.terms.phrases)) if terms is None else terms
     per_config = []
     for config in configs:
         assert config in _KNOWN_CONFIGS
-        parts = [
-            f"phraseto_tsquery('{config}'::regconfig, :p{n})"
-            for n in range(len(query.terms.phrases))
-        ]
+        parts = [f"phraseto_tsquery('{config}'::regconfig, :p{n})" for n in picked]
         per_config.append("(" + joiner.join(parts) + ")")
     return " || ".join(per_config)
 
@@ -217,7 +234,9 @@ class SqlSearchIndex(SearchIndex):
 
     A query takes the newest *cap* matching documents of the owner (by document id, so
     the most recently indexed first), ranks them and pages them: a total above *cap* is
-    reported as *cap*.
+    reported as *cap*. In ``any`` mode with several terms the newest *cap* of each term
+    are taken, those matching more terms ranked first (the total is then the number of
+    those candidates).
     """
 
     def __init__(self, conn: AsyncConnection | SyncReader, cap: int = MAX_CANDIDATES) -> None:
@@ -284,23 +303,28 @@ class SqlSearchIndex(SearchIndex):
     async def _search_sqlite(self, query: SearchQuery) -> Page[SearchHit]:
         params: dict[str, Any] = {"match": fts5_query(query), "cap": self._cap}
         where = _filters(query, params)
-        # The newest `cap` matches (FTS5 walks its doclists by rowid, descending), each
-        # ranked by bm25 (lower is better); sorted and paged here.
-        found = await self._conn.execute(
-            text(
-                "SELECT d.id AS id, bm25(search_fts) AS rank FROM search_fts "  # noqa: S608 - fixed fragments, values bound
-                "JOIN search_documents d ON d.id = search_fts.rowid "
-                "JOIN recordings r ON r.id = d.recording_id "
-                f"WHERE search_fts MATCH :match AND {where} "
-                "ORDER BY search_fts.rowid DESC LIMIT :cap"
-            ),
-            params,
+        if per_term(query):
+            found = await self._sqlite_per_term(query, where, params)
+        else:
+            # The newest `cap` matches (FTS5 walks its doclists by rowid, descending),
+            # each ranked by bm25 (lower is better); sorted and paged here.
+            found = await self._conn.execute(
+                text(
+                    "SELECT d.id AS id, 1 AS matched, bm25(search_fts) AS rank "  # noqa: S608 - fixed fragments, values bound
+                    "FROM search_fts JOIN search_documents d ON d.id = search_fts.rowid "
+                    "JOIN recordings r ON r.id = d.recording_id "
+                    f"WHERE search_fts MATCH :match AND {where} "
+                    "ORDER BY search_fts.rowid DESC LIMIT :cap"
+                ),
+                params,
+            )
+        ranked = sorted(
+            ((int(matched), -float(rank), -i, i) for i, matched, rank in found), reverse=True
         )
-        ranked = sorted(((-float(rank), -i, i) for i, rank in found), reverse=True)
-        page = ranked[query.offset : query.offset + query.limit]
+        page = [(score, i) for _, score, _, i in ranked[query.offset : query.offset + query.limit]]
         if not page:
             return Page((), len(ranked))
-        ids = {n: i for n, (_, _, i) in enumerate(page)}
+        ids = {n: i for n, (_, i) in enumerate(page)}
         marks = ", ".join(f":id{n}" for n in ids)
         binds = {f"id{n}": i for n, i in ids.items()}
         rows = {
@@ -328,8 +352,34 @@ class SqlSearchIndex(SearchIndex):
                 )
             ).mappings()
         }
-        hits = tuple(_hit(rows[i], score, snippets.get(i)) for score, _, i in page if i in rows)
+        hits = tuple(_hit(rows[i], score, snippets.get(i)) for score, i in page if i in rows)
         return Page(hits, len(ranked))
+
+    async def _sqlite_per_term(self, query: SearchQuery, where: str, params: dict[str, Any]) -> Any:
+        """``(id, matched, bm25)`` of the candidates of an ``any`` query: the newest
+        `cap` matches of each term, counted per term, ranked by bm25 over all terms."""
+        lists = []
+        for n, phrase in enumerate(query.terms.phrases):
+            params[f"m{n}"] = '"' + " ".join(phrase) + '"'
+            lists.append(
+                "SELECT id FROM (SELECT d.id AS id FROM search_fts "  # noqa: S608 - fixed fragments, values bound
+                "JOIN search_documents d ON d.id = search_fts.rowid "
+                "JOIN recordings r ON r.id = d.recording_id "
+                f"WHERE search_fts MATCH :m{n} AND {where} "
+                "ORDER BY search_fts.rowid DESC LIMIT :cap)"
+            )
+        # CROSS JOIN keeps the candidates outside: bm25 is computed for them only, by
+        # rowid lookups into the full-text index.
+        union = " UNION ALL ".join(lists)
+        return await self._conn.execute(
+            text(
+                f"WITH c AS (SELECT id, count(*) AS matched FROM ({union}) GROUP BY id) "  # noqa: S608 - fixed fragments, values bound
+                "SELECT c.id AS id, c.matched AS matched, bm25(search_fts) AS rank "
+                "FROM c CROSS JOIN search_fts ON search_fts.rowid = c.id "
+                "WHERE search_fts MATCH :match"
+            ),
+            params,
+        )
 
     # ------------------------------------------------------------------ PostgreSQL
 
@@ -342,20 +392,17 @@ class SqlSearchIndex(SearchIndex):
         }
         tsquery = _pg_tsquery(query, configs, params)
         where = _filters(query, params)
-        # One round trip: the newest `cap` matches ranked (c), the page of them (p),
-        # the total and the page's rows with their headlines. The tsquery is written
-        # out (not a CTE) so that it is folded to a constant the GIN index can serve.
+        candidates = self._pg_candidates(query, configs, tsquery, where, params)
+        # One round trip: the candidates ranked (c), the page of them (p), the total
+        # and the page's rows with their headlines. The tsquery is written out (not a
+        # CTE) so that it is folded to a constant the GIN index can serve.
         rows = (
             (
                 await self._conn.execute(
                     text(
-                        "WITH c AS MATERIALIZED ("  # noqa: S608 - fixed fragments, values bound
-                        f"SELECT d.id, ts_rank(d.tsv, {tsquery}) AS rank "
-                        "FROM search_documents d JOIN recordings r ON r.id = d.recording_id "
-                        f"WHERE d.tsv @@ ({tsquery}) AND {where} "
-                        "ORDER BY d.id DESC LIMIT :cap), "
-                        "p AS (SELECT id, rank FROM c ORDER BY rank DESC, id "
-                        "LIMIT :limit OFFSET :offset) "
+                        f"WITH {candidates}, "  # noqa: S608 - fixed fragments, values bound
+                        "p AS (SELECT id, matched, rank FROM c "
+                        "ORDER BY matched DESC, rank DESC, id LIMIT :limit OFFSET :offset) "
                         f"SELECT (SELECT count(*) FROM c) AS total, p.rank, {_COLUMNS}, "
                         f"ts_headline(d.config::regconfig, d.text, {tsquery}, "
                         "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords="
@@ -363,7 +410,7 @@ class SqlSearchIndex(SearchIndex):
                         'MaxFragments=2, FragmentDelimiter=" … "\') AS snippet '
                         "FROM p JOIN search_documents d ON d.id = p.id "
                         "JOIN recordings r ON r.id = d.recording_id "
-                        "ORDER BY p.rank DESC, p.id"
+                        "ORDER BY p.matched DESC, p.rank DESC, p.id"
                     ),
                     params,
                 )
@@ -376,17 +423,53 @@ class SqlSearchIndex(SearchIndex):
         elif query.offset == 0:
             total = 0
         else:  # a page past the end: the total still counts
-            return Page((), await self._pg_total(tsquery, where, params))
+            return Page((), await self._pg_total(query, configs, tsquery, where, params))
         hits = tuple(_hit(row, float(row["rank"]), row["snippet"]) for row in rows)
         return Page(hits, total)
 
-    async def _pg_total(self, tsquery: str, where: str, params: dict[str, Any]) -> int:
+    def _pg_candidates(
+        self,
+        query: SearchQuery,
+        configs: Sequence[str],
+        tsquery: str,
+        where: str,
+        params: dict[str, Any],
+    ) -> str:
+        """The CTE ``c (id, matched, rank)``: the newest `cap` matches, or in ``any``
+        mode the newest `cap` of each term, counted per term (see the module)."""
+        if not per_term(query):
+            return (
+                "c AS MATERIALIZED ("  # noqa: S608 - fixed fragments, values bound
+                f"SELECT d.id, 1 AS matched, ts_rank(d.tsv, {tsquery}) AS rank "
+                "FROM search_documents d JOIN recordings r ON r.id = d.recording_id "
+                f"WHERE d.tsv @@ ({tsquery}) AND {where} "
+                "ORDER BY d.id DESC LIMIT :cap)"
+            )
+        lists = [
+            "(SELECT d.id FROM search_documents d "  # noqa: S608 - fixed fragments, values bound
+            "JOIN recordings r ON r.id = d.recording_id "
+            f"WHERE d.tsv @@ ({_pg_tsquery(query, configs, params, [n])}) AND {where} "
+            "ORDER BY d.id DESC LIMIT :cap)"
+            for n in range(len(query.terms.phrases))
+        ]
+        union = " UNION ALL ".join(lists)
+        return (
+            f"m AS (SELECT id, count(*) AS matched FROM ({union}) AS u GROUP BY id), "  # noqa: S608 - fixed fragments, values bound
+            f"c AS MATERIALIZED (SELECT d.id, m.matched, ts_rank(d.tsv, {tsquery}) AS rank "
+            "FROM m JOIN search_documents d ON d.id = m.id)"
+        )
+
+    async def _pg_total(
+        self,
+        query: SearchQuery,
+        configs: Sequence[str],
+        tsquery: str,
+        where: str,
+        params: dict[str, Any],
+    ) -> int:
+        candidates = self._pg_candidates(query, configs, tsquery, where, params)
         found = await self._conn.execute(
-            text(
-                "SELECT count(*) FROM (SELECT 1 FROM search_documents d "  # noqa: S608 - fixed fragments, values bound
-                "JOIN recordings r ON r.id = d.recording_id "
-                f"WHERE d.tsv @@ ({tsquery}) AND {where} LIMIT :cap) AS c"
-            ),
+            text(f"WITH {candidates} SELECT count(*) FROM c"),  # noqa: S608 - fixed fragments, values bound
             params,
         )
         return int(found.scalar_one())

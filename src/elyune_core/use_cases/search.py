@@ -19,6 +19,7 @@ from elyune_core._search import (
     build_documents,
     check_citation,
     parse_query,
+    question_terms,
 )
 from elyune_core.entities import RecordingStatus, Segment
 from elyune_core.errors import InvalidInputError, RecordingNotFoundError
@@ -140,7 +141,9 @@ class AskQuestion:
 
     - Retrieval first: the search index picks the segments (of the caller's recordings
       only; of one recording when asked about it) that go to the answerer, at most its
-      ``max_passages`` and ``char_budget``.
+      ``max_passages`` and ``char_budget``. They match any of the question's words but
+      common ones (``question_terms``: "when", "is", "the"...), those matching more of
+      them first.
     - Every citation is checked against the stored transcript: the segment must be one
       of the passages given, the quote in that segment after normalising case and
       punctuation, the times inside the recording and the segment.
@@ -229,7 +232,7 @@ class AskQuestion:
     async def _retrieve(self, data: AskInput, question: str) -> tuple[Passage, ...]:
         query = SearchQuery(
             owner_id=data.owner_id,
-            terms=parse_query(question, max_terms=32),
+            terms=question_terms(question),
             mode="any",
             recording_id=data.recording_id,
             kinds=(DocumentKind.SEGMENT,),

@@ -17,6 +17,8 @@ The rules, in one place:
 - Deleting a recording removes what it gave; deleting or emptying a profile removes its
   matches everywhere (names given by hand stay). Renaming a profile renames its matches
   and the speakers named by hand that it learned from.
+- Every recording whose speaker names change that way is reindexed for search in the
+  same unit of work, so hits never carry a name the recording no longer has.
 - Profiles are per user: a user's recordings are matched against that user's profiles
   only, and another user's profile is not found.
 - With ``User.voice_profiles`` off nothing is learned or matched, and turning it off
@@ -36,6 +38,7 @@ from elyune_core.entities import Recording, SpeakerVoice, User, VoiceContributio
 from elyune_core.errors import ConflictError, InvalidInputError, UserNotFoundError
 from elyune_core.ids import RecordingId, UserId, VoiceProfileId
 from elyune_core.ports import Clock, IdSource, UnitOfWork, UnitOfWorkFactory
+from elyune_core.use_cases.search import reindex_recording
 
 MAX_PROFILE_NAME = 100
 
@@ -159,10 +162,13 @@ async def _forget_matches(
             if recording_id != skip:
                 found.setdefault(recording_id, []).append(profile_id)
     for recording_id in sorted(found):  # one lock order
-        recording = await uow.recordings.lock(recording_id)
+        before = await uow.recordings.lock(recording_id)
+        recording = before
         for profile_id in found[recording_id]:
             recording = recording.without_profile(profile_id, now)
         await uow.recordings.save(recording)
+        if recording.speaker_names != before.speaker_names:
+            await reindex_recording(uow, recording_id)  # hits lose the matched names
 
 
 def _check_name(name: str) -> str:
@@ -232,9 +238,10 @@ class RenameVoiceProfile:
                     for label in learned.get(recording_id, ())
                     if name_key(manual.get(label, "")) == name_key(old)
                 ]
-                await uow.recordings.save(
-                    recording.with_profile_renamed(profile.id, name, labels, now)
-                )
+                renamed = recording.with_profile_renamed(profile.id, name, labels, now)
+                await uow.recordings.save(renamed)
+                if renamed.speaker_names != recording.speaker_names:
+                    await reindex_recording(uow, recording_id)  # hits carry the new name
             await uow.commit()
         return profile
 
