@@ -61,18 +61,46 @@ CACHE = ROOT / ".elyune" / "bench"
 PASSWORD = "live-bench-password"
 
 
-def recording(minutes: float) -> Path:
+#: seed of the generated meetings (its espeak-ng voices are the test pool's of
+#: ``bench/speaker_sets.py``, which no setting was chosen on)
+MEETING_SEED = 7000
+
+
+def meeting(minutes: float) -> Path:
+    """A *minutes*-long generated meeting (``bench/speaker_sets.py``: two speakers, three
+    from 10 minutes on, sentences never repeated as a whole file), its WAV and reference
+    (``.json``: turns and texts) cached."""
+    from speaker_sets import TEST_VOICES, Case, generate
+
+    name = f"live-meeting-{minutes:g}min"
+    wav = CACHE / f"{name}.wav"
+    if not (wav.exists() and wav.with_suffix(".json").exists()):
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"generating the {minutes:g}-minute meeting's speech (once)...", flush=True)
+        speakers = 3 if minutes >= 10 else 2
+        case = Case(name, speakers, minutes * 60, False, MEETING_SEED + round(minutes * 10))
+        generate(case, TEST_VOICES, CACHE)
+    return wav
+
+
+def recording(minutes: float, kind: str = "meeting") -> Path:
     """A *minutes*-long 1280x720 screen-like recording: 5 frames a second, a keyframe
-    every 10 s (Chrome's encoder also puts one every few seconds), the sample meeting's
-    two voices looped (Opus)."""
+    every 10 s (Chrome's encoder also puts one every few seconds), with the speech of a
+    generated meeting (*kind* ``meeting``, see :func:`meeting`) or the sample meeting's
+    two voices looped (``sample``), in Opus."""
     import imageio_ffmpeg
 
-    target = CACHE / f"live-{minutes:g}min.webm"
+    target = CACHE / f"live-{kind}-{minutes:g}min.webm"
     if target.exists():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     seconds = minutes * 60
     partial = target.with_suffix(".part.webm")
+    audio = (
+        ["-i", str(meeting(minutes))]
+        if kind == "meeting"
+        else ["-stream_loop", "-1", "-i", str(SAMPLE)]
+    )
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(),
         "-hide_banner",
@@ -83,10 +111,7 @@ def recording(minutes: float) -> Path:
         "lavfi",
         "-i",
         f"testsrc2=size=1280x720:rate=5:duration={seconds}",
-        "-stream_loop",
-        "-1",
-        "-i",
-        str(SAMPLE),
+        *audio,
         "-map",
         "0:v",
         "-map",
@@ -413,17 +438,68 @@ def _norm(word: str) -> str:
     return "".join(ch for ch in word.lower() if ch.isalnum() or ch == "'")
 
 
-def reference(seconds: float) -> list[str]:
-    """What is said in *seconds* of the looped sample: its script once per loop, the
-    last loop's words in proportion to the time it plays (the same for both
-    transcripts compared, so their difference in WER is exact where it counts)."""
+def reference(seconds: float, kind: str = "meeting", minutes: float = 0.0) -> list[str]:
+    """What is said in *seconds* of the recording: the generated meeting's sentences
+    (turns that start before the end), or for the looped sample its script once per
+    loop, the last loop's words in proportion to the time it plays."""
+    if kind == "meeting":
+        script = json.loads(meeting(minutes).with_suffix(".json").read_text())
+        said = [
+            text
+            for (_, start, _), text in zip(script["turns"], script["texts"], strict=True)
+            if start < seconds
+        ]
+        return [_norm(w) for w in " ".join(said).split() if _norm(w)]
     words = [_norm(w) for w in sample_text().split()]
     loops, rest = divmod(seconds, SAMPLE_DURATION)
     return words * int(loops) + words[: round(len(words) * rest / SAMPLE_DURATION)]
 
 
-def reference_wer(transcript: dict[str, Any], seconds: float) -> float:
-    return word_error_rate(reference(seconds), [_norm(w["word"]) for w in _words(transcript)])
+def reference_wer(
+    transcript: dict[str, Any], seconds: float, kind: str = "meeting", minutes: float = 0.0
+) -> float:
+    return word_error_rate(
+        reference(seconds, kind, minutes), [_norm(w["word"]) for w in _words(transcript)]
+    )
+
+
+def _agreement(pairs: dict[tuple[str, str], float]) -> float:
+    """The share of the counted words whose label maps to the other's (labels matched
+    greedily, most shared words first)."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for (mine, theirs), _ in sorted(pairs.items(), key=lambda kv: -kv[1]):
+        if mine not in mapping and theirs not in used:
+            mapping[mine] = theirs
+            used.add(theirs)
+    agree = sum(n for (mine, theirs), n in pairs.items() if mapping.get(mine) == theirs)
+    total = sum(pairs.values())
+    return agree / total if total else float("nan")
+
+
+def against_truth(transcript: dict[str, Any], minutes: float) -> dict[str, float]:
+    """The share of the transcript's words labelled with the generated meeting's true
+    speaker (labels mapped) and how many speakers it found against how many speak."""
+    script = json.loads(meeting(minutes).with_suffix(".json").read_text())
+    turns = [(str(speaker), float(a), float(b)) for speaker, a, b in script["turns"]]
+    pairs: dict[tuple[str, str], float] = {}
+    for word in _words(transcript):
+        middle = (word["start"] + word["end"]) / 2
+        truth = min(
+            turns,
+            key=lambda t: (
+                0 if t[1] <= middle <= t[2] else min(abs(t[1] - middle), abs(t[2] - middle))
+            ),
+        )
+        if word.get("speaker") is not None:
+            key = (str(word["speaker"]), truth[0])
+            pairs[key] = pairs.get(key, 0.0) + 1
+    found = {w.get("speaker") for w in _words(transcript) if w.get("speaker") is not None}
+    return {
+        "truth_agreement": _agreement(pairs),
+        "speakers_found": len(found),
+        "speakers_true": len({t[0] for t in turns}),
+    }
 
 
 def compare(live: dict[str, Any], whole: dict[str, Any]) -> dict[str, float]:
@@ -445,19 +521,11 @@ def compare(live: dict[str, Any], whole: dict[str, Any]) -> dict[str, float]:
             continue
         key = (str(word["speaker"]), str(match["speaker"]))
         pairs[key] = pairs.get(key, 0.0) + 1
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for (mine, theirs), _ in sorted(pairs.items(), key=lambda kv: -kv[1]):
-        if mine not in mapping and theirs not in used:
-            mapping[mine] = theirs
-            used.add(theirs)
-    agree = sum(n for (mine, theirs), n in pairs.items() if mapping.get(mine) == theirs)
-    total = sum(pairs.values())
     speakers_live = {w.get("speaker") for w in live_words if w.get("speaker") is not None}
     speakers_whole = {w.get("speaker") for w in whole_words if w.get("speaker") is not None}
     return {
         "wer_vs_whole": wer,
-        "speaker_agreement": agree / total if total else float("nan"),
+        "speaker_agreement": _agreement(pairs),
         "speakers_live": len(speakers_live),
         "speakers_whole": len(speakers_whole),
     }
@@ -469,6 +537,12 @@ def compare(live: dict[str, Any], whole: dict[str, Any]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", default="1,10,60")
+    parser.add_argument(
+        "--recording",
+        choices=("meeting", "sample"),
+        default="meeting",
+        help="a generated meeting (default) or the sample meeting looped",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--faults", action="store_true", help="add a run with a 30 s cut")
@@ -491,7 +565,7 @@ def main() -> None:
     minutes = [float(m) for m in args.minutes.split(",") if m]
     rows: list[dict[str, Any]] = []
     for length in minutes:
-        path = recording(length)
+        path = recording(length, args.recording)
         seconds = length * 60
         work = Path(tempfile.mkdtemp(prefix="elyune-live-bench-"))
         try:
@@ -529,17 +603,26 @@ def main() -> None:
             finally:
                 server.stop()
             quality: dict[str, Any] = {
-                "wer_live": reference_wer(runs[0]["transcript"] or {}, seconds)
+                "wer_live": reference_wer(
+                    runs[0]["transcript"] or {}, seconds, args.recording, length
+                )
             }
+            if args.recording == "meeting":
+                truth = against_truth(runs[0]["transcript"] or {}, length)
+                quality.update(truth)
+                if whole is not None:
+                    whole_truth = against_truth(whole, length)
+                    quality["truth_agreement_whole"] = whole_truth["truth_agreement"]
             if whole is not None:
                 quality.update(compare(runs[0]["transcript"] or {}, whole))
-                quality["wer_whole"] = reference_wer(whole, seconds)
+                quality["wer_whole"] = reference_wer(whole, seconds, args.recording, length)
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
                 for name, body in (("live", runs[0]["transcript"]), ("whole", whole)):
                     (args.dump / f"{length:g}min-{name}.json").write_text(json.dumps(body))
             row: dict[str, Any] = {
                 "minutes": length,
+                "recording": args.recording,
                 "speed": args.speed,
                 "date": time.strftime("%Y-%m-%d"),
                 "load": os.getloadavg()[0],
@@ -561,10 +644,12 @@ def main() -> None:
     if args.merge:
         stored = CACHE / "live.json"
         earlier = json.loads(stored.read_text()) if stored.exists() else []
-        lengths = {row["minutes"] for row in rows}
-        rows = sorted(
-            [r for r in earlier if r["minutes"] not in lengths] + rows, key=lambda r: r["minutes"]
-        )
+
+        def key(row: dict[str, Any]) -> tuple[str, float]:
+            return (str(row.get("recording", "sample")), float(row["minutes"]))
+
+        done = {key(row) for row in rows}
+        rows = sorted([r for r in earlier if key(r) not in done] + rows, key=key)
         stored.write_text(json.dumps(rows))
     report = render(rows, args)
     print(report)
@@ -601,23 +686,27 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         f"Machine: {_report.machine()}. Embedded mode (`elyune serve`: SQLite, local "
         f"store, in-process processing, faster-whisper {args.model}). A 1280x720 "
-        "recording (5 frames a second, a keyframe every 10 s, the sample meeting's two "
-        "voices looped) played through the live chunk API, one chunk a second of media "
-        "(sent faster than real time where the speed says so: the measures after the "
-        "last chunk are the same). Targets: transcript with speakers stored <= 5 s "
-        "after the last chunk, MP4 <= 30 s. *WER*: against the script the sample reads, "
-        "for the live transcript and for the same file uploaded whole (`elyune process`). "
-        "The transcript does not wait for the video: a video that fell behind while "
-        "recording (its encoding runs at `nice` 19, behind the transcript) is finished by "
-        "the job's transcode step and delays only the MP4.",
+        "recording (5 frames a second, a keyframe every 10 s) played through the live "
+        "chunk API, one chunk a second of media (sent faster than real time where the "
+        "speed says so: the measures after the last chunk are the same). Its speech "
+        "(*meeting*) is a generated meeting (`bench/speaker_sets.py`, espeak-ng voices of "
+        "the test pool, two speakers, three from 10 minutes on, no sentence sequence "
+        "repeated) or (*sample*) the sample meeting's two voices looped. Targets: "
+        "transcript with speakers stored <= 5 s after the last chunk, MP4 <= 30 s. *WER*: "
+        "against what the meeting says, for the live transcript and for the same file "
+        "uploaded whole (`elyune process`). *True speaker*: the share of words labelled "
+        "with the speaker who says them (labels mapped one to one). The transcript does "
+        "not wait for the video: a video that fell behind while recording (its encoding "
+        "runs at `nice` 19, behind the transcript) is finished by the job's transcode "
+        "step and delays only the MP4.",
         "",
-        "| length (runs, speed, load) | transcript after last chunk (p50 / p90) "
+        "| length (recording, runs, speed, load) | transcript after last chunk (p50 / p90) "
         "| MP4 after last chunk (p50 / p90) "
         "| transcript's lag behind the live edge (median / max) | video's lag (max) "
         "| peak memory (API process / tree) "
         "| WER live / whole file | live vs whole: word difference, same speaker "
-        "| speakers live / whole |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| speakers live / whole (true) | true speaker live / whole |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         runs = row["runs"]
@@ -635,9 +724,20 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             if whole
             else "-"
         )
-        speakers = f"{row['speakers_live']} / {row['speakers_whole']}" if whole else "-"
+        found = row.get("speakers_found", row.get("speakers_live", "-"))
+        speakers = f"{found} / {row['speakers_whole'] if whole else '-'}" + (
+            f" ({row['speakers_true']})" if "speakers_true" in row else ""
+        )
+        true_speaker = "-"
+        if "truth_agreement" in row:
+            true_speaker = f"{100 * row['truth_agreement']:.1f} / " + (
+                f"{100 * row['truth_agreement_whole']:.1f} %"
+                if "truth_agreement_whole" in row
+                else "(not run) %"
+            )
         label = (
-            f"{row['minutes']:g} min ({len(runs)}, {row.get('speed', 1):g}x, "
+            f"{row['minutes']:g} min ({row.get('recording', 'sample')}, {len(runs)}, "
+            f"{row.get('speed', 1):g}x, "
             f"{row.get('load', float('nan')):.1f})"
         )
         lines.append(
@@ -647,7 +747,7 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{max(lag_max) if lag_max else float('nan'):.1f} s "
             f"| {max(video_lag) if video_lag else float('nan'):.0f} s "
             f"| {row['memory_own']:.0f} / {row['memory_tree']:.0f} MB "
-            f"| {wer} | {versus} | {speakers} |"
+            f"| {wer} | {versus} | {speakers} | {true_speaker} |"
         )
     faults = [r for r in rows if "fault" in r]
     if faults:

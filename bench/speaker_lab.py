@@ -91,14 +91,20 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="list the cases it gets wrong")
+    parser.add_argument(
+        "--reliable", type=float, help="seconds a unit needs to be clustered (diarize.RELIABLE)"
+    )
     args = parser.parse_args()
     names = [name for name in args.sets.split(",") if name]
     refused = [name for name in names if name not in DEVELOPMENT_SETS]
     if refused:
         parser.error(f"only development sets ({', '.join(DEVELOPMENT_SETS)}): not {refused}")
+    from elyune_adapters.asr import diarize
     from elyune_adapters.asr.clustering import ClusterParams
     from elyune_adapters.asr.voice_encoder import VoiceEncoder
 
+    if args.reliable is not None:
+        diarize.RELIABLE = args.reliable
     encoder = VoiceEncoder(threads=args.threads)
     sets = {}
     for which in names:
