@@ -788,6 +788,12 @@ def _timed(meeting: _Meeting, name: str, rng: random.Random) -> dict[str, Any]:
     }
 
 
+#: meetings per set (the issue asks for at least 30 labelled meetings; the first 24 of each
+#: set are the ones earlier figures were measured on: meetings are drawn in turn from one
+#: seeded generator, so a longer set keeps them)
+MEETINGS = 36
+
+
 def generate(pool: dict[str, Any], count: int, seed: int, prefix: str) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [make_meeting(rng, pool, n, prefix) for n in range(1, count + 1)]
@@ -801,7 +807,7 @@ def main() -> None:
         ("holdout", HOLDOUT, 9003),
         ("blind", BLIND, 9004),
     ):
-        meetings = generate(pool, 24, seed, name)
+        meetings = generate(pool, MEETINGS, seed, name)
         path = OUT / f"action_items_{name}.json"
         lines = (json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in meetings)
         path.write_text("[\n" + ",\n".join(lines) + "\n]\n")  # one meeting a line
