@@ -186,7 +186,7 @@ def main() -> None:
         f"{len(LENGTHS)} recordings ({', '.join(f'{s:g}' for s in LENGTHS)} s, other sentences, "
         "speed +-6). A profile is one 15 s recording, compared with the person's other "
         "recordings (*same*), the recordings of people on another espeak-ng language voice "
-        "(*other*: en-us against en-gb) and those of other variants or the twin of the same "
+        "(*other*: en-us against British `en`) and those of other variants or the twin of the same "
         "language voice (*variant*).",
         "",
         "| set | pairs same / other / variant | same: min / median | other: median / max "
