@@ -547,6 +547,10 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--faults", action="store_true", help="add a run with a 30 s cut")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--note", help="a remark on the run, printed under the table")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the section from the stored rows"
+    )
     parser.add_argument("--model", default="base")
     parser.add_argument("--dump", type=Path, help="write the transcripts compared here")
     parser.add_argument("--log-level", default="warning", help="the server's LOG_LEVEL")
@@ -562,6 +566,10 @@ def main() -> None:
         help="keep the rows of other lengths from earlier runs (.elyune/bench/live.json)",
     )
     args = parser.parse_args()
+    if args.render_only:
+        rows = json.loads((CACHE / "live.json").read_text())
+        _report.write_section("live", render(rows, args))
+        return
     minutes = [float(m) for m in args.minutes.split(",") if m]
     rows: list[dict[str, Any]] = []
     for length in minutes:
@@ -623,6 +631,7 @@ def main() -> None:
             row: dict[str, Any] = {
                 "minutes": length,
                 "recording": args.recording,
+                "note": args.note,
                 "speed": args.speed,
                 "date": time.strftime("%Y-%m-%d"),
                 "load": os.getloadavg()[0],
@@ -762,11 +771,18 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         for row in faults:
             fault = row["fault"]
             lines.append(
-                f"- {row['minutes']:g} min: transcript {fault['transcript_after']:.1f} s and "
+                f"- {row['minutes']:g} min ({row.get('recording', 'sample')}): transcript "
+                f"{fault['transcript_after']:.1f} s and "
                 f"MP4 {fault['mp4_after']:.1f} s after the last chunk; the same words as the "
                 f"undisturbed run: {'yes' if row['fault_same'] else 'no'}"
                 f"{'' if row['fault_same'] else ' (' + row['fault_diff'] + ')'}."
             )
+    notes = [r for r in rows if r.get("note")]
+    if notes:
+        lines += ["", "Notes on the runs:", ""]
+        lines += [
+            f"- {r['minutes']:g} min ({r.get('recording', 'sample')}): {r['note']}" for r in notes
+        ]
     lines.append("")
     return "\n".join(lines)
 
