@@ -23,14 +23,15 @@ def test_the_sample_meeting_is_found_at_the_moment_it_was_said(cli, tmp_path):
     result, doc = cli.json("process", str(copy_sample(tmp_path)), "--json")
     assert result.exit_code == 0, result.output
     segments = doc["transcript"]["segments"]
-    said = next(s for s in segments if "onboarding guide" in s["text"].lower())
+    saying = [s for s in segments if "onboarding guide" in s["text"].lower()]
+    said = saying[0]  # the request; the reply says it again (their ranks are close)
     result, found = cli.json("search", '"onboarding guide"', "--json")
     assert result.exit_code == 0, result.output
     hits = [h for h in found["results"] if h["kind"] == "segment"]
-    assert [(h["segment_id"], h["start"], h["end"]) for h in hits][:1] == [
-        (said["id"], said["start"], said["end"])
+    assert sorted((h["segment_id"], h["start"], h["end"]) for h in hits) == [
+        (s["id"], s["start"], s["end"]) for s in saying
     ]
-    assert hits[0]["url"].startswith(f"/#/recordings/{doc['id']}?t=")
+    assert all(h["url"].startswith(f"/#/recordings/{doc['id']}?t=") for h in hits)
     result, answer = cli.json("ask", "Who reviews the onboarding guide?", "--json")
     assert result.exit_code == 0, result.output
     assert answer["kind"] == "extractive" and answer["citations"]
