@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,8 +47,12 @@ def parse_day(name: str, raw: str) -> datetime:
     if not re.fullmatch(DATE, raw):
         raise InvalidInputError({name: "Use a date like 2026-03-01 (YYYY-MM-DD)."})
     year, month, day = (int(x) for x in raw.split("-"))
-    start = datetime(year, month, 1, tzinfo=UTC)
-    return start + timedelta(days=day - 1)
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:  # 2026-02-31: not a day of the calendar
+        raise InvalidInputError(
+            {name: f"Use a date like 2026-03-01 (YYYY-MM-DD). {raw} is not a day of the calendar."}
+        ) from None
 
 
 def _day(request: web.Request, name: str) -> datetime | None:

@@ -110,7 +110,9 @@ def test_search_filters_by_the_day_recordings_were_made(cli):
     assert found("--created-after", "2026-03-11") == set()
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", "2026-3-1", "01/03/2026", ""])
+@pytest.mark.parametrize(
+    "bad", ["yesterday", "2026-13-01", "2026-02-31", "2026-3-1", "01/03/2026", ""]
+)
 def test_a_bad_search_date_is_one_line_and_exit_2(cli, bad):
     result = cli("search", "backup", "--created-before", bad)
     assert result.exit_code == 2, result.output
