@@ -253,3 +253,44 @@ async def test_processing_catches_up_while_the_recording_goes_on(make_api, aioht
     assert progress_events, received
     assert progress_events[0]["data"]["recording_id"] == rid
     assert max(b["data"]["transcribed_until"] for b in progress_events) >= 40
+
+
+async def test_a_branch_that_fell_behind_reads_a_window_not_everything_since(make_api):
+    """Chunks that arrived all at once (a branch far behind the live edge) are read a
+    window at a time: no scan holds the whole backlog, so memory and work per piece stay
+    the same however far behind processing is."""
+    api = await make_api(**LIVE_ENV)
+    media = api.container.live_media()
+    scanned: list[int] = []
+    scan = media.scan
+
+    def counting(data: bytes, **kwargs):
+        if not kwargs.get("at_start"):
+            scanned.append(len(data))
+        return scan(data, **kwargs)
+
+    media.scan = counting
+    token = await api.user()
+    pieces = chunks_of(SAMPLE.read_bytes(), 50)
+    rid = (await start_live(api, token))["recording_id"]
+    sent = 40
+    for index in range(sent):  # 40 s of media at once, before any of it is processed
+        await send(api, token, rid, index, pieces[index])
+    progress: dict = {}
+    for _ in range(900):  # wait (bounded) for the video to catch up with most of it
+        status = await (
+            await api.client.get(f"/api/v1/recordings/{rid}/upload/", headers=api.auth(token))
+        ).json()
+        progress = status.get("progress") or {}
+        if progress.get("video_until", 0) >= 25 and progress.get("transcribed_until", 0) >= 20:
+            break
+        await asyncio.sleep(0.2)
+    assert progress.get("video_until", 0) >= 25, progress
+    backlog = sum(len(p) for p in pieces[:sent])
+    assert scanned and max(scanned) < backlog / 2, (max(scanned), backlog)
+    for index in range(sent, len(pieces)):
+        await send(api, token, rid, index, pieces[index])
+    assert (await finish(api, token, rid, len(pieces))).status == 202
+    events = await events_until_done(api, token, rid)
+    assert events[-1][1]["status"] == "ready"
+    assert (await transcript_of(api, token, rid))["segments"][-1]["end"] > 40

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -273,10 +273,12 @@ class _Chunks:
         key = chunk_key(self._owner_id, self._recording_id, index)
         return b"".join([part async for part in self._store.iter_bytes(key)])
 
-    async def read(self, cursor: _Cursor, position: _Position) -> bytes:
-        """The stream's bytes from *position* to the end of the chunks read so far."""
+    async def read(self, cursor: _Cursor, position: _Position, end: int | None = None) -> bytes:
+        """The stream's bytes from *position* to the end of chunk *end* - 1 (of the chunks
+        read so far by default)."""
         parts: list[bytes] = []
-        for index in range(position.chunk, cursor.chunks_processed):
+        last = cursor.chunks_processed if end is None else min(end, cursor.chunks_processed)
+        for index in range(position.chunk, last):
             data = await self.chunk(index)
             parts.append(data[position.offset :] if index == position.chunk else data)
         return b"".join(parts)
@@ -556,10 +558,38 @@ class AdvanceLiveRecording:
         self._headers[live.recording_id] = header
         return header
 
+    async def _window(
+        self,
+        live: LiveUpload,
+        cursor: _Cursor,
+        position: _Position,
+        seconds: float,
+        enough: Callable[[tuple[ClusterMark, ...]], bool],
+    ) -> tuple[bytes, tuple[ClusterMark, ...], int, bool]:
+        """The stream from *position* on, read a window of chunks at a time until its
+        clusters are *enough* (or the chunks run out): the bytes, their complete clusters,
+        the bytes those take, and whether the window reaches the last chunk read so far.
+
+        The first window holds about twice *seconds* of chunks, and each next one twice
+        the last: a step reads what its piece needs, not everything since its position,
+        so a branch that fell behind (the video, on a busy machine) costs no more memory
+        or scanning per piece than one that keeps up."""
+        header = await self._header(live, cursor)
+        chunks = _Chunks(self._store, live.owner_id, live.recording_id)
+        count = max(int(2 * seconds) + 4, 8)
+        while True:
+            end = min(position.chunk + count, cursor.chunks_processed)
+            data = await chunks.read(cursor, position, end)
+            to_end = end >= cursor.chunks_processed
+            clusters, consumed = self._clusters(data, cursor, header, cursor.stream_done and to_end)
+            if to_end or enough(clusters):
+                return data, clusters, consumed, to_end
+            count *= 2
+
     def _clusters(
-        self, data: bytes, cursor: _Cursor, header: bytes
+        self, data: bytes, cursor: _Cursor, header: bytes, final: bool
     ) -> tuple[tuple[ClusterMark, ...], int]:
-        scan = self._media.scan(data, at_start=False, final=cursor.stream_done, header=header)
+        scan = self._media.scan(data, at_start=False, final=final, header=header)
         clusters = _within_limit(scan.clusters, self._policy.max_seconds)
         if len(clusters) < len(scan.clusters):
             cursor.truncated = True
@@ -572,9 +602,16 @@ class AdvanceLiveRecording:
         """Decode the audio of the clusters that arrived since the last piece."""
         if not cursor.has_audio or cursor.audio.chunk >= cursor.chunks_processed:
             return False
-        data = await self._read(live, cursor, cursor.audio)
+        since = cursor.audio.time
+
+        def enough(clusters: tuple[ClusterMark, ...]) -> bool:
+            return any(c.end - since >= self._policy.audio_seconds for c in clusters)
+
+        data, clusters, consumed, to_end = await self._window(
+            live, cursor, cursor.audio, self._policy.audio_seconds, enough
+        )
         header = await self._header(live, cursor)
-        clusters, consumed = self._clusters(data, cursor, header)
+        done = cursor.stream_done and to_end
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
         # a piece is the clusters up to the first that reaches ``audio_seconds`` past the
@@ -588,12 +625,12 @@ class AdvanceLiveRecording:
             ),
             None,
         )
-        ready = bool(clusters) and (cursor.stream_done or reach is not None)
-        if ready and not cursor.stream_done and reach is not None:
+        ready = bool(clusters) and (done or reach is not None)
+        if ready and not done and reach is not None:
             clusters = clusters[: reach + 1]
             consumed = clusters[-1].offset + clusters[-1].size
         if not ready:
-            if cursor.stream_done:  # nothing decodable is left
+            if done:  # nothing decodable is left
                 cursor.audio = self._advance(cursor, cursor.audio, len(data), cursor.audio.time)
                 return True
             return False
@@ -688,22 +725,32 @@ class AdvanceLiveRecording:
         ``segment_seconds`` later (to the end once the stream is done)."""
         if not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed:
             return False
-        data = await self._read(live, cursor, cursor.video)
+
+        def cut_of(clusters: tuple[ClusterMark, ...]) -> int | None:
+            start = clusters[0].start if clusters else cursor.video.time
+            return next(
+                (
+                    i
+                    for i, c in enumerate(clusters)
+                    if i > 0 and c.keyframe and c.start - start >= self._policy.segment_seconds
+                ),
+                None,
+            )
+
+        data, clusters, consumed, to_end = await self._window(
+            live,
+            cursor,
+            cursor.video,
+            self._policy.segment_seconds,
+            lambda found: cut_of(found) is not None,
+        )
         header = await self._header(live, cursor)
-        clusters, consumed = self._clusters(data, cursor, header)
+        done = cursor.stream_done and to_end
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
-        start = clusters[0].start if clusters else cursor.video.time
-        cut = next(
-            (
-                i
-                for i, c in enumerate(clusters)
-                if i > 0 and c.keyframe and c.start - start >= self._policy.segment_seconds
-            ),
-            None,
-        )
-        if cut is None and not (cursor.stream_done and clusters):
-            if cursor.stream_done:
+        cut = cut_of(clusters)
+        if cut is None and not (done and clusters):
+            if done:
                 cursor.video = self._advance(cursor, cursor.video, len(data), cursor.video.time)
                 return True
             return False
