@@ -6,6 +6,10 @@
            ├─ thumbnail
            └─ extract_audio ── transcribe ── analyze
 
+A live recording transcribed stretch by stretch while it was uploaded
+(``Job.from_stretches``) has its transcribe step follow the probe instead: labelling the
+stretches reads no audio, so the transcript does not wait for the recording's WAV.
+
 A step may run when every step it depends on has succeeded. Steps with no path between
 them run concurrently, so the transcript never waits for the transcode. A skipped step
 skips everything downstream of it; a failed step blocks what is downstream of it, and the
@@ -51,23 +55,39 @@ _WEIGHTS: Mapping[StepName, float] = {
 }
 
 
-def new_job(job_id: JobId, recording_id: RecordingId, now: datetime) -> Job:
+#: The graph of a job transcribed from its live stretches (see the module's docstring).
+FROM_STRETCHES: Mapping[StepName, tuple[StepName, ...]] = {
+    **DEPENDENCIES,
+    StepName.TRANSCRIBE: (StepName.PROBE,),
+}
+
+
+def new_job(
+    job_id: JobId, recording_id: RecordingId, now: datetime, *, from_stretches: bool = False
+) -> Job:
     """Return a job with every step pending."""
     return Job(
         id=job_id,
         recording_id=recording_id,
         created_at=now,
         steps=tuple(Step(name=name) for name in StepName),
+        from_stretches=from_stretches,
     )
 
 
-def dependents(name: StepName) -> tuple[StepName, ...]:
-    """Every step downstream of *name*, transitively, in graph order."""
+def graph(job: Job | None) -> Mapping[StepName, tuple[StepName, ...]]:
+    """The step graph of *job* (the usual one without a job)."""
+    return FROM_STRETCHES if job is not None and job.from_stretches else DEPENDENCIES
+
+
+def dependents(name: StepName, job: Job | None = None) -> tuple[StepName, ...]:
+    """Every step downstream of *name* in *job*'s graph, transitively, in graph order."""
+    edges = graph(job)
     found: list[StepName] = []
     frontier = [name]
     while frontier:
         current = frontier.pop()
-        for step, deps in DEPENDENCIES.items():
+        for step, deps in edges.items():
             if current in deps and step not in found:
                 found.append(step)
                 frontier.append(step)
@@ -76,7 +96,7 @@ def dependents(name: StepName) -> tuple[StepName, ...]:
 
 def dependencies_met(job: Job, name: StepName) -> bool:
     """Whether every step *name* depends on has succeeded."""
-    return all(job.step(dep).status is StepStatus.SUCCEEDED for dep in DEPENDENCIES[name])
+    return all(job.step(dep).status is StepStatus.SUCCEEDED for dep in graph(job)[name])
 
 
 def is_claimable(job: Job, name: StepName, now: datetime) -> bool:
@@ -109,7 +129,7 @@ def ready_steps(job: Job, now: datetime) -> tuple[StepName, ...]:
 
 def skip_with_dependents(job: Job, name: StepName, reason: str, now: datetime) -> Job:
     """Return *job* with *name* and everything downstream of it skipped for *reason*."""
-    for step_name in (name, *dependents(name)):
+    for step_name in (name, *dependents(name, job)):
         step = job.step(step_name)
         if not step.status.done:
             job = job.with_step(step.skip(now, reason))
@@ -180,12 +200,14 @@ def progress(job: Job) -> float:
 
 __all__ = [
     "DEPENDENCIES",
+    "FROM_STRETCHES",
     "OPTIONAL_STEPS",
     "STEP_TITLES",
     "dependencies_met",
     "dependents",
     "derive_status",
     "failure_reason",
+    "graph",
     "is_claimable",
     "new_job",
     "progress",

@@ -524,6 +524,9 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    #: the recording was transcribed stretch by stretch while it was uploaded live: its
+    #: transcript (labelling the stretches' speakers) needs the probe, not the WAV
+    from_stretches: bool = False
 
     def step(self, name: StepName) -> Step:
         """Return the step called *name*."""

@@ -189,7 +189,8 @@ async def test_usernames_are_unique(uow_factory):
 async def test_jobs_steps_transcripts_and_analyses_round_trip(uow_factory):
     recording = _recording(1, status=RecordingStatus.UPLOADED)
     await _seed(uow_factory, recording)
-    job = new_job(JobId("job-1"), recording.id, NOW)
+    # a live recording's job, transcribed from its stretches, keeps that through storage
+    job = new_job(JobId("job-1"), recording.id, NOW, from_stretches=True)
     step = job.step(StepName.PROBE).claim("w1", NOW, NOW + timedelta(seconds=60))
     job = job.with_step(step.succeed(NOW, {"duration": 1.5, "codecs": ["vp9"]}))
     result = sample_transcript_result()

@@ -182,6 +182,12 @@ async def test_a_live_recording_gives_what_the_whole_file_gives(make_api, tmp_pa
     assert mp4_seconds(mp4, tmp_path) == pytest.approx(SAMPLE_DURATION, abs=0.5)
     live = await transcript_of(api, token, rid)
     assert "onboarding guide" in live["text"].lower()
+    # its transcript came from the stretches: the job's transcribe step followed the
+    # probe, not the WAV written from the pieces
+    uow_factory = await resolve(api.container.uow())
+    async with uow_factory() as uow:
+        job = await uow.jobs.for_recording(rid)
+    assert job is not None and job.from_stretches
 
     # the same file uploaded whole, in the same server
     ticket_whole, completed = await api.upload(token, data)

@@ -53,6 +53,23 @@ def test_skipping_audio_skips_transcribe_and_analyze():
     assert skipped == [StepName.EXTRACT_AUDIO, StepName.TRANSCRIBE, StepName.ANALYZE]
 
 
+def test_a_job_transcribed_from_live_stretches_transcribes_right_after_the_probe():
+    job = new_job(JobId("j"), RecordingId("r"), NOW, from_stretches=True)
+    job = _succeed(job, StepName.PROBE)
+    # the transcript is handed out first, beside the WAV, not after it
+    assert ready_steps(job, NOW) == (
+        StepName.EXTRACT_AUDIO,
+        StepName.TRANSCRIBE,
+        StepName.THUMBNAIL,
+        StepName.TRANSCODE,
+    )
+    # and a WAV that cannot be written does not take the transcript with it
+    assert dependents(StepName.EXTRACT_AUDIO, job) == ()
+    skipped = skip_with_dependents(job, StepName.EXTRACT_AUDIO, "x", NOW)
+    assert skipped.step(StepName.TRANSCRIBE).status is StepStatus.PENDING
+    assert dependents(StepName.PROBE, job)[-2:] == (StepName.TRANSCRIBE, StepName.ANALYZE)
+
+
 def test_job_succeeds_when_every_step_succeeded_or_skipped():
     job = _succeed(_job(), *StepName)
     job = derive_status(job, NOW)

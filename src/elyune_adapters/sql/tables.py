@@ -150,6 +150,8 @@ jobs = Table(
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("version", Integer, nullable=False, default=0),
+    # the transcript is the live recording's stretches (``Job.from_stretches``)
+    Column("from_stretches", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_jobs_status", "status"),
 )
 

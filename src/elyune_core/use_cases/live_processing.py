@@ -802,7 +802,8 @@ class AdvanceLiveRecording:
                 )
             )
             await uow.commit()
-        await self._start.execute(StartProcessingInput(live.recording_id))
+        stretched = bool(cursor.stretch_ends) and self._transcriber.supports_stretches
+        await self._start.execute(StartProcessingInput(live.recording_id, from_stretches=stretched))
         return True
 
     async def _fail(self, live: LiveUpload, reason: str) -> None:

@@ -16,6 +16,9 @@ class StartProcessingInput:
     """The recording to process."""
 
     recording_id: RecordingId
+    #: the recording's live stretches hold its transcript (see ``Job.from_stretches``);
+    #: read only when the job is created
+    from_stretches: bool = False
 
 
 @attrs.frozen
@@ -56,7 +59,12 @@ class StartProcessing:
             job = await uow.jobs.for_recording(recording.id)
             created = job is None
             if job is None:
-                job = new_job(JobId(self._ids.new_id()), recording.id, now)
+                job = new_job(
+                    JobId(self._ids.new_id()),
+                    recording.id,
+                    now,
+                    from_stretches=data.from_stretches,
+                )
                 try:
                     await uow.jobs.add(job)
                     recording = await uow.recordings.lock(recording.id)

@@ -95,6 +95,7 @@ def _job(row: Mapping[Any, Any], steps: Sequence[Step]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         error=row["error"],
+        from_stretches=bool(row.get("from_stretches") or False),
     )
 
 
@@ -117,6 +118,7 @@ class SqlJobRepository(JobRepository):
                         started_at=job.started_at,
                         finished_at=job.finished_at,
                         version=0,
+                        from_stretches=job.from_stretches,
                     )
                 )
                 await self._conn.execute(
