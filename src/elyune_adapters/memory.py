@@ -548,8 +548,14 @@ class _LiveUploads(LiveUploadRepository):
         for chunk in chunks:
             self._s.live_chunks[(recording_id, chunk.index)] = chunk
 
-    async def chunks(self, recording_id: RecordingId) -> Mapping[int, ChunkDeclaration]:
-        found = [c for (rid, _), c in self._s.live_chunks.items() if rid == recording_id]
+    async def chunks(
+        self, recording_id: RecordingId, start: int = 0
+    ) -> Mapping[int, ChunkDeclaration]:
+        found = [
+            c
+            for (rid, _), c in self._s.live_chunks.items()
+            if rid == recording_id and c.index >= start
+        ]
         return {c.index: c for c in sorted(found, key=lambda c: c.index)}
 
     async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
@@ -825,9 +831,13 @@ class InMemoryObjectStore(ObjectStore):
             url += f"&md5={urllib.parse.quote(content_md5, safe='')}"
         return url
 
-    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+    async def list(self, prefix: str, start_after: str | None = None) -> Sequence[ObjectInfo]:
         check_key(prefix.rstrip("/"))
-        return [await self.stat(key) for key in sorted(self.objects) if key.startswith(prefix)]
+        return [
+            await self.stat(key)
+            for key in sorted(self.objects)
+            if key.startswith(prefix) and (start_after is None or key > start_after)
+        ]
 
     async def presign_post(self, key: str, expires: timedelta, max_size: int) -> PresignedPost:
         return PresignedPost(url="memory://post/", fields={"key": check_key(key)})

@@ -172,8 +172,9 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
-        """The objects under *prefix* (ending with ``/``), in key order; ``etag`` is the
+    async def list(self, prefix: str, start_after: str | None = None) -> Sequence[ObjectInfo]:
+        """The objects under *prefix* (ending with ``/``), in key order, only those whose
+        key sorts after *start_after* when given (S3's ``StartAfter``); ``etag`` is the
         hex MD5 of the bytes for an object stored by one PUT."""
         ...
 
@@ -917,8 +918,10 @@ class LiveUploadRepository(Protocol):
         """Insert or replace the declarations of *chunks* (by index)."""
         ...
 
-    async def chunks(self, recording_id: RecordingId) -> Mapping[int, ChunkDeclaration]:
-        """Every declared chunk, by index."""
+    async def chunks(
+        self, recording_id: RecordingId, start: int = 0
+    ) -> Mapping[int, ChunkDeclaration]:
+        """Every declared chunk from index *start* on, by index."""
         ...
 
     async def active(self, limit: int = 500) -> Sequence[LiveUpload]:

@@ -156,6 +156,9 @@ async def test_declare_inserts_and_replaces_by_index(seeded):
         assert list(chunks) == [0, 1, 2, 999_999]
         assert chunks[1] == _chunk(1, 555, "XUFAKrxLKna5cZ2REBfFkg==")
         assert chunks[0] == _chunk(0)
+        # from an index on: what a processor that has read the first chunks asks for
+        assert list(await uow.live.chunks(R1, 2)) == [2, 999_999]
+        assert await uow.live.chunks(R1, 1_000_000) == {}
         assert await uow.live.chunks(R3) == {0: _chunk(0, 7)}
         assert await uow.live.chunks(R2) == {}
 

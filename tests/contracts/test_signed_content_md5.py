@@ -171,6 +171,14 @@ async def test_listing_gives_sizes_and_md5_etags_for_received_chunks(store, owne
         hashlib.md5(chunks[i]).hexdigest()  # noqa: S324
         for i in range(4)
     ]
+    # after a key: what a live processor that has read the first two chunks lists
+    after = await store.list(
+        chunks_prefix(user, recording), start_after=chunk_key(user, recording, 1)
+    )
+    assert [info.key for info in after] == [chunk_key(user, recording, i) for i in (2, 3)]
+    assert [info.etag for info in after] == [info.etag for info in listing[2:]]
+    last = chunk_key(user, recording, 3)
+    assert await store.list(chunks_prefix(user, recording), start_after=last) == []
     declared = {
         0: ChunkDeclaration(0, 100, md5_b64(chunks[0]), NOW),
         1: ChunkDeclaration(1, 999, md5_b64(chunks[1]), NOW),  # wrong size

@@ -187,17 +187,24 @@ class LocalObjectStore(ObjectStore):
             "put", key, expires.total_seconds(), size=size, md5=content_md5 or ""
         )
 
-    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
+    async def list(self, prefix: str, start_after: str | None = None) -> Sequence[ObjectInfo]:
         folder = self.path_of(prefix.rstrip("/"))
 
         def scan() -> list[ObjectInfo]:
             if not folder.is_dir():
                 return []
             found: list[ObjectInfo] = []
+            root = self._root.resolve()
             for path in folder.rglob("*"):
-                if path.name.startswith(".") or not path.is_file():
+                if path.name.startswith("."):
                     continue
-                key = path.relative_to(self._root.resolve()).as_posix()
+                key = path.relative_to(root).as_posix()
+                # skipped before any stat or digest read: a live recording's processor
+                # lists only the chunks after those it has read, however many came before
+                if start_after is not None and key <= start_after:
+                    continue
+                if not path.is_file():
+                    continue
                 try:
                     st = path.stat()
                 except FileNotFoundError:  # deleted while listed

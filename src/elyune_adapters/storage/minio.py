@@ -425,13 +425,17 @@ class MinioObjectStore(ObjectStore):
             self._bucket, key, expires=_checked_expiry(expires)
         )
 
-    async def list(self, prefix: str) -> Sequence[ObjectInfo]:
-        """The objects under *prefix*, in key order (S3 lists in key order)."""
+    async def list(self, prefix: str, start_after: str | None = None) -> Sequence[ObjectInfo]:
+        """The objects under *prefix*, in key order (S3 lists in key order), after
+        *start_after* (S3's ``StartAfter``: the store skips the rest)."""
         base = check_key(prefix.rstrip("/")) + "/"
 
         def listing() -> list[ObjectInfo]:
             found = []
-            for item in self._client.list_objects(self._bucket, prefix=base, recursive=True):
+            items = self._client.list_objects(
+                self._bucket, prefix=base, recursive=True, start_after=start_after
+            )
+            for item in items:
                 if item.object_name is None or item.is_dir:
                     continue
                 found.append(

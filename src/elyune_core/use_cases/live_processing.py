@@ -422,18 +422,23 @@ class AdvanceLiveRecording:
         cursor = _Cursor.of(live.cursor)
         if live.state is not LiveState.RECORDING:
             return True
-        available = await self._contiguous(live)
+        available = await self._contiguous(live, cursor.chunks_processed)
         return available > cursor.chunks_processed
 
     # ----------------------------------------------------------------- the work
 
-    async def _contiguous(self, live: LiveUpload) -> int:
-        """How many chunks from 0 on have arrived (up to ``expected_chunks``)."""
+    async def _contiguous(self, live: LiveUpload, processed: int) -> int:
+        """How many chunks from 0 on have arrived (up to ``expected_chunks``), given that
+        the first *processed* have: only the declarations and stored chunks after those
+        are read, so a step costs the same at the end of an hour as at its start."""
         async with self._uow() as uow:
-            declarations = await uow.live.chunks(live.recording_id)
-        listing = await self._store.list(f"{live_prefix(live.owner_id, live.recording_id)}chunks/")
-        received = received_chunks(listing, declarations).received
-        count = 0
+            declarations = await uow.live.chunks(live.recording_id, processed)
+        after = chunk_key(live.owner_id, live.recording_id, processed - 1) if processed else None
+        listing = await self._store.list(
+            f"{live_prefix(live.owner_id, live.recording_id)}chunks/", start_after=after
+        )
+        received = set(received_chunks(listing, declarations).received)
+        count = processed
         while count in received:
             count += 1
         if live.expected_chunks is not None:
@@ -480,7 +485,7 @@ class AdvanceLiveRecording:
         async with self._uow() as uow:
             current = await uow.live.get(live.recording_id)
         live = attrs.evolve(current, lease_owner=live.lease_owner, lease_until=live.lease_until)
-        available = await self._contiguous(live)
+        available = await self._contiguous(live, cursor.chunks_processed)
         final = live.state is not LiveState.RECORDING and available >= (live.expected_chunks or 0)
         if available > cursor.chunks_processed:
             sizes = await self._chunk_sizes(live, cursor.chunks_processed, available)

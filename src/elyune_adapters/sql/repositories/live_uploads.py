@@ -19,6 +19,7 @@ from elyune_core.ports import LiveUploadRepository
 _CHUNKS = (
     select(t.live_chunks)
     .where(t.live_chunks.c.recording_id == bindparam("recording_id"))
+    .where(t.live_chunks.c.index >= bindparam("start"))
     .order_by(t.live_chunks.c.index)
 )
 
@@ -126,8 +127,11 @@ class SqlLiveUploadRepository(LiveUploadRepository):
             ],
         )
 
-    async def chunks(self, recording_id: RecordingId) -> Mapping[int, ChunkDeclaration]:
-        rows = (await self._conn.execute(_CHUNKS, {"recording_id": recording_id})).mappings()
+    async def chunks(
+        self, recording_id: RecordingId, start: int = 0
+    ) -> Mapping[int, ChunkDeclaration]:
+        params = {"recording_id": recording_id, "start": start}
+        rows = (await self._conn.execute(_CHUNKS, params)).mappings()
         return {
             row["index"]: ChunkDeclaration(
                 index=row["index"], size=row["size"], md5=row["md5"], declared_at=row["declared_at"]
