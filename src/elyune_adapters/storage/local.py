@@ -115,11 +115,13 @@ class LocalObjectStore(ObjectStore):
             raise ObjectStoreUnavailableError(f"Could not read {key}: {exc.strerror}") from exc
         if not path.is_file():
             raise ObjectNotFoundError(f"No object {key}.")
+        # the MD5 of a file stored whole, as S3 gives it and as ``list`` does
+        digest = await asyncio.to_thread(_read_digest, path, st)
         return ObjectInfo(
             key=key,
             size=st.st_size,
             content_type=mimetypes.guess_type(path.name)[0],
-            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+            etag=digest or f"{st.st_mtime_ns:x}-{st.st_size:x}",
             modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
         )
 

@@ -33,6 +33,7 @@ from elyune_core.errors import (
     InvalidInputError,
     InvalidStateError,
     NotLiveUploadError,
+    ObjectNotFoundError,
     RecordingNotFoundError,
 )
 from elyune_core.ids import RecordingId, UserId
@@ -164,6 +165,25 @@ async def _stored(
 ) -> ReceivedChunks:
     listing = await store.list(chunks_prefix(live.owner_id, live.recording_id))
     return received_chunks(listing, declarations)
+
+
+async def _stored_among(
+    store: ObjectStore,
+    live: LiveUpload,
+    declarations: Mapping[int, ChunkDeclaration],
+    indexes: Iterable[int],
+) -> ReceivedChunks:
+    """:func:`_stored` for the chunks *indexes* alone (one ``stat`` each, not a listing of
+    the whole recording: a chunk request costs the same at the end of an hour)."""
+    found: list[ObjectInfo] = []
+    for index in indexes:
+        if index not in declarations:
+            continue
+        try:
+            found.append(await store.stat(chunk_key(live.owner_id, live.recording_id, index)))
+        except ObjectNotFoundError:
+            continue
+    return received_chunks(found, declarations)
 
 
 async def _kick(kicks: LiveQueue | None, recording_id: RecordingId) -> None:
@@ -359,7 +379,7 @@ class DeclareChunks:
         if twice:  # a conflict within the request (no JSON Schema can state it)
             raise InvalidStateError({"chunks": f"Chunk {twice[0]} is declared twice."})
         _check_recording(live)
-        stored = await _stored(self._store, live, declarations)
+        stored = await _stored_among(self._store, live, declarations, indexes)
         received = set(stored.received)
         fresh: list[ChunkSpec] = []
         tickets: dict[int, ChunkTicket] = {}
