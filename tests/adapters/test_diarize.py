@@ -211,6 +211,20 @@ def test_a_one_word_turn_inside_a_segment_keeps_its_speaker() -> None:
     ]
 
 
+def test_a_segment_without_words_takes_the_turn_it_overlaps_or_the_nearest() -> None:
+    """Whisper segments whose words were dropped (or never timed) still get a speaker."""
+    turns = [Turn(0.0, 2.0, 0), Turn(2.5, 5.0, 1), Turn(8.0, 9.0, 0)]
+    words = (Word("Hello", 0.1, 0.9, punctuated="Hello"),)
+    segments = (
+        Segment(0, 0.1, 0.9, "Hello"),
+        Segment(1, 2.6, 4.8, "(no words)"),  # inside the second turn
+        Segment(2, 6.0, 6.5, "(between)"),  # in no turn: the nearest, the second
+        Segment(3, 8.9, 9.5, "(the last)"),
+    )
+    labelled, _ = apply_turns(turns, segments, words)
+    assert [s.speaker for s in labelled] == ["0", "1", "1", "0"]
+
+
 def test_a_word_straddling_a_pause_joins_its_neighbours() -> None:
     turns = [Turn(0.0, 2.0, 0), Turn(2.5, 5.0, 1)]
     words = (

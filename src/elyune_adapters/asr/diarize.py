@@ -788,8 +788,8 @@ def apply_turns(
     """Give words the speaker of the turn they overlap most; split segments at changes."""
     if not turns:
         return tuple(segments), tuple(words)
-    index = _Turns(turns)
-    found = [index.best(w.start, w.end) for w in words]
+    bounds = _Turns(turns)
+    found = [bounds.best(w.start, w.end) for w in words]
     speakers = [str(turns[index].speaker) for index, _ in found]
     sure = [share >= 0.5 for _, share in found]
     members: list[list[int]] = [[] for _ in segments]
@@ -798,7 +798,7 @@ def apply_turns(
     result: list[Segment] = []
     for segment, indexes in zip(segments, members, strict=True):
         if not indexes:
-            best, _ = index.best(segment.start, segment.end)
+            best, _ = bounds.best(segment.start, segment.end)
             result.append(attrs.evolve(segment, id=len(result), speaker=str(turns[best].speaker)))
             continue
         runs = _runs(indexes, speakers, sure)
