@@ -342,10 +342,17 @@ class LiveMedia(Protocol):
         ...
 
     async def encode_segment(
-        self, header: bytes, body: Path, target: Path, tracks: StreamTracks, duration: float
+        self,
+        header: bytes,
+        body: Path,
+        target: Path,
+        tracks: StreamTracks,
+        duration: float,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         """Encode *body*'s clusters (which begin with a video keyframe) to an H.264/AAC
-        segment of exactly *duration* seconds that ``join`` can put end to end."""
+        segment of exactly *duration* seconds that ``join`` can put end to end;
+        *on_progress* is awaited with the encoded fraction as it rises."""
         ...
 
     async def join(self, segments: Sequence[Path], target: Path) -> None:

@@ -481,6 +481,32 @@ async def test_joined_segments_keep_audio_and_video_in_step(
     assert joined.read_bytes()[4:8] == b"ftyp"
 
 
+async def test_a_long_segment_reports_its_progress_as_it_encodes(
+    media: FfmpegLiveMedia, long_stream: bytes, tmp_path: Path
+) -> None:
+    """The video a busy machine left for the job is one long segment: its encoding says
+    how far it is (that keeps the step's lease alive; silent, it was stopped as stuck)."""
+    scan = media.scan(long_stream, at_start=True, final=True)
+    assert scan.tracks is not None
+    marks = scan.clusters[5:]  # from a keyframe past the start, as the rest of a recording
+    while not marks[0].keyframe:
+        marks = marks[1:]
+    body = tmp_path / "rest.bin"
+    body.write_bytes(long_stream[marks[0].offset : marks[-1].offset + marks[-1].size])
+    heard: list[float] = []
+
+    async def on_progress(fraction: float) -> None:
+        heard.append(fraction)
+
+    duration = marks[-1].end - marks[0].start
+    target = tmp_path / "rest.ts"
+    header = long_stream[: scan.header_size]
+    await media.encode_segment(header, body, target, scan.tracks, duration, on_progress)
+    assert target.stat().st_size > 0
+    assert len(heard) >= 2 and heard == sorted(heard)
+    assert 0.0 < heard[-1] <= 1.0 and heard[0] < 0.9
+
+
 @pytest.mark.parametrize("name", ["vp9_720p", "small_odd", "audio", "video"])
 async def test_segments_of_every_kind_of_stream_join_into_a_playable_mp4(
     media: FfmpegLiveMedia, streams: dict[str, bytes], tmp_path: Path, name: str

@@ -35,7 +35,7 @@ from pathlib import Path
 from elyune_adapters.media.ffmpeg import FfmpegTranscoder, _check_source, _file_url
 from elyune_adapters.media.webm import cluster_time, parse_header, scan_stream
 from elyune_core.errors import InvalidMediaError
-from elyune_core.ports import LiveMedia, StreamScan, StreamTracks
+from elyune_core.ports import LiveMedia, ProgressCallback, StreamScan, StreamTracks
 
 #: Sample rate and width of ``decode_audio``'s raw output and ``write_wav``'s WAV.
 PCM_RATE = 16000
@@ -128,10 +128,18 @@ class FfmpegLiveMedia(LiveMedia):
         return first / PCM_RATE + samples / PCM_RATE
 
     async def encode_segment(
-        self, header: bytes, body: Path, target: Path, tracks: StreamTracks, duration: float
+        self,
+        header: bytes,
+        body: Path,
+        target: Path,
+        tracks: StreamTracks,
+        duration: float,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         """Encode *body* (from its first cluster's time, for *duration* seconds) to an
-        H.264/AAC MPEG-TS segment at recording times that :meth:`join` puts end to end."""
+        H.264/AAC MPEG-TS segment at recording times that :meth:`join` puts end to end;
+        *on_progress* hears the encoded fraction (a long one, the video a busy machine
+        left for the job, keeps its step's lease alive so)."""
         if duration <= 0:
             raise ValueError("duration must be positive")
         if not (tracks.has_video or tracks.has_audio):
@@ -182,12 +190,21 @@ class FfmpegLiveMedia(LiveMedia):
                 "0",
                 "-muxpreload",
                 "0",
+                "-progress",
+                "pipe:1",
                 "-f",
                 "mpegts",
                 "-y",
                 _file_url(target),
             ]
-            await self._ffmpeg._produce(args, target, "encode a video segment", nice=self._nice)
+            progress = _SegmentProgress(duration, on_progress)
+            await self._ffmpeg._produce(
+                args,
+                target,
+                "encode a video segment",
+                on_stdout=progress.feed,
+                nice=self._nice,
+            )
 
     async def join(self, segments: Sequence[Path], target: Path) -> None:
         """Join *segments* (from :meth:`encode_segment`, in order) into one MP4."""
@@ -336,6 +353,32 @@ def _silence(out: wave.Wave_write, samples: int) -> None:
         block = min(samples, _COPY_CHUNK)
         out.writeframesraw(b"\0" * (block * _PCM_WIDTH))
         samples -= block
+
+
+class _SegmentProgress:
+    """ffmpeg's ``-progress`` lines of a segment as a rising fraction of its *duration*
+    (its output times are recording times: the first one seen is the segment's start)."""
+
+    def __init__(self, duration: float, callback: ProgressCallback | None) -> None:
+        self._duration = duration
+        self._callback = callback
+        self._first: float | None = None
+        self._reported = 0.0
+
+    async def feed(self, line: str) -> None:
+        key, _, value = line.partition("=")
+        if key != "out_time_us" or self._callback is None or self._duration <= 0:
+            return
+        try:
+            seconds = int(value) / 1_000_000
+        except ValueError:
+            return
+        if self._first is None:
+            self._first = seconds
+        fraction = min(max((seconds - self._first) / self._duration, 0.0), 0.999)
+        if fraction > self._reported + 0.001:
+            self._reported = fraction
+            await self._callback(fraction)
 
 
 __all__ = ["PCM_RATE", "TS_OFFSET", "FfmpegLiveMedia"]

@@ -59,6 +59,7 @@ from elyune_core.ports import (
     EventPublisher,
     LiveMedia,
     ObjectStore,
+    ProgressCallback,
     RecordingEvent,
     StreamTracks,
     StretchRequest,
@@ -987,10 +988,17 @@ class LiveSteps:
             async for part in self._store.iter_bytes(key):
                 out.write(part)
 
-    async def join_video(self, recording: Recording, pieces: LivePieces, target: Path) -> float:
+    async def join_video(
+        self,
+        recording: Recording,
+        pieces: LivePieces,
+        target: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> float:
         """Join the video segments into the MP4 at *target*, with the rest of the video
         since the last segment encoded first (the job started once the transcript was
-        done, without waiting for it); return the seconds of that rest."""
+        done, without waiting for it; *on_progress* hears how far that encoding is);
+        return the seconds of that rest."""
         async with self._workspace.scratch("live-join") as scratch:
             paths: list[Path] = []
             for number in range(pieces.video_segments):
@@ -998,7 +1006,7 @@ class LiveSteps:
                 await self.fetch(self.piece_key(recording, "video", number, "seg"), path)
                 paths.append(path)
             rest = scratch / "rest.seg"
-            seconds = await self._encode_rest(recording, pieces, rest)
+            seconds = await self._encode_rest(recording, pieces, rest, on_progress)
             if seconds:
                 paths.append(rest)
             if not paths:
@@ -1006,7 +1014,13 @@ class LiveSteps:
             await self._media.join(paths, target)
         return seconds
 
-    async def _encode_rest(self, recording: Recording, pieces: LivePieces, target: Path) -> float:
+    async def _encode_rest(
+        self,
+        recording: Recording,
+        pieces: LivePieces,
+        target: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> float:
         """Encode the video from the cursor's video position to the end of the stream as
         one segment at *target*; return its seconds (0 if there was none)."""
         cursor = _Cursor.of(pieces.cursor)
@@ -1025,7 +1039,9 @@ class LiveSteps:
         async with self._workspace.scratch("live-rest") as scratch:
             source = scratch / "body.webm"
             source.write_bytes(data[clusters[0].offset : clusters[-1].offset + clusters[-1].size])
-            await self._media.encode_segment(header, source, target, cursor.tracks, duration)
+            await self._media.encode_segment(
+                header, source, target, cursor.tracks, duration, on_progress
+            )
         return duration
 
     async def first_segment(self, recording: Recording, target: Path) -> None:

@@ -159,7 +159,7 @@ class StepHandlers:
             rest: list[float] = []
 
             async def join(target: Path) -> None:
-                rest.append(await live.join_video(recording, pieces, target))
+                rest.append(await live.join_video(recording, pieces, target, on_progress))
 
             stored = await self._make(recording, FileKind.VIDEO, join)
             source = await live.assemble_source(recording, pieces)
