@@ -745,12 +745,16 @@ def _stderr_channels(text: str) -> int | None:
 
 
 class _Progress:
-    """Turns ffmpeg's ``-progress`` lines into increasing fractions for a callback."""
+    """Turns ffmpeg's ``-progress`` lines into increasing fractions for a callback; with
+    *from_first*, times count from the first one seen (an output at recording times)."""
 
-    def __init__(self, duration: float, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, duration: float, callback: ProgressCallback | None, *, from_first: bool = False
+    ) -> None:
         self._duration = duration
         self._callback = callback
         self._reported = 0.0
+        self._first: float | None = None if from_first else 0.0
 
     async def feed(self, line: str) -> None:
         key, _, value = line.partition("=")
@@ -760,7 +764,9 @@ class _Progress:
             seconds = int(value) / 1_000_000
         except ValueError:
             return
-        fraction = min(max(seconds / self._duration, 0.0), 0.999)
+        if self._first is None:
+            self._first = seconds
+        fraction = min(max((seconds - self._first) / self._duration, 0.0), 0.999)
         if fraction > self._reported + 0.0005:  # fine-grained: it keeps the lease alive
             self._reported = fraction
             await self._callback(fraction)

@@ -32,7 +32,7 @@ import wave
 from collections.abc import Sequence
 from pathlib import Path
 
-from elyune_adapters.media.ffmpeg import FfmpegTranscoder, _check_source, _file_url
+from elyune_adapters.media.ffmpeg import FfmpegTranscoder, _check_source, _file_url, _Progress
 from elyune_adapters.media.webm import cluster_time, parse_header, scan_stream
 from elyune_core.errors import InvalidMediaError
 from elyune_core.ports import LiveMedia, ProgressCallback, StreamScan, StreamTracks
@@ -197,7 +197,7 @@ class FfmpegLiveMedia(LiveMedia):
                 "-y",
                 _file_url(target),
             ]
-            progress = _SegmentProgress(duration, on_progress)
+            progress = _Progress(duration, on_progress, from_first=True)
             await self._ffmpeg._produce(
                 args,
                 target,
@@ -353,32 +353,6 @@ def _silence(out: wave.Wave_write, samples: int) -> None:
         block = min(samples, _COPY_CHUNK)
         out.writeframesraw(b"\0" * (block * _PCM_WIDTH))
         samples -= block
-
-
-class _SegmentProgress:
-    """ffmpeg's ``-progress`` lines of a segment as a rising fraction of its *duration*
-    (its output times are recording times: the first one seen is the segment's start)."""
-
-    def __init__(self, duration: float, callback: ProgressCallback | None) -> None:
-        self._duration = duration
-        self._callback = callback
-        self._first: float | None = None
-        self._reported = 0.0
-
-    async def feed(self, line: str) -> None:
-        key, _, value = line.partition("=")
-        if key != "out_time_us" or self._callback is None or self._duration <= 0:
-            return
-        try:
-            seconds = int(value) / 1_000_000
-        except ValueError:
-            return
-        if self._first is None:
-            self._first = seconds
-        fraction = min(max((seconds - self._first) / self._duration, 0.0), 0.999)
-        if fraction > self._reported + 0.001:
-            self._reported = fraction
-            await self._callback(fraction)
 
 
 __all__ = ["PCM_RATE", "TS_OFFSET", "FfmpegLiveMedia"]
