@@ -863,12 +863,22 @@ PATHS: JSON = {
                 _query("status", {"enum": [*_RECORDING_STATUS, ""]}, "Only this status."),
                 _query(
                     "created_after",
-                    {"anyOf": [{"type": "string", "pattern": f"^{_DATE}$"}, {"const": ""}]},
+                    {
+                        "anyOf": [
+                            {"type": "string", "format": "date", "pattern": f"^{_DATE}$"},
+                            {"const": ""},
+                        ]
+                    },
                     "Recordings made on or after this day (YYYY-MM-DD, UTC).",
                 ),
                 _query(
                     "created_before",
-                    {"anyOf": [{"type": "string", "pattern": f"^{_DATE}$"}, {"const": ""}]},
+                    {
+                        "anyOf": [
+                            {"type": "string", "format": "date", "pattern": f"^{_DATE}$"},
+                            {"const": ""},
+                        ]
+                    },
                     "Recordings made before this day (YYYY-MM-DD, UTC).",
                 ),
                 _query(
