@@ -101,16 +101,23 @@ def turns(result: TranscriptionResult) -> list[tuple[str, float, float]]:
 
 
 async def in_stretches(
-    transcriber: WhisperTranscriber, wav: Path, folder: Path, seconds: float, context: float
+    transcriber: WhisperTranscriber,
+    wav: Path,
+    folder: Path,
+    seconds: float,
+    context: float,
+    timings: list[tuple[float, float]],
 ) -> list[StretchResult]:
     """Transcribe *wav* as ``AdvanceLiveRecording`` does: each stretch from the last one's
     ``until`` for *seconds*, heard with *context* seconds before it (not kept); the rest,
-    once less than *seconds* is left, in one final stretch."""
+    once less than *seconds* is left, in one final stretch. *timings* gets each call's
+    (seconds of audio given, seconds it took)."""
     with wave.open(str(wav)) as reader:
         pcm = np.frombuffer(reader.readframes(reader.getnframes()), "<i2")
     total = pcm.size / RATE
     results: list[StretchResult] = []
     until, prompt = 0.0, None
+    timings.clear()
     while True:
         final = total - until < seconds
         end = total if final else until + seconds
@@ -121,11 +128,13 @@ async def in_stretches(
             out.setsampwidth(2)
             out.setframerate(RATE)
             out.writeframes(pcm[round(begin * RATE) : round(end * RATE)].tobytes())
+        began = time.monotonic()
         result = await transcriber.transcribe_stretch(
             StretchRequest(
                 RECORDING, piece, begin, prompt=prompt, final=final, context=until - begin
             )
         )
+        timings.append((round(end - begin, 1), round(time.monotonic() - began, 2)))
         results.append(result)
         if final:
             return results
@@ -166,7 +175,8 @@ async def measure(
     whole_seconds = time.monotonic() - began
     with tempfile.TemporaryDirectory() as folder:
         began = time.monotonic()
-        stretches = await in_stretches(transcriber, wav, Path(folder), seconds, context)
+        timings: list[tuple[float, float]] = []
+        stretches = await in_stretches(transcriber, wav, Path(folder), seconds, context, timings)
         stretch_seconds = time.monotonic() - began
     duration = stretches[-1].until
     began = time.monotonic()
@@ -191,6 +201,7 @@ async def measure(
             "whole_transcribe": round(whole_seconds, 1),
             "all_stretches": round(stretch_seconds, 1),
             "label": round(label_seconds, 3),
+            "per_stretch": timings,
         },
     }
     if reference:

@@ -402,6 +402,7 @@ def _live_processing_policy(settings: Settings) -> LiveProcessingPolicy:
         segment_seconds=live.segment_seconds,
         lease=timedelta(seconds=live.lease_seconds),
         max_seconds=live.max_seconds,
+        draft_seconds=live.draft_seconds,
     )
 
 

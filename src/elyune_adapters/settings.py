@@ -119,6 +119,8 @@ class LiveSettings:
     segment_seconds: float = 10.0
     lease_seconds: float = 30.0
     max_seconds: float = 4 * 3600.0
+    #: when idle, draft the growing stretch once this much audio waits (0: never)
+    draft_seconds: float = 8.0
 
 
 @attrs.frozen
@@ -348,6 +350,7 @@ def _live(env: _Env) -> LiveSettings:
         segment_seconds=env.number("ELYUNE_LIVE_SEGMENT_SECONDS", 10.0, minimum=2.0),
         lease_seconds=env.number("ELYUNE_LIVE_LEASE_SECONDS", 30.0, minimum=3.0),
         max_seconds=env.number("ELYUNE_LIVE_MAX_SECONDS", 4 * 3600.0, minimum=60.0),
+        draft_seconds=env.number("ELYUNE_LIVE_DRAFT_SECONDS", 8.0, minimum=0.0),
     )
 
 

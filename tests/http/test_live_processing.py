@@ -22,7 +22,7 @@ from aiohttp import web
 
 from elyune_adapters.container import resolve
 from tests.http.conftest import path_of
-from tests.support.media import SAMPLE, SAMPLE_DURATION, ffmpeg_exe
+from tests.support.media import SAMPLE, SAMPLE_DURATION, ffmpeg_exe, sample_text
 
 pytestmark = pytest.mark.slow
 
@@ -300,3 +300,72 @@ async def test_a_branch_that_fell_behind_reads_a_window_not_everything_since(mak
     events = await events_until_done(api, token, rid)
     assert events[-1][1]["status"] == "ready"
     assert (await transcript_of(api, token, rid))["segments"][-1]["end"] > 40
+
+
+async def test_a_stop_before_the_stretch_is_complete_takes_its_draft(make_api):
+    """While idle, the processor drafts the stretch that is growing; when the recording
+    stops before that stretch is complete, the draft's part up to its pause becomes a
+    stretch and only what follows the pause is transcribed at the stop (not the whole
+    waiting audio again), and the transcript still holds every sentence."""
+    api = await make_api(**LIVE_ENV, ELYUNE_LIVE_DRAFT_SECONDS="6")
+    token = await api.user()
+    uow = await resolve(api.container.uow())
+    transcriber = await resolve(api.container.transcriber())
+    asked: list[tuple[float, float, bool]] = []  # (offset, seconds, final) of each stretch
+    transcribe_stretch = transcriber.transcribe_stretch
+
+    async def recording(request):
+        import wave
+
+        with wave.open(str(request.audio)) as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+        asked.append((request.offset, seconds, request.final))
+        return await transcribe_stretch(request)
+
+    transcriber.transcribe_stretch = recording
+    pieces = chunks_of(SAMPLE.read_bytes(), 50)
+    rid = (await start_live(api, token))["recording_id"]
+
+    async def cursor() -> dict:
+        async with uow() as work:
+            return dict((await work.live.get(rid)).cursor)
+
+    for index, piece in enumerate(pieces):  # the whole recording, then a pause
+        await send(api, token, rid, index, piece)
+    state: dict = {}
+    for _ in range(900):  # wait (bounded) until its complete clusters are decoded, drafted
+        state = await cursor()
+        draft = state.get("draft")
+        if (
+            state["audio_end"] >= SAMPLE_DURATION - 1
+            and draft
+            and (draft["heard"] >= state["audio_end"] - 1e-6)
+        ):
+            break
+        await asyncio.sleep(0.2)
+    draft = state.get("draft")
+    assert draft, state
+    waiting = state["audio_end"] - state["transcribed_until"]
+    assert 6 <= waiting < 20, state  # less than a stretch: without a draft, all at the stop
+    assert draft["begin"] == pytest.approx(state["transcribed_until"])
+    assert draft["begin"] < draft["until"] <= draft["heard"]
+    before = len(asked)
+    assert (await finish(api, token, rid, len(pieces))).status == 202
+    events = await events_until_done(api, token, rid)
+    assert events[-1][1]["status"] == "ready"
+    final = await cursor()
+    assert final["draft"] is None  # taken
+    # the draft's part up to its pause is a stretch, not transcribed again: at the stop
+    # only the last stretch is, from that pause (less its context) to the end
+    assert final["stretch_ends"][-2] == pytest.approx(draft["until"])
+    assert len(asked) == before + 1, asked[before:]
+    offset, heard, last = asked[-1]
+    assert last
+    assert offset == pytest.approx(draft["until"] - 3.0, abs=1e-3)
+    assert heard == pytest.approx(final["audio_end"] - offset, abs=0.05)
+    assert heard < waiting + 3.0
+    transcript = await transcript_of(api, token, rid)
+    said = words(transcript)
+    script = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in sample_text().split()]
+    assert distance(said, script) <= 0.2 * len(script), (said, script)
+    assert len({s["speaker"] for s in transcript["segments"]}) == 2

@@ -9,6 +9,10 @@ header). ``AdvanceLiveRecording`` reads the contiguous chunks it has not read ye
 - transcribes each stretch of about ``stretch_seconds`` that ends at a pause
   (``live/stretches/NNNNNN.json``: segments, words and the voices' embeddings), so at
   the end only the last few seconds are left;
+- when it has nothing else to do, drafts the stretch that is growing (``live/drafts/``:
+  the audio waiting so far, cut at its last pause): should the recording stop before
+  that stretch is complete, the draft's part up to its pause becomes a stretch and only
+  what follows the pause is left to transcribe;
 - encodes the video in segments that start at keyframes (``live/video/NNNNNN.seg``).
 
 Everything it knows lives in the object store and in the upload's ``cursor`` (JSON, in
@@ -86,6 +90,8 @@ class LiveProcessingPolicy:
     ``lease``: how long a worker owns a recording without a sign of life.
     ``max_seconds``: the longest a live recording may run; later media is not kept.
     ``context_seconds``: audio before a stretch heard again with it (not kept).
+    ``draft_seconds``: when idle, draft the growing stretch once this much audio waits
+    (and again each time about half as much more came); 0 drafts nothing.
     """
 
     audio_seconds: float = 4.0
@@ -96,6 +102,7 @@ class LiveProcessingPolicy:
     prompt_chars: int = 200
     #: seconds of audio before a stretch given with it, for context (not kept)
     context_seconds: float = 3.0
+    draft_seconds: float = 8.0
 
 
 @attrs.frozen
@@ -136,6 +143,22 @@ class _Position:
         return cls(int(data["chunk"]), int(data["offset"]), float(data["time"]))
 
 
+@attrs.frozen
+class _Draft:
+    """A stored draft of the stretch from ``begin``: it heard the audio up to ``heard``
+    and ends at its pause ``until``."""
+
+    begin: float
+    heard: float
+    until: float
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any] | None) -> _Draft | None:
+        if not data:
+            return None
+        return cls(float(data["begin"]), float(data["heard"]), float(data["until"]))
+
+
 @attrs.define
 class _Cursor:
     """The processor's progress, saved as ``LiveUpload.cursor``."""
@@ -152,6 +175,9 @@ class _Cursor:
     video_end: float = 0.0
     stretch_ends: list[float] = attrs.field(factory=list)
     transcribed_until: float = 0.0
+    #: the stored draft of the growing stretch: where it begins (``transcribed_until``
+    #: when it was made), the audio it heard up to, and its pause (``None``: no draft)
+    draft: _Draft | None = None
     prompt: str = ""
     language: str | None = None
     stream_done: bool = False
@@ -179,6 +205,7 @@ class _Cursor:
             "video_until": round(self.video_end, 3),
             "stretch_ends": [round(s, 6) for s in self.stretch_ends],
             "transcribed_until": round(self.transcribed_until, 3),
+            "draft": None if self.draft is None else attrs.asdict(self.draft),
             "prompt": self.prompt,
             "language": self.language,
             "stream_done": self.stream_done,
@@ -203,6 +230,7 @@ class _Cursor:
             video_end=float(data.get("video_end", 0.0)),
             stretch_ends=[float(s) for s in data.get("stretch_ends", [])],
             transcribed_until=float(data.get("transcribed_until", 0.0)),
+            draft=_Draft.of(data.get("draft")),
             prompt=str(data.get("prompt", "")),
             language=data.get("language"),
             stream_done=bool(data.get("stream_done", False)),
@@ -501,8 +529,8 @@ class AdvanceLiveRecording:
             if cursor.stream_done:
                 raise InvalidMediaError("the live recording holds no complete WebM header")
             return live, cursor, False
-        # the transcript first, then the video (the slow part)
-        for work in (self._audio, self._stretch, self._video):
+        # the transcript first, then the video (the slow part), then drafts (idle work)
+        for work in (self._audio, self._stretch, self._video, self._draft):
             began = time.monotonic()
             if await work(live, recording, cursor):
                 logger.debug(
@@ -655,7 +683,8 @@ class AdvanceLiveRecording:
 
     async def _stretch(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
         """Transcribe the next stretch of audio that ends at a pause (all of what is left
-        once the stream is done)."""
+        once the stream is done: first, if a draft of it is stored, the draft's part up to
+        its pause, so that only what follows is left to transcribe)."""
         if not cursor.has_audio or not self._transcriber.supports_stretches:
             return False
         waiting = cursor.audio_end - cursor.transcribed_until
@@ -665,16 +694,76 @@ class AdvanceLiveRecording:
         # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
         # the rest in one last stretch: their bounds follow the audio alone
         final = audio_done and waiting < self._policy.stretch_seconds
+        draft = self._usable_draft(cursor) if final else None
+        if draft is not None:
+            key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
+            try:
+                data = b"".join([part async for part in self._store.iter_bytes(key)])
+            except ObjectNotFoundError:
+                cursor.draft = None
+                return True
+            await self._commit(live, cursor, stretch_of_json(json.loads(data)), draft.until)
+            return True
         end = (
             cursor.audio_end
             if final
             else min(cursor.audio_end, cursor.transcribed_until + self._policy.stretch_seconds)
         )
+        result = await self._transcribe(live, recording, cursor, end, final=final)
+        until = result.until if not final else end
+        if until <= cursor.transcribed_until + 1e-6:
+            until = end  # no pause found: cut where the stretch ends
+        await self._commit(live, cursor, result, until)
+        return True
+
+    def _usable_draft(self, cursor: _Cursor) -> _Draft | None:
+        """The stored draft of the stretch from ``transcribed_until``, if it has a pause."""
+        draft = cursor.draft
+        if draft is None or abs(draft.begin - cursor.transcribed_until) > 1e-6:
+            return None
+        if draft.until <= cursor.transcribed_until + 1e-6 or draft.heard > cursor.audio_end + 1e-6:
+            return None
+        return draft
+
+    async def _draft(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+        """Idle work: draft the stretch that is growing (the audio waiting so far, cut at
+        its last pause), so that a stop before it is complete leaves only what follows the
+        pause to transcribe. A draft is made once ``draft_seconds`` of audio wait, and
+        again once about half as much more came; it is stored, not part of the transcript
+        until the stop takes it."""
+        minimum = self._policy.draft_seconds
+        if minimum <= 0 or not cursor.has_audio or not self._transcriber.supports_stretches:
+            return False
+        if cursor.stream_done:
+            return False  # the last stretch is transcribed now, not drafted
+        begin, end = cursor.transcribed_until, cursor.audio_end
+        waiting = end - begin
+        if waiting < minimum or waiting >= self._policy.stretch_seconds:
+            return False
+        draft = cursor.draft
+        if (
+            draft is not None
+            and abs(draft.begin - begin) <= 1e-6
+            and end - draft.heard < minimum / 2
+        ):
+            return False  # too little new since the last draft
+        result = await self._transcribe(live, recording, cursor, end, final=False)
+        until = result.until if result.until > begin + 1e-6 else begin  # no pause: unusable
+        key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
+        body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
+        await self._store.put_bytes(key, body, "application/json")
+        cursor.draft = _Draft(begin=begin, heard=end, until=until)
+        return True
+
+    async def _transcribe(
+        self, live: LiveUpload, recording: Recording, cursor: _Cursor, end: float, *, final: bool
+    ) -> StretchResult:
+        """The stretch from ``transcribed_until`` to *end*, heard with its context."""
         begin = max(0.0, cursor.transcribed_until - self._policy.context_seconds)
         async with self._workspace.scratch("live-stretch") as scratch:
             wav = scratch / "stretch.wav"
             await self._write_wav(live, cursor, begin, end, wav, scratch)
-            result = await self._transcriber.transcribe_stretch(
+            return await self._transcriber.transcribe_stretch(
                 StretchRequest(
                     recording_id=live.recording_id,
                     audio=wav,
@@ -685,19 +774,21 @@ class AdvanceLiveRecording:
                     context=cursor.transcribed_until - begin,
                 )
             )
-        until = result.until if not final else end
-        if until <= cursor.transcribed_until + 1e-6:
-            until = end  # no pause found: cut where the stretch ends
+
+    async def _commit(
+        self, live: LiveUpload, cursor: _Cursor, result: StretchResult, until: float
+    ) -> None:
+        """Store *result* as the next stretch, ending at *until*."""
         number = len(cursor.stretch_ends)
         key = live_piece_key(live.owner_id, live.recording_id, "stretches", number, "json")
         body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
         await self._store.put_bytes(key, body, "application/json")
         cursor.stretch_ends.append(until)
         cursor.transcribed_until = until
+        cursor.draft = None
         cursor.language = cursor.language or result.language
         text = f"{cursor.prompt} {result.text}".strip() if result.text else cursor.prompt
         cursor.prompt = text[-self._policy.prompt_chars :]
-        return True
 
     async def _write_wav(
         self,
