@@ -369,3 +369,47 @@ async def test_a_stop_before_the_stretch_is_complete_takes_its_draft(make_api):
     script = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in sample_text().split()]
     assert distance(said, script) <= 0.2 * len(script), (said, script)
     assert len({s["speaker"] for s in transcript["segments"]}) == 2
+
+
+async def _stretches_and_words(api, token: str, pieces: list[bytes], held: int) -> tuple:
+    """Record *pieces* live: all but the last *held* one by one, waiting until the
+    processor is idle; then the held ones and the finish at once (a network that came
+    back at the stop). The stretches' ends and the transcript's words."""
+    uow = await resolve(api.container.uow())
+    rid = (await start_live(api, token))["recording_id"]
+
+    async def cursor() -> dict:
+        async with uow() as work:
+            return dict((await work.live.get(rid)).cursor)
+
+    sent = len(pieces) - held
+    for index in range(sent):
+        await send(api, token, rid, index, pieces[index])
+    for _ in range(900):  # wait (bounded) until what was sent is decoded and drafted
+        state = await cursor()
+        draft = state.get("draft") or {}
+        waiting = state["audio_end"] - state["transcribed_until"]
+        if state["audio_end"] >= sent - 6 and (
+            waiting < 6 or draft.get("heard", 0) >= state["audio_end"] - 1e-6
+        ):
+            break
+        await asyncio.sleep(0.2)
+    for index in range(sent, len(pieces)):
+        await send(api, token, rid, index, pieces[index])
+    assert (await finish(api, token, rid, len(pieces))).status == 202
+    events = await events_until_done(api, token, rid)
+    assert events[-1][1]["status"] == "ready"
+    return (await cursor())["stretch_ends"], words(await transcript_of(api, token, rid))
+
+
+async def test_chunks_held_until_the_stop_give_the_same_stretches_and_words(make_api):
+    """Where the stop splits the last stretch follows the audio alone: chunks held by
+    the client and sent together with the finish (the network was cut) give the same
+    stretches and words as chunks that came one by one and were drafted while idle."""
+    api = await make_api(**LIVE_ENV, ELYUNE_LIVE_DRAFT_SECONDS="6")
+    token = await api.user()
+    pieces = chunks_of(SAMPLE.read_bytes(), 50)
+    smooth = await _stretches_and_words(api, token, pieces, held=0)
+    cut = await _stretches_and_words(api, token, pieces, held=20)
+    assert len(smooth[0]) >= 3  # a full stretch, the draft's part, the rest
+    assert cut == smooth

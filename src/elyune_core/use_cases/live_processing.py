@@ -146,17 +146,23 @@ class _Position:
 @attrs.frozen
 class _Draft:
     """A stored draft of the stretch from ``begin``: it heard the audio up to ``heard``
-    and ends at its pause ``until``."""
+    and ends at its pause ``until``; ``taken`` once the stop split the last stretch."""
 
     begin: float
     heard: float
     until: float
+    taken: bool = False
 
     @classmethod
     def of(cls, data: Mapping[str, Any] | None) -> _Draft | None:
         if not data:
             return None
-        return cls(float(data["begin"]), float(data["heard"]), float(data["until"]))
+        return cls(
+            float(data["begin"]),
+            float(data["heard"]),
+            float(data["until"]),
+            bool(data.get("taken", False)),
+        )
 
 
 @attrs.define
@@ -649,8 +655,9 @@ class AdvanceLiveRecording:
         if clusters:
             cursor.media_seconds = max(cursor.media_seconds, clusters[-1].end)
         # a piece is the clusters up to the first that reaches ``audio_seconds`` past the
-        # last piece (all of them once the stream is done): its bounds follow the stream,
-        # not the moments chunks happened to arrive, so a rerun decodes the same pieces
+        # last piece (the rest once the stream is done): its bounds follow the stream, not
+        # the moments chunks happened to arrive (chunks sent one by one or held and sent
+        # together at the end give the same pieces), so a rerun decodes the same pieces
         reach = next(
             (
                 n
@@ -660,7 +667,7 @@ class AdvanceLiveRecording:
             None,
         )
         ready = bool(clusters) and (done or reach is not None)
-        if ready and not done and reach is not None:
+        if ready and reach is not None:  # also at the end: a backlog is cut the same way
             clusters = clusters[: reach + 1]
             consumed = clusters[-1].offset + clusters[-1].size
         if not ready:
@@ -694,15 +701,9 @@ class AdvanceLiveRecording:
         # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
         # the rest in one last stretch: their bounds follow the audio alone
         final = audio_done and waiting < self._policy.stretch_seconds
-        draft = self._usable_draft(cursor) if final else None
-        if draft is not None:
-            key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
-            try:
-                data = b"".join([part async for part in self._store.iter_bytes(key)])
-            except ObjectNotFoundError:
-                cursor.draft = None
-                return True
-            await self._commit(live, cursor, stretch_of_json(json.loads(data)), draft.until)
+        reference = self._split_at_stop(cursor) if final else None
+        if reference is not None:
+            await self._split(live, recording, cursor, reference)
             return True
         end = (
             cursor.audio_end
@@ -716,21 +717,55 @@ class AdvanceLiveRecording:
         await self._commit(live, cursor, result, until)
         return True
 
-    def _usable_draft(self, cursor: _Cursor) -> _Draft | None:
-        """The stored draft of the stretch from ``transcribed_until``, if it has a pause."""
+    def _split_at_stop(self, cursor: _Cursor) -> float | None:
+        """Where the stretch the stop left is drafted: the start of the last audio piece
+        (where the audio ended before the stop), when at least ``draft_seconds`` wait
+        there; ``None`` when the last stretch is transcribed in one go (or already was
+        split). It follows the audio alone (pieces are cut the same way whenever the
+        chunks came), so a recording whose chunks were held or whose worker died has the
+        same stretches, and the same words, as one that went smoothly."""
+        minimum = self._policy.draft_seconds
+        if minimum <= 0 or not cursor.audio_starts:
+            return None
+        if cursor.draft is not None and cursor.draft.taken:
+            return None
+        reference = cursor.audio_starts[-1]
+        if reference - cursor.transcribed_until < minimum:
+            return None
+        return reference
+
+    async def _split(
+        self, live: LiveUpload, recording: Recording, cursor: _Cursor, reference: float
+    ) -> None:
+        """At the stop: the draft of the stretch up to *reference* (stored while idle, or
+        made now) becomes a stretch up to its pause; what follows is the last stretch."""
+        begin = cursor.transcribed_until
         draft = cursor.draft
-        if draft is None or abs(draft.begin - cursor.transcribed_until) > 1e-6:
-            return None
-        if draft.until <= cursor.transcribed_until + 1e-6 or draft.heard > cursor.audio_end + 1e-6:
-            return None
-        return draft
+        key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
+        result: StretchResult | None = None
+        if (
+            draft is not None
+            and abs(draft.begin - begin) <= 1e-6
+            and abs(draft.heard - reference) <= 1e-6
+        ):
+            try:
+                data = b"".join([part async for part in self._store.iter_bytes(key)])
+                result = stretch_of_json(json.loads(data))
+            except ObjectNotFoundError:
+                result = None
+        if result is None:  # not drafted while recording (busy, or chunks held): now
+            result = await self._transcribe(live, recording, cursor, reference, final=False)
+        until = result.until
+        if until > begin + 1e-6:
+            await self._commit(live, cursor, result, until)
+        cursor.draft = _Draft(begin=begin, heard=reference, until=until, taken=True)
 
     async def _draft(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
         """Idle work: draft the stretch that is growing (the audio waiting so far, cut at
         its last pause), so that a stop before it is complete leaves only what follows the
         pause to transcribe. A draft is made once ``draft_seconds`` of audio wait, and
-        again once about half as much more came; it is stored, not part of the transcript
-        until the stop takes it."""
+        again with each new piece of audio; it is stored, not part of the transcript
+        until the stop takes it (:meth:`_split`)."""
         minimum = self._policy.draft_seconds
         if minimum <= 0 or not cursor.has_audio or not self._transcriber.supports_stretches:
             return False
@@ -741,12 +776,8 @@ class AdvanceLiveRecording:
         if waiting < minimum or waiting >= self._policy.stretch_seconds:
             return False
         draft = cursor.draft
-        if (
-            draft is not None
-            and abs(draft.begin - begin) <= 1e-6
-            and end - draft.heard < minimum / 2
-        ):
-            return False  # too little new since the last draft
+        if draft is not None and abs(draft.begin - begin) <= 1e-6 and draft.heard >= end - 1e-6:
+            return False  # nothing new since the last draft
         result = await self._transcribe(live, recording, cursor, end, final=False)
         until = result.until if result.until > begin + 1e-6 else begin  # no pause: unusable
         key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
