@@ -143,6 +143,10 @@ class _Position:
         return cls(int(data["chunk"]), int(data["offset"]), float(data["time"]))
 
 
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 @attrs.frozen
 class _Draft:
     """A stored draft of the stretch from ``begin``: it heard the audio up to ``heard``
@@ -187,6 +191,8 @@ class _Cursor:
     prompt: str = ""
     language: str | None = None
     stream_done: bool = False
+    #: how far the audio was decoded when the stream was done (what a draft could hear)
+    audio_at_stop: float | None = None
     truncated: bool = False
 
     @property
@@ -215,6 +221,7 @@ class _Cursor:
             "prompt": self.prompt,
             "language": self.language,
             "stream_done": self.stream_done,
+            "audio_at_stop": self.audio_at_stop,
             "truncated": self.truncated,
         }
 
@@ -240,6 +247,7 @@ class _Cursor:
             prompt=str(data.get("prompt", "")),
             language=data.get("language"),
             stream_done=bool(data.get("stream_done", False)),
+            audio_at_stop=_optional_float(data.get("audio_at_stop")),
             truncated=bool(data.get("truncated", False)),
         )
 
@@ -530,6 +538,7 @@ class AdvanceLiveRecording:
             live = await self._save(live.recording_id, cursor)
         if final and not cursor.stream_done:
             cursor.stream_done = True
+            cursor.audio_at_stop = cursor.audio_end
             live = await self._save(live.recording_id, cursor)
         if cursor.header_size is None:
             if cursor.stream_done:
@@ -701,9 +710,9 @@ class AdvanceLiveRecording:
         # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
         # the rest in one last stretch: their bounds follow the audio alone
         final = audio_done and waiting < self._policy.stretch_seconds
-        reference = self._split_at_stop(cursor) if final else None
-        if reference is not None:
-            await self._split(live, recording, cursor, reference)
+        draft = self._split_at_stop(cursor) if final else None
+        if draft is not None:
+            await self._split(live, cursor, draft)
             return True
         end = (
             cursor.audio_end
@@ -717,48 +726,34 @@ class AdvanceLiveRecording:
         await self._commit(live, cursor, result, until)
         return True
 
-    def _split_at_stop(self, cursor: _Cursor) -> float | None:
-        """Where the stretch the stop left is drafted: the start of the last audio piece
-        (where the audio ended before the stop), when at least ``draft_seconds`` wait
-        there; ``None`` when the last stretch is transcribed in one go (or already was
-        split). It follows the audio alone (pieces are cut the same way whenever the
-        chunks came), so a recording whose chunks were held or whose worker died has the
-        same stretches, and the same words, as one that went smoothly."""
-        minimum = self._policy.draft_seconds
-        if minimum <= 0 or not cursor.audio_starts:
-            return None
-        if cursor.draft is not None and cursor.draft.taken:
-            return None
-        reference = cursor.audio_starts[-1]
-        if reference - cursor.transcribed_until < minimum:
-            return None
-        return reference
-
-    async def _split(
-        self, live: LiveUpload, recording: Recording, cursor: _Cursor, reference: float
-    ) -> None:
-        """At the stop: the draft of the stretch up to *reference* (stored while idle, or
-        made now) becomes a stretch up to its pause; what follows is the last stretch."""
-        begin = cursor.transcribed_until
+    def _split_at_stop(self, cursor: _Cursor) -> _Draft | None:
+        """The stored draft the stop takes: the one of the stretch from
+        ``transcribed_until`` that heard all the audio decoded before the stream was done
+        (``None``: the last stretch is transcribed in one go). A recording whose chunks
+        came one by one to the stop, on a machine that kept up, always has it; one whose
+        last chunks were held until the stop (the network was down then), or whose
+        worker was behind, has none, and its last stretch is cut where the audio ends
+        rather than at the draft's pause (which may change a word or two there)."""
         draft = cursor.draft
+        if draft is None or draft.taken or cursor.audio_at_stop is None:
+            return None
+        if abs(draft.begin - cursor.transcribed_until) > 1e-6:
+            return None
+        if abs(draft.heard - cursor.audio_at_stop) > 1e-6 or draft.until <= draft.begin + 1e-6:
+            return None
+        return draft
+
+    async def _split(self, live: LiveUpload, cursor: _Cursor, draft: _Draft) -> None:
+        """At the stop: *draft* becomes a stretch up to its pause; what follows is the
+        last stretch."""
         key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
-        result: StretchResult | None = None
-        if (
-            draft is not None
-            and abs(draft.begin - begin) <= 1e-6
-            and abs(draft.heard - reference) <= 1e-6
-        ):
-            try:
-                data = b"".join([part async for part in self._store.iter_bytes(key)])
-                result = stretch_of_json(json.loads(data))
-            except ObjectNotFoundError:
-                result = None
-        if result is None:  # not drafted while recording (busy, or chunks held): now
-            result = await self._transcribe(live, recording, cursor, reference, final=False)
-        until = result.until
-        if until > begin + 1e-6:
-            await self._commit(live, cursor, result, until)
-        cursor.draft = _Draft(begin=begin, heard=reference, until=until, taken=True)
+        try:
+            data = b"".join([part async for part in self._store.iter_bytes(key)])
+        except ObjectNotFoundError:
+            cursor.draft = attrs.evolve(draft, taken=True)  # lost: in one go, then
+            return
+        await self._commit(live, cursor, stretch_of_json(json.loads(data)), draft.until)
+        cursor.draft = attrs.evolve(draft, taken=True)
 
     async def _draft(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
         """Idle work: draft the stretch that is growing (the audio waiting so far, cut at
