@@ -143,10 +143,6 @@ class _Position:
         return cls(int(data["chunk"]), int(data["offset"]), float(data["time"]))
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 @attrs.frozen
 class _Draft:
     """A stored draft of the stretch from ``begin``: it heard the audio up to ``heard``
@@ -191,8 +187,6 @@ class _Cursor:
     prompt: str = ""
     language: str | None = None
     stream_done: bool = False
-    #: how far the audio was decoded when the stream was done (what a draft could hear)
-    audio_at_stop: float | None = None
     truncated: bool = False
 
     @property
@@ -221,7 +215,6 @@ class _Cursor:
             "prompt": self.prompt,
             "language": self.language,
             "stream_done": self.stream_done,
-            "audio_at_stop": self.audio_at_stop,
             "truncated": self.truncated,
         }
 
@@ -247,7 +240,6 @@ class _Cursor:
             prompt=str(data.get("prompt", "")),
             language=data.get("language"),
             stream_done=bool(data.get("stream_done", False)),
-            audio_at_stop=_optional_float(data.get("audio_at_stop")),
             truncated=bool(data.get("truncated", False)),
         )
 
@@ -538,7 +530,6 @@ class AdvanceLiveRecording:
             live = await self._save(live.recording_id, cursor)
         if final and not cursor.stream_done:
             cursor.stream_done = True
-            cursor.audio_at_stop = cursor.audio_end
             live = await self._save(live.recording_id, cursor)
         if cursor.header_size is None:
             if cursor.stream_done:
@@ -727,19 +718,19 @@ class AdvanceLiveRecording:
         return True
 
     def _split_at_stop(self, cursor: _Cursor) -> _Draft | None:
-        """The stored draft the stop takes: the one of the stretch from
-        ``transcribed_until`` that heard all the audio decoded before the stream was done
-        (``None``: the last stretch is transcribed in one go). A recording whose chunks
-        came one by one to the stop, on a machine that kept up, always has it; one whose
-        last chunks were held until the stop (the network was down then), or whose
-        worker was behind, has none, and its last stretch is cut where the audio ends
-        rather than at the draft's pause (which may change a word or two there)."""
+        """The stored draft the stop takes: the latest one of the stretch from
+        ``transcribed_until``, if it found a pause (``None``: the last stretch is
+        transcribed in one go). A recording whose chunks came one by one to the stop, on
+        a machine that kept up, has one; one whose last chunks were held until the stop
+        (the network was down then), or whose worker was behind, may have none, and its
+        last stretch is then cut where the audio ends rather than at a draft's pause
+        (which may change a word or two there)."""
         draft = cursor.draft
-        if draft is None or draft.taken or cursor.audio_at_stop is None:
+        if draft is None or draft.taken:
             return None
         if abs(draft.begin - cursor.transcribed_until) > 1e-6:
             return None
-        if abs(draft.heard - cursor.audio_at_stop) > 1e-6 or draft.until <= draft.begin + 1e-6:
+        if draft.until <= draft.begin + 1e-6 or draft.heard > cursor.audio_end + 1e-6:
             return None
         return draft
 
