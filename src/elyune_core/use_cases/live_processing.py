@@ -91,7 +91,7 @@ class LiveProcessingPolicy:
     ``max_seconds``: the longest a live recording may run; later media is not kept.
     ``context_seconds``: audio before a stretch heard again with it (not kept).
     ``draft_seconds``: when idle, draft the growing stretch once this much audio waits
-    (and again each time about half as much more came); 0 drafts nothing.
+    (and again with each new piece of audio); 0 drafts nothing.
     """
 
     audio_seconds: float = 4.0
@@ -767,8 +767,7 @@ class AdvanceLiveRecording:
         result = await self._transcribe(live, recording, cursor, end, final=False)
         until = result.until if result.until > begin + 1e-6 else begin  # no pause: unusable
         key = live_piece_key(live.owner_id, live.recording_id, "drafts", 0, "json")
-        body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
-        await self._store.put_bytes(key, body, "application/json")
+        await self._put_stretch(key, result, until)
         cursor.draft = _Draft(begin=begin, heard=end, until=until)
         return True
 
@@ -798,14 +797,17 @@ class AdvanceLiveRecording:
         """Store *result* as the next stretch, ending at *until*."""
         number = len(cursor.stretch_ends)
         key = live_piece_key(live.owner_id, live.recording_id, "stretches", number, "json")
-        body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
-        await self._store.put_bytes(key, body, "application/json")
+        await self._put_stretch(key, result, until)
         cursor.stretch_ends.append(until)
         cursor.transcribed_until = until
         cursor.draft = None
         cursor.language = cursor.language or result.language
         text = f"{cursor.prompt} {result.text}".strip() if result.text else cursor.prompt
         cursor.prompt = text[-self._policy.prompt_chars :]
+
+    async def _put_stretch(self, key: str, result: StretchResult, until: float) -> None:
+        body = json.dumps(stretch_to_json(attrs.evolve(result, until=until))).encode()
+        await self._store.put_bytes(key, body, "application/json")
 
     async def _write_wav(
         self,
