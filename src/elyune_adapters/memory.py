@@ -558,6 +558,15 @@ class _LiveUploads(LiveUploadRepository):
         ]
         return {c.index: c for c in sorted(found, key=lambda c: c.index)}
 
+    async def declared(
+        self, recording_id: RecordingId, indexes: Collection[int]
+    ) -> Mapping[int, ChunkDeclaration]:
+        found = (self._s.live_chunks.get((recording_id, index)) for index in sorted(set(indexes)))
+        return {c.index: c for c in found if c is not None}
+
+    async def declared_bytes(self, recording_id: RecordingId) -> int:
+        return sum(c.size for (rid, _), c in self._s.live_chunks.items() if rid == recording_id)
+
     async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
         found = [
             live

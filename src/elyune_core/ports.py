@@ -931,6 +931,17 @@ class LiveUploadRepository(Protocol):
         """Every declared chunk from index *start* on, by index."""
         ...
 
+    async def declared(
+        self, recording_id: RecordingId, indexes: Collection[int]
+    ) -> Mapping[int, ChunkDeclaration]:
+        """The declarations of the chunks *indexes* (those that are declared), by index:
+        one chunk request reads its own chunks, not the whole recording's."""
+        ...
+
+    async def declared_bytes(self, recording_id: RecordingId) -> int:
+        """The sizes of every declared chunk, added up (0 for none)."""
+        ...
+
     async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
         """Live uploads whose processing is not done: still recording, or finished but
         not yet ``processed`` (the reconciler sweeps them)."""

@@ -161,6 +161,17 @@ async def test_declare_inserts_and_replaces_by_index(seeded):
         assert await uow.live.chunks(R1, 1_000_000) == {}
         assert await uow.live.chunks(R3) == {0: _chunk(0, 7)}
         assert await uow.live.chunks(R2) == {}
+        # a chunk request's own chunks, and the quota's sum, without reading every row
+        assert await uow.live.declared(R1, [2, 1, 5, 2]) == {
+            1: _chunk(1, 555, "XUFAKrxLKna5cZ2REBfFkg=="),
+            2: _chunk(2),
+        }
+        assert await uow.live.declared(R1, []) == {}
+        assert await uow.live.declared(R2, [0]) == {}
+        sizes = [c.size for c in chunks.values()]
+        assert await uow.live.declared_bytes(R1) == sum(sizes)
+        assert await uow.live.declared_bytes(R3) == 7
+        assert await uow.live.declared_bytes(R2) == 0
 
 
 async def test_active_lists_recording_or_unprocessed_uploads(seeded):

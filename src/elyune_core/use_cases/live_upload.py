@@ -370,11 +370,11 @@ class DeclareChunks:
         """Record the declarations and sign their URLs."""
         async with self._uow() as uow:
             live = await _live_of(uow, data.recording_id, data.owner_id)
-            declarations = await uow.live.chunks(data.recording_id)
-        problem = _chunk_errors(data.chunks, self._live.max_chunk_size)
-        if problem is not None:
-            raise InvalidInputError({"chunks": problem})
-        indexes = [chunk.index for chunk in data.chunks]
+            problem = _chunk_errors(data.chunks, self._live.max_chunk_size)
+            if problem is not None:
+                raise InvalidInputError({"chunks": problem})
+            indexes = [chunk.index for chunk in data.chunks]
+            declarations = await uow.live.declared(data.recording_id, indexes)
         twice = sorted({i for i in indexes if indexes.count(i) > 1})
         if twice:  # a conflict within the request (no JSON Schema can state it)
             raise InvalidStateError({"chunks": f"Chunk {twice[0]} is declared twice."})
@@ -396,10 +396,9 @@ class DeclareChunks:
         async with self._uow() as uow:
             live = await uow.live.lock(data.recording_id)
             _check_recording(live)
-            declarations = await uow.live.chunks(data.recording_id)
-            replaced = {c.index for c in fresh}
-            total = sum(d.size for i, d in declarations.items() if i not in replaced)
-            total += sum(c.size for c in fresh)
+            replaced = await uow.live.declared(data.recording_id, [c.index for c in fresh])
+            total = await uow.live.declared_bytes(data.recording_id)  # one sum, not every row
+            total += sum(c.size for c in fresh) - sum(d.size for d in replaced.values())
             if total > self._policy.max_bytes:
                 limit_mb = self._policy.max_bytes // (1024 * 1024)
                 raise InvalidStateError(  # 409: what was declared before decides it

@@ -343,7 +343,7 @@ class FindUploadTarget:
         async with self._uow() as uow:
             recording = await uow.recordings.get(recording_id, owner_id)
             live = await uow.live.get(recording_id, owner_id)
-            declared = (await uow.live.chunks(recording_id)).get(index)
+            declared = (await uow.live.declared(recording_id, [index])).get(index)
         if live.state is not LiveState.RECORDING:
             raise ConflictError("This live upload is finished: it takes no more chunks.")
         if declared is None:

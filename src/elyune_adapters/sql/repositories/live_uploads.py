@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from elyune_adapters.sql import tables as t
@@ -132,12 +142,24 @@ class SqlLiveUploadRepository(LiveUploadRepository):
     ) -> Mapping[int, ChunkDeclaration]:
         params = {"recording_id": recording_id, "start": start}
         rows = (await self._conn.execute(_CHUNKS, params)).mappings()
-        return {
-            row["index"]: ChunkDeclaration(
-                index=row["index"], size=row["size"], md5=row["md5"], declared_at=row["declared_at"]
-            )
-            for row in rows
-        }
+        return {row["index"]: _declaration(row) for row in rows}
+
+    async def declared(
+        self, recording_id: RecordingId, indexes: Collection[int]
+    ) -> Mapping[int, ChunkDeclaration]:
+        if not indexes:
+            return {}
+        c = t.live_chunks.c
+        query = select(t.live_chunks).where(
+            c.recording_id == recording_id, c.index.in_(sorted(set(indexes)))
+        )
+        rows = (await self._conn.execute(query)).mappings()
+        return {row["index"]: _declaration(row) for row in rows}
+
+    async def declared_bytes(self, recording_id: RecordingId) -> int:
+        c = t.live_chunks.c
+        query = select(func.coalesce(func.sum(c.size), 0)).where(c.recording_id == recording_id)
+        return int((await self._conn.execute(query)).scalar_one())
 
     async def active(self, limit: int = 500) -> Sequence[LiveUpload]:
         c = t.live_uploads.c
@@ -161,6 +183,12 @@ class SqlLiveUploadRepository(LiveUploadRepository):
         if row is None:
             raise RecordingNotFoundError("Not found.")
         return _live(row)
+
+
+def _declaration(row: RowMapping) -> ChunkDeclaration:
+    return ChunkDeclaration(
+        index=row["index"], size=row["size"], md5=row["md5"], declared_at=row["declared_at"]
+    )
 
 
 __all__ = ["SqlLiveUploadRepository"]
