@@ -29,6 +29,7 @@ transcript never waits for the video) and a join.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -1140,7 +1141,11 @@ class LiveSteps:
         chunks = _Chunks(self._store, recording.owner_id, recording.id)
         data = await chunks.read(cursor, cursor.video)
         header = await chunks.header(cursor)
-        scan = self._media.scan(data, at_start=False, final=True, header=header)
+        # the rest is as long as the video fell behind (minutes on a busy machine): scanned
+        # and written off the event loop, which serves the API in the embedded mode
+        scan = await asyncio.to_thread(
+            self._media.scan, data, at_start=False, final=True, header=header
+        )
         clusters = _within_limit(scan.clusters, self._policy.max_seconds)
         if not clusters:
             return 0.0
@@ -1148,7 +1153,9 @@ class LiveSteps:
         duration = max(clusters[-1].end - start, 0.04)
         async with self._workspace.scratch("live-rest") as scratch:
             source = scratch / "body.webm"
-            source.write_bytes(data[clusters[0].offset : clusters[-1].offset + clusters[-1].size])
+            body = memoryview(data)[clusters[0].offset : clusters[-1].offset + clusters[-1].size]
+            await asyncio.to_thread(source.write_bytes, body)
+            del data, body
             await self._media.encode_segment(
                 header, source, target, cursor.tracks, duration, on_progress
             )
