@@ -59,6 +59,8 @@ from tests.support.media import SAMPLE_DURATION, sample_text
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".elyune" / "bench"
 PASSWORD = "live-bench-password"
+#: how old the access token may get before the client refreshes it (it lives 60 minutes)
+TOKEN_REFRESH_SECONDS = float(os.environ.get("LIVE_BENCH_TOKEN_REFRESH_SECONDS", 30 * 60))
 
 
 #: seed of the generated meetings (its espeak-ng voices are the test pool's of
@@ -206,7 +208,28 @@ class Server:
             **(extra or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
-        self.token = ""
+        self._access = self._refresh = ""
+        self._issued = 0.0
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    @property
+    def token(self) -> str:
+        """The access token, refreshed well before it expires (60 minutes by default),
+        as the extension does: an hour's recording outlives one token."""
+        with self._lock:
+            if self._access and time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+                status, body = call(
+                    self.base, "POST", "/api/token/refresh/", {"refresh": self._refresh}
+                )
+                assert status == 200, body
+                self._tokens(body)
+                self.refreshes += 1
+            return self._access
+
+    def _tokens(self, body: dict[str, Any]) -> None:
+        self._access, self._refresh = body["access"], body["refresh"]
+        self._issued = time.monotonic()
 
     def start(self) -> None:
         cli = [sys.executable, "-m", "elyune_cli"]
@@ -229,12 +252,12 @@ class Server:
                 break
             except OSError:
                 time.sleep(0.1)
-        if not self.token:
+        if not self._access:
             status, body = call(
                 self.base, "POST", "/api/token/", {"username": "bench", "password": PASSWORD}
             )
             assert status == 200, body
-            self.token = body["access"]
+            self._tokens(body)
 
     def crash_and_restart(self) -> float:
         """SIGKILL the server and everything it started (its in-process worker, the
@@ -270,13 +293,13 @@ def play(
     on_chunk: Any = None,
 ) -> dict[str, Any]:
     """Record *path* live through the API; return the timings."""
-    base, token = server.base, server.token
+    base = server.base  # server.token: the access token, refreshed as the extension does
     status, started = call(
         base,
         "POST",
         "/api/v1/recordings/request-upload/",
         {"upload": "live", "filename": "live-meeting.webm", "title": "Live bench"},
-        token,
+        server.token,
     )
     assert status == 201, started
     recording_id = started["recording_id"]
@@ -290,7 +313,7 @@ def play(
         while not stop_polling.wait(1.0):
             try:
                 code, body = call(
-                    base, "GET", f"/api/v1/recordings/{recording_id}/upload/", None, token
+                    base, "GET", f"/api/v1/recordings/{recording_id}/upload/", None, server.token
                 )
             except OSError:  # the server is restarting (the crash run)
                 continue
@@ -316,7 +339,7 @@ def play(
             "POST",
             f"/api/v1/recordings/{recording_id}/chunks/",
             {"chunks": [{"index": index, "size": len(body), "md5": md5}]},
-            token,
+            server.token,
         )
         assert code == 200, signed
         entry = signed["chunks"][0]
@@ -347,7 +370,11 @@ def play(
         send(held)
     last_chunk = time.monotonic()
     code, finished = call(
-        base, "POST", f"/api/v1/recordings/{recording_id}/finish/", {"chunks": len(pieces)}, token
+        base,
+        "POST",
+        f"/api/v1/recordings/{recording_id}/finish/",
+        {"chunks": len(pieces)},
+        server.token,
     )
     assert code == 202, finished
     transcript_at = mp4_at = None
@@ -356,13 +383,15 @@ def play(
     while time.monotonic() < deadline and (transcript_at is None or mp4_at is None):
         if transcript_at is None:
             code, body = call(
-                base, "GET", f"/api/v1/recordings/{recording_id}/transcript/", None, token
+                base, "GET", f"/api/v1/recordings/{recording_id}/transcript/", None, server.token
             )
             if code == 200 and isinstance(body, dict) and body.get("segments") is not None:
                 transcript_at = time.monotonic()
                 transcript = body
         if mp4_at is None:
-            code, body = call(base, "GET", f"/api/v1/recordings/{recording_id}/", None, token)
+            code, body = call(
+                base, "GET", f"/api/v1/recordings/{recording_id}/", None, server.token
+            )
             if code == 200 and _has_video(body):
                 mp4_at = time.monotonic()
             elif code == 200 and body.get("status") == "failed":
@@ -370,7 +399,7 @@ def play(
         time.sleep(0.1)
     stop_polling.set()
     poller.join()
-    code, detail = call(base, "GET", f"/api/v1/recordings/{recording_id}/", None, token)
+    code, detail = call(base, "GET", f"/api/v1/recordings/{recording_id}/", None, server.token)
     steps = (detail.get("job") or {}).get("steps") or [] if code == 200 else []
     return {
         "steps": {s["name"]: s.get("duration") for s in steps},
@@ -598,6 +627,7 @@ def main() -> None:
                     print({k: v for k, v in runs[-1].items() if k != "transcript"}, flush=True)
             finally:
                 sampler.stop()
+                print(f"access token refreshed {server.refreshes} times", flush=True)
             own, tree = sampler.peak()
             fault = None
             try:
