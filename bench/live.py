@@ -620,17 +620,17 @@ def main() -> None:
             sampler = Sampler(server.process.pid)
             sampler.start()
             runs: list[dict[str, Any]] = []
-            try:
-                for run in range(args.runs):
-                    print(f"{length:g} min, run {run + 1}/{args.runs}...", flush=True)
-                    runs.append(play(server, path, seconds, speed=args.speed))
-                    print({k: v for k, v in runs[-1].items() if k != "transcript"}, flush=True)
-            finally:
-                sampler.stop()
-                print(f"access token refreshed {server.refreshes} times", flush=True)
-            own, tree = sampler.peak()
             fault = None
-            try:
+            try:  # a failed run stops the server too (else it outlives the bench, busy)
+                try:
+                    for run in range(args.runs):
+                        print(f"{length:g} min, run {run + 1}/{args.runs}...", flush=True)
+                        runs.append(play(server, path, seconds, speed=args.speed))
+                        print({k: v for k, v in runs[-1].items() if k != "transcript"}, flush=True)
+                finally:
+                    sampler.stop()
+                    print(f"access token refreshed {server.refreshes} times", flush=True)
+                own, tree = sampler.peak()
                 if args.faults:  # killed at a third, the network cut for 30 s at two thirds
                     print(f"{length:g} min, with a crash and a cut...", flush=True)
                     cut = (seconds * 2 / 3, seconds * 2 / 3 + 30)
