@@ -7,8 +7,15 @@
            └─ extract_audio ── transcribe ── analyze
 
 A live recording transcribed stretch by stretch while it was uploaded
-(``Job.from_stretches``) has its transcribe step follow the probe instead: labelling the
-stretches reads no audio, so the transcript does not wait for the recording's WAV.
+(``Job.from_stretches``) has its transcribe step follow the probe instead, and its
+extract_audio step follow the transcribe step: labelling the stretches reads no audio,
+so the transcript neither waits for the recording's WAV nor shares the machine with
+writing it (an hour's WAV from its pieces takes seconds)::
+
+    probe ─┬─ transcode
+           ├─ thumbnail
+           └─ transcribe ─┬─ analyze
+                          └─ extract_audio
 
 A step may run when every step it depends on has succeeded. Steps with no path between
 them run concurrently, so the transcript never waits for the transcode. A skipped step
@@ -59,6 +66,7 @@ _WEIGHTS: Mapping[StepName, float] = {
 FROM_STRETCHES: Mapping[StepName, tuple[StepName, ...]] = {
     **DEPENDENCIES,
     StepName.TRANSCRIBE: (StepName.PROBE,),
+    StepName.EXTRACT_AUDIO: (StepName.TRANSCRIBE,),
 }
 
 

@@ -418,3 +418,57 @@ async def test_chunks_held_until_the_stop_lose_nothing_and_are_cut_the_same(make
     assert len(smooth_ends) >= 3  # full stretches, the draft's part, the rest
     assert held_ends == [*smooth_ends[:-2], smooth_ends[-1]]
     assert distance(held_words, smooth_words) <= max(2, len(smooth_words) * 7 // 100)
+
+
+async def test_a_video_segment_being_encoded_holds_up_neither_the_transcript_nor_the_stop(
+    make_api, tmp_path
+):
+    """The video's segments are encoded beside the transcript's work, not in turn with
+    it: on a machine where encoding is slow (here: every segment after the first waits
+    until the test lets it go), the stretches go on, the stop gives up the segment being
+    encoded, and the transcript is stored while the video still waits; the MP4 then
+    holds the whole recording."""
+    api = await make_api(**LIVE_ENV)
+    media = api.container.live_media()
+    encode = media.encode_segment
+    gate = asyncio.Event()
+    started: list[float] = []
+    given_up: list[float] = []
+
+    async def slow(header, body, target, tracks, duration, on_progress=None):
+        started.append(duration)
+        if len(started) > 1 and not gate.is_set():
+            try:
+                await gate.wait()
+            except asyncio.CancelledError:
+                given_up.append(duration)
+                raise
+        await encode(header, body, target, tracks, duration, on_progress)
+
+    media.encode_segment = slow
+    token = await api.user()
+    pieces = chunks_of(SAMPLE.read_bytes(), 50)
+    rid = (await start_live(api, token))["recording_id"]
+    for index, body in enumerate(pieces):
+        await send(api, token, rid, index, body)
+        await asyncio.sleep(0.05)
+    assert (await finish(api, token, rid, len(pieces))).status == 202
+    transcript = None
+    for _ in range(600):  # bounded: the transcript comes although the video waits
+        response = await api.client.get(
+            f"/api/v1/recordings/{rid}/transcript/", headers=api.auth(token)
+        )
+        if response.status == 200:
+            transcript = await response.json()
+            break
+        await asyncio.sleep(0.2)
+    assert transcript is not None, "no transcript while a video segment was being encoded"
+    assert transcript["segments"][-1]["end"] > 45
+    assert not gate.is_set() and len(started) >= 2
+    assert given_up, "the stop waited for the segment being encoded"
+    gate.set()
+    events = await events_until_done(api, token, rid)
+    assert events[-1][1]["status"] == "ready", events[-1]
+    detail = await detail_of(api, token, rid)
+    mp4 = await (await api.client.get(path_of(detail["video_url"]))).read()
+    assert mp4_seconds(mp4, tmp_path) == pytest.approx(SAMPLE_DURATION, abs=0.5)

@@ -13,7 +13,9 @@ header). ``AdvanceLiveRecording`` reads the contiguous chunks it has not read ye
   the audio waiting so far, cut at its last pause): should the recording stop before
   that stretch is complete, the draft's part up to its pause becomes a stretch and only
   what follows the pause is left to transcribe;
-- encodes the video in segments that start at keyframes (``live/video/NNNNNN.seg``).
+- encodes the video in segments that start at keyframes (``live/video/NNNNNN.seg``),
+  in a task of its own beside the transcript's work, so that a segment being encoded
+  (the slow part) never holds up a stretch, and the stop gives it up rather than wait.
 
 Everything it knows lives in the object store and in the upload's ``cursor`` (JSON, in
 the database), written after the objects it points to: a worker that dies loses nothing
@@ -33,7 +35,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,9 @@ class LiveProcessingPolicy:
     ``context_seconds``: audio before a stretch heard again with it (not kept).
     ``draft_seconds``: when idle, draft the growing stretch once this much audio waits
     (and again with each new piece of audio); 0 drafts nothing.
+    ``poll_seconds``: how often a run looks for new chunks while only its video works.
+    ``last_stretch_seconds``: at the stop, audio left up to this long is transcribed as
+    one stretch (with its context, one 30 s window of the speech model).
     """
 
     audio_seconds: float = 4.0
@@ -104,6 +109,8 @@ class LiveProcessingPolicy:
     #: seconds of audio before a stretch given with it, for context (not kept)
     context_seconds: float = 3.0
     draft_seconds: float = 8.0
+    poll_seconds: float = 0.5
+    last_stretch_seconds: float = 27.0
 
 
 @attrs.frozen
@@ -482,16 +489,29 @@ class AdvanceLiveRecording:
         return count
 
     async def _run(self, live: LiveUpload) -> AdvanceResult:
+        """The transcript's work (audio pieces, stretches, drafts) here, the video's
+        segments beside it (:class:`_VideoBranch`): encoding a segment, the slow part,
+        never holds up a stretch, and the stop does not wait for it."""
         cursor = _Cursor.of(live.cursor)
         async with self._uow() as uow:
             recording = await uow.recordings.get(live.recording_id)
-        while True:
-            live, cursor, moved = await self._step(live, recording, cursor)
-            if cursor.stream_done and self._caught_up(cursor):
-                started = await self._finish(live, recording, cursor)
-                return self._result(live, cursor, started=started)
-            if not moved:
-                return self._result(live, cursor)
+        video = _VideoBranch(self, live, recording, cursor)
+        try:
+            while True:
+                live, cursor, moved = await self._step(live, recording, cursor)
+                video.start()
+                if cursor.stream_done and self._caught_up(cursor):
+                    # what the video has not encoded yet, the transcode step encodes
+                    await video.stop()
+                    started = await self._finish(live, recording, cursor)
+                    return self._result(live, cursor, started=started)
+                if not moved:
+                    if not video.running:
+                        return self._result(live, cursor)
+                    # look for new chunks now and then while the video works
+                    await video.wait(self._policy.poll_seconds)
+        finally:
+            await video.close()
 
     def _result(self, live: LiveUpload, cursor: _Cursor, *, started: bool = False) -> AdvanceResult:
         return AdvanceResult(
@@ -536,23 +556,13 @@ class AdvanceLiveRecording:
             if cursor.stream_done:
                 raise InvalidMediaError("the live recording holds no complete WebM header")
             return live, cursor, False
-        # the transcript first, then the video (the slow part), then drafts (idle work)
-        for work in (self._audio, self._stretch, self._video, self._draft):
+        # the transcript first, then drafts (idle work); the video has its own branch
+        for work in (self._audio, self._stretch, self._draft):
             began = time.monotonic()
             if await work(live, recording, cursor):
-                logger.debug(
-                    "live %s: %s in %.2f s (media %.1f s, audio %.1f s, transcribed %.1f s, "
-                    "video %.1f s)",
-                    live.recording_id,
-                    work.__name__.strip("_"),
-                    time.monotonic() - began,
-                    cursor.media_seconds,
-                    cursor.audio_end,
-                    cursor.transcribed_until,
-                    cursor.video_end,
-                )
+                _log_work(live, work.__name__.strip("_"), began, cursor)
                 live = await self._save(live.recording_id, cursor)
-                if work != self._audio:  # an event per stretch or segment, not per piece
+                if work != self._audio:  # an event per stretch, not per piece
                     await self._progress(live, cursor)
                 return live, cursor, True
         return live, cursor, False
@@ -700,8 +710,10 @@ class AdvanceLiveRecording:
         if waiting <= 1e-6 or (waiting < self._policy.stretch_seconds and not audio_done):
             return False
         # stretches of ``stretch_seconds`` (cut at a pause near their end by the engine),
-        # the rest in one last stretch: their bounds follow the audio alone
-        final = audio_done and waiting < self._policy.stretch_seconds
+        # the rest in one last stretch: their bounds follow the audio alone; at the stop
+        # a rest of up to ``last_stretch_seconds`` is one stretch (one engine pass, not two)
+        last = max(self._policy.stretch_seconds, self._policy.last_stretch_seconds)
+        final = audio_done and waiting < last
         draft = self._split_at_stop(cursor) if final else None
         if draft is not None:
             await self._split(live, cursor, draft)
@@ -837,9 +849,16 @@ class AdvanceLiveRecording:
             async for part in self._store.iter_bytes(key):
                 out.write(part)
 
-    async def _video(self, live: LiveUpload, recording: Recording, cursor: _Cursor) -> bool:
+    async def _video(
+        self,
+        live: LiveUpload,
+        recording: Recording,
+        cursor: _Cursor,
+        stop: asyncio.Event | None = None,
+    ) -> bool:
         """Encode the next video segment: from a keyframe to the first keyframe at least
-        ``segment_seconds`` later (to the end once the stream is done)."""
+        ``segment_seconds`` later (to the end once the stream is done). Once *stop* is
+        set, a segment being encoded is given up (``False``: nothing changed)."""
         if not cursor.has_video or cursor.video.chunk >= cursor.chunks_processed:
             return False
 
@@ -882,8 +901,11 @@ class AdvanceLiveRecording:
         assert cursor.tracks is not None
         async with self._workspace.scratch("live-video") as scratch:
             source, target = scratch / "body.webm", scratch / "segment.seg"
-            source.write_bytes(body)
-            await self._media.encode_segment(header, source, target, cursor.tracks, duration)
+            await asyncio.to_thread(source.write_bytes, body)
+            del data, body
+            encoding = self._media.encode_segment(header, source, target, cursor.tracks, duration)
+            if not await _unless_stopped(encoding, stop):
+                return False
             await self._store.put_file(key, target, "application/octet-stream")
         cursor.video_starts.append(seg_start)
         cursor.video_end = seg_start + duration
@@ -961,6 +983,120 @@ class AdvanceLiveRecording:
                 data=live_progress(cursor.to_json()),
             )
         )
+
+
+class _VideoBranch:
+    """The video segments of one :meth:`AdvanceLiveRecording._run`, encoded in a task of
+    their own beside the transcript's work, on the same cursor (its video fields are
+    this branch's alone; the intake of chunks stays with the run). Its errors are raised
+    in the run when it next looks at the branch."""
+
+    def __init__(
+        self,
+        advance: AdvanceLiveRecording,
+        live: LiveUpload,
+        recording: Recording,
+        cursor: _Cursor,
+    ) -> None:
+        self._advance = advance
+        self._live = live
+        self._recording = recording
+        self._cursor = cursor
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        #: (chunks, stream done) when it last found no segment to encode
+        self._idle_at: tuple[int, bool] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Encode segments if there may be one (a chunk arrived since it last found
+        none); raise the error it stopped with."""
+        self._raise()
+        cursor = self._cursor
+        if self.running or self._stop.is_set() or not cursor.has_video:
+            return
+        if cursor.video.chunk >= cursor.chunks_processed:
+            return
+        if self._idle_at == (cursor.chunks_processed, cursor.stream_done):
+            return
+        self._task = asyncio.get_running_loop().create_task(self._encode())
+
+    async def _encode(self) -> None:
+        advance, cursor = self._advance, self._cursor
+        while not self._stop.is_set():
+            seen = (cursor.chunks_processed, cursor.stream_done)
+            began = time.monotonic()
+            if not await advance._video(self._live, self._recording, cursor, self._stop):
+                self._idle_at = seen
+                return
+            _log_work(self._live, "video", began, cursor)
+            self._live = await advance._save(self._live.recording_id, cursor)
+            await advance._progress(self._live, cursor)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait until the branch ends or *timeout* seconds pass."""
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=timeout)
+        self._raise()
+
+    async def stop(self) -> None:
+        """Give up the segment being encoded and end the branch."""
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait({self._task})
+        self._raise()
+
+    async def close(self) -> None:
+        """Cancel the branch if it still runs (the run is leaving)."""
+        self._stop.set()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _raise(self) -> None:
+        task = self._task
+        if task is not None and task.done() and not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                self._task = None
+                raise error
+
+
+async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event | None) -> bool:
+    """Run *work* to its end unless *stop* is set first (then cancel it); whether it
+    ran to its end."""
+    if stop is None:
+        await work
+        return True
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, stopped, return_exceptions=True)
+    if task.cancelled():
+        return False
+    task.result()  # its error, if it failed
+    return True
+
+
+def _log_work(live: LiveUpload, name: str, began: float, cursor: _Cursor) -> None:
+    logger.debug(
+        "live %s: %s in %.2f s (media %.1f s, audio %.1f s, transcribed %.1f s, video %.1f s)",
+        live.recording_id,
+        name,
+        time.monotonic() - began,
+        cursor.media_seconds,
+        cursor.audio_end,
+        cursor.transcribed_until,
+        cursor.video_end,
+    )
 
 
 class GetLiveProgress:
