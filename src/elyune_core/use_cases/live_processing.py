@@ -921,7 +921,7 @@ class AdvanceLiveRecording:
         now = self._clock.now()
         async with self._uow() as uow:
             current = await uow.recordings.lock(live.recording_id)
-            if current.file(FileKind.SOURCE) is None:  # assembled by the transcode step
+            if current.file(FileKind.SOURCE) is None:  # assembled by a step of the job
                 current = current.mark_uploaded(size, now)
             current = attrs.evolve(current, media=live_media_info(cursor.to_json()))
             await uow.recordings.save(current)

@@ -151,7 +151,8 @@ class StepHandlers:
 
     async def transcode(self, recording: Recording, on_progress: ProgressCallback) -> StepResult:
         """Convert the source to an H.264/AAC MP4 (join the segments encoded while a live
-        recording came, then store its chunks end to end as the source file)."""
+        recording came, and store its chunks end to end as the source file unless the
+        extract_audio step does)."""
         media = _media(recording)
         pieces = await self._pieces(recording)
         if pieces is not None and self._live is not None and pieces.video_segments:
@@ -162,8 +163,9 @@ class StepHandlers:
                 rest.append(await live.join_video(recording, pieces, target, on_progress))
 
             stored = await self._make(recording, FileKind.VIDEO, join)
-            source = await live.assemble_source(recording, pieces)
-            output = {"size": stored.size, "key": stored.key, "live": True, "source": source}
+            output = {"size": stored.size, "key": stored.key, "live": True}
+            if not self._source_with_audio(pieces):
+                output["source"] = await live.assemble_source(recording, pieces)
             # the video since the last segment, encoded here (the transcript did not wait)
             output["segments"] = pieces.video_segments
             output["rest_seconds"] = round(rest[0], 3) if rest else 0.0
@@ -179,7 +181,8 @@ class StepHandlers:
         self, recording: Recording, on_progress: ProgressCallback
     ) -> StepResult:
         """Extract 16 kHz mono WAV audio from the source (not from the MP4); for a live
-        recording, join the audio decoded while it came."""
+        recording, join the audio decoded while it came (and store the source file when
+        the transcript came from stretches: see :meth:`_source_with_audio`)."""
         media = _media(recording)
         pieces = await self._pieces(recording)
         if pieces is not None and self._live is not None and pieces.audio_pieces:
@@ -188,7 +191,7 @@ class StepHandlers:
                 recording, FileKind.AUDIO, lambda dst: live.write_audio(recording, pieces, dst)
             )
             output: dict[str, object] = {"size": stored.size, "key": stored.key, "live": True}
-            if not media.has_video:  # no transcode step to store the source
+            if self._source_with_audio(pieces) or not media.has_video:
                 output["source"] = await live.assemble_source(recording, pieces)
             return StepResult(output=output, files=(stored,))
         stored, _ = await self._produce(
@@ -342,6 +345,15 @@ class StepHandlers:
             output={"analysed": [k.value for k in kinds], "failed": len(errors)},
             analyses=tuple(analyses),
             failure="; ".join(errors) or None,
+        )
+
+    def _source_with_audio(self, pieces: LivePieces) -> bool:
+        """Whether a live recording's source file is stored by the extract_audio step
+        rather than the transcode step: when its transcript came from stretches, the WAV
+        follows the transcript and the MP4 is what the user waits for, so storing the
+        hour's chunks end to end does not delay it."""
+        return bool(pieces.audio_pieces and pieces.stretches) and (
+            self._transcriber.supports_stretches
         )
 
     async def _pieces(self, recording: Recording) -> LivePieces | None:
