@@ -32,6 +32,7 @@ transcript never waits for the video) and a join.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -1246,12 +1247,16 @@ class LiveSteps:
         since the last segment encoded first (the job started once the transcript was
         done, without waiting for it; *on_progress* hears how far that encoding is);
         return the seconds of that rest."""
-        async with self._workspace.scratch("live-join") as scratch:
+        async with (
+            self._workspace.scratch("live-join") as scratch,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            # the stored segments where they are (a local store copies nothing; S3
+            # downloads each): an hour's are hundreds of megabytes
             paths: list[Path] = []
             for number in range(pieces.video_segments):
-                path = scratch / f"segment-{number:06d}.seg"
-                await self.fetch(self.piece_key(recording, "video", number, "seg"), path)
-                paths.append(path)
+                key = self.piece_key(recording, "video", number, "seg")
+                paths.append(await stack.enter_async_context(self._store.local_copy(key)))
             rest = scratch / "rest.seg"
             seconds = await self._encode_rest(recording, pieces, rest, on_progress)
             if seconds:
